@@ -1,0 +1,38 @@
+/* config.c - flag and environment helpers shared by the programs (see config.h). */
+#include "dokkaa/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void config_etcd_endpoints(char *buf, size_t size, const char *in)
+{
+    size_t len = 0;
+    char *copy, *tok, *save;
+    if (!in || !*in)
+        in = CONFIG_ETCD_DEFAULT;
+    copy = strdup(in);
+    buf[0] = '\0';
+    for (tok = copy ? strtok_r(copy, ", ", &save) : NULL; tok; tok = strtok_r(NULL, ", ", &save)) {
+        const char *scheme = strstr(tok, "://") ? "" : "http://";
+        int n = snprintf(buf + len, size - len, "%s%s%s", len ? "," : "", scheme, tok);
+        if (n < 0 || (size_t)n >= size - len)
+            break;
+        len += (size_t)n;
+    }
+    free(copy);
+}
+
+int config_int(const char *name, const char *text, int min, int max, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < min || v > max) {
+        fprintf(stderr, "%s: must be an integer %d..%d, got \"%s\"\n", name, min, max, text);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}

@@ -1,0 +1,291 @@
+/* docker.c - Docker Engine API client over the unix socket (see docker.h).
+ *
+ * Every call is one HTTP request on the client's curl handle; the API version is
+ * pinned in the path (/v1.41, Debian bookworm's docker.io 20.10) so that a newer
+ * engine answers in the shape this file was written for. */
+#include "dokkaa/docker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dokkaa/http.h"
+
+#define DOCKER_API "http://docker/v1.41"
+#define DOCKER_TIMEOUT_MS 60000L
+
+struct docker {
+    http_client *http;
+};
+
+docker *docker_new(const char *host, err_t *err)
+{
+    if (!host)
+        host = getenv("DOCKER_HOST");
+    if (!host || !*host)
+        host = "/var/run/docker.sock";
+    if (strncmp(host, "unix://", 7) == 0)
+        host += 7;
+    else if (strstr(host, "://"))
+        return err_set(err, ERR_INVALID, "docker host %s: only unix sockets are supported",
+                       host), NULL;
+    docker *d = calloc(1, sizeof *d);
+    if (!d)
+        return err_sys(err, "docker client"), NULL;
+    if (!(d->http = http_client_new(host, err))) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void docker_free(docker *d)
+{
+    if (d) {
+        http_client_free(d->http);
+        free(d);
+    }
+}
+
+/* The engine's error answers are {"message": "..."}; fall back to the raw body. */
+static int docker_error(const char *method, const char *path, long status, json_t *resp,
+                        const char *raw, err_t *err)
+{
+    const char *msg = json_string_value(json_object_get(resp, "message"));
+    enum err_code code = status == 404 ? ERR_NOTFOUND : status == 409 ? ERR_CONFLICT : ERR_REMOTE;
+    return err_set(err, code, "docker %s %s: %ld %s", method, path, status, msg ? msg : raw);
+}
+
+int docker_call(docker *d, const char *method, const char *path, json_t *body, long *status,
+                json_t **resp, err_t *err)
+{
+    char url[2048];
+    char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    http_buf buf;
+    long code;
+    json_t *answer = NULL;
+    int rc = -1;
+
+    snprintf(url, sizeof url, DOCKER_API "%s", path);
+    http_req req = {.method = method, .url = url, .body = payload,
+                    .body_len = payload ? strlen(payload) : 0, .timeout_ms = DOCKER_TIMEOUT_MS};
+    if (http_do(d->http, &req, &code, &buf, err) < 0)
+        goto out;
+    if (buf.len > 0)
+        answer = json_loadb(buf.data, buf.len, 0, NULL);
+    if (code >= 400) {
+        docker_error(method, path, code, answer, buf.data, err);
+        json_decref(answer);
+        answer = NULL;
+    } else {
+        rc = 0;
+    }
+    http_buf_free(&buf);
+    if (status)
+        *status = code;
+out:
+    free(payload);
+    if (resp)
+        *resp = answer;
+    else
+        json_decref(answer);
+    return rc;
+}
+
+/* Path segments we build come from names we validated or ids the engine gave, but
+ * an image reference may carry '/' and ':', which the engine accepts unescaped. */
+int docker_container_create(docker *d, const char *name, json_t *config, char **id, err_t *err)
+{
+    char path[512];
+    json_t *resp;
+    snprintf(path, sizeof path, "/containers/create?name=%s", name);
+    if (docker_call(d, "POST", path, config, NULL, &resp, err) < 0)
+        return -1;
+    const char *cid = json_string_value(json_object_get(resp, "Id"));
+    *id = cid ? strdup(cid) : NULL;
+    json_decref(resp);
+    if (!*id)
+        return err_set(err, ERR_REMOTE, "docker create %s: no Id in the answer", name);
+    return 0;
+}
+
+int docker_container_start(docker *d, const char *id, err_t *err)
+{
+    char path[512];
+    snprintf(path, sizeof path, "/containers/%s/start", id);
+    return docker_call(d, "POST", path, NULL, NULL, NULL, err); /* 304: already running */
+}
+
+int docker_container_stop(docker *d, const char *id, int timeout_seconds, err_t *err)
+{
+    char path[512];
+    snprintf(path, sizeof path, "/containers/%s/stop?t=%d", id, timeout_seconds);
+    return docker_call(d, "POST", path, NULL, NULL, NULL, err);
+}
+
+int docker_container_remove(docker *d, const char *id, err_t *err)
+{
+    char path[512];
+    err_t e;
+    snprintf(path, sizeof path, "/containers/%s?force=1&v=1", id);
+    if (docker_call(d, "DELETE", path, NULL, NULL, NULL, &e) == 0 || e.code == ERR_NOTFOUND)
+        return 0;
+    if (err)
+        *err = e;
+    return -1;
+}
+
+int docker_container_inspect(docker *d, const char *id, json_t **out, err_t *err)
+{
+    char path[512];
+    snprintf(path, sizeof path, "/containers/%s/json", id);
+    return docker_call(d, "GET", path, NULL, NULL, out, err);
+}
+
+int docker_container_list(docker *d, const char *label, json_t **out, err_t *err)
+{
+    char path[1024], *filters, *escaped;
+    json_t *f = json_pack("{s:[s]}", "label", label);
+    filters = json_dumps(f, JSON_COMPACT);
+    json_decref(f);
+    escaped = filters ? http_escape(filters) : NULL;
+    free(filters);
+    if (!escaped)
+        return err_set(err, ERR_SYS, "docker list: out of memory");
+    snprintf(path, sizeof path, "/containers/json?all=1&filters=%s", escaped);
+    free(escaped);
+    if (docker_call(d, "GET", path, NULL, NULL, out, err) < 0)
+        return -1;
+    if (!json_is_array(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        return err_set(err, ERR_REMOTE, "docker list: the answer is not an array");
+    }
+    return 0;
+}
+
+int docker_image_present(docker *d, const char *image, bool *present, err_t *err)
+{
+    char path[512];
+    err_t e;
+    snprintf(path, sizeof path, "/images/%s/json", image);
+    if (docker_call(d, "GET", path, NULL, NULL, NULL, &e) == 0) {
+        *present = true;
+        return 0;
+    }
+    if (e.code == ERR_NOTFOUND) {
+        *present = false;
+        return 0;
+    }
+    if (err)
+        *err = e;
+    return -1;
+}
+
+/* A pull answers 200 at once and reports progress, and failure, in its stream of
+ * JSON lines: an {"error": ...} line anywhere means the pull failed. */
+int docker_image_ensure(docker *d, const char *image, err_t *err)
+{
+    bool present;
+    char path[1024], *escaped;
+    http_buf buf;
+    long code;
+
+    if (docker_image_present(d, image, &present, err) < 0)
+        return -1;
+    if (present)
+        return 0;
+    if (!(escaped = http_escape(image)))
+        return err_set(err, ERR_SYS, "docker pull: out of memory");
+    snprintf(path, sizeof path, DOCKER_API "/images/create?fromImage=%s", escaped);
+    free(escaped);
+    http_req req = {.method = "POST", .url = path, .timeout_ms = 600000L};
+    if (http_do(d->http, &req, &code, &buf, err) < 0)
+        return err_prefix(err, "docker pull %s", image);
+    const char *failed = strstr(buf.data, "\"error\"");
+    int rc = 0;
+    if (code >= 400 || failed)
+        rc = err_set(err, code == 404 ? ERR_NOTFOUND : ERR_REMOTE, "docker pull %s: %.300s",
+                     image, failed ? failed : buf.data);
+    http_buf_free(&buf);
+    return rc;
+}
+
+int docker_network_gateway(docker *d, const char *network, char **gateway, err_t *err)
+{
+    char path[512];
+    json_t *resp, *config;
+    size_t i;
+    snprintf(path, sizeof path, "/networks/%s", network);
+    if (docker_call(d, "GET", path, NULL, NULL, &resp, err) < 0)
+        return -1;
+    *gateway = NULL;
+    json_array_foreach(json_object_get(json_object_get(resp, "IPAM"), "Config"), i, config) {
+        const char *gw = json_string_value(json_object_get(config, "Gateway"));
+        if (gw && !strchr(gw, ':')) { /* the IPv4 one */
+            *gateway = strdup(gw);
+            break;
+        }
+    }
+    json_decref(resp);
+    if (!*gateway)
+        return err_set(err, ERR_REMOTE, "docker network %s: no IPv4 gateway", network);
+    return 0;
+}
+
+/* The events stream is a sequence of JSON objects, one per line; chunks may cut a
+ * line anywhere, so keep the tail until its newline arrives. */
+struct docker_events_state {
+    docker_event_fn fn;
+    void *ud;
+    char *pending;
+    size_t len;
+};
+
+static bool docker_events_chunk(void *ud, const char *data, size_t len)
+{
+    struct docker_events_state *st = ud;
+    char *grown = realloc(st->pending, st->len + len + 1);
+    if (!grown)
+        return false;
+    st->pending = grown;
+    memcpy(st->pending + st->len, data, len);
+    st->len += len;
+    st->pending[st->len] = '\0';
+
+    char *line = st->pending, *nl;
+    bool go_on = true;
+    while (go_on && (nl = memchr(line, '\n', st->len - (size_t)(line - st->pending)))) {
+        json_t *event = json_loadb(line, (size_t)(nl - line), 0, NULL);
+        if (event)
+            go_on = st->fn(st->ud, event);
+        json_decref(event);
+        line = nl + 1;
+    }
+    st->len -= (size_t)(line - st->pending);
+    memmove(st->pending, line, st->len + 1);
+    return go_on;
+}
+
+int docker_events(docker *d, json_t *filters, docker_event_fn fn, void *ud,
+                  const atomic_bool *stop, err_t *err)
+{
+    char url[2048] = DOCKER_API "/events";
+    struct docker_events_state st = {.fn = fn, .ud = ud};
+    long code;
+    if (filters) {
+        char *dumped = json_dumps(filters, JSON_COMPACT);
+        char *escaped = dumped ? http_escape(dumped) : NULL;
+        free(dumped);
+        if (!escaped)
+            return err_set(err, ERR_SYS, "docker events: out of memory");
+        snprintf(url, sizeof url, DOCKER_API "/events?filters=%s", escaped);
+        free(escaped);
+    }
+    http_req req = {.method = "GET", .url = url};
+    int rc = http_stream(d->http, &req, docker_events_chunk, &st, stop, &code, err);
+    free(st.pending);
+    if (rc == 0 && code >= 400)
+        rc = err_set(err, ERR_REMOTE, "docker events: HTTP %ld", code);
+    return rc;
+}

@@ -1,0 +1,16 @@
+/* config.h - small helpers the programs share to read their flags and environment. */
+#ifndef DOKKAA_CONFIG_H
+#define DOKKAA_CONFIG_H
+
+#include <stddef.h>
+
+#define CONFIG_ETCD_DEFAULT "http://127.0.0.1:2379"
+
+/* Normalise an etcd endpoint list as the seed's ETCD_ADDR gives it ("10.0.0.1:4001",
+ * comma-separated, with or without http://) into URLs; NULL or "" gives the default. */
+void config_etcd_endpoints(char *buf, size_t size, const char *in);
+
+/* Parse a decimal integer in min..max for option name; prints the error itself. */
+int config_int(const char *name, const char *text, int min, int max, int *out);
+
+#endif

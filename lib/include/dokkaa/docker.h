@@ -1,0 +1,56 @@
+/* docker.h - a Docker Engine API client over the engine's unix socket (libcurl).
+ *
+ * Only what Dokkaa needs: containers (create, start, stop, remove, inspect, list by
+ * label), images (inspect, and a pull only when the image is not present, so a
+ * local image never makes the engine contact a registry), networks (the bridge
+ * gateway) and the events stream. Values are jansson objects in the Engine API's
+ * own shape. One client per thread. */
+#ifndef DOKKAA_DOCKER_H
+#define DOKKAA_DOCKER_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "dokkaa/err.h"
+
+typedef struct docker docker;
+
+/* host: "unix:///run/dokkaa/h1/docker.sock", a plain socket path, or NULL for
+ * $DOCKER_HOST or else /var/run/docker.sock. */
+docker *docker_new(const char *host, err_t *err);
+void docker_free(docker *d);
+
+/* Generic call: method, path (e.g. "/containers/json?all=1"), optional JSON body.
+ * *resp (may be NULL) gets the decoded answer, or NULL when it is empty. A status of
+ * 400 and above is an error: ERR_NOTFOUND for 404, ERR_CONFLICT for 409, else
+ * ERR_REMOTE, with the engine's own message. */
+int docker_call(docker *d, const char *method, const char *path, json_t *body, long *status,
+                json_t **resp, err_t *err);
+
+/* Create a container named name from a create body (Image, Cmd, Env, Labels,
+ * HostConfig...). *id gets its id (free it). ERR_CONFLICT if the name is taken. */
+int docker_container_create(docker *d, const char *name, json_t *config, char **id, err_t *err);
+int docker_container_start(docker *d, const char *id, err_t *err);
+int docker_container_stop(docker *d, const char *id, int timeout_seconds, err_t *err);
+/* Remove, stopping it first if it runs (force). A missing container is not an error. */
+int docker_container_remove(docker *d, const char *id, err_t *err);
+int docker_container_inspect(docker *d, const char *id, json_t **out, err_t *err);
+/* The containers (running or not) that carry label ("dokkaa.app" or "k=v"). */
+int docker_container_list(docker *d, const char *label, json_t **out, err_t *err);
+
+int docker_image_present(docker *d, const char *image, bool *present, err_t *err);
+/* Pull image unless it is present already. */
+int docker_image_ensure(docker *d, const char *image, err_t *err);
+
+/* The gateway address of a network ("bridge"), i.e. the host seen from containers. */
+int docker_network_gateway(docker *d, const char *network, char **gateway, err_t *err);
+
+/* Stream engine events matching filters (a JSON object in the API's filter shape,
+ * may be NULL) to fn, one decoded event at a time, until fn returns false (0), the
+ * stream breaks (-1) or *stop becomes true (-1, ERR_CANCELLED). */
+typedef bool (*docker_event_fn)(void *ud, json_t *event);
+int docker_events(docker *d, json_t *filters, docker_event_fn fn, void *ud,
+                  const atomic_bool *stop, err_t *err);
+
+#endif

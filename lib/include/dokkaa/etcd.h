@@ -1,0 +1,105 @@
+/* etcd.h - an etcd v3 client spoken as JSON over etcd's HTTP gateway (/v3/...).
+ *
+ * Keys and values are C strings here; base64, as the gateway wants them, is this
+ * module's business. A client holds a list of endpoints and fails over to the next
+ * one when a request cannot reach the current one. One client per thread: it owns
+ * an http_client, which is not thread-safe. */
+#ifndef DOKKAA_ETCD_H
+#define DOKKAA_ETCD_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dokkaa/err.h"
+
+typedef struct etcd etcd;
+
+typedef struct etcd_kv {
+    char *key;
+    char *value;       /* NUL-terminated; value_len excludes the NUL */
+    size_t value_len;
+    int64_t create_revision;
+    int64_t mod_revision;
+    int64_t version;
+    int64_t lease;
+} etcd_kv;
+
+typedef struct etcd_kvs {
+    etcd_kv *kvs;
+    size_t n;
+    int64_t revision; /* the store's revision when the range was read */
+} etcd_kvs;
+
+enum etcd_cmp_target { ETCD_CMP_VERSION, ETCD_CMP_CREATE, ETCD_CMP_MOD, ETCD_CMP_VALUE, ETCD_CMP_LEASE };
+enum etcd_cmp_result { ETCD_EQUAL, ETCD_GREATER, ETCD_LESS, ETCD_NOT_EQUAL };
+
+typedef struct etcd_cmp {
+    const char *key;
+    bool prefix;                 /* compare every key under key (a range) */
+    enum etcd_cmp_target target;
+    enum etcd_cmp_result result;
+    int64_t number;              /* for VERSION, CREATE, MOD, LEASE */
+    const char *value;           /* for VALUE */
+} etcd_cmp;
+
+enum etcd_op_type { ETCD_OP_PUT, ETCD_OP_DELETE };
+
+typedef struct etcd_op {
+    enum etcd_op_type type;
+    const char *key;
+    const char *value; /* PUT */
+    int64_t lease;     /* PUT; 0 = none */
+    bool prefix;       /* DELETE of every key under key */
+} etcd_op;
+
+enum etcd_event_type { ETCD_EVENT_PUT, ETCD_EVENT_DELETE };
+
+typedef struct etcd_event {
+    enum etcd_event_type type;
+    etcd_kv kv; /* for DELETE, value is "" and mod_revision is the deletion's */
+} etcd_event;
+
+/* Called with each batch of events, in revision order; return false to end the watch. */
+typedef bool (*etcd_watch_fn)(void *ud, const etcd_event *events, size_t n);
+
+/* endpoints: comma-separated URLs, e.g. "http://127.0.0.1:2379,http://10.88.0.12:2379". */
+etcd *etcd_new(const char *endpoints, err_t *err);
+void etcd_free(etcd *e);
+
+/* The endpoint currently in use (for messages). */
+const char *etcd_endpoint(const etcd *e);
+
+/* Read one key (out->n is 0 or 1) or every key under a prefix, sorted by key. */
+int etcd_get(etcd *e, const char *key, etcd_kvs *out, err_t *err);
+int etcd_get_prefix(etcd *e, const char *prefix, etcd_kvs *out, err_t *err);
+void etcd_kvs_free(etcd_kvs *kvs);
+
+/* *revision (may be NULL) gets the store revision after the write. */
+int etcd_put(etcd *e, const char *key, const char *value, int64_t lease, int64_t *revision,
+             err_t *err);
+/* *deleted (may be NULL) gets the number of keys deleted. */
+int etcd_delete(etcd *e, const char *key, bool prefix, int64_t *deleted, err_t *err);
+
+/* If every compare holds, apply the success ops, else the failure ops.
+ * *succeeded tells which branch ran. */
+int etcd_txn(etcd *e, const etcd_cmp *cmps, size_t ncmps, const etcd_op *success, size_t nsuccess,
+             const etcd_op *failure, size_t nfailure, bool *succeeded, err_t *err);
+
+int etcd_lease_grant(etcd *e, int64_t ttl_seconds, int64_t *lease, err_t *err);
+/* Refresh a lease once; *ttl gets the seconds left, 0 when the lease has expired. */
+int etcd_lease_keepalive(etcd *e, int64_t lease, int64_t *ttl, err_t *err);
+int etcd_lease_revoke(etcd *e, int64_t lease, err_t *err);
+
+/* Watch every key under prefix from start_revision (0 = from now on) and deliver
+ * events to fn until it returns false (returns 0) or *stop becomes true (returns -1,
+ * ERR_CANCELLED). When the connection or the endpoint is lost, the watch reconnects
+ * (failing over between endpoints, with back-off) and resumes right after the last
+ * revision it delivered: no event is lost or delivered twice. If that revision has
+ * been compacted away, it returns -1 with ERR_COMPACTED and *compact_revision (may be
+ * NULL) set: the caller must read the prefix afresh and watch from there. */
+int etcd_watch(etcd *e, const char *prefix, int64_t start_revision, etcd_watch_fn fn, void *ud,
+               const atomic_bool *stop, int64_t *compact_revision, err_t *err);
+
+#endif

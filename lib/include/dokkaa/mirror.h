@@ -1,0 +1,23 @@
+/* mirror.h - an in-memory copy of every key under an etcd prefix, kept current by
+ * a watch in a thread of its own.
+ *
+ * The mirror reads the prefix, then watches from the next revision; after a
+ * compaction it reads afresh. After every change it calls on_change with the whole
+ * current contents, sorted by key: readers build their tables from that and never
+ * call etcd on their own hot path. */
+#ifndef DOKKAA_MIRROR_H
+#define DOKKAA_MIRROR_H
+
+#include "dokkaa/etcd.h"
+
+typedef struct mirror mirror;
+
+/* Called from the mirror's thread; kvs is valid only during the call. */
+typedef void (*mirror_fn)(void *ud, const etcd_kvs *kvs);
+
+mirror *mirror_start(const char *endpoints, const char *prefix, mirror_fn on_change, void *ud,
+                     err_t *err);
+/* Stop the thread (within about a second) and free the mirror. */
+void mirror_stop(mirror *m);
+
+#endif

@@ -1,0 +1,89 @@
+/* links.c - allocation of link ports under /links/ (see links.h).
+ *
+ * Allocation reads every link, picks the lowest free port and writes it in a txn
+ * that holds only if no link changed since the read (a compare on the whole /links/
+ * range) and this link still has no port. Two conductors racing for different links
+ * cannot take the same port: one txn fails and re-reads. O(links) per allocation,
+ * which happens once per link in the life of an app. */
+#include "dokkaa/links.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LINKS_PREFIX "/links/"
+#define LINKS_TRIES 20
+
+int links_parse(const char *value, int *port, err_t *err)
+{
+    json_t *v = json_loads(value, 0, NULL);
+    json_t *p = json_object_get(v, "port");
+    int ok = json_is_integer(p) && json_integer_value(p) >= 1 && json_integer_value(p) <= 65535;
+    if (ok)
+        *port = (int)json_integer_value(p);
+    json_decref(v);
+    return ok ? 0 : err_set(err, ERR_INVALID, "link value must be {\"port\": 1..65535}, got %.100s",
+                            value);
+}
+
+/* Lowest port in range that no link uses, or -1 when all are taken. */
+static int links_free_port(const etcd_kvs *all)
+{
+    bool used[LINKS_PORT_MAX - LINKS_PORT_MIN + 1] = {0}; /* 10 kB on the stack */
+    for (size_t i = 0; i < all->n; i++) {
+        int p;
+        if (links_parse(all->kvs[i].value, &p, NULL) == 0 && p >= LINKS_PORT_MIN &&
+            p <= LINKS_PORT_MAX)
+            used[p - LINKS_PORT_MIN] = true;
+    }
+    for (int p = LINKS_PORT_MIN; p <= LINKS_PORT_MAX; p++)
+        if (!used[p - LINKS_PORT_MIN])
+            return p;
+    return -1;
+}
+
+static int links_find(const etcd_kvs *all, const char *key, int *port, err_t *err)
+{
+    for (size_t i = 0; i < all->n; i++)
+        if (strcmp(all->kvs[i].key, key) == 0)
+            return links_parse(all->kvs[i].value, port, err) < 0
+                       ? err_prefix(err, "%s", key) : 1;
+    return 0;
+}
+
+int links_port(etcd *e, const char *app, const char *service, int *port, err_t *err)
+{
+    char key[256], value[32];
+    snprintf(key, sizeof key, LINKS_PREFIX "%s/%s", app, service);
+    for (int attempt = 0; attempt < LINKS_TRIES; attempt++) {
+        etcd_kvs all;
+        if (etcd_get_prefix(e, LINKS_PREFIX, &all, err) < 0)
+            return -1;
+        int found = links_find(&all, key, port, err);
+        int candidate = found ? 0 : links_free_port(&all);
+        int64_t revision = all.revision;
+        etcd_kvs_free(&all);
+        if (found)
+            return found < 0 ? -1 : 0;
+        if (candidate < 0)
+            return err_set(err, ERR_CONFLICT, "link %s/%s: no free port in %d..%d", app,
+                           service, LINKS_PORT_MIN, LINKS_PORT_MAX);
+        snprintf(value, sizeof value, "{\"port\":%d}", candidate);
+        etcd_cmp cmps[] = {
+            {.key = LINKS_PREFIX, .prefix = true, .target = ETCD_CMP_MOD, .result = ETCD_LESS,
+             .number = revision + 1},
+            {.key = key, .target = ETCD_CMP_CREATE, .result = ETCD_EQUAL, .number = 0},
+        };
+        etcd_op put = {.type = ETCD_OP_PUT, .key = key, .value = value};
+        bool won;
+        if (etcd_txn(e, cmps, 2, &put, 1, NULL, 0, &won, err) < 0)
+            return -1;
+        if (won) {
+            *port = candidate;
+            return 0;
+        }
+    }
+    return err_set(err, ERR_CONFLICT, "link %s/%s: port allocation kept racing", app, service);
+}

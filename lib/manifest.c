@@ -1,0 +1,730 @@
+/* manifest.c - parse and strictly validate a container manifest, and the naming
+ * rules (DNS labels, container names, link variables, etcd keys) that every part
+ * of Dokkaa must agree on. See manifest.h for the contract and DESIGN.md for why
+ * the names look the way they do.
+ *
+ * Validation errors are for a person fixing a manifest by hand: each names the
+ * field path, the value found and what was expected, and the first problem wins. */
+#include "dokkaa/manifest.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MANIFEST_MAX_IMAGE 255
+#define MANIFEST_MAX_COMMAND 256
+#define MANIFEST_MAX_SERVICES 64
+#define MANIFEST_MAX_LINKS 64
+#define NAMES_MAX_LABEL 63
+/* Quoted values in messages are cut here: enough to recognise, never a flood. */
+#define NAMES_QUOTE_MAX 80
+
+/* ---- quoting values for messages ---------------------------------------- */
+
+/* How many of s's first n bytes to keep so that a cut never splits a UTF-8 sequence. */
+static size_t names_utf8_cut(const char *s, size_t n)
+{
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+        n--;
+    return n;
+}
+
+/* Quote s for an error message: escapes make control characters visible, and a
+ * long value is cut so one bad field cannot push the rest of the message out. */
+static void names_quote(const char *s, size_t len, char *buf, size_t size)
+{
+    size_t o = 0, keep = len > NAMES_QUOTE_MAX ? names_utf8_cut(s, NAMES_QUOTE_MAX) : len;
+    buf[o++] = '"';
+    /* Each byte takes at most 4 here; 5 more are kept for '..."' and the NUL. */
+    size_t i;
+    for (i = 0; i < keep && o + 9 <= size; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            o += (size_t)snprintf(buf + o, size - o, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            o += (size_t)snprintf(buf + o, size - o, "\\x%02x", c);
+        else
+            buf[o++] = (char)c;
+    }
+    snprintf(buf + o, size - o, "%s\"", i < len ? "..." : "");
+}
+
+/* A JSON value as the user wrote it (compact), for "got ..." in messages. */
+static void manifest_describe(const json_t *v, char *buf, size_t size)
+{
+    if (json_is_string(v)) {
+        names_quote(json_string_value(v), json_string_length(v), buf, size);
+        return;
+    }
+    char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    if (!text) {
+        snprintf(buf, size, "a value");
+        return;
+    }
+    if (strlen(text) > NAMES_QUOTE_MAX)
+        snprintf(buf, size, "%.*s...", (int)names_utf8_cut(text, NAMES_QUOTE_MAX), text);
+    else
+        snprintf(buf, size, "%s", text);
+    free(text);
+}
+
+/* ---- names ---------------------------------------------------------------- */
+
+static bool names_is_lower_alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* Why s[0..len) is not a label, or NULL if it is one. */
+static const char *names_label_reason(const char *s, size_t len)
+{
+    if (len == 0)
+        return "must not be empty";
+    if (len > NAMES_MAX_LABEL)
+        return "must be at most 63 characters";
+    for (size_t i = 0; i < len; i++)
+        if (!names_is_lower_alnum(s[i]) && s[i] != '-')
+            return "must contain only lower case letters a-z, digits 0-9 and '-'";
+    if (s[0] == '-' || s[len - 1] == '-')
+        return "must start and end with a letter or digit";
+    /* "---" joins app, name and instance in container names; a "--" inside a
+     * label would make those names ambiguous. */
+    for (size_t i = 0; i + 1 < len; i++)
+        if (s[i] == '-' && s[i + 1] == '-')
+            return "must not contain \"--\" (Dokkaa joins names with \"---\")";
+    return NULL;
+}
+
+static int names_check_label_n(const char *what, const char *s, size_t len, err_t *err)
+{
+    const char *reason = names_label_reason(s, len);
+    if (!reason)
+        return 0;
+    char quoted[128];
+    names_quote(s, len, quoted, sizeof quoted);
+    return err_set(err, ERR_INVALID, "%s %s: %s", what, quoted, reason);
+}
+
+int names_check_label(const char *what, const char *s, err_t *err)
+{
+    return names_check_label_n(what, s, strlen(s), err);
+}
+
+int names_container(char *buf, size_t size, const char *app, const char *name, int instance)
+{
+    if (instance == 0)
+        return snprintf(buf, size, "%s---%s", app, name);
+    return snprintf(buf, size, "%s---%s---%d", app, name, instance);
+}
+
+int names_service_env(char *buf, size_t size, const char *service)
+{
+    static const char prefix[] = "SERVICE_";
+    int n = snprintf(buf, size, "%s%s", prefix, service);
+    for (size_t i = sizeof prefix - 1; i < size && buf[i]; i++) {
+        if (buf[i] == '-')
+            buf[i] = '_';
+        else if (buf[i] >= 'a' && buf[i] <= 'z')
+            buf[i] = (char)(buf[i] - 'a' + 'A');
+    }
+    return n;
+}
+
+/* Take the next "/"-free segment of a key into out[64] after checking it is a label. */
+static int names_key_segment(const char *key, const char **p, const char *what, char out[64],
+                             err_t *err)
+{
+    size_t len = strcspn(*p, "/");
+    if (names_check_label_n(what, *p, len, err) < 0)
+        return err_prefix(err, "key \"%s\"", key);
+    memcpy(out, *p, len);
+    out[len] = '\0';
+    *p += len;
+    return 0;
+}
+
+int names_parse_manifest_key(const char *key, char app[64], char name[64], err_t *err)
+{
+    static const char prefix[] = "/apps/", suffix[] = "/manifest";
+    app[0] = name[0] = '\0';
+    const char *p = key;
+    if (strncmp(p, prefix, sizeof prefix - 1) != 0)
+        goto not_a_key;
+    p += sizeof prefix - 1;
+    if (names_key_segment(key, &p, "app name", app, err) < 0)
+        goto fail;
+    if (*p != '/')
+        goto not_a_key;
+    p++;
+    if (names_key_segment(key, &p, "container name", name, err) < 0)
+        goto fail;
+    if (strcmp(p, suffix) != 0)
+        goto not_a_key;
+    return 0;
+not_a_key:
+    err_set(err, ERR_INVALID,
+            "key \"%s\": not a manifest key (expected /apps/<app>/<name>/manifest)", key);
+fail:
+    app[0] = name[0] = '\0';
+    return -1;
+}
+
+/* ---- image references ------------------------------------------------------ */
+
+static bool manifest_all(const char *s, size_t n, char c)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != c)
+            return false;
+    return true;
+}
+
+/* A repository path component: lower-case alnum runs joined by '.', '_', '__' or
+ * '-'+, as the Docker distribution grammar has it. */
+static bool manifest_path_component_ok(const char *s, size_t n)
+{
+    if (n == 0 || !names_is_lower_alnum(s[0]) || !names_is_lower_alnum(s[n - 1]))
+        return false;
+    for (size_t i = 0; i < n;) {
+        if (names_is_lower_alnum(s[i])) {
+            i++;
+            continue;
+        }
+        size_t k = 0;
+        while (!names_is_lower_alnum(s[i + k]))
+            k++;
+        bool ok = (s[i] == '.' && k == 1) || (k <= 2 && manifest_all(s + i, k, '_')) ||
+                  manifest_all(s + i, k, '-');
+        if (!ok)
+            return false;
+        i += k;
+    }
+    return true;
+}
+
+static bool manifest_is_alnum(char c)
+{
+    return names_is_lower_alnum(c) || (c >= 'A' && c <= 'Z');
+}
+
+static bool manifest_host_label_ok(const char *s, size_t n)
+{
+    if (n == 0 || !manifest_is_alnum(s[0]) || !manifest_is_alnum(s[n - 1]))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!manifest_is_alnum(s[i]) && s[i] != '-')
+            return false;
+    return true;
+}
+
+/* A registry host[:port]: dot-separated alnum labels with inner '-'. */
+static bool manifest_domain_ok(const char *s, size_t n)
+{
+    const char *colon = memchr(s, ':', n);
+    size_t host = colon ? (size_t)(colon - s) : n;
+    if (colon) {
+        size_t port = n - host - 1;
+        if (port == 0 || port > 5)
+            return false;
+        for (size_t i = host + 1; i < n; i++)
+            if (s[i] < '0' || s[i] > '9')
+                return false;
+    }
+    for (size_t i = 0;;) {
+        size_t len = 0;
+        while (i + len < host && s[i + len] != '.')
+            len++;
+        if (!manifest_host_label_ok(s + i, len))
+            return false;
+        if (i + len == host)
+            return true;
+        i += len + 1;
+    }
+}
+
+static bool manifest_tag_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 128 || s[0] == '.' || s[0] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!manifest_is_alnum(s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
+            return false;
+    return true;
+}
+
+static bool manifest_digest_ok(const char *s)
+{
+    const char *colon = strchr(s, ':');
+    if (!colon || colon == s || !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+        return false;
+    for (const char *p = s; p < colon; p++)
+        if (!manifest_is_alnum(*p) && !strchr("+._-", *p))
+            return false;
+    if (!manifest_is_alnum(colon[-1]))
+        return false;
+    size_t hex = strlen(colon + 1);
+    return hex >= 32 && strspn(colon + 1, "0123456789abcdefABCDEF") == hex;
+}
+
+/* Why ref is not a Docker image reference [host[:port]/]path[:tag][@digest], or NULL. */
+static const char *manifest_image_reason(const char *ref)
+{
+    char buf[MANIFEST_MAX_IMAGE + 1];
+    snprintf(buf, sizeof buf, "%s", ref);
+    char *at = strchr(buf, '@');
+    if (at) {
+        *at = '\0';
+        if (!manifest_digest_ok(at + 1))
+            return "the digest must be <algorithm>:<at least 32 hex digits>";
+    }
+    char *slash = strrchr(buf, '/');
+    char *colon = strrchr(slash ? slash : buf, ':');
+    if (colon) {
+        *colon = '\0';
+        if (!manifest_tag_ok(colon + 1))
+            return "the tag must be 1..128 of A-Z a-z 0-9 _ . - and not start with . or -";
+    }
+    char *p = buf;
+    size_t first = strcspn(p, "/");
+    /* Docker's own rule for telling a registry from the first path component. */
+    if (p[first] == '/' && (memchr(p, '.', first) || memchr(p, ':', first) ||
+                            (first == 9 && strncmp(p, "localhost", 9) == 0))) {
+        if (!manifest_domain_ok(p, first))
+            return "the registry must be host[:port]";
+        p += first + 1;
+    }
+    for (;;) {
+        size_t n = strcspn(p, "/");
+        if (!manifest_path_component_ok(p, n))
+            return "each name component must be lower case a-z 0-9 joined by . _ __ or -";
+        if (p[n] == '\0')
+            return NULL;
+        p += n + 1;
+    }
+}
+
+/* ---- fields ------------------------------------------------------------------- */
+
+static int manifest_oom(err_t *err)
+{
+    return err_sys(err, "manifest");
+}
+
+static int manifest_parse_image(const json_t *v, manifest *m, err_t *err)
+{
+    char got[128];
+    manifest_describe(v, got, sizeof got);
+    if (!json_is_string(v) || json_string_length(v) == 0)
+        return err_set(err, ERR_INVALID,
+                       "image: must be a non-empty string (an image reference), got %s", got);
+    const char *s = json_string_value(v);
+    size_t len = json_string_length(v);
+    if (len > MANIFEST_MAX_IMAGE)
+        return err_set(err, ERR_INVALID, "image: must be at most %d characters, got %zu",
+                       MANIFEST_MAX_IMAGE, len);
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+            return err_set(err, ERR_INVALID,
+                           "image: must not contain whitespace or control characters, got %s",
+                           got);
+    const char *reason = manifest_image_reason(s);
+    if (reason)
+        return err_set(err, ERR_INVALID, "image: %s is not a valid image reference: %s", got,
+                       reason);
+    m->image = strdup(s);
+    return m->image ? 0 : manifest_oom(err);
+}
+
+static int manifest_parse_scale(const json_t *v, manifest *m, err_t *err)
+{
+    if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+        json_integer_value(v) <= MANIFEST_MAX_SCALE) {
+        m->scale = (int)json_integer_value(v);
+        return 0;
+    }
+    char got[128];
+    manifest_describe(v, got, sizeof got);
+    return err_set(err, ERR_INVALID, "scale: must be an integer 0..%d, got %s",
+                   MANIFEST_MAX_SCALE, got);
+}
+
+static int manifest_parse_command(const json_t *v, manifest *m, err_t *err)
+{
+    char got[128];
+    manifest_describe(v, got, sizeof got);
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return err_set(err, ERR_INVALID, "command: must be a non-empty array of strings, got %s",
+                       got);
+    size_t n = json_array_size(v);
+    if (n > MANIFEST_MAX_COMMAND)
+        return err_set(err, ERR_INVALID, "command: must have at most %d elements, got %zu",
+                       MANIFEST_MAX_COMMAND, n);
+    m->command = calloc(n + 1, sizeof *m->command);
+    if (!m->command)
+        return manifest_oom(err);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *arg = json_array_get(v, i);
+        manifest_describe(arg, got, sizeof got);
+        if (!json_is_string(arg))
+            return err_set(err, ERR_INVALID, "command[%zu]: must be a string, got %s", i, got);
+        /* An empty argument is legitimate (sh -c ""), an empty program is not. */
+        if (i == 0 && json_string_length(arg) == 0)
+            return err_set(err, ERR_INVALID,
+                           "command[0]: must be a non-empty string (the program), got \"\"");
+        m->command[i] = strdup(json_string_value(arg));
+        if (!m->command[i])
+            return manifest_oom(err);
+        m->ncommand = i + 1;
+    }
+    return 0;
+}
+
+static int manifest_check_name(const char *path, const char *s, err_t *err)
+{
+    const char *reason = names_label_reason(s, strlen(s));
+    if (!reason)
+        return 0;
+    char quoted[128];
+    names_quote(s, strlen(s), quoted, sizeof quoted);
+    return err_set(err, ERR_INVALID, "%s: %s is not a valid service name: %s", path, quoted,
+                   reason);
+}
+
+static int manifest_port(const json_t *v, const char *path, const char *expected, err_t *err)
+{
+    if (json_is_integer(v) && json_integer_value(v) >= 1 && json_integer_value(v) <= 65535)
+        return (int)json_integer_value(v);
+    char got[128];
+    manifest_describe(v, got, sizeof got);
+    return err_set(err, ERR_INVALID, "%s: must be %s, got %s", path, expected, got);
+}
+
+/* One services entry: a bare port, or {"port": N} so that later fields have a home. */
+static int manifest_service_port(const char *name, const json_t *v, err_t *err)
+{
+    char path[128];
+    snprintf(path, sizeof path, "services.%s", name);
+    if (!json_is_object(v))
+        return manifest_port(v, path, "a port 1..65535 or an object {\"port\": N}", err);
+    const char *key;
+    const json_t *field;
+    json_object_foreach((json_t *)v, key, field) {
+        if (strcmp(key, "port") != 0) {
+            char quoted[128];
+            names_quote(key, strlen(key), quoted, sizeof quoted);
+            return err_set(err, ERR_INVALID, "%s: unknown field %s; valid fields: port", path,
+                           quoted);
+        }
+    }
+    const json_t *port = json_object_get(v, "port");
+    if (!port)
+        return err_set(err, ERR_INVALID, "%s: missing required field \"port\"", path);
+    snprintf(path, sizeof path, "services.%s.port", name);
+    return manifest_port(port, path, "a port 1..65535", err);
+}
+
+static int manifest_cmp_service(const void *a, const void *b)
+{
+    return strcmp(((const manifest_service *)a)->name, ((const manifest_service *)b)->name);
+}
+
+static int manifest_parse_services(const json_t *v, manifest *m, err_t *err)
+{
+    char got[128];
+    manifest_describe(v, got, sizeof got);
+    if (!json_is_object(v))
+        return err_set(err, ERR_INVALID,
+                       "services: must be an object {\"<service>\": <port>, ...}, got %s", got);
+    size_t n = json_object_size(v);
+    if (n > MANIFEST_MAX_SERVICES)
+        return err_set(err, ERR_INVALID, "services: must have at most %d entries, got %zu",
+                       MANIFEST_MAX_SERVICES, n);
+    m->services = calloc(n ? n : 1, sizeof *m->services);
+    if (!m->services)
+        return manifest_oom(err);
+    const char *key;
+    const json_t *value;
+    json_object_foreach((json_t *)v, key, value) {
+        if (manifest_check_name("services", key, err) < 0)
+            return -1;
+        int port = manifest_service_port(key, value, err);
+        if (port < 0)
+            return -1;
+        manifest_service *s = &m->services[m->nservices];
+        if (!(s->name = strdup(key)))
+            return manifest_oom(err);
+        s->port = port;
+        m->nservices++;
+    }
+    qsort(m->services, m->nservices, sizeof *m->services, manifest_cmp_service);
+    return 0;
+}
+
+static int manifest_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int manifest_link(const json_t *v, size_t i, err_t *err)
+{
+    char path[32], got[128];
+    snprintf(path, sizeof path, "links[%zu]", i);
+    const json_t *item = json_array_get(v, i);
+    if (!json_is_string(item)) {
+        manifest_describe(item, got, sizeof got);
+        return err_set(err, ERR_INVALID, "%s: must be a service name (a string), got %s", path,
+                       got);
+    }
+    if (manifest_check_name(path, json_string_value(item), err) < 0)
+        return -1;
+    for (size_t j = 0; j < i; j++)
+        if (json_equal(json_array_get(v, j), (json_t *)item))
+            return err_set(err, ERR_INVALID, "%s: duplicate service name \"%s\" (also links[%zu])",
+                           path, json_string_value(item), j);
+    return 0;
+}
+
+static int manifest_parse_links(const json_t *v, manifest *m, err_t *err)
+{
+    char got[128];
+    manifest_describe(v, got, sizeof got);
+    if (!json_is_array(v))
+        return err_set(err, ERR_INVALID, "links: must be an array of service names, got %s", got);
+    size_t n = json_array_size(v);
+    if (n > MANIFEST_MAX_LINKS)
+        return err_set(err, ERR_INVALID, "links: must have at most %d entries, got %zu",
+                       MANIFEST_MAX_LINKS, n);
+    m->links = calloc(n ? n : 1, sizeof *m->links);
+    if (!m->links)
+        return manifest_oom(err);
+    for (size_t i = 0; i < n; i++) {
+        if (manifest_link(v, i, err) < 0)
+            return -1;
+        if (!(m->links[i] = strdup(json_string_value(json_array_get(v, i)))))
+            return manifest_oom(err);
+        m->nlinks = i + 1;
+    }
+    qsort(m->links, m->nlinks, sizeof *m->links, manifest_cmp_str);
+    return 0;
+}
+
+static int manifest_check_env_name(const char *name, err_t *err)
+{
+    char quoted[128];
+    names_quote(name, strlen(name), quoted, sizeof quoted);
+    bool ok = (name[0] >= 'A' && name[0] <= 'Z') || (name[0] >= 'a' && name[0] <= 'z') ||
+              name[0] == '_';
+    for (const char *p = name; ok && *p; p++)
+        ok = manifest_is_alnum(*p) || *p == '_';
+    if (!ok)
+        return err_set(err, ERR_INVALID,
+                       "env: %s is not a valid variable name: must match [A-Za-z_][A-Za-z0-9_]*",
+                       quoted);
+    /* Dokkaa sets these itself (links, identity); a user value would silently
+     * break a link or be silently overridden. */
+    if (strncmp(name, "SERVICE_", 8) == 0 || strncmp(name, "DOKKAA_", 7) == 0)
+        return err_set(err, ERR_INVALID,
+                       "env: %s is reserved: names starting with SERVICE_ or DOKKAA_ are set by "
+                       "Dokkaa",
+                       quoted);
+    return 0;
+}
+
+static int manifest_cmp_env(const void *a, const void *b)
+{
+    return strcmp(((const manifest_env *)a)->name, ((const manifest_env *)b)->name);
+}
+
+static int manifest_parse_env(const json_t *v, manifest *m, err_t *err)
+{
+    char got[128];
+    manifest_describe(v, got, sizeof got);
+    if (!json_is_object(v))
+        return err_set(err, ERR_INVALID,
+                       "env: must be an object {\"NAME\": \"value\", ...}, got %s", got);
+    m->env = calloc(json_object_size(v) ? json_object_size(v) : 1, sizeof *m->env);
+    if (!m->env)
+        return manifest_oom(err);
+    const char *key;
+    const json_t *value;
+    json_object_foreach((json_t *)v, key, value) {
+        if (manifest_check_env_name(key, err) < 0)
+            return -1;
+        if (!json_is_string(value)) {
+            manifest_describe(value, got, sizeof got);
+            return err_set(err, ERR_INVALID, "env.%s: must be a string, got %s", key, got);
+        }
+        manifest_env *e = &m->env[m->nenv];
+        if (!(e->name = strdup(key)) || !(e->value = strdup(json_string_value(value)))) {
+            free(e->name);
+            e->name = NULL;
+            return manifest_oom(err);
+        }
+        m->nenv++;
+    }
+    qsort(m->env, m->nenv, sizeof *m->env, manifest_cmp_env);
+    return 0;
+}
+
+/* ---- the hash ------------------------------------------------------------------ */
+
+#define MANIFEST_FNV_OFFSET 0xcbf29ce484222325ULL
+#define MANIFEST_FNV_PRIME 0x100000001b3ULL
+
+static uint64_t manifest_fnv(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * MANIFEST_FNV_PRIME;
+    return h;
+}
+
+/* Length-prefixed, so that no two different manifests serialise alike
+ * (["a b"] and ["a", "b"] must not collide by construction). */
+static uint64_t manifest_fnv_str(uint64_t h, const char *s)
+{
+    uint64_t len = strlen(s);
+    unsigned char bytes[8];
+    for (int i = 0; i < 8; i++)
+        bytes[i] = (unsigned char)(len >> (8 * i));
+    return manifest_fnv(manifest_fnv(h, bytes, sizeof bytes), s, len);
+}
+
+static uint64_t manifest_fnv_num(uint64_t h, uint64_t n)
+{
+    char text[24];
+    snprintf(text, sizeof text, "%" PRIu64, n);
+    return manifest_fnv_str(h, text);
+}
+
+/* What runs: everything but scale, over the parsed (already sorted) fields, so
+ * key order, whitespace and equivalent spellings ({"port": 80} vs 80) do not count. */
+static void manifest_hash(manifest *m)
+{
+    uint64_t h = manifest_fnv_str(MANIFEST_FNV_OFFSET, "dokkaa-manifest-v1");
+    h = manifest_fnv_str(h, m->image);
+    h = manifest_fnv_num(manifest_fnv_num(h, m->command != NULL), m->ncommand);
+    for (size_t i = 0; i < m->ncommand; i++)
+        h = manifest_fnv_str(h, m->command[i]);
+    h = manifest_fnv_num(h, m->nservices);
+    for (size_t i = 0; i < m->nservices; i++)
+        h = manifest_fnv_num(manifest_fnv_str(h, m->services[i].name),
+                             (uint64_t)m->services[i].port);
+    h = manifest_fnv_num(h, m->nlinks);
+    for (size_t i = 0; i < m->nlinks; i++)
+        h = manifest_fnv_str(h, m->links[i]);
+    h = manifest_fnv_num(h, m->nenv);
+    for (size_t i = 0; i < m->nenv; i++)
+        h = manifest_fnv_str(manifest_fnv_str(h, m->env[i].name), m->env[i].value);
+    snprintf(m->hash, sizeof m->hash, "%016" PRIx64, h);
+}
+
+/* ---- the whole manifest ----------------------------------------------------------- */
+
+static const struct manifest_field {
+    const char *name;
+    int (*parse)(const json_t *v, manifest *m, err_t *err);
+} manifest_fields[] = {
+    {"image", manifest_parse_image},       {"scale", manifest_parse_scale},
+    {"command", manifest_parse_command},   {"services", manifest_parse_services},
+    {"links", manifest_parse_links},       {"env", manifest_parse_env},
+};
+#define MANIFEST_NFIELDS (sizeof manifest_fields / sizeof manifest_fields[0])
+
+static int manifest_check_fields(const json_t *root, err_t *err)
+{
+    const char *key;
+    const json_t *value;
+    json_object_foreach((json_t *)root, key, value) {
+        size_t i = 0;
+        while (i < MANIFEST_NFIELDS && strcmp(key, manifest_fields[i].name) != 0)
+            i++;
+        if (i == MANIFEST_NFIELDS) {
+            char quoted[128];
+            names_quote(key, strlen(key), quoted, sizeof quoted);
+            return err_set(err, ERR_INVALID,
+                           "unknown field %s; valid fields: image, scale, command, services, "
+                           "links, env",
+                           quoted);
+        }
+    }
+    if (!json_object_get(root, "image"))
+        return err_set(err, ERR_INVALID, "missing required field \"image\"");
+    return 0;
+}
+
+static int manifest_parse_root(const json_t *root, manifest *m, err_t *err)
+{
+    if (!json_is_object(root)) {
+        char got[128];
+        manifest_describe(root, got, sizeof got);
+        return err_set(err, ERR_INVALID, "manifest: must be a JSON object, got %s", got);
+    }
+    if (manifest_check_fields(root, err) < 0)
+        return -1;
+    for (size_t i = 0; i < MANIFEST_NFIELDS; i++) {
+        const json_t *v = json_object_get(root, manifest_fields[i].name);
+        if (v && manifest_fields[i].parse(v, m, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int manifest_parse(const char *json, size_t len, manifest *m, err_t *err)
+{
+    manifest tmp = {.scale = 1};
+    json_t *root = NULL;
+    int rc = -1;
+    memset(m, 0, sizeof *m);
+    if (!json)
+        len = 0;
+    if (len > MANIFEST_MAX_BYTES) {
+        err_set(err, ERR_INVALID, "manifest: too large: %zu bytes, at most %d", len,
+                MANIFEST_MAX_BYTES);
+        goto out;
+    }
+    json_error_t jerr;
+    root = json_loadb(json ? json : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (!root) {
+        err_set(err, ERR_INVALID, "manifest: invalid JSON at line %d column %d: %s", jerr.line,
+                jerr.column, jerr.text);
+        goto out;
+    }
+    if (manifest_parse_root(root, &tmp, err) < 0)
+        goto out;
+    manifest_hash(&tmp);
+    *m = tmp;
+    memset(&tmp, 0, sizeof tmp);
+    rc = 0;
+out:
+    manifest_free(&tmp);
+    json_decref(root);
+    return rc;
+}
+
+void manifest_free(manifest *m)
+{
+    if (!m)
+        return;
+    free(m->image);
+    for (size_t i = 0; m->command && m->command[i]; i++)
+        free(m->command[i]);
+    free(m->command);
+    for (size_t i = 0; i < m->nservices; i++)
+        free(m->services[i].name);
+    free(m->services);
+    for (size_t i = 0; i < m->nlinks; i++)
+        free(m->links[i]);
+    free(m->links);
+    for (size_t i = 0; i < m->nenv; i++) {
+        free(m->env[i].name);
+        free(m->env[i].value);
+    }
+    free(m->env);
+    memset(m, 0, sizeof *m);
+}

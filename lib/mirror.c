@@ -1,0 +1,158 @@
+/* mirror.c - a prefix of etcd mirrored in memory by range + watch (see mirror.h).
+ *
+ * The copy is a key-sorted array; each event is a binary search and a memmove,
+ * O(n) per event. Mirrors hold links and service announcements (tens to thousands
+ * of keys), where that is far below the cost of the network round trip. */
+#include "dokkaa/mirror.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dokkaa/log.h"
+
+struct mirror {
+    etcd *e;
+    char *prefix;
+    mirror_fn on_change;
+    void *ud;
+    etcd_kvs kvs;
+    atomic_bool stop;
+    pthread_t thread;
+};
+
+static void mirror_kv_free(etcd_kv *kv)
+{
+    free(kv->key);
+    free(kv->value);
+}
+
+/* Index of key in the copy, or where it would go (*found false). */
+static size_t mirror_find(const mirror *m, const char *key, bool *found)
+{
+    size_t lo = 0, hi = m->kvs.n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(m->kvs.kvs[mid].key, key);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+static void mirror_apply(mirror *m, const etcd_event *ev)
+{
+    bool found;
+    size_t i = mirror_find(m, ev->kv.key, &found);
+    if (ev->type == ETCD_EVENT_DELETE) {
+        if (found) {
+            mirror_kv_free(&m->kvs.kvs[i]);
+            memmove(&m->kvs.kvs[i], &m->kvs.kvs[i + 1], (m->kvs.n - i - 1) * sizeof(etcd_kv));
+            m->kvs.n--;
+        }
+        return;
+    }
+    etcd_kv copy = ev->kv;
+    copy.key = strdup(ev->kv.key);
+    copy.value = strdup(ev->kv.value);
+    if (found) {
+        mirror_kv_free(&m->kvs.kvs[i]);
+        m->kvs.kvs[i] = copy;
+        return;
+    }
+    etcd_kv *grown = realloc(m->kvs.kvs, (m->kvs.n + 1) * sizeof *grown);
+    if (!grown) {
+        mirror_kv_free(&copy);
+        return;
+    }
+    m->kvs.kvs = grown;
+    memmove(&grown[i + 1], &grown[i], (m->kvs.n - i) * sizeof *grown);
+    grown[i] = copy;
+    m->kvs.n++;
+}
+
+static bool mirror_on_events(void *ud, const etcd_event *events, size_t n)
+{
+    mirror *m = ud;
+    for (size_t i = 0; i < n; i++)
+        mirror_apply(m, &events[i]);
+    if (n)
+        m->kvs.revision = events[n - 1].kv.mod_revision;
+    m->on_change(m->ud, &m->kvs);
+    return true;
+}
+
+static void mirror_pause(mirror *m)
+{
+    for (int i = 0; i < 10 && !atomic_load(&m->stop); i++)
+        usleep(100 * 1000);
+}
+
+static void *mirror_thread(void *arg)
+{
+    mirror *m = arg;
+    err_t err;
+    while (!atomic_load(&m->stop)) {
+        etcd_kvs fresh;
+        if (etcd_get_prefix(m->e, m->prefix, &fresh, &err) < 0) {
+            log_warn("mirror %s: %s", m->prefix, err.msg);
+            mirror_pause(m);
+            continue;
+        }
+        etcd_kvs_free(&m->kvs);
+        m->kvs = fresh;
+        m->on_change(m->ud, &m->kvs);
+        /* The watch resumes by itself across reconnects; it only comes back here
+         * when asked to stop or when its revision was compacted: then read afresh. */
+        if (etcd_watch(m->e, m->prefix, m->kvs.revision + 1, mirror_on_events, m, &m->stop, NULL,
+                       &err) < 0 && err.code != ERR_CANCELLED)
+            log_warn("mirror %s: %s; reading it afresh", m->prefix, err.msg);
+    }
+    return NULL;
+}
+
+mirror *mirror_start(const char *endpoints, const char *prefix, mirror_fn on_change, void *ud,
+                     err_t *err)
+{
+    mirror *m = calloc(1, sizeof *m);
+    if (!m || !(m->prefix = strdup(prefix)))
+        goto err;
+    m->on_change = on_change;
+    m->ud = ud;
+    if (!(m->e = etcd_new(endpoints, err)))
+        goto err;
+    if (pthread_create(&m->thread, NULL, mirror_thread, m) != 0) {
+        err_set(err, ERR_SYS, "mirror %s: cannot start its thread", prefix);
+        goto err;
+    }
+    return m;
+err:
+    if (m) {
+        etcd_free(m->e);
+        free(m->prefix);
+    }
+    free(m);
+    if (!m)
+        err_set(err, ERR_SYS, "mirror: out of memory");
+    return NULL;
+}
+
+void mirror_stop(mirror *m)
+{
+    if (!m)
+        return;
+    atomic_store(&m->stop, true);
+    pthread_join(m->thread, NULL);
+    etcd_kvs_free(&m->kvs);
+    etcd_free(m->e);
+    free(m->prefix);
+    free(m);
+}

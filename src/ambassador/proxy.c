@@ -1,0 +1,396 @@
+/* proxy.c - the ambassador's data path (see proxy.h).
+ *
+ * One thread, one epoll set, level-triggered. A connection owns two fds and two
+ * fixed buffers, one per direction; nothing else is allocated per connection.
+ * Each side is read only while its outgoing buffer is empty, and a side that
+ * reaches EOF is passed on as shutdown(SHUT_WR) once its buffer is flushed, so
+ * half-closed streams deliver every byte. A backend that refuses the connect is
+ * skipped and the next instance tried; with none left the client is closed at
+ * once rather than left hanging. Copying through a buffer costs two syscalls per
+ * chunk; splice(2) and one loop per core are the planned next step (issue 5). */
+#include "proxy.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "dokkaa/log.h"
+
+#define PROXY_BUF 16384
+#define PROXY_EVENTS 64
+
+enum proxy_kind { PROXY_WAKE, PROXY_LISTENER, PROXY_CLIENT, PROXY_BACKEND };
+
+typedef struct proxy_listener {
+    enum proxy_kind kind;
+    int fd;
+    int port;
+    struct proxy_listener *next;
+} proxy_listener;
+
+typedef struct proxy_flow { /* one direction: bytes read from one side, not yet written */
+    char buf[PROXY_BUF];
+    size_t len, off;
+    bool eof;   /* the reading side said EOF */
+    bool shut;  /* ... and that was passed on */
+} proxy_flow;
+
+typedef struct proxy_conn {
+    enum proxy_kind client_kind; /* PROXY_CLIENT: the epoll tag of cfd */
+    enum proxy_kind backend_kind; /* PROXY_BACKEND: the epoll tag of bfd */
+    int cfd, bfd;
+    uint32_t cmask, bmask;       /* interest registered for each fd */
+    bool creg, breg;             /* is the fd in the epoll set yet */
+    bool connecting;
+    bool dead;                   /* closed; freed after the current batch of events */
+    struct proxy_conn *prev, *next; /* the live connections, or the dead ones */
+    int port;                    /* the link's port, to find the backends again */
+    size_t first, tried;         /* backends tried: first + 0 .. tried-1 (mod n) */
+    proxy_flow up, down;         /* client -> backend, backend -> client */
+} proxy_conn;
+
+struct proxy {
+    int epfd;
+    int wakefd;
+    enum proxy_kind wake_kind;
+    char listen_addr[64];
+    proxy_listener *listeners;
+    pthread_mutex_t mu; /* guards table */
+    table table;
+    unsigned long next_backend; /* round robin over instances */
+    proxy_conn *live;           /* open connections */
+    proxy_conn *dead;           /* closed during this batch of events */
+};
+
+proxy *proxy_new(const char *listen_addr, err_t *err)
+{
+    proxy *p = calloc(1, sizeof *p);
+    if (!p)
+        return err_sys(err, "proxy"), NULL;
+    p->wake_kind = PROXY_WAKE;
+    pthread_mutex_init(&p->mu, NULL);
+    snprintf(p->listen_addr, sizeof p->listen_addr, "%s", listen_addr);
+    p->epfd = epoll_create1(EPOLL_CLOEXEC);
+    p->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &p->wake_kind};
+    if (p->epfd < 0 || p->wakefd < 0 || epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->wakefd, &ev) < 0) {
+        err_sys(err, "proxy: epoll");
+        proxy_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static void proxy_close(proxy *p, proxy_conn *c);
+static void proxy_reap(proxy *p);
+
+void proxy_free(proxy *p)
+{
+    if (!p)
+        return;
+    while (p->live)
+        proxy_close(p, p->live);
+    proxy_reap(p);
+    for (proxy_listener *l = p->listeners, *next; l; l = next) {
+        next = l->next;
+        close(l->fd);
+        free(l);
+    }
+    if (p->epfd >= 0)
+        close(p->epfd);
+    if (p->wakefd >= 0)
+        close(p->wakefd);
+    table_free(&p->table);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
+void proxy_set_table(proxy *p, table *t)
+{
+    uint64_t one = 1;
+    pthread_mutex_lock(&p->mu);
+    table_free(&p->table);
+    p->table = *t;
+    *t = (table){0};
+    pthread_mutex_unlock(&p->mu);
+    if (write(p->wakefd, &one, sizeof one) < 0 && errno != EAGAIN)
+        log_warn("proxy: wake: %s", strerror(errno));
+}
+
+/* ---- listeners ---------------------------------------------------------------- */
+
+static int proxy_listen(const proxy *p, int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (inet_pton(AF_INET, p->listen_addr, &sa.sin_addr) != 1 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 1024) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+/* Open a listener for every link that has none, close those of links gone.
+ * Connections already accepted on a closed listener go on until they end. */
+static void proxy_sync_listeners(proxy *p)
+{
+    pthread_mutex_lock(&p->mu);
+    for (proxy_listener **lp = &p->listeners; *lp;) {
+        proxy_listener *l = *lp;
+        if (table_by_port(&p->table, l->port)) {
+            lp = &l->next;
+            continue;
+        }
+        log_info("link on port %d gone: closing its listener", l->port);
+        *lp = l->next;
+        close(l->fd);
+        free(l);
+    }
+    for (size_t i = 0; i < p->table.n; i++) {
+        const table_link *link = &p->table.links[i];
+        proxy_listener *l = p->listeners;
+        while (l && l->port != link->port)
+            l = l->next;
+        if (l)
+            continue;
+        int fd = proxy_listen(p, link->port);
+        if (fd < 0) {
+            log_warn("link %s/%s: listen on %s:%d: %s", link->app, link->service,
+                     p->listen_addr, link->port, strerror(errno));
+            continue;
+        }
+        l = calloc(1, sizeof *l);
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
+        if (!l || epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            close(fd);
+            free(l);
+            continue;
+        }
+        *l = (proxy_listener){.kind = PROXY_LISTENER, .fd = fd, .port = link->port,
+                              .next = p->listeners};
+        p->listeners = l;
+        log_info("link %s/%s: listening on %s:%d (%zu instances)", link->app, link->service,
+                 p->listen_addr, link->port, link->nbackends);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* ---- connections -------------------------------------------------------------- */
+
+/* Register or change fd's interest. An interest of 0 still reports errors and
+ * hang-ups, which is what an fd with nothing to do should wait for. */
+static void proxy_watch(proxy *p, int fd, bool *registered, uint32_t *mask, uint32_t want,
+                        enum proxy_kind *tag)
+{
+    struct epoll_event ev = {.events = want, .data.ptr = tag};
+    if (*registered && want == *mask)
+        return;
+    epoll_ctl(p->epfd, *registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
+    *registered = true;
+    *mask = want;
+}
+
+/* Close both sides now; free later, as more events of this batch may name c. */
+static void proxy_close(proxy *p, proxy_conn *c)
+{
+    if (c->cfd >= 0)
+        close(c->cfd); /* closing removes the fd from the epoll set */
+    if (c->bfd >= 0)
+        close(c->bfd);
+    c->dead = true;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        p->live = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->next = p->dead;
+    p->dead = c;
+}
+
+/* Start a non-blocking connect to the next instance not tried yet. Returns -1 when
+ * every instance has been tried (or none is left). */
+static int proxy_connect_next(proxy *p, proxy_conn *c)
+{
+    int rc = -1;
+    pthread_mutex_lock(&p->mu);
+    const table_link *link = table_by_port(&p->table, c->port);
+    while (link && c->tried < link->nbackends) {
+        const table_backend *b = &link->backends[(c->first + c->tried++) % link->nbackends];
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)b->port)};
+        int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0 || inet_pton(AF_INET, b->addr, &sa.sin_addr) != 1 ||
+            (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS)) {
+            log_debug("link port %d: %s:%d: %s", c->port, b->addr, b->port, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            continue;
+        }
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        c->bfd = fd;
+        c->breg = false;
+        c->connecting = true;
+        proxy_watch(p, fd, &c->breg, &c->bmask, EPOLLOUT, &c->backend_kind);
+        rc = 0;
+        break;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+static void proxy_reap(proxy *p)
+{
+    while (p->dead) {
+        proxy_conn *c = p->dead;
+        p->dead = c->next;
+        free(c);
+    }
+}
+
+static void proxy_accept(proxy *p, proxy_listener *l)
+{
+    int fd;
+    while ((fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+        proxy_conn *c = malloc(sizeof *c); /* not calloc: the buffers need no zeroing */
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        c->client_kind = PROXY_CLIENT;
+        c->backend_kind = PROXY_BACKEND;
+        c->cfd = fd;
+        c->bfd = -1;
+        c->cmask = c->bmask = 0;
+        c->creg = c->breg = c->connecting = c->dead = false;
+        c->port = l->port;
+        c->first = p->next_backend++;
+        c->tried = 0;
+        c->up.len = c->up.off = c->down.len = c->down.off = 0;
+        c->up.eof = c->up.shut = c->down.eof = c->down.shut = false;
+        c->prev = NULL;
+        c->next = p->live;
+        if (p->live)
+            p->live->prev = c;
+        p->live = c;
+        if (proxy_connect_next(p, c) < 0) {
+            log_warn("link port %d: no live instance, connection refused", l->port);
+            proxy_close(p, c);
+        }
+    }
+}
+
+/* Move bytes from -> to through f until neither side can make progress.
+ * Returns -1 on a hard error of either socket. */
+static int proxy_pump(proxy_flow *f, int from, int to)
+{
+    for (;;) {
+        if (f->off < f->len) {
+            ssize_t n = write(to, f->buf + f->off, f->len - f->off);
+            if (n < 0)
+                return errno == EAGAIN ? 0 : -1;
+            f->off += (size_t)n;
+            continue;
+        }
+        f->off = f->len = 0;
+        if (f->eof) {
+            if (!f->shut && shutdown(to, SHUT_WR) < 0 && errno != ENOTCONN)
+                return -1;
+            f->shut = true;
+            return 0;
+        }
+        ssize_t n = read(from, f->buf, sizeof f->buf);
+        if (n < 0)
+            return errno == EAGAIN ? 0 : -1;
+        if (n == 0)
+            f->eof = true;
+        f->len = (size_t)n;
+    }
+}
+
+/* Read a side only while its outgoing buffer is empty; wait for writability only
+ * while bytes are pending towards it. */
+static void proxy_interest(proxy *p, proxy_conn *c)
+{
+    uint32_t cw = (!c->up.eof && c->up.len == 0 ? EPOLLIN : 0) |
+                  (c->down.off < c->down.len ? EPOLLOUT : 0);
+    uint32_t bw = (!c->down.eof && c->down.len == 0 ? EPOLLIN : 0) |
+                  (c->up.off < c->up.len ? EPOLLOUT : 0);
+    proxy_watch(p, c->cfd, &c->creg, &c->cmask, cw, &c->client_kind);
+    proxy_watch(p, c->bfd, &c->breg, &c->bmask, bw, &c->backend_kind);
+}
+
+static void proxy_on_connected(proxy *p, proxy_conn *c)
+{
+    int soerr = 0;
+    socklen_t len = sizeof soerr;
+    getsockopt(c->bfd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+    if (soerr == 0) {
+        c->connecting = false;
+        proxy_interest(p, c);
+        return;
+    }
+    log_debug("link port %d: connect: %s; trying the next instance", c->port, strerror(soerr));
+    close(c->bfd);
+    c->bfd = -1;
+    if (proxy_connect_next(p, c) < 0) {
+        log_warn("link port %d: every instance refused, connection closed", c->port);
+        proxy_close(p, c);
+    }
+}
+
+static void proxy_on_io(proxy *p, proxy_conn *c)
+{
+    if (proxy_pump(&c->up, c->cfd, c->bfd) < 0 || proxy_pump(&c->down, c->bfd, c->cfd) < 0 ||
+        (c->up.shut && c->down.shut)) {
+        proxy_close(p, c);
+        return;
+    }
+    proxy_interest(p, c);
+}
+
+int proxy_run(proxy *p, const atomic_bool *stop)
+{
+    struct epoll_event events[PROXY_EVENTS];
+    while (!atomic_load(stop)) {
+        int n = epoll_wait(p->epfd, events, PROXY_EVENTS, 1000);
+        if (n < 0 && errno != EINTR)
+            return -1;
+        for (int i = 0; i < n; i++) {
+            enum proxy_kind *kind = events[i].data.ptr;
+            if (*kind == PROXY_WAKE) {
+                uint64_t count;
+                if (read(p->wakefd, &count, sizeof count) > 0)
+                    proxy_sync_listeners(p);
+            } else if (*kind == PROXY_LISTENER) {
+                proxy_accept(p, (proxy_listener *)kind);
+            } else {
+                proxy_conn *c = *kind == PROXY_CLIENT
+                                    ? (proxy_conn *)((char *)kind - offsetof(proxy_conn, client_kind))
+                                    : (proxy_conn *)((char *)kind - offsetof(proxy_conn, backend_kind));
+                if (c->dead)
+                    continue;
+                if (c->connecting)
+                    proxy_on_connected(p, c);
+                else
+                    proxy_on_io(p, c);
+            }
+        }
+        proxy_reap(p);
+    }
+    return 0;
+}

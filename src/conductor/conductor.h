@@ -1,0 +1,53 @@
+/* conductor.h - what the conductor's threads share.
+ *
+ * Threads: main runs reconcile passes; host.c keeps the host's lease and its
+ * /hosts/ entry; watch.c follows etcd (/apps/) and the Docker events stream and
+ * marks the state dirty so that main runs a pass. Each thread has its own etcd and
+ * Docker clients (they are not thread-safe); only this struct is shared. */
+#ifndef DOKKAA_CONDUCTOR_H
+#define DOKKAA_CONDUCTOR_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct conductor {
+    /* configuration, fixed after start */
+    char host_id[64];
+    char host_ip[64];
+    char etcd_endpoints[1024];
+    const char *docker_host;
+    int lease_ttl;        /* seconds */
+    int resync_seconds;   /* a full pass at least this often, even without events */
+    int parallel;         /* Docker operations at once */
+    char gateway[64];     /* the Docker bridge gateway, where the ambassador listens */
+
+    atomic_bool stop;
+    atomic_llong lease;       /* current host lease, 0 while there is none */
+    atomic_int lease_epoch;   /* bumped when the lease changes: announce everything anew */
+
+    pthread_mutex_t mu;       /* guards dirty, and cond's wait */
+    pthread_cond_t cond;
+    bool dirty;
+} conductor;
+
+/* Ask for a reconcile pass soon (any thread). */
+void conductor_wake(conductor *c);
+
+/* host.c: keeps the lease alive and /hosts/<id> written until c->stop. */
+void *host_thread(void *arg);
+/* host.c: revoke the lease at shutdown, so announcements vanish at once. */
+void host_release(conductor *c);
+
+/* watch.c: wake the main loop on changes under /apps/ and on container events. */
+void *watch_apps_thread(void *arg);
+void *watch_docker_thread(void *arg);
+
+/* reconcile.c: one pass; returns true when it changed something (run another). */
+typedef struct reconciler reconciler;
+reconciler *reconciler_new(conductor *c);
+void reconciler_free(reconciler *r);
+bool reconciler_pass(reconciler *r);
+
+#endif

@@ -1,0 +1,112 @@
+/* host.c - the host's registration: a lease, and /hosts/<id> written under it.
+ *
+ * Everything this host announces (/hosts/, /status/, /services/) is bound to this
+ * lease, so when the host dies its announcements vanish by themselves after the
+ * TTL. While etcd cannot be reached the thread keeps trying; when it finds the
+ * lease expired it takes a new one and bumps lease_epoch, which makes the main
+ * loop write every announcement again under the new lease. */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conductor.h"
+#include "dokkaa/etcd.h"
+#include "dokkaa/log.h"
+
+/* Sleep up to seconds, returning early (false) when asked to stop. */
+static bool host_sleep(conductor *c, int seconds)
+{
+    for (int i = 0; i < seconds * 10 && !atomic_load(&c->stop); i++)
+        usleep(100 * 1000);
+    return !atomic_load(&c->stop);
+}
+
+/* A conductor restarted within the TTL finds its previous lease still alive,
+ * holding announcements of a past it no longer knows: revoke it. */
+static void host_revoke_stale(conductor *c, etcd *e, const char *key)
+{
+    etcd_kvs kvs;
+    if (etcd_get(e, key, &kvs, NULL) < 0)
+        return;
+    if (kvs.n == 1 && kvs.kvs[0].lease && etcd_lease_revoke(e, kvs.kvs[0].lease, NULL) == 0)
+        log_info("revoked the lease of this host's previous run (%s)", c->host_id);
+    etcd_kvs_free(&kvs);
+}
+
+static int host_register(conductor *c, etcd *e, err_t *err)
+{
+    char key[128], started[32];
+    int64_t lease;
+    struct sysinfo si;
+    time_t now = time(NULL);
+
+    snprintf(key, sizeof key, "/hosts/%s", c->host_id);
+    host_revoke_stale(c, e, key);
+    if (etcd_lease_grant(e, c->lease_ttl, &lease, err) < 0)
+        return -1;
+    sysinfo(&si);
+    strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    json_t *v = json_pack("{s:s,s:i,s:I,s:{},s:s,s:s}", "addr", c->host_ip, "cpus",
+                          (int)sysconf(_SC_NPROCESSORS_ONLN), "memory",
+                          (json_int_t)si.totalram * si.mem_unit, "labels", "version",
+                          DOKKAA_VERSION, "started", started);
+    char *value = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    int rc = etcd_put(e, key, value, lease, NULL, err);
+    free(value);
+    if (rc < 0) {
+        etcd_lease_revoke(e, lease, NULL);
+        return -1;
+    }
+    atomic_store(&c->lease, lease);
+    atomic_fetch_add(&c->lease_epoch, 1);
+    log_info("registered %s with lease %llx (ttl %ds)", key, (unsigned long long)lease,
+             c->lease_ttl);
+    conductor_wake(c);
+    return 0;
+}
+
+void *host_thread(void *arg)
+{
+    conductor *c = arg;
+    err_t err;
+    etcd *e = etcd_new(c->etcd_endpoints, &err);
+    if (!e) {
+        log_error("%s", err.msg);
+        return NULL;
+    }
+    bool complained = false;
+    while (!atomic_load(&c->stop)) {
+        int64_t ttl = 0, lease = atomic_load(&c->lease);
+        int rc = lease ? etcd_lease_keepalive(e, lease, &ttl, &err) : -1;
+        if (rc == 0 && ttl > 0) {
+            complained = false;
+            host_sleep(c, c->lease_ttl / 3 > 0 ? c->lease_ttl / 3 : 1);
+            continue;
+        }
+        if (rc == 0 || !lease) { /* expired, or never had one */
+            atomic_store(&c->lease, 0);
+            rc = host_register(c, e, &err);
+        }
+        if (rc < 0 && !complained) {
+            log_warn("host lease: %s (retrying)", err.msg);
+            complained = true;
+        }
+        if (rc < 0)
+            host_sleep(c, 1);
+    }
+    etcd_free(e);
+    return NULL;
+}
+
+void host_release(conductor *c)
+{
+    int64_t lease = atomic_load(&c->lease);
+    etcd *e = lease ? etcd_new(c->etcd_endpoints, NULL) : NULL;
+    if (e && etcd_lease_revoke(e, lease, NULL) == 0)
+        log_info("revoked lease %llx", (unsigned long long)lease);
+    etcd_free(e);
+}

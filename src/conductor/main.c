@@ -1,0 +1,135 @@
+/* dokkaa-conductor - runs on every host: registers the host, runs the containers
+ * the manifests in etcd ask for, and announces their status and services.
+ *
+ * Configuration: flags, or the seed's environment variables HOST_IP, ETCD_ADDR and
+ * DOCKER_HOST (flags win). See README.md, "dokkaa-conductor". */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conductor.h"
+#include "dokkaa/config.h"
+#include "dokkaa/log.h"
+
+static conductor *conductor_signalled;
+
+static void conductor_on_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&conductor_signalled->stop, true);
+    /* no conductor_wake here: pthread calls are not async-signal-safe; the main
+     * loop's timed wait notices stop within a second */
+}
+
+static void conductor_usage(FILE *out)
+{
+    fputs("usage: dokkaa-conductor [options]\n"
+          "  --host-id ID       this host's id (default: $HOST_ID, else the hostname)\n"
+          "  --host-ip ADDR     address announced for services (default: $HOST_IP, else 127.0.0.1)\n"
+          "  --etcd URLS        etcd endpoints, comma-separated (default: $ETCD_ADDR, else\n"
+          "                     http://127.0.0.1:2379)\n"
+          "  --docker HOST      Docker socket (default: $DOCKER_HOST, else /var/run/docker.sock)\n"
+          "  --lease-ttl SEC    host lease TTL (default 10)\n"
+          "  --resync SEC       full reconcile at least every SEC seconds (default 10)\n"
+          "  --parallel N       Docker operations at once (default 8)\n",
+          out);
+}
+
+static int conductor_parse(conductor *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"host-id", required_argument, 0, 'i'}, {"host-ip", required_argument, 0, 'a'},
+        {"etcd", required_argument, 0, 'e'},    {"docker", required_argument, 0, 'd'},
+        {"lease-ttl", required_argument, 0, 't'}, {"resync", required_argument, 0, 'r'},
+        {"parallel", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *host_id = getenv("HOST_ID"), *host_ip = getenv("HOST_IP");
+    char hostname[64] = "localhost";
+    int opt;
+
+    gethostname(hostname, sizeof hostname - 1);
+    config_etcd_endpoints(c->etcd_endpoints, sizeof c->etcd_endpoints, getenv("ETCD_ADDR"));
+    c->docker_host = getenv("DOCKER_HOST");
+    c->lease_ttl = 10;
+    c->resync_seconds = 10;
+    c->parallel = 8;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'i': host_id = optarg; break;
+        case 'a': host_ip = optarg; break;
+        case 'e': config_etcd_endpoints(c->etcd_endpoints, sizeof c->etcd_endpoints, optarg); break;
+        case 'd': c->docker_host = optarg; break;
+        case 't': if (config_int("--lease-ttl", optarg, 2, 3600, &c->lease_ttl) < 0) return -1; break;
+        case 'r': if (config_int("--resync", optarg, 1, 3600, &c->resync_seconds) < 0) return -1; break;
+        case 'p': if (config_int("--parallel", optarg, 1, 64, &c->parallel) < 0) return -1; break;
+        case 'h': conductor_usage(stdout); exit(0);
+        default: conductor_usage(stderr); return -1;
+        }
+    }
+    snprintf(c->host_id, sizeof c->host_id, "%s", host_id && *host_id ? host_id : hostname);
+    snprintf(c->host_ip, sizeof c->host_ip, "%s", host_ip && *host_ip ? host_ip : "127.0.0.1");
+    return 0;
+}
+
+/* Wait until woken or a resync is due, then report whether to stop. */
+static bool conductor_wait(conductor *c, time_t deadline)
+{
+    pthread_mutex_lock(&c->mu);
+    while (!c->dirty && !atomic_load(&c->stop) && time(NULL) < deadline) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&c->cond, &c->mu, &ts);
+    }
+    c->dirty = false;
+    pthread_mutex_unlock(&c->mu);
+    return !atomic_load(&c->stop);
+}
+
+void conductor_wake(conductor *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->dirty = true;
+    pthread_cond_signal(&c->cond);
+    pthread_mutex_unlock(&c->mu);
+}
+
+int main(int argc, char **argv)
+{
+    static conductor c = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    pthread_t host, apps, events;
+    reconciler *r;
+
+    log_init("conductor");
+    if (conductor_parse(&c, argc, argv) < 0)
+        return 2;
+    conductor_signalled = &c;
+    signal(SIGTERM, conductor_on_signal);
+    signal(SIGINT, conductor_on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    if (!(r = reconciler_new(&c)))
+        return 1;
+    log_info("host %s (%s) etcd %s", c.host_id, c.host_ip, c.etcd_endpoints);
+
+    pthread_create(&host, NULL, host_thread, &c);
+    pthread_create(&apps, NULL, watch_apps_thread, &c);
+    pthread_create(&events, NULL, watch_docker_thread, &c);
+    do {
+        /* Passes repeat while they change things, but a bounded number of times:
+         * a container that keeps failing must not keep this loop from waiting. */
+        for (int pass = 0; pass < 5 && !atomic_load(&c.stop) && reconciler_pass(r); pass++)
+            ;
+    } while (conductor_wait(&c, time(NULL) + c.resync_seconds));
+
+    log_info("stopping; containers keep running");
+    pthread_join(apps, NULL);
+    pthread_join(events, NULL);
+    pthread_join(host, NULL);
+    host_release(&c);
+    reconciler_free(r);
+    return 0;
+}

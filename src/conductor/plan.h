@@ -1,0 +1,62 @@
+/* plan.h - the conductor's planner: what to do to make the containers on this
+ * host match the manifests. Pure logic, no I/O: tests/unit/test_plan.c drives it.
+ *
+ * Inputs are the manifests (valid or not) and the containers the engine has with
+ * Dokkaa's labels; the output is a list of actions. The rules:
+ *   - instance i of a valid manifest with i < scale must exist as container
+ *     names_container(app, name, i), carrying the manifest's hash, and run;
+ *   - a container whose manifest is gone, or whose instance is >= scale, goes;
+ *   - a container whose manifest is invalid is left alone: a typo in an update
+ *     must not take down what runs (the status reports the error instead). */
+#ifndef DOKKAA_PLAN_H
+#define DOKKAA_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "dokkaa/manifest.h"
+
+typedef struct plan_spec {
+    char app[64];
+    char name[64];
+    bool valid;
+    manifest m;        /* when valid */
+    char error[sizeof(((err_t *)0)->msg)]; /* when not */
+} plan_spec;
+
+enum plan_state { PLAN_RUNNING, PLAN_STOPPED, PLAN_RESTARTING };
+
+typedef struct plan_container {
+    char *id;
+    char *cname;        /* the container's name, without the leading '/' */
+    char app[64];
+    char name[64];
+    int instance;
+    char hash[17];
+    enum plan_state state;
+} plan_container;
+
+enum plan_verb { PLAN_CREATE, PLAN_START, PLAN_REPLACE, PLAN_REMOVE };
+
+typedef struct plan_action {
+    enum plan_verb verb;
+    const plan_spec *spec;           /* CREATE, START, REPLACE */
+    int instance;                    /* CREATE, START, REPLACE */
+    const plan_container *container; /* START, REPLACE, REMOVE */
+} plan_action;
+
+/* Fill *actions (allocated; free it) with what to do, removals first so that
+ * a scale-down frees resources before a create needs them. specs must be sorted
+ * by app then name (as an etcd range returns them); containers in any order. */
+int plan_make(const plan_spec *specs, size_t nspecs, const plan_container *containers,
+              size_t ncontainers, plan_action **actions, size_t *nactions);
+
+/* The spec of (app, name), or NULL. */
+const plan_spec *plan_find_spec(const plan_spec *specs, size_t nspecs, const char *app,
+                                const char *name);
+
+/* The container named cname, or NULL. */
+const plan_container *plan_find_container(const plan_container *containers, size_t n,
+                                          const char *cname);
+
+#endif

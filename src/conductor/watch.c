@@ -1,0 +1,77 @@
+/* watch.c - the conductor's ears: etcd changes under /apps/ and the engine's
+ * container events both just mark the state dirty. The reconcile pass then reads
+ * everything afresh, so an event lost in a reconnect costs latency, never
+ * correctness (and the periodic resync bounds that latency). */
+#include <jansson.h>
+#include <unistd.h>
+
+#include "conductor.h"
+#include "dokkaa/docker.h"
+#include "dokkaa/etcd.h"
+#include "dokkaa/log.h"
+
+static bool watch_on_apps(void *ud, const etcd_event *events, size_t n)
+{
+    (void)events, (void)n;
+    conductor_wake(ud);
+    return true;
+}
+
+static void watch_pause(conductor *c)
+{
+    for (int i = 0; i < 10 && !atomic_load(&c->stop); i++)
+        usleep(100 * 1000);
+}
+
+void *watch_apps_thread(void *arg)
+{
+    conductor *c = arg;
+    err_t err;
+    etcd *e = etcd_new(c->etcd_endpoints, &err);
+    if (!e) {
+        log_error("%s", err.msg);
+        return NULL;
+    }
+    while (!atomic_load(&c->stop)) {
+        /* From "now" (0): a pass follows every (re)start of the watch anyway. */
+        if (etcd_watch(e, "/apps/", 0, watch_on_apps, c, &c->stop, NULL, &err) < 0 &&
+            err.code != ERR_CANCELLED) {
+            log_warn("watch /apps/: %s", err.msg);
+            conductor_wake(c);
+            watch_pause(c);
+        }
+    }
+    etcd_free(e);
+    return NULL;
+}
+
+static bool watch_on_container(void *ud, json_t *event)
+{
+    (void)event;
+    conductor_wake(ud);
+    return true;
+}
+
+void *watch_docker_thread(void *arg)
+{
+    conductor *c = arg;
+    err_t err;
+    docker *d = docker_new(c->docker_host, &err);
+    json_t *filters = json_pack("{s:[s],s:[s],s:[s,s,s]}", "type", "container", "label",
+                                "dokkaa.app", "event", "die", "start", "destroy");
+    bool complained = false;
+    while (d && !atomic_load(&c->stop)) {
+        if (docker_events(d, filters, watch_on_container, c, &c->stop, &err) < 0 &&
+            err.code != ERR_CANCELLED && !complained) {
+            log_warn("docker events: %s (reconnecting)", err.msg);
+            complained = true;
+        }
+        conductor_wake(c); /* events may have been missed while disconnected */
+        watch_pause(c);
+    }
+    if (!d)
+        log_error("%s", err.msg);
+    json_decref(filters);
+    docker_free(d);
+    return NULL;
+}
