@@ -28,20 +28,33 @@ int links_parse(const char *value, int *port, err_t *err)
                             value);
 }
 
-/* Lowest port in range that no link uses, or -1 when all are taken. */
-static int links_free_port(const etcd_kvs *all)
+/* Lowest port in range that no link uses, 0 when all are taken, -1 when out of
+ * memory. */
+static int links_free_port(const etcd_kvs *all, links_range range)
 {
-    bool used[LINKS_PORT_MAX - LINKS_PORT_MIN + 1] = {0}; /* 10 kB on the stack */
-    for (size_t i = 0; i < all->n; i++) {
-        int p;
-        if (links_parse(all->kvs[i].value, &p, NULL) == 0 && p >= LINKS_PORT_MIN &&
-            p <= LINKS_PORT_MAX)
-            used[p - LINKS_PORT_MIN] = true;
+    bool *used = calloc((size_t)(range.max - range.min + 1), sizeof *used);
+    int p, found = 0;
+    if (!used)
+        return -1;
+    for (size_t i = 0; i < all->n; i++)
+        if (links_parse(all->kvs[i].value, &p, NULL) == 0 && p >= range.min && p <= range.max)
+            used[p - range.min] = true;
+    for (p = range.min; p <= range.max && !found; p++)
+        if (!used[p - range.min])
+            found = p;
+    free(used);
+    return found;
+}
+
+int links_parse_range(const char *text, links_range *range)
+{
+    char end;
+    if (sscanf(text, "%d-%d%c", &range->min, &range->max, &end) != 2 || range->min < 1024 ||
+        range->max > 65535 || range->min > range->max) {
+        fprintf(stderr, "link ports: expected MIN-MAX within 1024-65535, got \"%s\"\n", text);
+        return -1;
     }
-    for (int p = LINKS_PORT_MIN; p <= LINKS_PORT_MAX; p++)
-        if (!used[p - LINKS_PORT_MIN])
-            return p;
-    return -1;
+    return 0;
 }
 
 static int links_find(const etcd_kvs *all, const char *key, int *port, err_t *err)
@@ -53,7 +66,8 @@ static int links_find(const etcd_kvs *all, const char *key, int *port, err_t *er
     return 0;
 }
 
-int links_port(etcd *e, const char *app, const char *service, int *port, err_t *err)
+int links_port(etcd *e, links_range range, const char *app, const char *service, int *port,
+               err_t *err)
 {
     char key[256], value[32];
     snprintf(key, sizeof key, LINKS_PREFIX "%s/%s", app, service);
@@ -62,14 +76,15 @@ int links_port(etcd *e, const char *app, const char *service, int *port, err_t *
         if (etcd_get_prefix(e, LINKS_PREFIX, &all, err) < 0)
             return -1;
         int found = links_find(&all, key, port, err);
-        int candidate = found ? 0 : links_free_port(&all);
+        int candidate = found ? 0 : links_free_port(&all, range);
         int64_t revision = all.revision;
         etcd_kvs_free(&all);
         if (found)
             return found < 0 ? -1 : 0;
-        if (candidate < 0)
-            return err_set(err, ERR_CONFLICT, "link %s/%s: no free port in %d..%d", app,
-                           service, LINKS_PORT_MIN, LINKS_PORT_MAX);
+        if (candidate <= 0)
+            return err_set(err, candidate ? ERR_SYS : ERR_CONFLICT,
+                           "link %s/%s: no free port in %d..%d", app, service, range.min,
+                           range.max);
         snprintf(value, sizeof value, "{\"port\":%d}", candidate);
         etcd_cmp cmps[] = {
             {.key = LINKS_PREFIX, .prefix = true, .target = ETCD_CMP_MOD, .result = ETCD_LESS,

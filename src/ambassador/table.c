@@ -49,20 +49,32 @@ static int table_backend_parse(const char *value, table_backend *b)
     return ok ? 0 : -1;
 }
 
-static void table_add_backends(table_link *l, const etcd_kvs *services,
-                               void (*warn)(const char *key, const char *msg))
+/* Report every malformed announcement once per rebuild, linked or not. */
+static void table_check_services(const etcd_kvs *services,
+                                 void (*warn)(const char *key, const char *msg))
+{
+    char parts[3][64];
+    table_backend b;
+    for (size_t i = 0; warn && i < services->n; i++) {
+        const etcd_kv *kv = &services->kvs[i];
+        if (table_split(kv->key, "/services/", parts) != 3)
+            warn(kv->key, "not a service key (/services/<app>/<service>/<instance>)");
+        else if (table_backend_parse(kv->value, &b) < 0)
+            warn(kv->key, "must be {\"addr\": ADDRESS, \"port\": 1..65535}");
+    }
+}
+
+/* The well-formed announcements of l's service; the rest were reported above. */
+static void table_add_backends(table_link *l, const etcd_kvs *services)
 {
     char parts[3][64];
     l->backends = calloc(services->n + 1, sizeof *l->backends);
     for (size_t i = 0; l->backends && i < services->n; i++) {
         const etcd_kv *kv = &services->kvs[i];
-        if (table_split(kv->key, "/services/", parts) != 3 || strcmp(parts[0], l->app) != 0 ||
-            strcmp(parts[1], l->service) != 0)
-            continue;
-        if (table_backend_parse(kv->value, &l->backends[l->nbackends]) == 0)
+        if (table_split(kv->key, "/services/", parts) == 3 && strcmp(parts[0], l->app) == 0 &&
+            strcmp(parts[1], l->service) == 0 &&
+            table_backend_parse(kv->value, &l->backends[l->nbackends]) == 0)
             l->nbackends++;
-        else if (warn)
-            warn(kv->key, "must be {\"addr\": ADDRESS, \"port\": 1..65535}");
     }
 }
 
@@ -75,6 +87,7 @@ int table_build(table *t, const etcd_kvs *links, const etcd_kvs *services,
     t->links = calloc(links->n + 1, sizeof *t->links);
     if (!t->links)
         return -1;
+    table_check_services(services, warn);
     for (size_t i = 0; i < links->n; i++) {
         const etcd_kv *kv = &links->kvs[i];
         table_link *l = &t->links[t->n];
@@ -90,7 +103,7 @@ int table_build(table *t, const etcd_kvs *links, const etcd_kvs *services,
         }
         memcpy(l->app, parts[0], sizeof l->app);
         memcpy(l->service, parts[1], sizeof l->service);
-        table_add_backends(l, services, warn);
+        table_add_backends(l, services);
         t->n++;
     }
     return 0;

@@ -22,7 +22,7 @@ typedef struct table_link {
 } table_link;
 
 typedef struct table {
-    table_link *links; /* sorted by app, service */
+    table_link *links; /* in /links/ key order */
     size_t n;
 } table;
 

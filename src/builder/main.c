@@ -45,15 +45,37 @@ enum MHD_Result builder_reply(builder_req *r, unsigned status, json_t *body, int
     return ret;
 }
 
-static bool builder_trusted(const builder *b, struct MHD_Connection *conn)
+/* The client's IPv4 address in host order, also when it comes IPv4-mapped over
+ * the dual-stack socket; false for other IPv6 clients. */
+static bool builder_client_v4(struct MHD_Connection *conn, uint32_t *addr, bool *v6_loopback)
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const struct sockaddr *sa = info ? info->client_addr : NULL;
-    if (!sa || sa->sa_family != AF_INET)
-        return sa && sa->sa_family == AF_INET6 &&
-               IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
-    uint32_t addr = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+    *v6_loopback = false;
+    if (sa && sa->sa_family == AF_INET) {
+        *addr = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+        return true;
+    }
+    if (!sa || sa->sa_family != AF_INET6)
+        return false;
+    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a6)) {
+        uint32_t v4;
+        memcpy(&v4, &a6->s6_addr[12], 4);
+        *addr = ntohl(v4);
+        return true;
+    }
+    *v6_loopback = IN6_IS_ADDR_LOOPBACK(a6);
+    return false;
+}
+
+static bool builder_trusted(const builder *b, struct MHD_Connection *conn)
+{
+    uint32_t addr;
+    bool v6_loopback;
+    if (!builder_client_v4(conn, &addr, &v6_loopback))
+        return v6_loopback;
     if ((addr >> 24) == 127)
         return true;
     for (int i = 0; i < b->ntrusted; i++)

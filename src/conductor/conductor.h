@@ -12,8 +12,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dokkaa/links.h"
+
 typedef struct conductor {
     /* configuration, fixed after start */
+    char cluster[64];     /* containers carry dokkaa.cluster=<cluster>; others are not ours */
     char host_id[64];
     char host_ip[64];
     char etcd_endpoints[1024];
@@ -21,6 +24,7 @@ typedef struct conductor {
     int lease_ttl;        /* seconds */
     int resync_seconds;   /* a full pass at least this often, even without events */
     int parallel;         /* Docker operations at once */
+    links_range link_ports;
     char gateway[64];     /* the Docker bridge gateway, where the ambassador listens */
 
     atomic_bool stop;

@@ -14,6 +14,7 @@
 #include "conductor.h"
 #include "dokkaa/config.h"
 #include "dokkaa/log.h"
+#include "dokkaa/manifest.h"
 
 static conductor *conductor_signalled;
 
@@ -35,7 +36,10 @@ static void conductor_usage(FILE *out)
           "  --docker HOST      Docker socket (default: $DOCKER_HOST, else /var/run/docker.sock)\n"
           "  --lease-ttl SEC    host lease TTL (default 10)\n"
           "  --resync SEC       full reconcile at least every SEC seconds (default 10)\n"
-          "  --parallel N       Docker operations at once (default 8)\n",
+          "  --parallel N       Docker operations at once (default 8)\n"
+          "  --cluster NAME     cluster name, labels the containers (default: $DOKKAA_CLUSTER,\n"
+          "                     else dokkaa)\n"
+          "  --link-ports A-B   ports links are allocated from (default 20000-29999)\n",
           out);
 }
 
@@ -45,10 +49,13 @@ static int conductor_parse(conductor *c, int argc, char **argv)
         {"host-id", required_argument, 0, 'i'}, {"host-ip", required_argument, 0, 'a'},
         {"etcd", required_argument, 0, 'e'},    {"docker", required_argument, 0, 'd'},
         {"lease-ttl", required_argument, 0, 't'}, {"resync", required_argument, 0, 'r'},
-        {"parallel", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'},
+        {"parallel", required_argument, 0, 'p'}, {"cluster", required_argument, 0, 'c'},
+        {"link-ports", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *host_id = getenv("HOST_ID"), *host_ip = getenv("HOST_IP");
+    const char *cluster = getenv("DOKKAA_CLUSTER");
     char hostname[64] = "localhost";
+    err_t err;
     int opt;
 
     gethostname(hostname, sizeof hostname - 1);
@@ -57,6 +64,7 @@ static int conductor_parse(conductor *c, int argc, char **argv)
     c->lease_ttl = 10;
     c->resync_seconds = 10;
     c->parallel = 8;
+    c->link_ports = LINKS_RANGE_DEFAULT;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
         case 'i': host_id = optarg; break;
@@ -66,11 +74,18 @@ static int conductor_parse(conductor *c, int argc, char **argv)
         case 't': if (config_int("--lease-ttl", optarg, 2, 3600, &c->lease_ttl) < 0) return -1; break;
         case 'r': if (config_int("--resync", optarg, 1, 3600, &c->resync_seconds) < 0) return -1; break;
         case 'p': if (config_int("--parallel", optarg, 1, 64, &c->parallel) < 0) return -1; break;
+        case 'c': cluster = optarg; break;
+        case 'l': if (links_parse_range(optarg, &c->link_ports) < 0) return -1; break;
         case 'h': conductor_usage(stdout); exit(0);
         default: conductor_usage(stderr); return -1;
         }
     }
     snprintf(c->host_id, sizeof c->host_id, "%s", host_id && *host_id ? host_id : hostname);
+    snprintf(c->cluster, sizeof c->cluster, "%s", cluster && *cluster ? cluster : "dokkaa");
+    if (names_check_label("cluster name", c->cluster, &err) < 0) {
+        fprintf(stderr, "%s\n", err.msg);
+        return -1;
+    }
     snprintf(c->host_ip, sizeof c->host_ip, "%s", host_ip && *host_ip ? host_ip : "127.0.0.1");
     return 0;
 }

@@ -59,7 +59,8 @@ reconciler *reconciler_new(conductor *c)
         goto err;
     snprintf(c->gateway, sizeof c->gateway, "%s", gateway);
     free(gateway);
-    r->host = (spec_host){.host_id = c->host_id, .host_ip = c->host_ip, .gateway = c->gateway};
+    r->host = (spec_host){.cluster = c->cluster, .host_id = c->host_id, .host_ip = c->host_ip,
+                          .gateway = c->gateway};
     return r;
 err:
     log_error("%s", err.msg);
@@ -140,7 +141,9 @@ static int reconcile_read_containers(reconciler *r, reconcile_view *v, err_t *er
 {
     size_t i;
     json_t *item;
-    if (docker_container_list(r->d, "dokkaa.app", &v->list, err) < 0)
+    char label[128];
+    snprintf(label, sizeof label, "dokkaa.cluster=%s", r->c->cluster);
+    if (docker_container_list(r->d, label, &v->list, err) < 0)
         return -1;
     v->containers = calloc(json_array_size(v->list) + 1, sizeof *v->containers);
     if (!v->containers)
@@ -309,7 +312,7 @@ static int reconcile_create(reconciler *r, docker *d, etcd **e, const plan_actio
     for (size_t k = 0; k < m->nlinks; k++) {
         if (!*e && !(*e = etcd_new(r->c->etcd_endpoints, err)))
             return -1;
-        if (links_port(*e, a->spec->app, m->links[k], &ports[k], err) < 0)
+        if (links_port(*e, r->c->link_ports, a->spec->app, m->links[k], &ports[k], err) < 0)
             return -1;
     }
     if (docker_image_ensure(d, m->image, err) < 0)

@@ -1,8 +1,9 @@
 /* spec.c - turn a manifest into the Docker create body of one instance.
  *
  * The container gets the labels DESIGN.md fixes (dokkaa.app, dokkaa.name,
- * dokkaa.instance) plus dokkaa.hash, which tells the planner whether it still runs
- * what the manifest asks; its services are published on a free port of the host
+ * dokkaa.instance), dokkaa.cluster, so that two clusters sharing an engine leave
+ * each other's containers alone, and dokkaa.hash, which tells the planner whether
+ * it still runs what the manifest asks; its services are published on a free port of the host
  * address; a link "nginx" becomes SERVICE_NGINX_ADDR/PORT pointing at the local
  * ambassador. The engine restarts a crashed container by itself (unless-stopped),
  * so that happens even while the conductor is down. */
@@ -13,9 +14,7 @@
 
 static int spec_env(json_t *env, const char *name, const char *value)
 {
-    char line[4096];
-    snprintf(line, sizeof line, "%s=%s", name, value);
-    return json_array_append_new(env, json_string(line));
+    return json_array_append_new(env, json_sprintf("%s=%s", name, value));
 }
 
 static json_t *spec_environment(const spec_host *host, const plan_spec *spec, int instance,
@@ -55,8 +54,9 @@ json_t *spec_container_config(const spec_host *host, const plan_spec *spec, int 
     }
     snprintf(inst, sizeof inst, "%d", instance);
     json_t *config = json_pack(
-        "{s:s,s:o,s:{s:s,s:s,s:s,s:s},s:o,s:{s:o,s:{s:s}}}", "Image", spec->m.image, "Env",
-        spec_environment(host, spec, instance, link_ports), "Labels", "dokkaa.app", spec->app,
+        "{s:s,s:o,s:{s:s,s:s,s:s,s:s,s:s},s:o,s:{s:o,s:{s:s}}}", "Image", spec->m.image, "Env",
+        spec_environment(host, spec, instance, link_ports), "Labels", "dokkaa.cluster",
+        host->cluster, "dokkaa.app", spec->app,
         "dokkaa.name", spec->name, "dokkaa.instance", inst, "dokkaa.hash", spec->m.hash,
         "ExposedPorts", exposed, "HostConfig", "PortBindings", bindings, "RestartPolicy",
         "Name", "unless-stopped");

@@ -7,6 +7,7 @@
 #include "plan.h"
 
 typedef struct spec_host {
+    const char *cluster;  /* the dokkaa.cluster label */
     const char *host_id;
     const char *host_ip;  /* services are published on this address */
     const char *gateway;  /* the ambassador, as containers see it */

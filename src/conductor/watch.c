@@ -3,6 +3,7 @@
  * everything afresh, so an event lost in a reconnect costs latency, never
  * correctness (and the periodic resync bounds that latency). */
 #include <jansson.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "conductor.h"
@@ -57,8 +58,10 @@ void *watch_docker_thread(void *arg)
     conductor *c = arg;
     err_t err;
     docker *d = docker_new(c->docker_host, &err);
-    json_t *filters = json_pack("{s:[s],s:[s],s:[s,s,s]}", "type", "container", "label",
-                                "dokkaa.app", "event", "die", "start", "destroy");
+    char label[128];
+    snprintf(label, sizeof label, "dokkaa.cluster=%s", c->cluster);
+    json_t *filters = json_pack("{s:[s],s:[s],s:[s,s,s]}", "type", "container", "label", label,
+                                "event", "die", "start", "destroy");
     bool complained = false;
     while (d && !atomic_load(&c->stop)) {
         if (docker_events(d, filters, watch_on_container, c, &c->stop, &err) < 0 &&

@@ -8,11 +8,20 @@
 
 #include "dokkaa/etcd.h"
 
-#define LINKS_PORT_MIN 20000
-#define LINKS_PORT_MAX 29999
+/* The ports links are allocated from (a cluster's conductors agree on it). */
+typedef struct links_range {
+    int min, max;
+} links_range;
 
-/* The port of link app/service, allocating the lowest free one if it has none. */
-int links_port(etcd *e, const char *app, const char *service, int *port, err_t *err);
+#define LINKS_RANGE_DEFAULT ((links_range){20000, 29999})
+
+/* The port of link app/service, allocating the lowest free one in range if it has
+ * none yet. */
+int links_port(etcd *e, links_range range, const char *app, const char *service, int *port,
+               err_t *err);
+
+/* Parse "MIN-MAX" (1024..65535); -1 with a message on stderr when malformed. */
+int links_parse_range(const char *text, links_range *range);
 
 /* Decode a /links/ value {"port": N}; -1 with a precise error when malformed. */
 int links_parse(const char *value, int *port, err_t *err);

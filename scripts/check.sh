@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# make check: every test of Dokkaa.
+#   1. unit tests (cmocka, via ctest), built plain and with ASan+UBSan
+#   2. the unit tests again under valgrind (no leak, no invalid access)
+#   3. the end-to-end suite (tests/e2e) against real etcd and the real Docker
+#      Engine, with the daemons built with ASan+UBSan
+# Installs what it needs; starts dockerd if none runs (and stops it afterwards).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+[ "$(id -u)" = 0 ] || dk_die "run as root: the end-to-end tests drive dockerd"
+dk_need_packages
+jobs=$(nproc)
+state=$(mktemp -d /tmp/dokkaa-check.XXXXXX)
+cleanup() { dk_stop "$state/dockerd.pid" 30; rm -rf "$state"; }
+trap cleanup EXIT
+
+results=()
+step() { # step NAME CMD...: run, remember the outcome
+    local name=$1; shift
+    echo "=== $name"
+    if "$@"; then results+=("ok     $name"); else results+=("FAILED $name"); fi
+}
+build() { # build DIR [cmake args]
+    local dir=$1; shift
+    cmake -S . -B "$dir" "$@" >/dev/null && cmake --build "$dir" -j"$jobs" 2>&1 | grep -v '^\[' ; return "${PIPESTATUS[0]}"
+}
+valgrind_units() {
+    local t rc=0
+    for t in build-check/tests/test_*; do
+        [ -x "$t" ] || continue
+        valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+            --error-exitcode=99 "$t" >"$state/vg.out" 2>&1 \
+            || { echo "valgrind: $t"; tail -30 "$state/vg.out"; rc=1; }
+    done
+    return $rc
+}
+
+step "build (release)" build build-check -DCMAKE_BUILD_TYPE=RelWithDebInfo
+step "build (ASan+UBSan)" build build-asan -DCMAKE_BUILD_TYPE=Debug -DDOKKAA_SANITIZE=ON
+step "unit tests" ctest --test-dir build-check --output-on-failure
+step "unit tests (ASan+UBSan)" ctest --test-dir build-asan --output-on-failure
+step "unit tests (valgrind)" valgrind_units
+
+dk_docker_ok || dk_start_dockerd "$state"
+step "example images" images/build.sh
+step "end-to-end (ASan+UBSan daemons)" env DOKKAA_BIN="$PWD/build-asan/src" \
+    ASAN_OPTIONS=detect_leaks=1 tests/e2e/run.sh
+
+echo "=== summary"
+printf '%s\n' "${results[@]}"
+failed=$(printf '%s\n' "${results[@]}" | grep -c '^FAILED')
+echo "check: $(( ${#results[@]} - failed )) passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# make down: stop and remove everything `make up` started, and the containers the
+# local cluster ran. etcd and dockerd are stopped only if `make up` started them.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+state=${DOKKAA_STATE:-/var/lib/dokkaa/local}
+for name in builder ambassador conductor; do
+    dk_stop "$state/$name.pid"
+done
+if dk_docker_ok; then
+    ids=$(docker ps -aq --filter label=dokkaa.cluster=dokkaa)
+    [ -n "$ids" ] && docker rm -f $ids >/dev/null && dk_log "removed $(echo $ids | wc -w) containers"
+fi
+dk_stop "$state/etcd/etcd.pid"
+dk_stop "$state/dockerd.pid" 30
+rm -rf "$state"
+dk_log "down"

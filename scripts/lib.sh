@@ -1,0 +1,81 @@
+# scripts/lib.sh - shell helpers shared by the Makefile's scripts and the e2e tests.
+# Source it; it defines functions only.
+
+dk_log() { printf '%s\n' "dokkaa: $*" >&2; }
+dk_die() { printf '%s\n' "dokkaa: error: $*" >&2; exit 1; }
+
+# Debian packages Dokkaa needs to build, run and test.
+DK_PACKAGES=(cmake gcc make pkg-config libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev
+             libssl-dev libcmocka-dev docker.io etcd-server etcd-client debootstrap curl
+             iproute2 iptables valgrind)
+
+# Install whichever of DK_PACKAGES is missing (apt-get update once, only if needed).
+dk_need_packages() {
+    local missing=() p
+    for p in "${DK_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+            || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    dk_log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null && apt-get install -y -qq "${missing[@]}" >/dev/null \
+        || dk_die "apt-get install ${missing[*]} failed"
+}
+
+# dk_wait SECONDS WHAT CMD...: poll CMD every 0.1 s until it succeeds, or fail after
+# SECONDS saying what was awaited.
+dk_wait() {
+    local seconds=$1 what=$2; shift 2
+    local deadline=$(( $(date +%s%N) + seconds * 1000000000 ))
+    until "$@" >/dev/null 2>&1; do
+        [ "$(date +%s%N)" -lt "$deadline" ] || { dk_log "timed out after ${seconds}s waiting for $what"; return 1; }
+        sleep 0.1
+    done
+}
+
+# dk_start PIDFILE LOGFILE CMD...: run CMD in the background, detached, pid recorded.
+dk_start() {
+    local pidfile=$1 logfile=$2; shift 2
+    setsid "$@" >>"$logfile" 2>&1 < /dev/null &
+    echo $! > "$pidfile"
+    disown $! # ours to stop by pid, not the shell's job to report
+}
+
+dk_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# dk_stop PIDFILE [SECONDS]: TERM the process recorded there, KILL it if it lingers.
+dk_stop() {
+    local pidfile=$1 seconds=${2:-10} pid
+    [ -s "$pidfile" ] || return 0
+    pid=$(cat "$pidfile")
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null
+        dk_wait "$seconds" "pid $pid to exit" sh -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null
+        dk_wait 5 "pid $pid to die" sh -c "! kill -0 $pid" || true
+    fi
+    rm -f "$pidfile"
+}
+
+dk_etcd_healthy() { curl -sf --max-time 2 "$1/health" | grep -q '"health":"true"'; }
+dk_docker_ok() { docker ${1:+-H "$1"} version >/dev/null 2>&1; }
+
+# dk_start_etcd DIR CLIENT_PORT PEER_PORT: a single-member etcd on loopback.
+dk_start_etcd() {
+    local dir=$1 cport=$2 pport=$3
+    mkdir -p "$dir"
+    dk_start "$dir/etcd.pid" "$dir/etcd.log" etcd --name default --data-dir "$dir/data" \
+        --listen-client-urls "http://127.0.0.1:$cport" --advertise-client-urls "http://127.0.0.1:$cport" \
+        --listen-peer-urls "http://127.0.0.1:$pport" --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
+        --initial-cluster "default=http://127.0.0.1:$pport"
+    dk_wait 30 "etcd on 127.0.0.1:$cport" dk_etcd_healthy "http://127.0.0.1:$cport"
+}
+
+# The root Docker Engine: started here (and stopped by `make down`) only if none runs.
+dk_start_dockerd() {
+    local dir=$1
+    mkdir -p "$dir"
+    dk_log "starting dockerd (bridge 172.30.0.1/24)"
+    dk_start "$dir/dockerd.pid" "$dir/dockerd.log" dockerd --bip 172.30.0.1/24
+    dk_wait 60 "dockerd" dk_docker_ok
+}

@@ -1,0 +1,102 @@
+# tests/e2e/lib.sh - the end-to-end harness: a real etcd and the three daemons of
+# one Dokkaa host, against the real Docker Engine, with helpers for the tests.
+#
+# The suite owns everything it starts: an etcd on 127.0.0.1:$E2E_ETCD_PORT with its
+# data under $E2E_ROOT, the daemons (pids in $E2E_ROOT), and the containers of cluster
+# $E2E_CLUSTER. e2e_teardown removes all of it, also when a test fails.
+
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+
+E2E_BIN=${DOKKAA_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/src}
+E2E_CLUSTER=dokkaa-e2e
+E2E_ETCD_PORT=${E2E_ETCD_PORT:-22379}
+E2E_ETCD=http://127.0.0.1:$E2E_ETCD_PORT
+E2E_BUILDER=http://127.0.0.1:4001
+E2E_LINK_PORTS=30000-30999
+E2E_HOST=e2e1
+
+e2e_etcdctl() { ETCDCTL_API=3 etcdctl --endpoints="$E2E_ETCD" "$@"; }
+
+# ---- the host's daemons ----------------------------------------------------------
+
+e2e_start_conductor() { # extra flags may follow
+    dk_start "$E2E_ROOT/conductor.pid" "$E2E_ROOT/conductor.log" "$E2E_BIN/dokkaa-conductor" \
+        --host-id "$E2E_HOST" --etcd "$E2E_ETCD" --cluster "$E2E_CLUSTER" \
+        --link-ports "$E2E_LINK_PORTS" --lease-ttl 5 "$@"
+    dk_wait 20 "the conductor to register" \
+        sh -c "ETCDCTL_API=3 etcdctl --endpoints=$E2E_ETCD get --print-value-only /hosts/$E2E_HOST | grep -q addr"
+}
+e2e_stop_conductor() { dk_stop "$E2E_ROOT/conductor.pid"; }
+
+e2e_start_etcd() { dk_start_etcd "$E2E_ROOT/etcd" "$E2E_ETCD_PORT" $((E2E_ETCD_PORT + 1)); }
+
+e2e_setup() {
+    E2E_ROOT=$(mktemp -d /tmp/dokkaa-e2e.XXXXXX)
+    export E2E_ROOT
+    if curl -s --max-time 1 http://127.0.0.1:4001/ >/dev/null 2>&1 \
+        || [ -n "$(docker ps -aq --filter name=dummy---)" ]; then
+        dk_log "a Dokkaa is already running on this machine (port 4001 or dummy---* containers): run make down first"
+        return 1
+    fi
+    e2e_start_etcd || return 1
+    e2e_start_conductor || return 1
+    dk_start "$E2E_ROOT/ambassador.pid" "$E2E_ROOT/ambassador.log" "$E2E_BIN/dokkaa-ambassador" \
+        --etcd "$E2E_ETCD"
+    dk_start "$E2E_ROOT/builder.pid" "$E2E_ROOT/builder.log" "$E2E_BIN/dokkaa-builder" \
+        --etcd "$E2E_ETCD" --port 4001
+    dk_wait 20 "the builder" curl -sf "$E2E_BUILDER/healthz" &&
+        dk_wait 20 "the ambassador" grep -q "links listen on" "$E2E_ROOT/ambassador.log"
+}
+
+# Stop everything; print the sanitizer reports the daemons left in their logs and
+# fail if there are any.
+e2e_teardown() {
+    local rc=0 ids
+    for name in builder ambassador conductor; do dk_stop "$E2E_ROOT/$name.pid"; done
+    ids=$(docker ps -aq --filter "label=dokkaa.cluster=$E2E_CLUSTER")
+    [ -z "$ids" ] || docker rm -f $ids >/dev/null
+    dk_stop "$E2E_ROOT/etcd/etcd.pid"
+    if grep -l "ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error:" "$E2E_ROOT"/*.log 2>/dev/null; then
+        grep -h -A30 "ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error:" "$E2E_ROOT"/*.log | head -80
+        rc=1
+    fi
+    rm -rf "$E2E_ROOT"
+    return $rc
+}
+
+# ---- what a user would look at ---------------------------------------------------
+
+# e2e_set APP NAME JSON: set a manifest through the builder, as a user would.
+e2e_set() {
+    curl -sf -XPUT --data-urlencode value="$3" "$E2E_BUILDER/v2/keys/apps/$1/$2/manifest" >/dev/null
+}
+e2e_delete_app() { curl -sf -XDELETE "$E2E_BUILDER/v2/keys/apps/$1?recursive=true" >/dev/null; }
+
+# Containers of APP/NAME: all, or only running ones.
+e2e_containers() {
+    docker ps -a --filter "label=dokkaa.cluster=$E2E_CLUSTER" --filter "label=dokkaa.app=$1" \
+        --filter "label=dokkaa.name=$2" --format '{{.Names}}' | sort
+}
+e2e_running() {
+    docker ps --filter "label=dokkaa.cluster=$E2E_CLUSTER" --filter "label=dokkaa.app=$1" \
+        --filter "label=dokkaa.name=$2" --filter status=running --format '{{.Names}}' | wc -l
+}
+e2e_count_keys() { e2e_etcdctl get --prefix --keys-only "$1" | grep -c . || true; }
+
+# e2e_converged APP NAME N: N running, N containers in all, N statuses "running",
+# and (for a manifest with one service) N service announcements.
+e2e_converged() {
+    local app=$1 name=$2 n=$3 service=${4:-}
+    [ "$(e2e_running "$app" "$name")" = "$n" ] || return 1
+    [ "$(e2e_containers "$app" "$name" | wc -l)" = "$n" ] || return 1
+    [ "$(e2e_etcdctl get --prefix --print-value-only "/status/$app/$name/" | grep -c '"state":"running"')" = "$n" ] || return 1
+    [ "$(e2e_count_keys "/status/$app/$name/")" = "$n" ] || return 1
+    [ -z "$service" ] || [ "$(e2e_count_keys "/services/$app/$service/")" = "$n" ]
+}
+
+e2e_wait_converged() { # APP NAME N [SERVICE]
+    dk_wait 60 "$1/$2 to run $3 instances" e2e_converged "$@"
+}
+
+fail() { echo "FAIL: $*" >&2; return 1; }
+assert_eq() { [ "$1" = "$2" ] || fail "${3:-values differ}: expected '$1', got '$2'"; }

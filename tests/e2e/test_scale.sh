@@ -1,0 +1,74 @@
+# Scaling, manifest changes, and what happens to containers that crash.
+
+WEB='{"image": "dockerfile/nginx", "scale": %d, "services": {"web": 80}}'
+
+test_10_scale_1_3_0() {
+    e2e_set scale web "$(printf "$WEB" 1)"
+    e2e_wait_converged scale web 1 web
+    e2e_set scale web "$(printf "$WEB" 3)"
+    e2e_wait_converged scale web 3 web
+    assert_eq "scale---web
+scale---web---1
+scale---web---2" "$(e2e_containers scale web)" "container names"
+    e2e_set scale web "$(printf "$WEB" 0)"
+    e2e_wait_converged scale web 0 web
+}
+
+test_11_manifest_change_replaces_containers() {
+    local before after
+    e2e_set change web "$(printf "$WEB" 2)"
+    e2e_wait_converged change web 2 web
+    before=$(docker ps -q --filter label=dokkaa.app=change | sort)
+    e2e_set change web '{"image": "dockerfile/nginx", "scale": 2, "services": {"web": 80}, "env": {"GREETING": "hi"}}'
+    dk_wait 60 "both containers to be replaced" sh -c \
+        "[ \$(docker ps --filter label=dokkaa.app=change --format '{{.ID}} {{.Names}}' | grep -c .) = 2 ] &&
+         ! docker ps -q --filter label=dokkaa.app=change | grep -qF '$(echo $before | tr ' ' '\n' | head -1)' &&
+         ! docker ps -q --filter label=dokkaa.app=change | grep -qF '$(echo $before | tr ' ' '\n' | tail -1)'"
+    e2e_wait_converged change web 2 web
+    docker inspect change---web---1 --format '{{join .Config.Env " "}}' | grep -q GREETING=hi \
+        || fail "the new container lacks the new env"
+    after=$(docker ps -q --filter label=dokkaa.app=change | sort)
+    [ "$before" != "$after" ] || fail "containers were not replaced"
+    e2e_delete_app change
+}
+
+test_12_crashed_container_is_restarted() {
+    local pid started
+    e2e_set crash web "$(printf "$WEB" 1)"
+    e2e_wait_converged crash web 1 web
+    started=$(docker inspect crash---web --format '{{.State.StartedAt}}')
+    pid=$(docker inspect crash---web --format '{{.State.Pid}}')
+    kill -9 "$pid"
+    dk_wait 60 "crash---web to run again" sh -c \
+        "[ \"\$(docker inspect crash---web --format '{{.State.Running}} {{.State.StartedAt}}')\" != 'true $started' ] &&
+         [ \"\$(docker inspect crash---web --format '{{.State.Running}}')\" = true ]"
+    e2e_wait_converged crash web 1 web
+    e2e_delete_app crash
+}
+
+test_13_conductor_restart_adopts_its_containers() {
+    local before after
+    e2e_set adopt web "$(printf "$WEB" 2)"
+    e2e_wait_converged adopt web 2 web
+    before=$(docker ps -q --filter label=dokkaa.app=adopt | sort)
+    e2e_stop_conductor
+    e2e_start_conductor
+    e2e_wait_converged adopt web 2 web
+    after=$(docker ps -q --filter label=dokkaa.app=adopt | sort)
+    assert_eq "$before" "$after" "the same containers after a restart"
+    e2e_delete_app adopt
+}
+
+test_14_kill9_during_convergence_gives_exactly_scale() {
+    e2e_set kill web "$(printf "$WEB" 10)"
+    dk_wait 60 "the first containers to appear" sh -c \
+        "[ \$(docker ps -aq --filter label=dokkaa.app=kill | grep -c .) -ge 1 ]"
+    kill -9 "$(cat "$E2E_ROOT/conductor.pid")"
+    local partial; partial=$(docker ps -aq --filter label=dokkaa.app=kill | grep -c .)
+    echo "containers when the conductor died: $partial"
+    e2e_start_conductor
+    e2e_wait_converged kill web 10 web
+    assert_eq 10 "$(docker ps -aq --filter label=dokkaa.app=kill | grep -c .)" "no duplicates"
+    e2e_delete_app kill
+    dk_wait 60 "kill's containers to go" sh -c "[ -z \"\$(docker ps -aq --filter label=dokkaa.app=kill)\" ]"
+}
