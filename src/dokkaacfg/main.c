@@ -1,1 +1,53 @@
-int main(void) { return 0; }
+/* dokkaacfg - the Dokkaa CLI: parse the global options, dispatch to a command. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dokkaa/config.h"
+#include "dokkaacfg.h"
+
+static const struct cfg_command {
+    const char *name;
+    int (*run)(const cfg_global *, int, char **);
+    const char *help;
+} cfg_commands[] = {
+    {"status", cfg_status, "hosts, and every instance with its state, host and error"},
+    {"validate", cfg_validate, "validate manifest files (- for stdin) as the cluster would"},
+};
+
+static void cfg_usage(FILE *out)
+{
+    fputs("usage: dokkaacfg [--etcd URLS] COMMAND [ARGS]\n\n"
+          "  --etcd URLS   etcd endpoints (default: $ETCD_ADDR, else http://127.0.0.1:2379)\n\n"
+          "commands:\n", out);
+    for (size_t i = 0; i < sizeof cfg_commands / sizeof *cfg_commands; i++)
+        fprintf(out, "  %-10s %s\n", cfg_commands[i].name, cfg_commands[i].help);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"etcd", required_argument, 0, 'e'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    cfg_global g;
+    int opt;
+
+    config_etcd_endpoints(g.etcd, sizeof g.etcd, getenv("ETCD_ADDR"));
+    while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'e': config_etcd_endpoints(g.etcd, sizeof g.etcd, optarg); break;
+        case 'h': cfg_usage(stdout); return 0;
+        default: cfg_usage(stderr); return 2;
+        }
+    }
+    if (optind == argc) {
+        cfg_usage(stderr);
+        return 2;
+    }
+    for (size_t i = 0; i < sizeof cfg_commands / sizeof *cfg_commands; i++)
+        if (strcmp(argv[optind], cfg_commands[i].name) == 0)
+            return cfg_commands[i].run(&g, argc - optind, argv + optind);
+    fprintf(stderr, "dokkaacfg: unknown command \"%s\"\n", argv[optind]);
+    cfg_usage(stderr);
+    return 2;
+}

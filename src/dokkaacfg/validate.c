@@ -1,0 +1,53 @@
+/* dokkaacfg validate FILE... - check manifests the way the cluster will, before
+ * they are set: prints "FILE: ok" or "FILE: <the precise error>". */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dokkaa/manifest.h"
+#include "dokkaacfg.h"
+
+/* Read all of f, up to one byte over the manifest limit (so that the parser, not
+ * this reader, reports the size). */
+static char *cfg_read(FILE *f, size_t *len)
+{
+    size_t cap = MANIFEST_MAX_BYTES + 2;
+    char *buf = malloc(cap);
+    if (!buf)
+        return NULL;
+    *len = fread(buf, 1, cap - 1, f);
+    buf[*len] = '\0';
+    return buf;
+}
+
+int cfg_validate(const cfg_global *g, int argc, char **argv)
+{
+    (void)g;
+    int bad = 0;
+    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+        fputs("usage: dokkaacfg validate FILE|- ...\n", argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (int i = 1; i < argc; i++) {
+        bool is_stdin = strcmp(argv[i], "-") == 0;
+        FILE *f = is_stdin ? stdin : fopen(argv[i], "rb");
+        size_t len;
+        char *text = f ? cfg_read(f, &len) : NULL;
+        manifest m;
+        err_t err;
+        if (f && !is_stdin)
+            fclose(f);
+        if (!text) {
+            perror(argv[i]);
+            bad++;
+        } else if (manifest_parse(text, len, &m, &err) < 0) {
+            printf("%s: %s\n", argv[i], err.msg);
+            bad++;
+        } else {
+            printf("%s: ok (image %s, scale %d)\n", argv[i], m.image, m.scale);
+            manifest_free(&m);
+        }
+        free(text);
+    }
+    return bad ? 1 : 0;
+}
