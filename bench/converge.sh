@@ -5,7 +5,7 @@
 # containers running and announced under /services/, against N parallel
 # `docker run -d` of the same image (port published the same way) on the same
 # engine, in the same invocation. Prints the ratio (Dokkaa / docker run; lower is
-# better, target <= 1.1), then the RSS of the three daemons (target < 8 MB each).
+# better, target <= 1.1), then the memory of the three daemons (target < 8 MB each).
 # Uses the e2e harness for its own etcd and daemons (release build), and removes
 # everything it made.
 set -uo pipefail
@@ -43,7 +43,12 @@ raw_once() { # N -> seconds
 
 best() { printf '%s\n' "$@" | sort -n | head -1; }
 
-rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$(cat "$E2E_ROOT/$1.pid")/status"; }
+# RSS counts the shared libraries' pages in full in each process; PSS shares them
+# out between the processes that map them; USS is what the process alone holds.
+mem_kb() { # NAME -> "RSS PSS USS"
+    awk '/^Rss:/ {r=$2} /^Pss:/ {p=$2} /^Private_(Clean|Dirty):/ {u+=$2} END {print r, p, u}' \
+        "/proc/$(cat "$E2E_ROOT/$1.pid")/smaps_rollup"
+}
 
 command -v bc >/dev/null || { DK_PACKAGES=(bc); dk_need_packages; }
 e2e_setup || { e2e_teardown; exit 1; }
@@ -61,5 +66,7 @@ for n in 10 30; do
     printf '%-28s %10.2f %10.2f %7.2fx\n' "scale $n" "$db" "$rb" "$(echo "$db / $rb" | bc -l)"
 done
 echo
-printf 'RSS after the runs: conductor %d kB, ambassador %d kB, builder %d kB (target < 8192 kB each)\n' \
-    "$(rss_kb conductor)" "$(rss_kb ambassador)" "$(rss_kb builder)"
+printf '%-12s %9s %9s %9s   (after the runs; target RSS < 8192 kB)\n' daemon "RSS kB" "PSS kB" "USS kB"
+for d in conductor ambassador builder; do
+    printf '%-12s %9d %9d %9d\n' "$d" $(mem_kb "$d")
+done

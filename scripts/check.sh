@@ -4,6 +4,7 @@
 #   2. the unit tests again under valgrind (no leak, no invalid access)
 #   3. the end-to-end suite (tests/e2e) against real etcd and the real Docker
 #      Engine, with the daemons built with ASan+UBSan
+#   4. the seed example and the link tests again, with the daemons under valgrind
 # Installs what it needs; starts dockerd if none runs (and stops it afterwards).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +48,9 @@ dk_docker_ok || dk_start_dockerd "$state"
 step "example images" images/build.sh
 step "end-to-end (ASan+UBSan daemons)" env DOKKAA_BIN="$PWD/build-asan/src" \
     ASAN_OPTIONS=detect_leaks=1 tests/e2e/run.sh
+step "end-to-end (daemons under valgrind)" env DOKKAA_BIN="$PWD/build-check/src" \
+    E2E_WRAP="valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect" \
+    tests/e2e/run.sh 'test_0\|test_30'
 
 echo "=== summary"
 printf '%s\n' "${results[@]}"

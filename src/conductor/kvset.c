@@ -85,37 +85,70 @@ void kvset_clear(kvset *set)
     set->n = 0;
 }
 
-/* What fails to be written stays as it was in cur, so the next pass tries again. */
+/* etcd refuses a txn of more than 128 operations by default (--max-txn-ops). */
+#define ANNOUNCE_TXN_OPS 100
+
+typedef struct announce_change {
+    const kvset_kv *old; /* what etcd holds, or NULL */
+    const kvset_kv *new; /* what is wanted, or NULL for a delete */
+} announce_change;
+
+/* Write one batch of changes in one txn; record in next what etcd then holds. */
+static void announce_commit(const announce_change *ch, size_t n, kvset *next, etcd *e,
+                            int64_t lease)
+{
+    etcd_op ops[ANNOUNCE_TXN_OPS];
+    bool ok;
+    err_t err;
+    for (size_t k = 0; k < n; k++)
+        ops[k] = ch[k].new ? (etcd_op){.type = ETCD_OP_PUT, .key = ch[k].new->key,
+                                       .value = ch[k].new->value, .lease = lease}
+                           : (etcd_op){.type = ETCD_OP_DELETE, .key = ch[k].old->key};
+    if (etcd_txn(e, NULL, 0, ops, n, NULL, 0, &ok, &err) < 0) {
+        log_warn("announce: %s", err.msg);
+        ok = false;
+    }
+    for (size_t k = 0; k < n; k++) {
+        const kvset_kv *now = ok ? ch[k].new : ch[k].old; /* a failed batch changed nothing */
+        if (ok && ch[k].new)
+            log_info("%s = %s", ch[k].new->key, ch[k].new->value);
+        else if (ok)
+            log_info("%s deleted", ch[k].old->key);
+        if (now)
+            kvset_append(next, now->key, now->value);
+    }
+}
+
+/* A merge walk finds what changed; the changes go out in batches of one txn each,
+ * so announcing a hundred new instances costs one round trip, not a hundred. */
 void announce_sync(kvset *cur, kvset *want, etcd *e, int64_t lease, int epoch)
 {
     kvset next = {.epoch = epoch};
-    size_t i = 0, j = 0;
-    err_t err;
+    announce_change *changes;
+    size_t i = 0, j = 0, n = 0;
 
     if (cur->epoch != epoch)
         kvset_clear(cur);
     kvset_sort(cur);
     kvset_sort(want);
+    changes = calloc(cur->n + want->n + 1, sizeof *changes);
+    if (!changes) { /* keep what we had; the next pass tries again */
+        kvset_clear(want);
+        return;
+    }
     while (i < cur->n || j < want->n) {
         int order = i == cur->n ? 1 : j == want->n ? -1 : strcmp(cur->kvs[i].key, want->kvs[j].key);
-        kvset_kv *old = order <= 0 ? &cur->kvs[i++] : NULL;
-        kvset_kv *new = order >= 0 ? &want->kvs[j++] : NULL;
-        if (!new) {
-            if (etcd_delete(e, old->key, false, NULL, &err) == 0)
-                log_info("%s deleted", old->key);
-            else
-                kvset_append(&next, old->key, old->value);
-        } else if (old && strcmp(old->value, new->value) == 0) {
+        const kvset_kv *old = order <= 0 ? &cur->kvs[i++] : NULL;
+        const kvset_kv *new = order >= 0 ? &want->kvs[j++] : NULL;
+        if (old && new && strcmp(old->value, new->value) == 0)
             kvset_append(&next, new->key, new->value);
-        } else if (etcd_put(e, new->key, new->value, lease, NULL, &err) == 0) {
-            log_info("%s = %s", new->key, new->value);
-            kvset_append(&next, new->key, new->value);
-        } else {
-            log_warn("%s", err.msg);
-            if (old)
-                kvset_append(&next, old->key, old->value);
-        }
+        else
+            changes[n++] = (announce_change){.old = old, .new = new};
     }
+    for (size_t k = 0; k < n; k += ANNOUNCE_TXN_OPS)
+        announce_commit(changes + k, n - k < ANNOUNCE_TXN_OPS ? n - k : ANNOUNCE_TXN_OPS, &next,
+                        e, lease);
+    free(changes);
     kvset_clear(cur);
     kvset_clear(want);
     *cur = next;

@@ -14,15 +14,17 @@ E2E_ETCD=http://127.0.0.1:$E2E_ETCD_PORT
 E2E_BUILDER=http://127.0.0.1:4001
 E2E_LINK_PORTS=30000-30999
 E2E_HOST=e2e1
+# A command to run the daemons under, e.g. "valgrind --leak-check=full" (word-split).
+E2E_WRAP=${E2E_WRAP:-}
 
 e2e_etcdctl() { ETCDCTL_API=3 etcdctl --endpoints="$E2E_ETCD" "$@"; }
 
 # ---- the host's daemons ----------------------------------------------------------
 
 e2e_start_conductor() { # extra flags may follow
-    dk_start "$E2E_ROOT/conductor.pid" "$E2E_ROOT/conductor.log" "$E2E_BIN/dokkaa-conductor" \
+    dk_start "$E2E_ROOT/conductor.pid" "$E2E_ROOT/conductor.log" $E2E_WRAP "$E2E_BIN/dokkaa-conductor" \
         --host-id "$E2E_HOST" --etcd "$E2E_ETCD" --cluster "$E2E_CLUSTER" \
-        --link-ports "$E2E_LINK_PORTS" --lease-ttl 5 "$@"
+        --link-ports "$E2E_LINK_PORTS" --lease-ttl 5 ${E2E_CONDUCTOR_FLAGS:-} "$@"
     dk_wait 20 "the conductor to register" \
         sh -c "ETCDCTL_API=3 etcdctl --endpoints=$E2E_ETCD get --print-value-only /hosts/$E2E_HOST | grep -q addr"
 }
@@ -40,24 +42,25 @@ e2e_setup() {
     fi
     e2e_start_etcd || return 1
     e2e_start_conductor || return 1
-    dk_start "$E2E_ROOT/ambassador.pid" "$E2E_ROOT/ambassador.log" "$E2E_BIN/dokkaa-ambassador" \
+    dk_start "$E2E_ROOT/ambassador.pid" "$E2E_ROOT/ambassador.log" $E2E_WRAP "$E2E_BIN/dokkaa-ambassador" \
         --etcd "$E2E_ETCD"
-    dk_start "$E2E_ROOT/builder.pid" "$E2E_ROOT/builder.log" "$E2E_BIN/dokkaa-builder" \
+    dk_start "$E2E_ROOT/builder.pid" "$E2E_ROOT/builder.log" $E2E_WRAP "$E2E_BIN/dokkaa-builder" \
         --etcd "$E2E_ETCD" --port 4001
     dk_wait 20 "the builder" curl -sf "$E2E_BUILDER/healthz" &&
         dk_wait 20 "the ambassador" grep -q "links listen on" "$E2E_ROOT/ambassador.log"
 }
 
-# Stop everything; print the sanitizer reports the daemons left in their logs and
-# fail if there are any.
+# Stop everything; print the sanitizer and valgrind reports the daemons left in
+# their logs and fail if there are any.
 e2e_teardown() {
     local rc=0 ids
     for name in builder ambassador conductor; do dk_stop "$E2E_ROOT/$name.pid"; done
     ids=$(docker ps -aq --filter "label=dokkaa.cluster=$E2E_CLUSTER")
     [ -z "$ids" ] || docker rm -f $ids >/dev/null
     dk_stop "$E2E_ROOT/etcd/etcd.pid"
-    if grep -l "ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error:" "$E2E_ROOT"/*.log 2>/dev/null; then
-        grep -h -A30 "ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error:" "$E2E_ROOT"/*.log | head -80
+    local report='ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error:\|ERROR SUMMARY: [1-9]\|definitely lost: [1-9]'
+    if grep -l "$report" "$E2E_ROOT"/*.log 2>/dev/null; then
+        grep -h -B30 -A5 "$report" "$E2E_ROOT"/*.log | head -120
         rc=1
     fi
     rm -rf "$E2E_ROOT"

@@ -72,7 +72,7 @@ static plan_container *add_container(world *w, const char *app, const char *name
                           .state = state};
     snprintf(c->app, sizeof c->app, "%s", app);
     snprintf(c->name, sizeof c->name, "%s", name);
-    snprintf(c->hash, sizeof c->hash, "%s", hash);
+    memcpy(c->hash, hash, strnlen(hash, sizeof c->hash - 1)); /* hash may live in *w too */
     return c;
 }
 
