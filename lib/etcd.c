@@ -305,9 +305,10 @@ void etcd_kvs_free(etcd_kvs *kvs)
     memset(kvs, 0, sizeof *kvs);
 }
 
-static int etcd_kvs_decode(const json_t *resp, etcd_kvs *out, err_t *err)
+/* Decode resp[field] (a range's "kvs", a delete's "prev_kvs") and the revision. */
+static int etcd_kvs_decode(const json_t *resp, const char *field, etcd_kvs *out, err_t *err)
 {
-    const json_t *arr = json_object_get(resp, "kvs");
+    const json_t *arr = json_object_get(resp, field);
     size_t n = json_array_size(arr);
     out->revision = etcd_header_revision(resp);
     if (n == 0)
@@ -331,7 +332,7 @@ static int etcd_range(etcd *e, const char *key, bool prefix, etcd_kvs *out, err_
     if (!req || etcd_json_set_range(req, key, prefix) < 0)
         etcd_oom(err);
     else if (etcd_call(e, "/v3/kv/range", req, &resp, err) == 0)
-        rc = etcd_kvs_decode(resp, out, err);
+        rc = etcd_kvs_decode(resp, "kvs", out, err);
     json_decref(req);
     json_decref(resp);
     return rc < 0 ? err_prefix(err, "etcd get %s", key) : 0;
@@ -384,12 +385,16 @@ int etcd_put(etcd *e, const char *key, const char *value, int64_t lease, int64_t
     return rc < 0 ? err_prefix(err, "etcd put %s", key) : 0;
 }
 
-int etcd_delete(etcd *e, const char *key, bool prefix, int64_t *deleted, err_t *err)
+int etcd_delete(etcd *e, const char *key, bool prefix, etcd_kvs *prev, err_t *err)
 {
     json_t *req = etcd_delete_json(key, prefix), *resp = NULL;
-    int rc = !req ? etcd_oom(err) : etcd_call(e, "/v3/kv/deleterange", req, &resp, err);
-    if (rc == 0 && deleted)
-        *deleted = etcd_json_int(resp, "deleted");
+    int rc = !req || (prev && json_object_set_new(req, "prev_kv", json_true()) < 0)
+                 ? etcd_oom(err)
+                 : etcd_call(e, "/v3/kv/deleterange", req, &resp, err);
+    if (prev)
+        memset(prev, 0, sizeof *prev);
+    if (rc == 0 && prev)
+        rc = etcd_kvs_decode(resp, "prev_kvs", prev, err);
     json_decref(req);
     json_decref(resp);
     return rc < 0 ? err_prefix(err, "etcd delete %s", key) : 0;

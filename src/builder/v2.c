@@ -171,49 +171,58 @@ static int v2_delete_links(builder_req *r, const char *key, err_t *err)
     return etcd_delete(r->etcd, links, true, NULL, err);
 }
 
-static enum MHD_Result v2_delete(builder_req *r, const char *key)
+/* DELETE of a directory: etcd v2 wants ?recursive=true (or ?dir=true) for it. */
+static enum MHD_Result v2_delete_dir(builder_req *r, const char *key)
 {
-    etcd_kvs prev, after;
-    err_t err;
     char dirprefix[1100];
-    bool dir = false;
-    int64_t deleted;
+    etcd_kvs gone;
+    err_t err;
     enum MHD_Result ret;
 
-    if (etcd_get(r->etcd, key, &prev, &err) < 0)
-        return v2_error(r, 500, V2_RAFT, err.msg, key, 0);
-    if (prev.n == 0) {
-        dir = true;
-        etcd_kvs_free(&prev);
-        snprintf(dirprefix, sizeof dirprefix, "%s/", key);
-        if (etcd_get_prefix(r->etcd, dirprefix, &prev, &err) < 0)
+    snprintf(dirprefix, sizeof dirprefix, "%s/", key);
+    if (!v2_flag(r, "recursive") && !v2_flag(r, "dir")) { /* 403 for a directory, else 404 */
+        if (etcd_get_prefix(r->etcd, dirprefix, &gone, &err) < 0)
             return v2_error(r, 500, V2_RAFT, err.msg, key, 0);
-        if (prev.n == 0)
-            ret = v2_error(r, 404, V2_KEY_NOT_FOUND, "Key not found", key, prev.revision);
-        else if (!v2_flag(r, "recursive") && !v2_flag(r, "dir"))
-            ret = v2_error(r, 403, V2_NOT_FILE, "Not a file (use ?recursive=true)", key,
-                           prev.revision);
-        else
-            ret = MHD_NO;
-        if (ret != MHD_NO || prev.n == 0) {
-            etcd_kvs_free(&prev);
-            return ret;
-        }
+        ret = gone.n ? v2_error(r, 403, V2_NOT_FILE, "Not a file (use ?recursive=true)", key,
+                                gone.revision)
+                     : v2_error(r, 404, V2_KEY_NOT_FOUND, "Key not found", key, gone.revision);
+        etcd_kvs_free(&gone);
+        return ret;
     }
-    if (etcd_delete(r->etcd, dir ? dirprefix : key, dir, &deleted, &err) < 0 ||
-        (dir && v2_delete_links(r, key, &err) < 0) || etcd_get(r->etcd, key, &after, &err) < 0) {
-        etcd_kvs_free(&prev);
+    if (etcd_delete(r->etcd, dirprefix, true, &gone, &err) < 0 ||
+        (gone.n && v2_delete_links(r, key, &err) < 0)) {
+        etcd_kvs_free(&gone);
         return v2_error(r, 500, V2_RAFT, err.msg, key, 0);
     }
-    json_t *node = json_pack("{s:s,s:I}", "key", key, "modifiedIndex", (json_int_t)after.revision);
-    if (dir)
-        json_object_set_new(node, "dir", json_true());
-    json_t *body = json_pack("{s:s,s:o}", "action", "delete", "node", node);
-    if (!dir)
-        json_object_set_new(body, "prevNode", v2_node(&prev.kvs[0]));
-    ret = builder_reply(r, 200, body, after.revision);
-    etcd_kvs_free(&after);
-    etcd_kvs_free(&prev);
+    if (gone.n == 0)
+        ret = v2_error(r, 404, V2_KEY_NOT_FOUND, "Key not found", key, gone.revision);
+    else
+        ret = builder_reply(r, 200, json_pack("{s:s,s:{s:s,s:b,s:I}}", "action", "delete", "node",
+                                              "key", key, "dir", 1, "modifiedIndex",
+                                              (json_int_t)gone.revision), gone.revision);
+    etcd_kvs_free(&gone);
+    return ret;
+}
+
+/* DELETE of a key; a key that does not exist may be a directory. */
+static enum MHD_Result v2_delete(builder_req *r, const char *key)
+{
+    etcd_kvs gone;
+    err_t err;
+    enum MHD_Result ret;
+
+    if (etcd_delete(r->etcd, key, false, &gone, &err) < 0)
+        return v2_error(r, 500, V2_RAFT, err.msg, key, 0);
+    if (gone.n == 0) {
+        etcd_kvs_free(&gone);
+        return v2_delete_dir(r, key);
+    }
+    json_t *node = json_pack("{s:s,s:I,s:I}", "key", key, "modifiedIndex",
+                             (json_int_t)gone.revision, "createdIndex",
+                             (json_int_t)gone.kvs[0].create_revision);
+    ret = builder_reply(r, 200, json_pack("{s:s,s:o,s:o}", "action", "delete", "node", node,
+                                          "prevNode", v2_node(&gone.kvs[0])), gone.revision);
+    etcd_kvs_free(&gone);
     return ret;
 }
 

@@ -35,3 +35,15 @@ test_03_delete_app_removes_containers_and_announcements() {
     dk_wait 20 "dummy's announcements to go" sh -c "[ \$(ETCDCTL_API=3 etcdctl --endpoints=$E2E_ETCD get --prefix --keys-only /status/dummy/ /services/dummy/ | grep -c .) = 0 ]"
     assert_eq 0 "$(e2e_count_keys /links/dummy/)" "link ports freed with the app"
 }
+
+test_04_v2_delete_answers_like_etcd_v2() {
+    local out
+    e2e_set del web '{"image": "dockerfile/nginx", "scale": 1}'
+    out=$(curl -s -w ' %{http_code}' -XDELETE "$E2E_BUILDER/v2/keys/apps/del")
+    [[ "$out" == *'"errorCode":102'*' 403' ]] || fail "a directory without recursive: $out"
+    out=$(curl -s -w ' %{http_code}' -XDELETE "$E2E_BUILDER/v2/keys/apps/nope/web/manifest")
+    [[ "$out" == *'"errorCode":100'*' 404' ]] || fail "a missing key: $out"
+    out=$(curl -s -w ' %{http_code}' -XDELETE "$E2E_BUILDER/v2/keys/apps/del/web/manifest")
+    [[ "$out" == *'"action":"delete"'*'"prevNode":{'*'dockerfile/nginx'*' 200' ]] || fail "delete: $out"
+    assert_eq 0 "$(e2e_count_keys /apps/del/)" "the manifest is gone"
+}

@@ -206,7 +206,8 @@ static void test_put_get_delete(void **state)
     etcd *e = *state;
     err_t err = {0};
     etcd_kvs kvs;
-    int64_t rb, ra, rc, deleted = -1;
+    int64_t rb, ra, rc;
+    etcd_kvs gone;
 
     CHECK(etcd_put(e, "/t/kv/b", "2", 0, &rb, &err));
     CHECK(etcd_put(e, "/t/kv/a", "1", 0, &ra, &err));
@@ -246,12 +247,18 @@ static void test_put_get_delete(void **state)
     assert_int_equal(kvs.kvs[0].create_revision, ra);
     etcd_kvs_free(&kvs);
 
-    CHECK(etcd_delete(e, "/t/kv/a", false, &deleted, &err));
-    assert_int_equal(deleted, 1);
-    CHECK(etcd_delete(e, "/t/kv/a", false, &deleted, &err));
-    assert_int_equal(deleted, 0);
-    CHECK(etcd_delete(e, "/t/kv/", true, &deleted, &err));
-    assert_int_equal(deleted, 2);
+    CHECK(etcd_delete(e, "/t/kv/a", false, &gone, &err));
+    assert_int_equal(gone.n, 1);
+    assert_string_equal(gone.kvs[0].key, "/t/kv/a");
+    assert_string_equal(gone.kvs[0].value, "1bis"); /* the value it had */
+    assert_true(gone.revision > ra);
+    etcd_kvs_free(&gone);
+    CHECK(etcd_delete(e, "/t/kv/a", false, &gone, &err));
+    assert_int_equal(gone.n, 0);
+    etcd_kvs_free(&gone);
+    CHECK(etcd_delete(e, "/t/kv/", true, &gone, &err));
+    assert_int_equal(gone.n, 2);
+    etcd_kvs_free(&gone);
     CHECK(etcd_get_prefix(e, "/t/kv/", &kvs, &err));
     assert_int_equal(kvs.n, 0);
     etcd_kvs_free(&kvs);

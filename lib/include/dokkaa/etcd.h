@@ -79,8 +79,9 @@ void etcd_kvs_free(etcd_kvs *kvs);
 /* *revision (may be NULL) gets the store revision after the write. */
 int etcd_put(etcd *e, const char *key, const char *value, int64_t lease, int64_t *revision,
              err_t *err);
-/* *deleted (may be NULL) gets the number of keys deleted. */
-int etcd_delete(etcd *e, const char *key, bool prefix, int64_t *deleted, err_t *err);
+/* *prev (may be NULL) gets the keys deleted, with their last values, and the store
+ * revision after the delete; free it with etcd_kvs_free. */
+int etcd_delete(etcd *e, const char *key, bool prefix, etcd_kvs *prev, err_t *err);
 
 /* If every compare holds, apply the success ops, else the failure ops.
  * *succeeded tells which branch ran. */
