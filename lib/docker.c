@@ -184,20 +184,19 @@ int docker_image_present(docker *d, const char *image, bool *present, err_t *err
 
 /* A pull answers 200 at once and reports progress, and failure, in its stream of
  * JSON lines: an {"error": ...} line anywhere means the pull failed. */
-int docker_image_ensure(docker *d, const char *image, err_t *err)
+static int docker_pull(docker *d, const char *image, err_t *err)
 {
-    bool present;
     char path[1024], *escaped;
     http_buf buf;
     long code;
-
-    if (docker_image_present(d, image, &present, err) < 0)
-        return -1;
-    if (present)
-        return 0;
     if (!(escaped = http_escape(image)))
         return err_set(err, ERR_SYS, "docker pull: out of memory");
-    snprintf(path, sizeof path, DOCKER_API "/images/create?fromImage=%s", escaped);
+    /* Without a tag the engine pulls every tag of the repository; the CLI's
+     * default is :latest, and so is ours. */
+    const char *last = strrchr(image, '/');
+    bool tagged = strchr(last ? last : image, ':') || strchr(image, '@');
+    snprintf(path, sizeof path, DOCKER_API "/images/create?fromImage=%s%s", escaped,
+             tagged ? "" : "&tag=latest");
     free(escaped);
     http_req req = {.method = "POST", .url = path, .timeout_ms = 600000L};
     if (http_do(d->http, &req, &code, &buf, err) < 0)
@@ -209,6 +208,56 @@ int docker_image_ensure(docker *d, const char *image, err_t *err)
                      image, failed ? failed : buf.data);
     http_buf_free(&buf);
     return rc;
+}
+
+/* Does the reference name a registry host ("10.88.0.1:5000/x", "quay.io/x")? As in
+ * Docker: a first component with a '.' or ':', or "localhost". */
+static bool docker_has_registry(const char *image)
+{
+    const char *slash = strchr(image, '/');
+    if (!slash)
+        return false;
+    size_t len = (size_t)(slash - image);
+    return memchr(image, '.', len) || memchr(image, ':', len) ||
+           (len == 9 && strncmp(image, "localhost", 9) == 0);
+}
+
+/* Give image the extra name target ("repo[:tag]"; the tag is what follows the
+ * last ':' after the last '/', "latest" by default). Names go unescaped in the
+ * path, where the engine expects their '/'. */
+static int docker_tag(docker *d, const char *image, const char *target, err_t *err)
+{
+    char path[1200], *repo;
+    const char *slash = strrchr(target, '/'), *colon = strrchr(target, ':'), *tag = "latest";
+    size_t rlen = strlen(target);
+    if (colon && (!slash || colon > slash)) {
+        tag = colon + 1;
+        rlen = (size_t)(colon - target);
+    }
+    char *name = strndup(target, rlen);
+    repo = name ? http_escape(name) : NULL;
+    free(name);
+    if (!repo)
+        return err_set(err, ERR_SYS, "docker tag: out of memory");
+    snprintf(path, sizeof path, "/images/%s/tag?repo=%s&tag=%s", image, repo, tag);
+    free(repo);
+    return docker_call(d, "POST", path, NULL, NULL, NULL, err);
+}
+
+int docker_image_ensure(docker *d, const char *image, const char *registry, err_t *err)
+{
+    bool present;
+    char remote[600];
+    if (docker_image_present(d, image, &present, err) < 0)
+        return -1;
+    if (present)
+        return 0;
+    if (!registry || !*registry || docker_has_registry(image))
+        return docker_pull(d, image, err);
+    snprintf(remote, sizeof remote, "%s/%s", registry, image);
+    if (docker_pull(d, remote, err) < 0 || docker_tag(d, remote, image, err) < 0)
+        return -1;
+    return 0;
 }
 
 int docker_network_gateway(docker *d, const char *network, char **gateway, err_t *err)
@@ -242,9 +291,14 @@ struct docker_events_state {
     size_t len;
 };
 
+/* No event is anywhere near this; a line that grows past it is not an event. */
+#define DOCKER_EVENT_MAX (1024 * 1024)
+
 static bool docker_events_chunk(void *ud, const char *data, size_t len)
 {
     struct docker_events_state *st = ud;
+    if (st->len + len > DOCKER_EVENT_MAX)
+        return false; /* ends this stream; the caller reconnects */
     char *grown = realloc(st->pending, st->len + len + 1);
     if (!grown)
         return false;

@@ -34,6 +34,7 @@ struct etcd {
     char **endpoints;
     size_t nendpoints;
     size_t current; /* index of the endpoint that last answered */
+    long timeout_ms; /* unary calls; ETCD_TIMEOUT_MS unless set */
 };
 
 /* ---- base64 (OpenSSL) and JSON helpers ------------------------------------------ */
@@ -183,6 +184,7 @@ etcd *etcd_new(const char *endpoints, err_t *err)
     }
     if (!(e->http = http_client_new(NULL, err)))
         goto err;
+    e->timeout_ms = ETCD_TIMEOUT_MS;
     free(list);
     return e;
 err:
@@ -200,6 +202,11 @@ void etcd_free(etcd *e)
         free(e->endpoints[i]);
     free(e->endpoints);
     free(e);
+}
+
+void etcd_set_timeout(etcd *e, long ms)
+{
+    e->timeout_ms = ms;
 }
 
 const char *etcd_endpoint(const etcd *e) { return e->endpoints[e->current]; }
@@ -222,7 +229,7 @@ static int etcd_post(etcd *e, const char *path, const char *body, long *status, 
         size_t idx = (e->current + i) % e->nendpoints;
         etcd_url(e, idx, path, url);
         http_req req = {.method = "POST", .url = url, .body = body, .body_len = strlen(body),
-                        .timeout_ms = ETCD_TIMEOUT_MS};
+                        .timeout_ms = e->timeout_ms};
         if (http_do(e->http, &req, status, resp, &last) == 0) {
             e->current = idx;
             return 0;

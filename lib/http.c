@@ -114,6 +114,11 @@ static int http_perform(http_client *c, const http_req *req, struct http_sink *s
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, sink);
     if (sink->stop) {
+        /* A stream may stay silent for long; keepalive probes notice a peer that
+         * vanished without a word (a host cut off) in about half a minute. */
+        curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+        curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 10L);
+        curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 5L);
         curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, http_on_progress);
         curl_easy_setopt(h, CURLOPT_XFERINFODATA, sink);

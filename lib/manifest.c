@@ -15,10 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MANIFEST_MAX_IMAGE 255
-#define MANIFEST_MAX_COMMAND 256
-#define MANIFEST_MAX_SERVICES 64
-#define MANIFEST_MAX_LINKS 64
 #define NAMES_MAX_LABEL 63
 /* Quoted values in messages are cut here: enough to recognise, never a flood. */
 #define NAMES_QUOTE_MAX 80

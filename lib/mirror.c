@@ -63,6 +63,10 @@ static void mirror_apply(mirror *m, const etcd_event *ev)
     etcd_kv copy = ev->kv;
     copy.key = strdup(ev->kv.key);
     copy.value = strdup(ev->kv.value);
+    if (!copy.key || !copy.value) { /* out of memory: the copy misses this change */
+        mirror_kv_free(&copy);
+        return;
+    }
     if (found) {
         mirror_kv_free(&m->kvs.kvs[i]);
         m->kvs.kvs[i] = copy;

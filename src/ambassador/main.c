@@ -41,10 +41,16 @@ static void ambassador_copy(etcd_kvs *dst, const etcd_kvs *src)
     etcd_kvs_free(dst);
     dst->kvs = calloc(src->n + 1, sizeof *dst->kvs);
     for (size_t i = 0; dst->kvs && i < src->n; i++) {
-        dst->kvs[i] = src->kvs[i];
-        dst->kvs[i].key = strdup(src->kvs[i].key);
-        dst->kvs[i].value = strdup(src->kvs[i].value);
-        dst->n++;
+        etcd_kv *kv = &dst->kvs[dst->n];
+        *kv = src->kvs[i];
+        kv->key = strdup(src->kvs[i].key);
+        kv->value = strdup(src->kvs[i].value);
+        if (kv->key && kv->value)
+            dst->n++;
+        else { /* out of memory: leave this entry out */
+            free(kv->key);
+            free(kv->value);
+        }
     }
     dst->revision = src->revision;
 }

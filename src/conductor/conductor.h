@@ -21,6 +21,7 @@ typedef struct conductor {
     char host_ip[64];
     char etcd_endpoints[1024];
     const char *docker_host;
+    char registry[256];   /* where images named without a registry are pulled from */
     int lease_ttl;        /* seconds */
     int resync_seconds;   /* a full pass at least this often, even without events */
     int parallel;         /* Docker operations at once */
@@ -44,8 +45,13 @@ void *host_thread(void *arg);
 /* host.c: revoke the lease at shutdown, so announcements vanish at once. */
 void host_release(conductor *c);
 
-/* watch.c: wake the main loop on changes under /apps/ and on container events. */
-void *watch_apps_thread(void *arg);
+/* watch.c: wake the main loop on changes under a prefix of etcd, and on
+ * container events. */
+typedef struct watch_target {
+    conductor *c;
+    const char *prefix;
+} watch_target;
+void *watch_etcd_thread(void *arg); /* arg: a watch_target */
 void *watch_docker_thread(void *arg);
 
 /* reconcile.c: one pass; returns true when it changed something (run another). */

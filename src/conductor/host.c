@@ -41,6 +41,7 @@ static int host_register(conductor *c, etcd *e, err_t *err)
     char key[128], started[32];
     int64_t lease;
     struct sysinfo si;
+    struct tm tm;
     time_t now = time(NULL);
 
     snprintf(key, sizeof key, "/hosts/%s", c->host_id);
@@ -48,7 +49,7 @@ static int host_register(conductor *c, etcd *e, err_t *err)
     if (etcd_lease_grant(e, c->lease_ttl, &lease, err) < 0)
         return -1;
     sysinfo(&si);
-    strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
     json_t *v = json_pack("{s:s,s:i,s:I,s:{},s:s,s:s}", "addr", c->host_ip, "cpus",
                           (int)sysconf(_SC_NPROCESSORS_ONLN), "memory",
                           (json_int_t)si.totalram * si.mem_unit, "labels", "version",
@@ -78,6 +79,7 @@ void *host_thread(void *arg)
         log_error("%s", err.msg);
         return NULL;
     }
+    etcd_set_timeout(e, c->lease_ttl * 1000L / 4);
     bool complained = false;
     while (!atomic_load(&c->stop)) {
         int64_t ttl = 0, lease = atomic_load(&c->lease);

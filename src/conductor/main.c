@@ -34,7 +34,11 @@ static void conductor_usage(FILE *out)
           "  --etcd URLS        etcd endpoints, comma-separated (default: $ETCD_ADDR, else\n"
           "                     http://127.0.0.1:2379)\n"
           "  --docker HOST      Docker socket (default: $DOCKER_HOST, else /var/run/docker.sock)\n"
-          "  --lease-ttl SEC    host lease TTL (default 10)\n"
+          "  --lease-ttl SEC    host lease TTL: a dead host's instances move after it\n"
+          "                     (default 5)\n"
+          "  --registry HOST    pull images named without a registry from HOST (default:\n"
+          "                     $DOKKAA_REGISTRY; none: such images are never pulled from\n"
+          "                     a registry of ours)\n"
           "  --resync SEC       full reconcile at least every SEC seconds (default 10)\n"
           "  --parallel N       Docker operations at once (default 8)\n"
           "  --cluster NAME     cluster name, labels the containers (default: $DOKKAA_CLUSTER,\n"
@@ -50,10 +54,11 @@ static int conductor_parse(conductor *c, int argc, char **argv)
         {"etcd", required_argument, 0, 'e'},    {"docker", required_argument, 0, 'd'},
         {"lease-ttl", required_argument, 0, 't'}, {"resync", required_argument, 0, 'r'},
         {"parallel", required_argument, 0, 'p'}, {"cluster", required_argument, 0, 'c'},
-        {"link-ports", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
+        {"link-ports", required_argument, 0, 'l'}, {"registry", required_argument, 0, 'g'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *host_id = getenv("HOST_ID"), *host_ip = getenv("HOST_IP");
-    const char *cluster = getenv("DOKKAA_CLUSTER");
+    const char *cluster = getenv("DOKKAA_CLUSTER"), *registry = getenv("DOKKAA_REGISTRY");
     char hostname[64] = "localhost";
     err_t err;
     int opt;
@@ -61,7 +66,7 @@ static int conductor_parse(conductor *c, int argc, char **argv)
     gethostname(hostname, sizeof hostname - 1);
     config_etcd_endpoints(c->etcd_endpoints, sizeof c->etcd_endpoints, getenv("ETCD_ADDR"));
     c->docker_host = getenv("DOCKER_HOST");
-    c->lease_ttl = 10;
+    c->lease_ttl = 5;
     c->resync_seconds = 10;
     c->parallel = 8;
     c->link_ports = LINKS_RANGE_DEFAULT;
@@ -75,12 +80,14 @@ static int conductor_parse(conductor *c, int argc, char **argv)
         case 'r': if (config_int("--resync", optarg, 1, 3600, &c->resync_seconds) < 0) return -1; break;
         case 'p': if (config_int("--parallel", optarg, 1, 64, &c->parallel) < 0) return -1; break;
         case 'c': cluster = optarg; break;
+        case 'g': registry = optarg; break;
         case 'l': if (links_parse_range(optarg, &c->link_ports) < 0) return -1; break;
         case 'h': conductor_usage(stdout); exit(0);
         default: conductor_usage(stderr); return -1;
         }
     }
     snprintf(c->host_id, sizeof c->host_id, "%s", host_id && *host_id ? host_id : hostname);
+    snprintf(c->registry, sizeof c->registry, "%s", registry ? registry : "");
     snprintf(c->cluster, sizeof c->cluster, "%s", cluster && *cluster ? cluster : "dokkaa");
     if (names_check_label("cluster name", c->cluster, &err) < 0) {
         fprintf(stderr, "%s\n", err.msg);
@@ -116,7 +123,9 @@ void conductor_wake(conductor *c)
 int main(int argc, char **argv)
 {
     static conductor c = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-    pthread_t host, apps, events;
+    static const char *const prefixes[] = {"/apps/", "/hosts/", "/cluster/"};
+    watch_target targets[3];
+    pthread_t host, watchers[3], events;
     reconciler *r;
 
     log_init("conductor");
@@ -130,9 +139,14 @@ int main(int argc, char **argv)
         return 1;
     log_info("host %s (%s) etcd %s", c.host_id, c.host_ip, c.etcd_endpoints);
 
-    pthread_create(&host, NULL, host_thread, &c);
-    pthread_create(&apps, NULL, watch_apps_thread, &c);
-    pthread_create(&events, NULL, watch_docker_thread, &c);
+    if (pthread_create(&host, NULL, host_thread, &c) != 0 ||
+        pthread_create(&events, NULL, watch_docker_thread, &c) != 0)
+        return log_error("cannot start threads"), 1;
+    for (int i = 0; i < 3; i++) {
+        targets[i] = (watch_target){.c = &c, .prefix = prefixes[i]};
+        if (pthread_create(&watchers[i], NULL, watch_etcd_thread, &targets[i]) != 0)
+            return log_error("cannot start threads"), 1;
+    }
     do {
         /* Passes repeat while they change things, but a bounded number of times:
          * a container that keeps failing must not keep this loop from waiting. */
@@ -141,7 +155,8 @@ int main(int argc, char **argv)
     } while (conductor_wait(&c, time(NULL) + c.resync_seconds));
 
     log_info("stopping; containers keep running");
-    pthread_join(apps, NULL);
+    for (int i = 0; i < 3; i++)
+        pthread_join(watchers[i], NULL);
     pthread_join(events, NULL);
     pthread_join(host, NULL);
     host_release(&c);

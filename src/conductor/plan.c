@@ -37,7 +37,8 @@ static bool plan_is_unwanted(const plan_spec *specs, size_t nspecs, const plan_c
     if (!spec->valid)
         return false;
     names_container(expected, sizeof expected, c->app, c->name, c->instance);
-    return c->instance < 0 || c->instance >= spec->m.scale || strcmp(expected, c->cname) != 0;
+    return c->instance < 0 || c->instance >= spec->m.scale || !spec->here ||
+           !spec->here[c->instance] || strcmp(expected, c->cname) != 0;
 }
 
 int plan_make(const plan_spec *specs, size_t nspecs, const plan_container *containers,
@@ -56,8 +57,10 @@ int plan_make(const plan_spec *specs, size_t nspecs, const plan_container *conta
 
     for (size_t s = 0; s < nspecs; s++) {
         const plan_spec *spec = &specs[s];
-        for (int i = 0; spec->valid && i < spec->m.scale; i++) {
+        for (int i = 0; spec->valid && spec->here && i < spec->m.scale; i++) {
             char cname[200];
+            if (!spec->here[i])
+                continue;
             names_container(cname, sizeof cname, spec->app, spec->name, i);
             const plan_container *c = plan_find_container(containers, ncontainers, cname);
             plan_action a = {.spec = spec, .instance = i, .container = c};

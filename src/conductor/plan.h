@@ -1,11 +1,13 @@
 /* plan.h - the conductor's planner: what to do to make the containers on this
  * host match the manifests. Pure logic, no I/O: tests/unit/test_plan.c drives it.
  *
- * Inputs are the manifests (valid or not) and the containers the engine has with
- * Dokkaa's labels; the output is a list of actions. The rules:
- *   - instance i of a valid manifest with i < scale must exist as container
- *     names_container(app, name, i), carrying the manifest's hash, and run;
- *   - a container whose manifest is gone, or whose instance is >= scale, goes;
+ * Inputs are the manifests (valid or not), which of their instances the scheduler
+ * placed on this host, and the containers the engine has with Dokkaa's labels; the
+ * output is a list of actions. The rules:
+ *   - instance i of a valid manifest, i < scale, placed here, must exist as
+ *     container names_container(app, name, i), carrying the manifest's hash, and run;
+ *   - a container whose manifest is gone, whose instance is >= scale, or whose
+ *     instance is no longer placed here, goes;
  *   - a container whose manifest is invalid is left alone: a typo in an update
  *     must not take down what runs (the status reports the error instead). */
 #ifndef DOKKAA_PLAN_H
@@ -21,6 +23,8 @@ typedef struct plan_spec {
     char name[64];
     bool valid;
     manifest m;        /* when valid */
+    bool *here;        /* here[i]: instance i is placed on this host (m.scale entries,
+                        * or NULL: none is) */
     char error[sizeof(((err_t *)0)->msg)]; /* when not */
 } plan_spec;
 

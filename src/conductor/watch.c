@@ -1,5 +1,6 @@
-/* watch.c - the conductor's ears: etcd changes under /apps/ and the engine's
- * container events both just mark the state dirty. The reconcile pass then reads
+/* watch.c - the conductor's ears: etcd changes (under /apps/: manifests and
+ * placements; /hosts/: hosts coming and going; /cluster/: the leader) and the
+ * engine's container events all just mark the state dirty. The reconcile pass then reads
  * everything afresh, so an event lost in a reconnect costs latency, never
  * correctness (and the periodic resync bounds that latency). */
 #include <jansson.h>
@@ -11,7 +12,7 @@
 #include "dokkaa/etcd.h"
 #include "dokkaa/log.h"
 
-static bool watch_on_apps(void *ud, const etcd_event *events, size_t n)
+static bool watch_on_etcd(void *ud, const etcd_event *events, size_t n)
 {
     (void)events, (void)n;
     conductor_wake(ud);
@@ -24,9 +25,10 @@ static void watch_pause(conductor *c)
         usleep(100 * 1000);
 }
 
-void *watch_apps_thread(void *arg)
+void *watch_etcd_thread(void *arg)
 {
-    conductor *c = arg;
+    const watch_target *t = arg;
+    conductor *c = t->c;
     err_t err;
     etcd *e = etcd_new(c->etcd_endpoints, &err);
     if (!e) {
@@ -35,9 +37,9 @@ void *watch_apps_thread(void *arg)
     }
     while (!atomic_load(&c->stop)) {
         /* From "now" (0): a pass follows every (re)start of the watch anyway. */
-        if (etcd_watch(e, "/apps/", 0, watch_on_apps, c, &c->stop, NULL, &err) < 0 &&
+        if (etcd_watch(e, t->prefix, 0, watch_on_etcd, c, &c->stop, NULL, &err) < 0 &&
             err.code != ERR_CANCELLED) {
-            log_warn("watch /apps/: %s", err.msg);
+            log_warn("watch %s: %s", t->prefix, err.msg);
             conductor_wake(c);
             watch_pause(c);
         }

@@ -45,5 +45,9 @@ test_04_v2_delete_answers_like_etcd_v2() {
     [[ "$out" == *'"errorCode":100'*' 404' ]] || fail "a missing key: $out"
     out=$(curl -s -w ' %{http_code}' -XDELETE "$E2E_BUILDER/v2/keys/apps/del/web/manifest")
     [[ "$out" == *'"action":"delete"'*'"prevNode":{'*'dockerfile/nginx'*' 200' ]] || fail "delete: $out"
-    assert_eq 0 "$(e2e_count_keys /apps/del/)" "the manifest is gone"
+    assert_eq 0 "$(e2e_count_keys /apps/del/web/manifest)" "the manifest is gone"
+    # the scheduler then drops its placement, and the conductor its container
+    dk_wait 30 "del's placement and container to go" sh -c \
+        "[ \$(ETCDCTL_API=3 etcdctl --endpoints=$E2E_ETCD get --prefix --keys-only /apps/del/ | grep -c .) = 0 ] &&
+         [ -z \"\$(docker ps -aq --filter label=dokkaa.app=del)\" ]"
 }

@@ -19,6 +19,7 @@
 /* One planning problem: its specs, containers and the resulting actions. */
 typedef struct world {
     plan_spec specs[4];
+    bool here[4][16]; /* placements on this host; add_spec places every instance here */
     size_t nspecs;
     plan_container cs[8];
     char cnames[8][200];
@@ -46,8 +47,11 @@ static int teardown(void **state)
 /* Add the spec app/name from a manifest; printf-style so the scale can vary. */
 static plan_spec *add_spec(world *w, const char *app, const char *name, const char *fmt, int scale)
 {
-    plan_spec *s = &w->specs[w->nspecs++];
+    plan_spec *s = &w->specs[w->nspecs];
     char json[512];
+    for (int i = 0; i < 16; i++)
+        w->here[w->nspecs][i] = true;
+    s->here = w->here[w->nspecs++];
     err_t err;
     snprintf(json, sizeof json, fmt, scale);
     snprintf(s->app, sizeof s->app, "%s", app);
@@ -279,10 +283,46 @@ static void test_find_spec_and_container(void **state)
     assert_null(plan_find_container(w->cs, w->ncs, "dummy---nginx"));
 }
 
+static void test_instance_placed_elsewhere_is_not_created(void **state)
+{
+    world *w = *state;
+    plan_spec *s = add_spec(w, "dummy", "nginx", NGINX, 3);
+    s->here[1] = false;
+    plan(w);
+    assert_int_equal(w->nacts, 2);
+    assert_int_equal(count(w, PLAN_CREATE, s, 0, NULL), 1);
+    assert_int_equal(count(w, PLAN_CREATE, s, 1, NULL), 0);
+    assert_int_equal(count(w, PLAN_CREATE, s, 2, NULL), 1);
+}
+
+static void test_instance_moved_to_another_host_is_removed_here(void **state)
+{
+    world *w = *state;
+    plan_spec *s = add_spec(w, "dummy", "nginx", NGINX, 2);
+    add_container(w, "dummy", "nginx", 0, NULL, s->m.hash, PLAN_RUNNING);
+    plan_container *moved = add_container(w, "dummy", "nginx", 1, NULL, s->m.hash, PLAN_RUNNING);
+    s->here[1] = false;
+    plan(w);
+    assert_int_equal(w->nacts, 1);
+    assert_int_equal(count(w, PLAN_REMOVE, NULL, 0, moved), 1);
+}
+
+static void test_nothing_placed_here_runs_nothing(void **state)
+{
+    world *w = *state;
+    plan_spec *s = add_spec(w, "dummy", "nginx", NGINX, 2);
+    s->here = NULL;
+    plan(w);
+    assert_int_equal(w->nacts, 0);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
+        T(test_instance_placed_elsewhere_is_not_created),
+        T(test_instance_moved_to_another_host_is_removed_here),
+        T(test_nothing_placed_here_runs_nothing),
         T(test_empty_input_plans_nothing),
         T(test_new_manifest_creates_instance_zero),
         T(test_scale_up_creates_missing_instances_with_their_names),

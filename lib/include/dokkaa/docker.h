@@ -40,8 +40,10 @@ int docker_container_inspect(docker *d, const char *id, json_t **out, err_t *err
 int docker_container_list(docker *d, const char *label, json_t **out, err_t *err);
 
 int docker_image_present(docker *d, const char *image, bool *present, err_t *err);
-/* Pull image unless it is present already. */
-int docker_image_ensure(docker *d, const char *image, err_t *err);
+/* Pull image unless it is present already. With a registry ("10.88.0.1:5000"), an
+ * image named without a registry host ("dockerfile/nginx") is pulled from there
+ * and tagged with its plain name, so that no public registry is ever asked. */
+int docker_image_ensure(docker *d, const char *image, const char *registry, err_t *err);
 
 /* The gateway address of a network ("bridge"), i.e. the host seen from containers. */
 int docker_network_gateway(docker *d, const char *network, char **gateway, err_t *err);

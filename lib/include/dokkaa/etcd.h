@@ -68,6 +68,10 @@ typedef bool (*etcd_watch_fn)(void *ud, const etcd_event *events, size_t n);
 etcd *etcd_new(const char *endpoints, err_t *err);
 void etcd_free(etcd *e);
 
+/* Bound each unary call to ms (default 10 s). A lease keeper sets it below a third
+ * of the TTL, so that a stalled member is left for the next one in time. */
+void etcd_set_timeout(etcd *e, long ms);
+
 /* The endpoint currently in use (for messages). */
 const char *etcd_endpoint(const etcd *e);
 

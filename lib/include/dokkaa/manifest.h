@@ -16,6 +16,10 @@
 
 #define MANIFEST_MAX_SCALE 1000
 #define MANIFEST_MAX_BYTES (1024 * 1024)
+#define MANIFEST_MAX_IMAGE 255
+#define MANIFEST_MAX_COMMAND 256
+#define MANIFEST_MAX_SERVICES 64
+#define MANIFEST_MAX_LINKS 64
 
 typedef struct manifest_service {
     char *name; /* a DNS label */

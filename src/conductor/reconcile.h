@@ -1,0 +1,57 @@
+/* reconcile.h - what the files of a reconcile pass share (reconcile.c reads and
+ * drives a pass; leader.c elects and schedules; announce.c writes /status/ and
+ * /services/; act.c carries out the plan). Not for outside the conductor. */
+#ifndef DOKKAA_RECONCILE_H
+#define DOKKAA_RECONCILE_H
+
+#include <jansson.h>
+#include <pthread.h>
+
+#include "conductor.h"
+#include "dokkaa/docker.h"
+#include "dokkaa/etcd.h"
+#include "kvset.h"
+#include "plan.h"
+#include "sched.h"
+#include "spec.h"
+
+struct reconciler {
+    conductor *c;
+    etcd *e;
+    docker *d;
+    spec_host host;
+    kvset announced;      /* what etcd holds from this host */
+    kvset failures;       /* container name -> why its last create/start failed */
+    kvset warned;         /* etcd key -> the problem last logged for it */
+    kvset warned_now;     /* ... this pass: keys no longer bad are forgotten */
+    bool unreachable;     /* the last pass could not read etcd or the engine */
+    bool leader;          /* this conductor is the elected scheduler */
+    pthread_mutex_t mu;   /* guards failures while workers run */
+};
+
+/* What one pass read. */
+typedef struct reconcile_view {
+    plan_spec *specs;              /* from /apps/<app>/<name>/manifest, in key order */
+    size_t nspecs;
+    sched_placement *placements;   /* from /apps/<app>/<name>/instances/<i> */
+    size_t nplacements;
+    json_t *list;                  /* the engine's containers of this cluster */
+    plan_container *containers;    /* containers[i] describes list[i] */
+    size_t ncontainers;
+} reconcile_view;
+
+/* Log a problem with an etcd key once, not on every pass. */
+void reconcile_warn(reconciler *r, const char *key, const char *msg);
+
+/* leader.c: campaign for /cluster/leader; when leading, schedule and write the
+ * placements. Returns true when it wrote any. */
+bool leader_pass(reconciler *r, const reconcile_view *v);
+
+/* announce.c: write the status of each instance placed here and the services of
+ * the running ones. */
+void announce_pass(reconciler *r, const reconcile_view *v);
+
+/* act.c: carry out a plan; returns how many actions succeeded. */
+int act_run(reconciler *r, const plan_action *actions, size_t n);
+
+#endif

@@ -1,0 +1,135 @@
+/* sched.c - the scheduler's decisions (see sched.h for the rules).
+ *
+ * Counting is done with linear scans over the placements: a cluster holds
+ * thousands of instances at most, a decision is made only when something changed,
+ * and the etcd write that follows costs far more than the arithmetic. */
+#include "sched.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct sched_state {
+    const plan_spec *specs;
+    size_t nspecs;
+    sched_placement *current; /* placements as they will be after the changes */
+    size_t ncurrent;
+    char (*hosts)[64];
+    size_t nhosts;
+    sched_placement *changes;
+    size_t nchanges;
+} sched_state;
+
+static bool sched_host_alive(const sched_state *st, const char *host)
+{
+    for (size_t h = 0; h < st->nhosts; h++)
+        if (strcmp(st->hosts[h], host) == 0)
+            return true;
+    return false;
+}
+
+static bool sched_same(const sched_placement *p, const char *app, const char *name)
+{
+    return strcmp(p->app, app) == 0 && strcmp(p->name, name) == 0;
+}
+
+/* Is p where the rules want it to stay? */
+static bool sched_keeps(const sched_state *st, const sched_placement *p)
+{
+    const plan_spec *spec = plan_find_spec(st->specs, st->nspecs, p->app, p->name);
+    if (!spec)
+        return false;
+    if (!spec->valid)
+        return true;
+    return p->instance >= 0 && p->instance < spec->m.scale && sched_host_alive(st, p->host);
+}
+
+/* Does p's instance still exist (valid manifest, instance < scale)? */
+static bool sched_wanted(const sched_state *st, const sched_placement *p)
+{
+    const plan_spec *spec = plan_find_spec(st->specs, st->nspecs, p->app, p->name);
+    return spec && spec->valid && p->instance >= 0 && p->instance < spec->m.scale;
+}
+
+static const sched_placement *sched_find(const sched_state *st, const char *app,
+                                         const char *name, int instance)
+{
+    for (size_t i = 0; i < st->ncurrent; i++)
+        if (st->current[i].instance == instance && sched_same(&st->current[i], app, name))
+            return &st->current[i];
+    return NULL;
+}
+
+/* The live host for a new instance of spec: spread, then least loaded, then id. */
+static const char *sched_pick(const sched_state *st, const plan_spec *spec)
+{
+    const char *best = NULL;
+    size_t best_mine = 0, best_all = 0;
+    for (size_t h = 0; h < st->nhosts; h++) {
+        size_t mine = 0, all = 0;
+        for (size_t i = 0; i < st->ncurrent; i++) {
+            if (strcmp(st->current[i].host, st->hosts[h]) != 0)
+                continue;
+            all++;
+            mine += sched_same(&st->current[i], spec->app, spec->name);
+        }
+        if (!best || mine < best_mine || (mine == best_mine && all < best_all) ||
+            (mine == best_mine && all == best_all && strcmp(st->hosts[h], best) < 0)) {
+            best = st->hosts[h];
+            best_mine = mine;
+            best_all = all;
+        }
+    }
+    return best;
+}
+
+static void sched_change(sched_state *st, const char *app, const char *name, int instance,
+                         const char *host)
+{
+    sched_placement *c = &st->changes[st->nchanges++];
+    memset(c, 0, sizeof *c);
+    memcpy(c->app, app, sizeof c->app);
+    memcpy(c->name, name, sizeof c->name);
+    c->instance = instance;
+    strcpy(c->host, host); /* host is a 64-byte id, or "" */
+}
+
+int sched_make(const plan_spec *specs, size_t nspecs, const sched_placement *placements,
+               size_t nplacements, char (*hosts)[64], size_t nhosts, sched_placement **changes,
+               size_t *nchanges)
+{
+    size_t want = nplacements;
+    for (size_t s = 0; s < nspecs; s++)
+        want += specs[s].valid ? (size_t)specs[s].m.scale : 0;
+    sched_state st = {.specs = specs, .nspecs = nspecs, .hosts = hosts, .nhosts = nhosts,
+                      .current = calloc(want + 1, sizeof *st.current),
+                      .changes = calloc(want + 1, sizeof *st.changes)};
+    if (!st.current || !st.changes) {
+        free(st.current);
+        free(st.changes);
+        return -1;
+    }
+    for (size_t i = 0; i < nplacements; i++) {
+        const sched_placement *p = &placements[i];
+        if (sched_keeps(&st, p))
+            st.current[st.ncurrent++] = *p;
+        else if (!sched_wanted(&st, p))
+            sched_change(&st, p->app, p->name, p->instance, "");
+        /* else: wanted but on a dead host; the loop below overwrites it, as a txn
+         * may not touch one key twice */
+    }
+    for (size_t s = 0; s < nspecs; s++) {
+        for (int i = 0; specs[s].valid && i < specs[s].m.scale; i++) {
+            const char *host;
+            if (sched_find(&st, specs[s].app, specs[s].name, i) || !(host = sched_pick(&st, &specs[s])))
+                continue;
+            sched_change(&st, specs[s].app, specs[s].name, i, host);
+            st.current[st.ncurrent] = st.changes[st.nchanges - 1];
+            st.ncurrent++;
+        }
+    }
+    free(st.current);
+    *changes = st.changes;
+    *nchanges = st.nchanges;
+    return 0;
+}

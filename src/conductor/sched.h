@@ -1,0 +1,34 @@
+/* sched.h - the scheduler: which host runs which instance. Pure logic, no I/O
+ * (tests/unit/test_sched.c); only the elected leader's conductor calls it, and
+ * writes what it decides to /apps/<app>/<name>/instances/<i> in a txn fenced on its
+ * leadership (reconcile.c).
+ *
+ * The rules, in order:
+ *   - a placement on a live host stays where it is: running instances are not
+ *     moved without cause;
+ *   - a placement whose manifest is gone, or whose instance is >= scale, goes;
+ *     placements of an invalid manifest are left alone, like its containers;
+ *   - an instance without a placement, or placed on a host that is gone, goes to
+ *     the live host with the fewest instances of the same manifest (spread), then
+ *     the fewest instances in all (least loaded), then the lowest host id. */
+#ifndef DOKKAA_SCHED_H
+#define DOKKAA_SCHED_H
+
+#include <stddef.h>
+
+#include "plan.h"
+
+typedef struct sched_placement {
+    char app[64];
+    char name[64];
+    int instance;
+    char host[64]; /* "" in a change: delete the placement */
+} sched_placement;
+
+/* Decide. placements are the current ones (any order), hosts the live host ids.
+ * *changes (allocated; free it) gets the placements to write or delete. */
+int sched_make(const plan_spec *specs, size_t nspecs, const sched_placement *placements,
+               size_t nplacements, char (*hosts)[64], size_t nhosts, sched_placement **changes,
+               size_t *nchanges);
+
+#endif
