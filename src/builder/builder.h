@@ -32,14 +32,16 @@ typedef struct builder_req {
     char *body;          /* NUL-terminated */
     size_t body_len;
     bool too_large;
-    bool trusted;        /* from loopback or a trusted network */
     etcd *etcd;          /* this request's client */
 } builder_req;
 
-/* v2.c: the etcd v2 keys API for /v2/keys/apps/... */
-enum MHD_Result v2_handle(builder *b, builder_req *r);
+/* v2.c: the etcd v2 keys API for /v2/keys/apps/... (writes from trusted clients
+ * only), and its 401 for the others. */
+enum MHD_Result v2_handle(builder_req *r);
+enum MHD_Result v2_unauthorized(builder_req *r);
 
-/* Queue a JSON response (steals body) with extra header X-Etcd-Index when index > 0. */
+/* Queue a JSON response (steals body) with extra header X-Etcd-Index when index > 0;
+ * a body that could not be built (NULL) becomes a 500. */
 enum MHD_Result builder_reply(builder_req *r, unsigned status, json_t *body, int64_t index);
 
 #endif

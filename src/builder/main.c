@@ -24,16 +24,24 @@ static void builder_on_signal(int sig)
     builder_stop = 1;
 }
 
+/* A body that cannot be built (out of memory, or text JSON cannot carry) still
+ * gets an answer: returning MHD_NO would reset the connection with none. */
 enum MHD_Result builder_reply(builder_req *r, unsigned status, json_t *body, int64_t index)
 {
-    char *text = json_dumps(body, JSON_COMPACT);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    if (!text)
-        return MHD_NO;
-    size_t len = strlen(text);
-    text[len] = '\0';
+    if (!text) {
+        status = 500;
+        text = strdup("{\"error\":\"the response could not be encoded as JSON\"}");
+        if (!text)
+            return MHD_NO;
+    }
     struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
     MHD_add_response_header(resp, "Content-Type", "application/json");
     if (index > 0) {
         char idx[32];
@@ -97,8 +105,14 @@ static void builder_completed(void *cls, struct MHD_Connection *conn, void **con
     }
 }
 
+static bool builder_is_read(const char *method)
+{
+    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
+
 /* Collect the body (up to BUILDER_MAX_BODY; beyond that it is dropped and the
- * request refused with 413), then route. */
+ * request refused with 413), then route. A write from an untrusted client is
+ * refused on the first call, before any of its body is read. */
 static enum MHD_Result builder_handle(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version,
                                       const char *upload, size_t *upload_size, void **con_cls)
@@ -110,9 +124,10 @@ static enum MHD_Result builder_handle(void *cls, struct MHD_Connection *conn, co
     if (!r) {
         if (!(r = calloc(1, sizeof *r)))
             return MHD_NO;
-        *r = (builder_req){.conn = conn, .method = method, .url = url,
-                           .trusted = builder_trusted(b, conn)};
+        *r = (builder_req){.conn = conn, .method = method, .url = url};
         *con_cls = r;
+        if (!builder_is_read(method) && !builder_trusted(b, conn))
+            return v2_unauthorized(r);
         return MHD_YES;
     }
     if (*upload_size) {
@@ -136,7 +151,7 @@ static enum MHD_Result builder_handle(void *cls, struct MHD_Connection *conn, co
         return builder_reply(r, 404, json_pack("{s:s,s:s}", "error", "not found", "path", url), 0);
     if (!(r->etcd = etcd_new(b->etcd_endpoints, &err)))
         return builder_reply(r, 500, json_pack("{s:s}", "error", err.msg), 0);
-    return v2_handle(b, r);
+    return v2_handle(r);
 }
 
 static int builder_add_trust(builder *b, const char *cidr)
@@ -187,10 +202,13 @@ int main(int argc, char **argv)
     signal(SIGTERM, builder_on_signal);
     signal(SIGINT, builder_on_signal);
     signal(SIGPIPE, SIG_IGN);
+    /* A thread per connection: the limit keeps a flood of idle connections from
+     * taking every thread and descriptor the process has. */
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_DUAL_STACK,
         (uint16_t)port, NULL, NULL, builder_handle, &b, MHD_OPTION_NOTIFY_COMPLETED,
-        builder_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+        builder_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+        MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_END);
     if (!d) {
         log_error("cannot listen on port %d", port);
         return 1;

@@ -7,7 +7,8 @@
  * "createdIndex"}, "prevNode"}, errors {"errorCode", "message", "cause", "index"}).
  * Unlike a bare etcd, a manifest is validated before it is stored: a bad one gets
  * 400 with the precise error and nothing is written. Writes come anonymously only
- * from loopback and trusted networks (DESIGN.md). */
+ * from loopback and trusted networks (DESIGN.md). etcd v2's compare-and-swap
+ * (prevExist, prevValue, prevIndex) is refused with 400 rather than ignored. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,17 +19,32 @@
 #define V2_PREFIX "/v2/keys"
 
 /* etcd v2's error codes that this endpoint can give */
-enum { V2_KEY_NOT_FOUND = 100, V2_NOT_FILE = 102, V2_ROOT_RONLY = 107, V2_VALUE_REQUIRED = 200,
-       V2_INVALID_FIELD = 209, V2_INVALID_FORM = 210, V2_UNAUTHORIZED = 110, V2_RAFT = 300 };
+enum { V2_KEY_NOT_FOUND = 100, V2_NOT_FILE = 102, V2_ROOT_RONLY = 107, V2_DIR_NOT_EMPTY = 108,
+       V2_VALUE_REQUIRED = 200, V2_INVALID_FIELD = 209, V2_INVALID_FORM = 210,
+       V2_UNAUTHORIZED = 110, V2_RAFT = 300 };
 
+/* Whether s can go into a JSON string: jansson refuses text that is not UTF-8. */
+static bool v2_utf8(const char *s)
+{
+    json_t *j = json_string(s);
+    json_decref(j);
+    return j != NULL;
+}
+
+/* An error in etcd v2's shape. A cause that is not UTF-8 (a key from a URL like
+ * %FF) is left out rather than losing the whole answer. */
 static enum MHD_Result v2_error(builder_req *r, unsigned status, int code, const char *message,
                                 const char *cause, int64_t index)
 {
+    if (cause && !v2_utf8(cause))
+        cause = NULL;
     json_t *body = json_pack("{s:i,s:s,s:s,s:I}", "errorCode", code, "message", message, "cause",
                              cause ? cause : "", "index", (json_int_t)index);
     return builder_reply(r, status, body, index);
 }
 
+/* NULL when the key or value is not UTF-8 (written straight into etcd): JSON
+ * cannot carry it, and callers say so or leave the node out. */
 static json_t *v2_node(const etcd_kv *kv)
 {
     return json_pack("{s:s,s:s%,s:I,s:I}", "key", kv->key, "value", kv->value, kv->value_len,
@@ -36,17 +52,21 @@ static json_t *v2_node(const etcd_kv *kv)
                      (json_int_t)kv->create_revision);
 }
 
-/* The value= field of a form body (or of the query string). */
-static char *v2_form_value(builder_req *r)
+/* The field name= of the query string, else of a form body; "" for a field given
+ * without "=", NULL when absent. */
+static char *v2_form_value(builder_req *r, const char *name)
 {
-    const char *q = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "value");
-    if (q)
-        return strdup(q);
+    const char *q;
+    size_t qlen, nlen = strlen(name);
+    if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, name, nlen, &q, &qlen) ==
+        MHD_YES)
+        return strndup(q ? q : "", q ? qlen : 0);
     char *save, *copy = r->body ? strdup(r->body) : NULL, *value = NULL;
     for (char *f = copy ? strtok_r(copy, "&", &save) : NULL; f; f = strtok_r(NULL, "&", &save)) {
-        if (strncmp(f, "value=", 6) == 0) {
-            http_urldecode(f + 6, true);
-            value = strdup(f + 6);
+        if (strncmp(f, name, nlen) == 0 && (f[nlen] == '=' || f[nlen] == '\0')) {
+            char *v = f + nlen + (f[nlen] == '=');
+            http_urldecode(v, true);
+            value = strdup(v);
             break;
         }
     }
@@ -54,9 +74,24 @@ static char *v2_form_value(builder_req *r)
     return value;
 }
 
+/* Compare-and-swap: etcd v2 makes a write conditional on these. Ignoring them would
+ * turn a client's compare-and-swap into an unconditional overwrite. */
+static const char *v2_unsupported_condition(builder_req *r)
+{
+    static const char *const conds[] = {"prevExist", "prevValue", "prevIndex"};
+    for (size_t i = 0; i < sizeof conds / sizeof *conds; i++) {
+        char *v = v2_form_value(r, conds[i]);
+        free(v);
+        if (v)
+            return conds[i];
+    }
+    return NULL;
+}
+
 /* A directory node: the keys right under dirkey, or all of them nested when
  * recursive. kvs is sorted, and keys sharing a prefix are contiguous in that
- * order, so each subdirectory is one run starting at *i. */
+ * order, so each subdirectory is one run starting at *i. A node JSON cannot carry
+ * (v2_node) is left out: appending NULL fails and appends nothing. */
 static json_t *v2_dir(const char *dirkey, const etcd_kvs *kvs, size_t *i, bool recursive)
 {
     json_t *nodes = json_array();
@@ -99,8 +134,11 @@ static enum MHD_Result v2_get(builder_req *r, const char *key)
     if (etcd_get(r->etcd, key, &kvs, &err) < 0)
         return v2_error(r, 500, V2_RAFT, err.msg, key, 0);
     if (kvs.n == 1) {
-        ret = builder_reply(r, 200, json_pack("{s:s,s:o}", "action", "get", "node",
-                                              v2_node(&kvs.kvs[0])), kvs.revision);
+        json_t *node = v2_node(&kvs.kvs[0]);
+        ret = node ? builder_reply(r, 200, json_pack("{s:s,s:o}", "action", "get", "node", node),
+                                   kvs.revision)
+                   : v2_error(r, 500, V2_RAFT, "the value is not UTF-8 text, which JSON cannot carry",
+                              key, kvs.revision);
         etcd_kvs_free(&kvs);
         return ret;
     }
@@ -108,7 +146,9 @@ static enum MHD_Result v2_get(builder_req *r, const char *key)
     snprintf(dirprefix, sizeof dirprefix, "%s/", key);
     if (etcd_get_prefix(r->etcd, dirprefix, &kvs, &err) < 0)
         return v2_error(r, 500, V2_RAFT, err.msg, key, 0);
-    if (kvs.n == 0) {
+    if (kvs.n == 0 && strcmp(key, "/apps") != 0) {
+        /* /apps is the root of what Dokkaa serves and, like etcd v2's "/", exists
+         * when empty: a fresh cluster lists no apps rather than 404 */
         ret = v2_error(r, 404, V2_KEY_NOT_FOUND, "Key not found", key, kvs.revision);
     } else {
         size_t i = 0;
@@ -129,11 +169,14 @@ static enum MHD_Result v2_put(builder_req *r, const char *key)
     int64_t revision;
     enum MHD_Result ret;
 
-    if (names_parse_manifest_key(key, app, name, &err) < 0)
-        return v2_error(r, 400, V2_INVALID_FIELD,
-                        "only manifests can be written here: /v2/keys/apps/<app>/<name>/manifest",
-                        key, 0);
-    char *value = v2_form_value(r);
+    if (names_parse_manifest_key(key, app, name, &err) < 0) {
+        char message[sizeof err.msg + 100];
+        snprintf(message, sizeof message,
+                 "%s; only manifests can be written here: /v2/keys/apps/<app>/<name>/manifest",
+                 err.msg);
+        return v2_error(r, 400, V2_INVALID_FIELD, message, key, 0);
+    }
+    char *value = v2_form_value(r, "value");
     if (!value)
         return v2_error(r, 400, V2_VALUE_REQUIRED, "Value is Required in POST form", key, 0);
     if (manifest_parse(value, strlen(value), &m, &err) < 0) {
@@ -142,6 +185,11 @@ static enum MHD_Result v2_put(builder_req *r, const char *key)
         return ret;
     }
     manifest_free(&m);
+    /* prevNode is read just before the put, so a concurrent write to the same key
+     * can slip in between. A txn could make the put conditional on what was read,
+     * but etcd_txn reports neither the store revision nor its ops' results, and
+     * node.modifiedIndex needs the put's revision; a put with prev_kv would need
+     * lib/. */
     if (etcd_get(r->etcd, key, &prev, &err) < 0 ||
         etcd_put(r->etcd, key, value, 0, &revision, &err) < 0) {
         free(value);
@@ -160,7 +208,9 @@ static enum MHD_Result v2_put(builder_req *r, const char *key)
 }
 
 /* Deleting an app (or every app) also frees its link ports: DESIGN.md keeps
- * /links/<app>/ "until the app is deleted". */
+ * /links/<app>/ "until the app is deleted". An app may already have lost its last
+ * manifest (a single-key DELETE) and still hold ports, so this runs whether or not
+ * the recursive delete found keys. */
 static int v2_delete_links(builder_req *r, const char *key, err_t *err)
 {
     char links[1100];
@@ -171,8 +221,40 @@ static int v2_delete_links(builder_req *r, const char *key, err_t *err)
     return etcd_delete(r->etcd, links, true, NULL, err);
 }
 
-/* DELETE of a directory: etcd v2 wants ?recursive=true (or ?dir=true) for it. */
-static enum MHD_Result v2_delete_dir(builder_req *r, const char *key)
+/* Whether any key lies under dirprefix, without reading the keys: a txn whose only
+ * compare is "every key there was created at revision 0" holds for an empty range
+ * alone (etcd compares an empty range as one absent key). */
+static int v2_dir_exists(builder_req *r, const char *dirprefix, bool *exists, err_t *err)
+{
+    etcd_cmp none = {.key = dirprefix, .prefix = true, .target = ETCD_CMP_CREATE,
+                     .result = ETCD_EQUAL, .number = 0};
+    bool empty;
+    if (etcd_txn(r->etcd, &none, 1, NULL, 0, NULL, 0, &empty, err) < 0)
+        return -1;
+    *exists = !empty;
+    return 0;
+}
+
+/* DELETE of a directory without ?recursive=true: etcd v2's refusal. Dokkaa has no
+ * empty directories, so ?dir=true (delete an empty one) always meets a full one. */
+static enum MHD_Result v2_delete_dir_refused(builder_req *r, const char *dirprefix,
+                                             const char *key, int64_t revision)
+{
+    bool exists;
+    err_t err;
+    if (v2_dir_exists(r, dirprefix, &exists, &err) < 0)
+        return v2_error(r, 500, V2_RAFT, err.msg, key, 0);
+    if (!exists)
+        return v2_error(r, 404, V2_KEY_NOT_FOUND, "Key not found", key, revision);
+    if (v2_flag(r, "dir"))
+        return v2_error(r, 403, V2_DIR_NOT_EMPTY, "Directory not empty (use ?recursive=true)",
+                        key, revision);
+    return v2_error(r, 403, V2_NOT_FILE, "Not a file (use ?recursive=true)", key, revision);
+}
+
+/* DELETE of a directory: etcd v2 wants ?recursive=true for a non-empty one.
+ * revision is the store's, from the single-key delete that found nothing. */
+static enum MHD_Result v2_delete_dir(builder_req *r, const char *key, int64_t revision)
 {
     char dirprefix[1100];
     etcd_kvs gone;
@@ -180,17 +262,10 @@ static enum MHD_Result v2_delete_dir(builder_req *r, const char *key)
     enum MHD_Result ret;
 
     snprintf(dirprefix, sizeof dirprefix, "%s/", key);
-    if (!v2_flag(r, "recursive") && !v2_flag(r, "dir")) { /* 403 for a directory, else 404 */
-        if (etcd_get_prefix(r->etcd, dirprefix, &gone, &err) < 0)
-            return v2_error(r, 500, V2_RAFT, err.msg, key, 0);
-        ret = gone.n ? v2_error(r, 403, V2_NOT_FILE, "Not a file (use ?recursive=true)", key,
-                                gone.revision)
-                     : v2_error(r, 404, V2_KEY_NOT_FOUND, "Key not found", key, gone.revision);
-        etcd_kvs_free(&gone);
-        return ret;
-    }
+    if (!v2_flag(r, "recursive"))
+        return v2_delete_dir_refused(r, dirprefix, key, revision);
     if (etcd_delete(r->etcd, dirprefix, true, &gone, &err) < 0 ||
-        (gone.n && v2_delete_links(r, key, &err) < 0)) {
+        v2_delete_links(r, key, &err) < 0) {
         etcd_kvs_free(&gone);
         return v2_error(r, 500, V2_RAFT, err.msg, key, 0);
     }
@@ -204,7 +279,8 @@ static enum MHD_Result v2_delete_dir(builder_req *r, const char *key)
     return ret;
 }
 
-/* DELETE of a key; a key that does not exist may be a directory. */
+/* DELETE of a key; a key that does not exist may be a directory. A prevNode JSON
+ * cannot carry (v2_node) is left out: the key is gone all the same. */
 static enum MHD_Result v2_delete(builder_req *r, const char *key)
 {
     etcd_kvs gone;
@@ -214,42 +290,60 @@ static enum MHD_Result v2_delete(builder_req *r, const char *key)
     if (etcd_delete(r->etcd, key, false, &gone, &err) < 0)
         return v2_error(r, 500, V2_RAFT, err.msg, key, 0);
     if (gone.n == 0) {
+        int64_t revision = gone.revision;
         etcd_kvs_free(&gone);
-        return v2_delete_dir(r, key);
+        return v2_delete_dir(r, key, revision);
     }
-    json_t *node = json_pack("{s:s,s:I,s:I}", "key", key, "modifiedIndex",
-                             (json_int_t)gone.revision, "createdIndex",
+    json_t *body = json_pack("{s:s,s:{s:s,s:I,s:I}}", "action", "delete", "node", "key", key,
+                             "modifiedIndex", (json_int_t)gone.revision, "createdIndex",
                              (json_int_t)gone.kvs[0].create_revision);
-    ret = builder_reply(r, 200, json_pack("{s:s,s:o,s:o}", "action", "delete", "node", node,
-                                          "prevNode", v2_node(&gone.kvs[0])), gone.revision);
+    json_object_set_new(body, "prevNode", v2_node(&gone.kvs[0]));
+    ret = builder_reply(r, 200, body, gone.revision);
     etcd_kvs_free(&gone);
     return ret;
 }
 
-enum MHD_Result v2_handle(builder *b, builder_req *r)
+/* A write from a client that may not write, answered on the request's first call,
+ * before its body is read: an untrusted client cannot make the builder buffer
+ * anything. */
+enum MHD_Result v2_unauthorized(builder_req *r)
 {
-    (void)b;
-    const char *key = r->url + strlen(V2_PREFIX);
+    const char *key = strncmp(r->url, V2_PREFIX, strlen(V2_PREFIX)) == 0
+                          ? r->url + strlen(V2_PREFIX) : r->url;
+    return v2_error(r, 401, V2_UNAUTHORIZED,
+                    "anonymous writes are accepted from loopback and trusted networks only", key,
+                    0);
+}
+
+/* Writes reach here from trusted clients only (builder_handle refuses the others). */
+enum MHD_Result v2_handle(builder_req *r)
+{
+    const char *key = r->url + strlen(V2_PREFIX), *cond;
     size_t len = strlen(key);
     char clean[1024];
 
     /* "/v2/keys/apps/x/" names the same key as "/v2/keys/apps/x" */
     while (len > 1 && key[len - 1] == '/')
         len--;
-    if (len >= sizeof clean || strstr(key, "//") || strstr(key, "/../") || strstr(key, "/./"))
+    if (len >= sizeof clean || strstr(key, "//") || strstr(key, "/../") || strstr(key, "/./") ||
+        !v2_utf8(key))
         return v2_error(r, 400, V2_INVALID_FIELD, "invalid key", key, 0);
     memcpy(clean, key, len);
     clean[len] = '\0';
     if (strncmp(clean, "/apps", 5) != 0 || (clean[5] != '\0' && clean[5] != '/'))
         return v2_error(r, 403, V2_ROOT_RONLY, "only /v2/keys/apps/ is served by Dokkaa", clean, 0);
-    if (strcmp(r->method, "GET") == 0)
+    if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0)
         return v2_get(r, clean);
-    if (!r->trusted)
-        return v2_error(r, 401, V2_UNAUTHORIZED,
-                        "anonymous writes are accepted from loopback and trusted networks only",
-                        clean, 0);
     if (r->too_large)
         return v2_error(r, 413, V2_INVALID_FORM, "request body over 1 MiB", clean, 0);
+    if ((cond = v2_unsupported_condition(r))) {
+        char message[200];
+        snprintf(message, sizeof message,
+                 "%s is not supported: Dokkaa's v2 endpoint has no compare-and-swap "
+                 "(prevExist, prevValue, prevIndex); nothing was written",
+                 cond);
+        return v2_error(r, 400, V2_INVALID_FIELD, message, clean, 0);
+    }
     if (strcmp(r->method, "PUT") == 0 || strcmp(r->method, "POST") == 0)
         return v2_put(r, clean);
     if (strcmp(r->method, "DELETE") == 0)

@@ -1,6 +1,7 @@
 /* announce.c - what this host tells the cluster, under its lease:
  *   /status/<app>/<name>/<i>              every instance placed here: state, since, error
- *   /services/<app>/<service>/<container>  every service of a running instance here
+ *   /services/<app>/<service>/<container>  every service of a running instance here,
+ *                                          also of one being handed off to another host
  * built afresh each pass and written by announce_sync (kvset.c), which sends only
  * what changed. */
 #include <stdio.h>
@@ -130,7 +131,7 @@ static void reconcile_announce_invalid(reconciler *r, kvset *want, const reconci
             any = true;
         }
     }
-    if (!any && r->leader && !reconcile_placed_anywhere(v, spec))
+    if (!any && atomic_load(&r->c->leading) && !reconcile_placed_anywhere(v, spec))
         reconcile_status(r, want, spec, 0, NULL, spec->error);
 }
 
@@ -146,16 +147,20 @@ void announce_pass(reconciler *r, const reconcile_view *v)
             reconcile_announce_invalid(r, &want, v, spec);
             continue;
         }
-        for (int i = 0; spec->here && i < spec->m.scale; i++) {
+        for (int i = 0; i < spec->m.scale; i++) {
             char cname[200];
-            if (!spec->here[i])
+            bool here = spec->here && spec->here[i];
+            bool draining = spec->draining && spec->draining[i];
+            if (!here && !draining)
                 continue; /* another host's, or not placed yet */
             names_container(cname, sizeof cname, spec->app, spec->name, i);
             json_t *container = reconcile_container_json(v, cname);
-            pthread_mutex_lock(&r->mu);
-            reconcile_status(r, &want, spec, i, container, kvset_get(&r->failures, cname));
-            pthread_mutex_unlock(&r->mu);
-            reconcile_services(r, &want, spec, i, container);
+            if (here) { /* a draining instance's status is the new host's to write */
+                pthread_mutex_lock(&r->mu);
+                reconcile_status(r, &want, spec, i, container, kvset_get(&r->failures, cname));
+                pthread_mutex_unlock(&r->mu);
+            }
+            reconcile_services(r, &want, spec, i, container); /* serves until handed off */
         }
     }
     announce_sync(&r->announced, &want, r->e, lease, atomic_load(&r->c->lease_epoch));

@@ -31,6 +31,7 @@ typedef struct conductor {
     atomic_bool stop;
     atomic_llong lease;       /* current host lease, 0 while there is none */
     atomic_int lease_epoch;   /* bumped when the lease changes: announce everything anew */
+    atomic_bool leading;      /* this conductor is the elected scheduler */
 
     pthread_mutex_t mu;       /* guards dirty, and cond's wait */
     pthread_cond_t cond;
@@ -50,6 +51,7 @@ void host_release(conductor *c);
 typedef struct watch_target {
     conductor *c;
     const char *prefix;
+    bool leader_only; /* wake only while this conductor leads (/status/: handoffs) */
 } watch_target;
 void *watch_etcd_thread(void *arg); /* arg: a watch_target */
 void *watch_docker_thread(void *arg);

@@ -123,9 +123,9 @@ void conductor_wake(conductor *c)
 int main(int argc, char **argv)
 {
     static conductor c = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-    static const char *const prefixes[] = {"/apps/", "/hosts/", "/cluster/"};
-    watch_target targets[3];
-    pthread_t host, watchers[3], events;
+    static const char *const prefixes[] = {"/apps/", "/hosts/", "/cluster/", "/status/"};
+    watch_target targets[4];
+    pthread_t host, watchers[4], events;
     reconciler *r;
 
     log_init("conductor");
@@ -142,8 +142,8 @@ int main(int argc, char **argv)
     if (pthread_create(&host, NULL, host_thread, &c) != 0 ||
         pthread_create(&events, NULL, watch_docker_thread, &c) != 0)
         return log_error("cannot start threads"), 1;
-    for (int i = 0; i < 3; i++) {
-        targets[i] = (watch_target){.c = &c, .prefix = prefixes[i]};
+    for (int i = 0; i < 4; i++) {
+        targets[i] = (watch_target){.c = &c, .prefix = prefixes[i], .leader_only = i == 3};
         if (pthread_create(&watchers[i], NULL, watch_etcd_thread, &targets[i]) != 0)
             return log_error("cannot start threads"), 1;
     }
@@ -155,7 +155,7 @@ int main(int argc, char **argv)
     } while (conductor_wait(&c, time(NULL) + c.resync_seconds));
 
     log_info("stopping; containers keep running");
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         pthread_join(watchers[i], NULL);
     pthread_join(events, NULL);
     pthread_join(host, NULL);

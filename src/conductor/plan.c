@@ -37,8 +37,11 @@ static bool plan_is_unwanted(const plan_spec *specs, size_t nspecs, const plan_c
     if (!spec->valid)
         return false;
     names_container(expected, sizeof expected, c->app, c->name, c->instance);
-    return c->instance < 0 || c->instance >= spec->m.scale || !spec->here ||
-           !spec->here[c->instance] || strcmp(expected, c->cname) != 0;
+    if (c->instance < 0 || c->instance >= spec->m.scale || strcmp(expected, c->cname) != 0)
+        return true;
+    bool here = spec->here && spec->here[c->instance];
+    bool draining = spec->draining && spec->draining[c->instance];
+    return !here && !draining;
 }
 
 int plan_make(const plan_spec *specs, size_t nspecs, const plan_container *containers,

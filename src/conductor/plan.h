@@ -7,7 +7,8 @@
  *   - instance i of a valid manifest, i < scale, placed here, must exist as
  *     container names_container(app, name, i), carrying the manifest's hash, and run;
  *   - a container whose manifest is gone, whose instance is >= scale, or whose
- *     instance is no longer placed here, goes;
+ *     instance is no longer placed here, goes, unless it is draining (handed off
+ *     to another host that does not run it yet);
  *   - a container whose manifest is invalid is left alone: a typo in an update
  *     must not take down what runs (the status reports the error instead). */
 #ifndef DOKKAA_PLAN_H
@@ -25,6 +26,8 @@ typedef struct plan_spec {
     manifest m;        /* when valid */
     bool *here;        /* here[i]: instance i is placed on this host (m.scale entries,
                         * or NULL: none is) */
+    bool *draining;    /* draining[i]: instance i moves away from this host, which
+                        * keeps its container until the new one runs (or NULL) */
     char error[sizeof(((err_t *)0)->msg)]; /* when not */
 } plan_spec;
 

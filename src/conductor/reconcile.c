@@ -69,6 +69,7 @@ static void reconcile_view_free(reconcile_view *v)
         if (v->specs[i].valid)
             manifest_free(&v->specs[i].m);
         free(v->specs[i].here);
+        free(v->specs[i].draining);
     }
     free(v->specs);
     free(v->placements);
@@ -84,9 +85,12 @@ static void reconcile_add_placement(reconciler *r, reconcile_view *v, const etcd
     int instance, used = 0;
     json_t *value = json_loads(kv->value, 0, NULL);
     const char *h = json_string_value(json_object_get(value, "host"));
+    const char *from = json_string_value(json_object_get(value, "from"));
     if (sscanf(kv->key, "/apps/%63[^/]/%63[^/]/instances/%d%n", p->app, p->name, &instance, &used) == 3 &&
-        kv->key[used] == '\0' && instance >= 0 && h && strlen(h) < sizeof host) {
+        kv->key[used] == '\0' && instance >= 0 && h && strlen(h) < sizeof host &&
+        (!from || strlen(from) < sizeof p->from)) {
         strcpy(p->host, h);
+        strcpy(p->from, from ? from : "");
         p->instance = instance;
         v->nplacements++;
     } else {
@@ -137,19 +141,25 @@ static int reconcile_read_apps(reconciler *r, reconcile_view *v, err_t *err)
     return v->specs && v->placements ? 0 : err_set(err, ERR_SYS, "out of memory");
 }
 
-/* Mark, for each valid spec, the instances the scheduler placed on this host.
- * Out of memory leaves here NULL: nothing of that spec runs here this pass. */
+/* Mark, for each valid spec, the instances the scheduler placed on this host and
+ * those it hands off from this host. Out of memory leaves the arrays NULL: nothing
+ * of that spec runs here this pass. */
 static void reconcile_mark_here(reconciler *r, reconcile_view *v)
 {
+    const char *me = r->c->host_id;
     for (size_t s = 0; s < v->nspecs; s++) {
         plan_spec *spec = &v->specs[s];
-        if (!spec->valid || !(spec->here = calloc((size_t)spec->m.scale + 1, sizeof(bool))))
+        if (!spec->valid)
             continue;
-        for (size_t i = 0; i < v->nplacements; i++) {
+        spec->here = calloc((size_t)spec->m.scale + 1, sizeof(bool));
+        spec->draining = calloc((size_t)spec->m.scale + 1, sizeof(bool));
+        for (size_t i = 0; spec->here && spec->draining && i < v->nplacements; i++) {
             const sched_placement *p = &v->placements[i];
-            if (p->instance < spec->m.scale && strcmp(p->host, r->c->host_id) == 0 &&
-                strcmp(p->app, spec->app) == 0 && strcmp(p->name, spec->name) == 0)
-                spec->here[p->instance] = true;
+            if (p->instance >= spec->m.scale || strcmp(p->app, spec->app) != 0 ||
+                strcmp(p->name, spec->name) != 0)
+                continue;
+            spec->here[p->instance] = strcmp(p->host, me) == 0;
+            spec->draining[p->instance] = strcmp(p->from, me) == 0 && strcmp(p->host, me) != 0;
         }
     }
 }

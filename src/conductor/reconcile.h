@@ -25,7 +25,6 @@ struct reconciler {
     kvset warned;         /* etcd key -> the problem last logged for it */
     kvset warned_now;     /* ... this pass: keys no longer bad are forgotten */
     bool unreachable;     /* the last pass could not read etcd or the engine */
-    bool leader;          /* this conductor is the elected scheduler */
     pthread_mutex_t mu;   /* guards failures while workers run */
 };
 

@@ -133,3 +133,70 @@ int sched_make(const plan_spec *specs, size_t nspecs, const sched_placement *pla
     *nchanges = st.nchanges;
     return 0;
 }
+
+/* ---- rebalancing ----------------------------------------------------------------- */
+
+static size_t sched_load(const sched_placement *ps, size_t n, const char *host)
+{
+    size_t load = 0;
+    for (size_t i = 0; i < n; i++)
+        load += strcmp(ps[i].host, host) == 0;
+    return load;
+}
+
+/* Of the placements on host `from`, the one whose manifest has the fewest
+ * instances on host `to` (so a move also spreads), not already in a handoff. */
+static sched_placement *sched_movable(sched_placement *ps, size_t n, const char *from,
+                                      const char *to)
+{
+    sched_placement *best = NULL;
+    size_t best_there = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(ps[i].host, from) != 0 || ps[i].from[0])
+            continue;
+        size_t there = 0;
+        for (size_t j = 0; j < n; j++)
+            there += strcmp(ps[j].host, to) == 0 && sched_same(&ps[j], ps[i].app, ps[i].name);
+        if (!best || there < best_there) {
+            best = &ps[i];
+            best_there = there;
+        }
+    }
+    return best;
+}
+
+/* Each round moves one instance from the most to the least loaded host, so it
+ * takes at most (placements) rounds; O(n^2) per round, fine for a command run by
+ * hand on a cluster's worth of instances. */
+int sched_rebalance(const sched_placement *placements, size_t nplacements, char (*hosts)[64],
+                    size_t nhosts, sched_placement **changes, size_t *nchanges)
+{
+    sched_placement *ps = calloc(nplacements + 1, sizeof *ps);
+    *changes = calloc(nplacements + 1, sizeof **changes);
+    *nchanges = 0;
+    if (!ps || !*changes) {
+        free(ps);
+        free(*changes);
+        return -1;
+    }
+    memcpy(ps, placements, nplacements * sizeof *ps);
+    for (size_t round = 0; nhosts > 1 && round < nplacements; round++) {
+        size_t hi = 0, lo = 0;
+        for (size_t h = 1; h < nhosts; h++) {
+            if (sched_load(ps, nplacements, hosts[h]) > sched_load(ps, nplacements, hosts[hi]))
+                hi = h;
+            if (sched_load(ps, nplacements, hosts[h]) < sched_load(ps, nplacements, hosts[lo]))
+                lo = h;
+        }
+        if (sched_load(ps, nplacements, hosts[hi]) <= sched_load(ps, nplacements, hosts[lo]) + 1)
+            break;
+        sched_placement *p = sched_movable(ps, nplacements, hosts[hi], hosts[lo]);
+        if (!p)
+            break;
+        strcpy(p->from, p->host);
+        strcpy(p->host, hosts[lo]);
+        (*changes)[(*nchanges)++] = *p;
+    }
+    free(ps);
+    return 0;
+}

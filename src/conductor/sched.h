@@ -10,7 +10,13 @@
  *     placements of an invalid manifest are left alone, like its containers;
  *   - an instance without a placement, or placed on a host that is gone, goes to
  *     the live host with the fewest instances of the same manifest (spread), then
- *     the fewest instances in all (least loaded), then the lowest host id. */
+ *     the fewest instances in all (least loaded), then the lowest host id.
+ *
+ * Rebalancing (on request, after hosts joined) moves instances from the most to
+ * the least loaded hosts until no two differ by more than one. A move is a
+ * handoff without downtime: the placement names the new host and, in `from`, the
+ * old one, which keeps its container serving until the new one runs; then the
+ * leader clears `from` and the old host lets go. */
 #ifndef DOKKAA_SCHED_H
 #define DOKKAA_SCHED_H
 
@@ -23,6 +29,7 @@ typedef struct sched_placement {
     char name[64];
     int instance;
     char host[64]; /* "" in a change: delete the placement */
+    char from[64]; /* during a handoff: the host that still serves it, else "" */
 } sched_placement;
 
 /* Decide. placements are the current ones (any order), hosts the live host ids.
@@ -30,5 +37,10 @@ typedef struct sched_placement {
 int sched_make(const plan_spec *specs, size_t nspecs, const sched_placement *placements,
                size_t nplacements, char (*hosts)[64], size_t nhosts, sched_placement **changes,
                size_t *nchanges);
+
+/* Moves that even out the load over hosts (see above); placements in a handoff
+ * already are not moved again. */
+int sched_rebalance(const sched_placement *placements, size_t nplacements, char (*hosts)[64],
+                    size_t nhosts, sched_placement **changes, size_t *nchanges);
 
 #endif

@@ -14,8 +14,10 @@
 
 static bool watch_on_etcd(void *ud, const etcd_event *events, size_t n)
 {
+    const watch_target *t = ud;
     (void)events, (void)n;
-    conductor_wake(ud);
+    if (!t->leader_only || atomic_load(&t->c->leading))
+        conductor_wake(t->c);
     return true;
 }
 
@@ -37,7 +39,7 @@ void *watch_etcd_thread(void *arg)
     }
     while (!atomic_load(&c->stop)) {
         /* From "now" (0): a pass follows every (re)start of the watch anyway. */
-        if (etcd_watch(e, t->prefix, 0, watch_on_etcd, c, &c->stop, NULL, &err) < 0 &&
+        if (etcd_watch(e, t->prefix, 0, watch_on_etcd, (void *)t, &c->stop, NULL, &err) < 0 &&
             err.code != ERR_CANCELLED) {
             log_warn("watch %s: %s", t->prefix, err.msg);
             conductor_wake(c);

@@ -40,6 +40,7 @@ e2e_setup() {
         dk_log "a Dokkaa is already running on this machine (port 4001 or dummy---* containers): run make down first"
         return 1
     fi
+    E2E_OWNS_CLUSTER=1 # from here on, the cluster's containers are ours to remove
     e2e_start_etcd || return 1
     e2e_start_conductor || return 1
     dk_start "$E2E_ROOT/ambassador.pid" "$E2E_ROOT/ambassador.log" $E2E_WRAP "$E2E_BIN/dokkaa-ambassador" \
@@ -55,8 +56,10 @@ e2e_setup() {
 e2e_teardown() {
     local rc=0 ids
     for name in builder ambassador conductor; do dk_stop "$E2E_ROOT/$name.pid"; done
-    ids=$(docker ps -aq --filter "label=dokkaa.cluster=$E2E_CLUSTER")
-    [ -z "$ids" ] || docker rm -f $ids >/dev/null
+    if [ -n "${E2E_OWNS_CLUSTER:-}" ]; then
+        ids=$(docker ps -aq --filter "label=dokkaa.cluster=$E2E_CLUSTER")
+        [ -z "$ids" ] || docker rm -f $ids >/dev/null
+    fi
     dk_stop "$E2E_ROOT/etcd/etcd.pid"
     local report='ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error:\|ERROR SUMMARY: [1-9]\|definitely lost: [1-9]'
     if grep -l "$report" "$E2E_ROOT"/*.log 2>/dev/null; then

@@ -316,6 +316,23 @@ static void test_nothing_placed_here_runs_nothing(void **state)
     assert_int_equal(w->nacts, 0);
 }
 
+static void test_draining_instance_keeps_its_container_until_handed_off(void **state)
+{
+    world *w = *state;
+    bool draining[2] = {false, true};
+    plan_spec *s = add_spec(w, "dummy", "nginx", NGINX, 2);
+    add_container(w, "dummy", "nginx", 1, NULL, s->m.hash, PLAN_RUNNING);
+    s->here[1] = false;  /* placed on another host now ... */
+    s->draining = draining; /* ... which does not run it yet */
+    plan(w);
+    assert_int_equal(w->nacts, 1); /* only instance 0's create */
+    assert_int_equal(count(w, PLAN_CREATE, s, 0, NULL), 1);
+    draining[1] = false; /* the handoff is over */
+    free(w->acts);
+    plan(w);
+    assert_int_equal(count(w, PLAN_REMOVE, NULL, 0, &w->cs[0]), 1);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -323,6 +340,7 @@ int main(void)
         T(test_instance_placed_elsewhere_is_not_created),
         T(test_instance_moved_to_another_host_is_removed_here),
         T(test_nothing_placed_here_runs_nothing),
+        T(test_draining_instance_keeps_its_container_until_handed_off),
         T(test_empty_input_plans_nothing),
         T(test_new_manifest_creates_instance_zero),
         T(test_scale_up_creates_missing_instances_with_their_names),

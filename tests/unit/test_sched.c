@@ -222,6 +222,67 @@ static void test_decisions_are_stable_once_applied(void **state)
     assert_int_equal(w->nchanges, 0);
 }
 
+static void rebalance(world *w)
+{
+    free(w->changes);
+    assert_int_equal(sched_rebalance(w->ps, w->nps, w->hosts, w->nhosts, &w->changes,
+                                     &w->nchanges), 0);
+}
+
+static void test_rebalance_evens_out_hosts_that_joined(void **state)
+{
+    world *w = *state;
+    host(w, "h1"), host(w, "h2"), host(w, "h3");
+    for (int i = 0; i < 6; i++)
+        placed(w, "a", "web", i, "h1");
+    rebalance(w);
+    assert_int_equal(w->nchanges, 4);
+    for (size_t c = 0; c < w->nchanges; c++)
+        assert_string_equal(w->changes[c].from, "h1"); /* handoffs, not cold moves */
+    apply(w);
+    assert_int_equal(on_host(w, "a", "web", "h1"), 2);
+    assert_int_equal(on_host(w, "a", "web", "h2"), 2);
+    assert_int_equal(on_host(w, "a", "web", "h3"), 2);
+}
+
+static void test_rebalance_of_a_balanced_cluster_moves_nothing(void **state)
+{
+    world *w = *state;
+    host(w, "h1"), host(w, "h2");
+    placed(w, "a", "web", 0, "h1");
+    placed(w, "a", "web", 1, "h2");
+    placed(w, "a", "web", 2, "h2");
+    rebalance(w);
+    assert_int_equal(w->nchanges, 0);
+}
+
+static void test_rebalance_moves_what_spreads_best(void **state)
+{
+    world *w = *state;
+    host(w, "h1"), host(w, "h2");
+    placed(w, "a", "web", 0, "h1");
+    placed(w, "a", "web", 1, "h2");
+    placed(w, "b", "db", 0, "h1");
+    placed(w, "b", "db", 1, "h1");
+    rebalance(w);
+    assert_int_equal(w->nchanges, 1);
+    assert_string_equal(w->changes[0].app, "b"); /* h2 has a web already, no db */
+    assert_string_equal(w->changes[0].host, "h2");
+}
+
+static void test_rebalance_leaves_handoffs_in_progress_alone(void **state)
+{
+    world *w = *state;
+    host(w, "h1"), host(w, "h2");
+    placed(w, "a", "web", 0, "h1");
+    placed(w, "a", "web", 1, "h1");
+    placed(w, "a", "web", 2, "h1");
+    for (size_t i = 0; i < w->nps; i++)
+        strcpy(w->ps[i].from, "h0");
+    rebalance(w);
+    assert_int_equal(w->nchanges, 0);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -235,6 +296,10 @@ int main(void)
         T(test_invalid_manifest_keeps_its_placements),
         T(test_no_live_host_places_nothing),
         T(test_decisions_are_stable_once_applied),
+        T(test_rebalance_evens_out_hosts_that_joined),
+        T(test_rebalance_of_a_balanced_cluster_moves_nothing),
+        T(test_rebalance_moves_what_spreads_best),
+        T(test_rebalance_leaves_handoffs_in_progress_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,106 @@
+# The builder's etcd v2 endpoint where it must differ from a naive proxy: who may
+# write, what it refuses and why, and what it cannot encode.
+
+# The builder as an untrusted client sees it: the bridge gateway is not loopback.
+builder_untrusted() {
+    echo "http://$(docker network inspect bridge --format '{{(index .IPAM.Config 0).Gateway}}'):4001"
+}
+
+test_40_untrusted_big_write_refused_before_its_body() {
+    local url form out
+    url=$(builder_untrusted)
+    form="$E2E_ROOT/big.form"
+    { printf 'value='; head -c 2000000 /dev/zero | tr '\0' a; } > "$form"
+    # with curl's "Expect: 100-continue" and without it (the body comes right away);
+    # at 200 kB/s, reading even 1 MiB of the body before answering would take 5 s
+    for expect in 'Expect: 100-continue' 'Expect:'; do
+        out=$(curl -s --max-time 10 --limit-rate 200K -H "$expect" -w ' %{http_code} %{time_total}' -XPUT \
+            --data-binary @"$form" "$url/v2/keys/apps/big/web/manifest")
+        [[ "$out" == *'"errorCode":110'*' 401 '* ]] || fail "not a 401 at once ($expect): $out"
+        awk -v t="${out##* }" 'BEGIN { exit !(t < 1) }' || fail "the 401 took ${out##* }s ($expect)"
+    done
+    # a trusted client's 2 MB body is still read, and refused for its size
+    out=$(curl -s -w ' %{http_code}' -XPUT --data-binary @"$form" "$E2E_BUILDER/v2/keys/apps/big/web/manifest")
+    [[ "$out" == *' 413' ]] || fail "a trusted 2 MB write: $out"
+    curl -sf -I "$url/v2/keys/apps" >/dev/null || fail "HEAD is a read, open to all"
+    assert_eq 0 "$(e2e_count_keys /apps/big/)" "nothing stored"
+}
+
+test_41_bad_key_gets_the_precise_reason() {
+    local out
+    out=$(curl -s -w ' %{http_code}' -XPUT --data-urlencode 'value={"image": "x"}' \
+        "$E2E_BUILDER/v2/keys/apps/Dummy/web/manifest")
+    [[ "$out" == *'app name \"Dummy\": '*'only manifests can be written here: /v2/keys/apps/<app>/<name>/manifest'*' 400' ]] ||
+        fail "no precise reason: $out"
+    out=$(curl -s -w ' %{http_code}' -XPUT --data-urlencode 'value={"image": "x"}' \
+        "$E2E_BUILDER/v2/keys/apps/ok/web/config")
+    [[ "$out" == *'not a manifest key'*' 400' ]] || fail "not a manifest key: $out"
+    assert_eq 0 "$(e2e_count_keys /apps/Dummy/)" "nothing stored"
+    assert_eq 0 "$(e2e_count_keys /apps/ok/)" "nothing stored"
+}
+
+test_42_compare_and_swap_is_refused_not_ignored() {
+    local key=/apps/cas/web/manifest out
+    e2e_set cas web '{"image": "dockerfile/nginx", "scale": 0}'
+    out=$(curl -s -w ' %{http_code}' -XPUT --data-urlencode 'value={"image": "dockerfile/ubuntu", "scale": 0}' \
+        "$E2E_BUILDER/v2/keys$key?prevExist=false")
+    [[ "$out" == *'"errorCode":209'*'prevExist is not supported'*' 400' ]] || fail "prevExist in the query: $out"
+    out=$(curl -s -w ' %{http_code}' -XPUT --data-urlencode 'value={"image": "dockerfile/ubuntu", "scale": 0}' \
+        --data-urlencode 'prevValue={"image": "dockerfile/nginx", "scale": 0}' "$E2E_BUILDER/v2/keys$key")
+    [[ "$out" == *'prevValue is not supported'*' 400' ]] || fail "prevValue in the form: $out"
+    out=$(curl -s -w ' %{http_code}' -XDELETE "$E2E_BUILDER/v2/keys$key?prevIndex=1")
+    [[ "$out" == *'prevIndex is not supported'*' 400' ]] || fail "prevIndex on DELETE: $out"
+    e2e_etcdctl get --print-value-only "$key" | grep -q dockerfile/nginx || fail "the manifest changed"
+    e2e_delete_app cas
+}
+
+test_43_delete_of_a_directory_needs_recursive() {
+    local out
+    e2e_set deldir web '{"image": "dockerfile/nginx", "scale": 0}'
+    out=$(curl -s -w ' %{http_code}' -XDELETE "$E2E_BUILDER/v2/keys/apps/deldir?dir=true")
+    [[ "$out" == *'"errorCode":108,"message":"Directory not empty'*' 403' ]] || fail "dir=true alone: $out"
+    out=$(curl -s -w ' %{http_code}' -XDELETE "$E2E_BUILDER/v2/keys/apps/deldir/web")
+    [[ "$out" == *'"errorCode":102'*'"index":'[1-9]*' 403' ]] || fail "a subdirectory without recursive: $out"
+    assert_eq 1 "$(e2e_count_keys /apps/deldir/)" "the directory is kept"
+    out=$(curl -s -w ' %{http_code}' -XDELETE "$E2E_BUILDER/v2/keys/apps/nodir?dir=true")
+    [[ "$out" == *'"errorCode":100'*' 404' ]] || fail "a missing directory: $out"
+    out=$(curl -s -w ' %{http_code}' -XDELETE "$E2E_BUILDER/v2/keys/apps/deldir?dir=true&recursive=true")
+    [[ "$out" == *'"action":"delete"'*'"dir":true'*' 200' ]] || fail "recursive: $out"
+    assert_eq 0 "$(e2e_count_keys /apps/deldir/)" "the directory is gone"
+}
+
+test_44_recursive_delete_frees_link_ports_of_an_app_without_keys() {
+    local out
+    e2e_etcdctl put /links/ghost/web '{"port": 30998}' >/dev/null
+    out=$(curl -s -w ' %{http_code}' -XDELETE "$E2E_BUILDER/v2/keys/apps/ghost?recursive=true")
+    [[ "$out" == *'"errorCode":100'*' 404' ]] || fail "an app without keys: $out"
+    assert_eq 0 "$(e2e_count_keys /links/ghost/)" "the app's link ports are freed"
+    # all apps at once frees every link port; only when no test has an app left
+    if [ "$(e2e_count_keys /apps/)" = 0 ]; then
+        e2e_etcdctl put /links/ghost2/web '{"port": 30997}' >/dev/null
+        curl -s -XDELETE "$E2E_BUILDER/v2/keys/apps?recursive=true" >/dev/null
+        assert_eq 0 "$(e2e_count_keys /links/)" "every link port is freed with /apps"
+        # /apps, the root Dokkaa serves, lists no apps rather than 404
+        out=$(curl -s -w ' %{http_code}' "$E2E_BUILDER/v2/keys/apps")
+        [[ "$out" == *'"key":"/apps","dir":true,"nodes":[]'*' 200' ]] || fail "an empty /apps: $out"
+    fi
+}
+
+test_45_value_json_cannot_carry_gets_an_error_naming_the_key() {
+    local out
+    e2e_etcdctl put /apps/bin/web/manifest "$(printf 'bad \xff\xfe')" >/dev/null
+    e2e_etcdctl put /apps/bin/ok/manifest 'text' >/dev/null
+    out=$(curl -s -w ' %{http_code}' "$E2E_BUILDER/v2/keys/apps/bin/web/manifest")
+    [[ "$out" == *'"errorCode":300'*'not UTF-8'*'"cause":"/apps/bin/web/manifest"'*' 500' ]] ||
+        fail "a non-UTF-8 value: $out"
+    out=$(curl -s -w ' %{http_code}' "$E2E_BUILDER/v2/keys/apps/bin?recursive=true")
+    [[ "$out" == *'/apps/bin/ok/manifest'*' 200' ]] || fail "the listing: $out"
+    [[ "$out" != *'/apps/bin/web/manifest'* ]] || fail "the non-UTF-8 node is listed: $out"
+    out=$(curl -s -w ' %{http_code}' "$E2E_BUILDER/v2/keys/apps/%FF")
+    [[ "$out" == *'"errorCode":209'*' 400' ]] || fail "a non-UTF-8 key: $out"
+    # deleted all the same, without a prevNode
+    out=$(curl -s -w ' %{http_code}' -XDELETE "$E2E_BUILDER/v2/keys/apps/bin/web/manifest")
+    [[ "$out" == *'"action":"delete"'*' 200' && "$out" != *prevNode* ]] || fail "delete: $out"
+    e2e_delete_app bin
+    assert_eq 0 "$(e2e_count_keys /apps/bin/)" "bin is gone"
+}
