@@ -12,7 +12,9 @@ static const struct cfg_command {
     int (*run)(const cfg_global *, int, char **);
     const char *help;
 } cfg_commands[] = {
-    {"status", cfg_status, "hosts, and every instance with its state, host and error"},
+    {"up", cfg_up, "make a local cluster: up --provider=local --scale=N [--name NAME]"},
+    {"down", cfg_down, "remove a local cluster and all it made: down [--name NAME]"},
+    {"status", cfg_status, "hosts, instances; with a local cluster, its hosts, etcd and engines"},
     {"validate", cfg_validate, "validate manifest files (- for stdin) as the cluster would"},
 };
 
@@ -29,13 +31,16 @@ int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"etcd", required_argument, 0, 'e'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    cfg_global g;
+    cfg_global g = {.etcd_given = getenv("ETCD_ADDR") && *getenv("ETCD_ADDR")};
     int opt;
 
     config_etcd_endpoints(g.etcd, sizeof g.etcd, getenv("ETCD_ADDR"));
     while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
         switch (opt) {
-        case 'e': config_etcd_endpoints(g.etcd, sizeof g.etcd, optarg); break;
+        case 'e':
+            config_etcd_endpoints(g.etcd, sizeof g.etcd, optarg);
+            g.etcd_given = true;
+            break;
         case 'h': cfg_usage(stdout); return 0;
         default: cfg_usage(stderr); return 2;
         }

@@ -1,11 +1,15 @@
 /* dokkaacfg status - what the cluster is doing, read straight from etcd: the live
- * hosts (/hosts/) and every instance's status (/status/). */
+ * hosts (/hosts/) and every instance's status (/status/); for a local cluster also
+ * its hosts, etcd members and engines (provider_local_status.c). */
+#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dokkaa/etcd.h"
 #include "dokkaacfg.h"
+#include "provider_local.h"
 
 static const char *cfg_field(json_t *v, const char *name)
 {
@@ -36,12 +40,12 @@ static void cfg_print_instances(const etcd_kvs *status)
     }
 }
 
-int cfg_status(const cfg_global *g, int argc, char **argv)
+/* The etcd view: live hosts and every instance. */
+static int cfg_status_etcd(const char *endpoints)
 {
-    (void)argc, (void)argv;
     err_t err;
     etcd_kvs hosts = {0}, status = {0};
-    etcd *e = etcd_new(g->etcd, &err);
+    etcd *e = etcd_new(endpoints, &err);
     int rc = 1;
     if (!e || etcd_get_prefix(e, "/hosts/", &hosts, &err) < 0 ||
         etcd_get_prefix(e, "/status/", &status, &err) < 0) {
@@ -55,5 +59,37 @@ out:
     etcd_kvs_free(&hosts);
     etcd_kvs_free(&status);
     etcd_free(e);
+    return rc;
+}
+
+/* With a local cluster (made by `up`), its own etcd unless --etcd says otherwise,
+ * and its view of hosts, members and engines after the etcd view. */
+int cfg_status(const cfg_global *g, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"name", required_argument, 0, 'n'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *name = PROVIDER_LOCAL_DEFAULT_NAME;
+    provider_local *pl = calloc(1, sizeof *pl);
+    err_t err;
+    int opt, rc = 1;
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'n': name = optarg; break;
+        case 'h': puts("usage: dokkaacfg status [--name NAME]"); rc = 0; goto out;
+        default: fputs("usage: dokkaacfg status [--name NAME]\n", stderr); rc = 2; goto out;
+        }
+    }
+    if (!pl || provider_local_init(pl, name, -1, &err) < 0) {
+        fprintf(stderr, "dokkaacfg status: %s\n", pl ? err.msg : "out of memory");
+        goto out;
+    }
+    rc = cfg_status_etcd(pl->saved && !g->etcd_given ? pl->etcd : g->etcd);
+    if (pl->saved && provider_local_status(pl, &err) < 0) {
+        fprintf(stderr, "dokkaacfg status: %s\n", err.msg);
+        rc = 1;
+    }
+out:
+    free(pl);
     return rc;
 }
