@@ -4,10 +4,14 @@
  * fixed buffers, one per direction; nothing else is allocated per connection.
  * Each side is read only while its outgoing buffer is empty, and a side that
  * reaches EOF is passed on as shutdown(SHUT_WR) once its buffer is flushed, so
- * half-closed streams deliver every byte. A backend that refuses the connect is
- * skipped and the next instance tried; with none left the client is closed at
- * once rather than left hanging. Copying through a buffer costs two syscalls per
- * chunk; splice(2) and one loop per core are the planned next step (issue 5). */
+ * half-closed streams deliver every byte. An fd with nothing to wait for is taken
+ * out of the epoll set, as epoll would otherwise report its errors and hang-ups at
+ * every wait. A backend that refuses the connect, or does not answer it within
+ * PROXY_CONNECT_MS, is skipped and the next instance tried; with none left the
+ * client is closed at once rather than left hanging. Deadlines, and listeners
+ * paused when out of fds, are looked at by a sweep every PROXY_SWEEP_MS while
+ * there are any. Copying through a buffer costs two syscalls per chunk; splice(2)
+ * and one loop per core are the planned next step (issue 5). */
 #include "proxy.h"
 
 #include <arpa/inet.h>
@@ -21,12 +25,17 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dokkaa/log.h"
 
 #define PROXY_BUF 16384
 #define PROXY_EVENTS 64
+#define PROXY_CONNECT_MS 2000 /* a backend silent this long is skipped, not waited on ~2 min */
+#define PROXY_SWEEP_MS 250    /* how late a deadline or the end of a pause may be seen */
+#define PROXY_PAUSE_MS 1000   /* a listener out of fds stops accepting this long */
+#define PROXY_LOG_MS 1000     /* refusals are logged at most this often per link */
 
 enum proxy_kind { PROXY_WAKE, PROXY_LISTENER, PROXY_CLIENT, PROXY_BACKEND };
 
@@ -34,7 +43,12 @@ typedef struct proxy_listener {
     enum proxy_kind kind;
     int fd;
     int port;
-    struct proxy_listener *next;
+    bool dead;              /* closed; freed after the current batch of events */
+    bool paused;            /* out of the epoll set until resume_at */
+    int64_t resume_at;
+    int64_t refused_logged; /* when a refusal was last logged */
+    unsigned long refused;  /* refusals not logged since */
+    struct proxy_listener *next; /* the open listeners, or the dead ones */
 } proxy_listener;
 
 typedef struct proxy_flow { /* one direction: bytes read from one side, not yet written */
@@ -51,6 +65,7 @@ typedef struct proxy_conn {
     uint32_t cmask, bmask;       /* interest registered for each fd */
     bool creg, breg;             /* is the fd in the epoll set yet */
     bool connecting;
+    int64_t deadline;            /* of the connect in progress */
     bool dead;                   /* closed; freed after the current batch of events */
     struct proxy_conn *prev, *next; /* the live connections, or the dead ones */
     int port;                    /* the link's port, to find the backends again */
@@ -64,12 +79,22 @@ struct proxy {
     enum proxy_kind wake_kind;
     char listen_addr[64];
     proxy_listener *listeners;
+    proxy_listener *dead_listeners; /* closed during this batch of events */
+    size_t connecting, paused;      /* connections connecting, listeners paused */
+    int64_t next_sweep;
     pthread_mutex_t mu; /* guards table */
     table table;
     unsigned long next_backend; /* round robin over instances */
     proxy_conn *live;           /* open connections */
     proxy_conn *dead;           /* closed during this batch of events */
 };
+
+static int64_t proxy_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 proxy *proxy_new(const char *listen_addr, err_t *err)
 {
@@ -145,6 +170,38 @@ static int proxy_listen(const proxy *p, int port)
     return fd;
 }
 
+/* Close l now; free it later, as more events of this batch may name it. */
+static void proxy_drop_listener(proxy *p, proxy_listener *l)
+{
+    close(l->fd); /* closing removes the fd from the epoll set */
+    if (l->paused)
+        p->paused--;
+    l->dead = true;
+    l->next = p->dead_listeners;
+    p->dead_listeners = l;
+}
+
+/* Out of fds (or memory), accept fails but leaves the connection queued, so the
+ * listener stays readable: stop watching it for a while rather than spin. */
+static void proxy_pause(proxy *p, proxy_listener *l, int err)
+{
+    log_warn("link port %d: accept: %s; not accepting for %d ms", l->port, strerror(err),
+             PROXY_PAUSE_MS);
+    epoll_ctl(p->epfd, EPOLL_CTL_DEL, l->fd, NULL);
+    l->paused = true;
+    l->resume_at = proxy_now() + PROXY_PAUSE_MS;
+    p->paused++;
+}
+
+static void proxy_resume(proxy *p, proxy_listener *l)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
+    l->paused = false;
+    p->paused--;
+    if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, l->fd, &ev) < 0)
+        log_warn("link port %d: epoll: %s", l->port, strerror(errno));
+}
+
 /* Open a listener for every link that has none, close those of links gone.
  * Connections already accepted on a closed listener go on until they end. */
 static void proxy_sync_listeners(proxy *p)
@@ -158,8 +215,7 @@ static void proxy_sync_listeners(proxy *p)
         }
         log_info("link on port %d gone: closing its listener", l->port);
         *lp = l->next;
-        close(l->fd);
-        free(l);
+        proxy_drop_listener(p, l);
     }
     for (size_t i = 0; i < p->table.n; i++) {
         const table_link *link = &p->table.links[i];
@@ -192,17 +248,53 @@ static void proxy_sync_listeners(proxy *p)
 
 /* ---- connections -------------------------------------------------------------- */
 
-/* Register or change fd's interest. An interest of 0 still reports errors and
- * hang-ups, which is what an fd with nothing to do should wait for. */
+/* Set fd's interest. An fd with none is taken out of the epoll set: an interest
+ * of 0 would still report errors and hang-ups, level-triggered, so at every wait,
+ * while nothing can be done about them until the other side moves (a client reset
+ * while its backend is silent: a busy loop). It goes back in when interest
+ * returns, and whatever happened meanwhile is seen then. */
 static void proxy_watch(proxy *p, int fd, bool *registered, uint32_t *mask, uint32_t want,
                         enum proxy_kind *tag)
 {
     struct epoll_event ev = {.events = want, .data.ptr = tag};
-    if (*registered && want == *mask)
-        return;
-    epoll_ctl(p->epfd, *registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
-    *registered = true;
+    if (want == 0 && *registered)
+        epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+    else if (want != 0 && (!*registered || want != *mask))
+        epoll_ctl(p->epfd, *registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
+    *registered = want != 0;
     *mask = want;
+}
+
+/* Keep p->connecting, which decides whether the loop sweeps, in step with c. */
+static void proxy_set_connecting(proxy *p, proxy_conn *c, bool on)
+{
+    if (on && !c->connecting)
+        p->connecting++;
+    else if (!on && c->connecting)
+        p->connecting--;
+    c->connecting = on;
+}
+
+/* A refused client, logged at most once per PROXY_LOG_MS per link: refusals come
+ * as fast as clients connect, and the log is written on the loop's thread. */
+static void proxy_log_refused(proxy *p, int port, const char *why)
+{
+    proxy_listener *l = p->listeners;
+    while (l && l->port != port)
+        l = l->next;
+    int64_t now = proxy_now();
+    if (l && l->refused_logged && now - l->refused_logged < PROXY_LOG_MS) {
+        l->refused++;
+        return;
+    }
+    if (l && l->refused)
+        log_warn("link port %d: %s (and %lu more since the last report)", port, why, l->refused);
+    else
+        log_warn("link port %d: %s", port, why);
+    if (l) {
+        l->refused_logged = now;
+        l->refused = 0;
+    }
 }
 
 /* Close both sides now; free later, as more events of this batch may name c. */
@@ -212,6 +304,7 @@ static void proxy_close(proxy *p, proxy_conn *c)
         close(c->cfd); /* closing removes the fd from the epoll set */
     if (c->bfd >= 0)
         close(c->bfd);
+    proxy_set_connecting(p, c, false);
     c->dead = true;
     if (c->prev)
         c->prev->next = c->next;
@@ -244,7 +337,8 @@ static int proxy_connect_next(proxy *p, proxy_conn *c)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         c->bfd = fd;
         c->breg = false;
-        c->connecting = true;
+        proxy_set_connecting(p, c, true);
+        c->deadline = proxy_now() + PROXY_CONNECT_MS;
         proxy_watch(p, fd, &c->breg, &c->bmask, EPOLLOUT, &c->backend_kind);
         rc = 0;
         break;
@@ -259,6 +353,11 @@ static void proxy_reap(proxy *p)
         proxy_conn *c = p->dead;
         p->dead = c->next;
         free(c);
+    }
+    while (p->dead_listeners) {
+        proxy_listener *l = p->dead_listeners;
+        p->dead_listeners = l->next;
+        free(l);
     }
 }
 
@@ -288,10 +387,13 @@ static void proxy_accept(proxy *p, proxy_listener *l)
             p->live->prev = c;
         p->live = c;
         if (proxy_connect_next(p, c) < 0) {
-            log_warn("link port %d: no live instance, connection refused", l->port);
+            proxy_log_refused(p, l->port, "no live instance, connection refused");
             proxy_close(p, c);
         }
     }
+    int err = errno; /* accept4's: why the loop ended */
+    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM)
+        proxy_pause(p, l, err);
 }
 
 /* Move bytes from -> to through f until neither side can make progress.
@@ -334,23 +436,61 @@ static void proxy_interest(proxy *p, proxy_conn *c)
     proxy_watch(p, c->bfd, &c->breg, &c->bmask, bw, &c->backend_kind);
 }
 
+/* Drop the backend being connected and try the next instance, if any. */
+static void proxy_connect_again(proxy *p, proxy_conn *c)
+{
+    close(c->bfd);
+    c->bfd = -1;
+    if (proxy_connect_next(p, c) < 0) {
+        proxy_log_refused(p, c->port, "no instance answered, connection closed");
+        proxy_close(p, c);
+    }
+}
+
 static void proxy_on_connected(proxy *p, proxy_conn *c)
 {
     int soerr = 0;
     socklen_t len = sizeof soerr;
     getsockopt(c->bfd, SOL_SOCKET, SO_ERROR, &soerr, &len);
     if (soerr == 0) {
-        c->connecting = false;
+        proxy_set_connecting(p, c, false);
         proxy_interest(p, c);
         return;
     }
     log_debug("link port %d: connect: %s; trying the next instance", c->port, strerror(soerr));
-    close(c->bfd);
-    c->bfd = -1;
-    if (proxy_connect_next(p, c) < 0) {
-        log_warn("link port %d: every instance refused, connection closed", c->port);
-        proxy_close(p, c);
+    proxy_connect_again(p, c);
+}
+
+/* The connect took too long: the instance is as good as gone. */
+static void proxy_on_deadline(proxy *p, proxy_conn *c)
+{
+    log_debug("link port %d: connect: no answer in %d ms; trying the next instance", c->port,
+              PROXY_CONNECT_MS);
+    proxy_connect_again(p, c);
+}
+
+/* Give up deadlines past, and resume listeners whose pause is over. Closes
+ * connections, so the caller reaps after it. */
+static void proxy_sweep(proxy *p, int64_t now)
+{
+    for (proxy_conn *c = p->live, *next; c; c = next) {
+        next = c->next; /* proxy_close moves c to the dead */
+        if (c->connecting && now >= c->deadline)
+            proxy_on_deadline(p, c);
     }
+    for (proxy_listener *l = p->listeners; l; l = l->next)
+        if (l->paused && now >= l->resume_at)
+            proxy_resume(p, l);
+}
+
+/* The epoll_wait timeout: a second when there is nothing to sweep (stop is
+ * checked that often), else until the next sweep. */
+static int proxy_timeout(const proxy *p)
+{
+    if (!p->connecting && !p->paused)
+        return 1000;
+    int64_t left = p->next_sweep - proxy_now();
+    return left < 0 ? 0 : left > PROXY_SWEEP_MS ? PROXY_SWEEP_MS : (int)left;
 }
 
 static void proxy_on_io(proxy *p, proxy_conn *c)
@@ -367,7 +507,7 @@ int proxy_run(proxy *p, const atomic_bool *stop)
 {
     struct epoll_event events[PROXY_EVENTS];
     while (!atomic_load(stop)) {
-        int n = epoll_wait(p->epfd, events, PROXY_EVENTS, 1000);
+        int n = epoll_wait(p->epfd, events, PROXY_EVENTS, proxy_timeout(p));
         if (n < 0 && errno != EINTR)
             return -1;
         for (int i = 0; i < n; i++) {
@@ -377,18 +517,27 @@ int proxy_run(proxy *p, const atomic_bool *stop)
                 if (read(p->wakefd, &count, sizeof count) > 0)
                     proxy_sync_listeners(p);
             } else if (*kind == PROXY_LISTENER) {
-                proxy_accept(p, (proxy_listener *)kind);
+                proxy_listener *l = (proxy_listener *)kind;
+                if (!l->dead && !l->paused) /* closed or paused earlier in this batch */
+                    proxy_accept(p, l);
             } else {
                 proxy_conn *c = *kind == PROXY_CLIENT
                                     ? (proxy_conn *)((char *)kind - offsetof(proxy_conn, client_kind))
                                     : (proxy_conn *)((char *)kind - offsetof(proxy_conn, backend_kind));
                 if (c->dead)
                     continue;
-                if (c->connecting)
+                if (c->connecting) /* an error here is the connect's: SO_ERROR says which */
                     proxy_on_connected(p, c);
+                else if (events[i].events & EPOLLERR) /* reset: the pumps would fail too */
+                    proxy_close(p, c);
                 else
                     proxy_on_io(p, c);
             }
+        }
+        int64_t now = proxy_now();
+        if ((p->connecting || p->paused) && now >= p->next_sweep) {
+            proxy_sweep(p, now);
+            p->next_sweep = now + PROXY_SWEEP_MS;
         }
         proxy_reap(p);
     }

@@ -1,0 +1,800 @@
+/* test_proxy.c - tests of the ambassador's data path (src/ambassador/proxy.c),
+ * driving the real epoll loop in a thread over loopback (127.0.0.1 only): echo
+ * round trips, half-closed streams delivering every byte to a slow client,
+ * refusing and blackholed instances skipped, clients closed at once when no
+ * instance is left, no spinning on a reset client, listeners replaced while
+ * clients connect, and a listener out of fds pausing. Backends are threads of this
+ * test on ephemeral ports. Every wait has a bound (socket timeouts or polls), so a
+ * bug fails a test rather than hanging it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dokkaa/log.h"
+#include "proxy.h"
+
+#define WAIT_MS 10000           /* bound of every wait that should succeed */
+#define BIG (1024 * 1024)       /* bytes each way in the half-close test */
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* Bound blocking reads and writes on fd. */
+static void set_timeouts(int fd, int ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+static struct sockaddr_in local_addr(int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return sa;
+}
+
+static int bound_port(int fd)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    return ntohs(sa.sin_port);
+}
+
+/* A listening socket on an ephemeral port of 127.0.0.1. */
+static int listen_local(int backlog, int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = local_addr(0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(fd, backlog), 0);
+    *port = bound_port(fd);
+    return fd;
+}
+
+/* A port nobody listens on (free a moment ago): for links, and for instances that
+ * refuse. */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = local_addr(0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    int port = bound_port(fd);
+    close(fd);
+    return port;
+}
+
+/* A blocking connection to 127.0.0.1:port with bounded reads and writes, or -1. */
+static int connect_local(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = local_addr(port);
+    if (fd < 0)
+        return -1;
+    set_timeouts(fd, WAIT_MS);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    for (size_t off = 0; off < len;) {
+        ssize_t n = write(fd, (const char *)buf + off, len - off);
+        if (n <= 0)
+            return -1;
+        off += (size_t)n;
+    }
+    return 0;
+}
+
+static int read_all(int fd, void *buf, size_t len)
+{
+    for (size_t off = 0; off < len;) {
+        ssize_t n = read(fd, (char *)buf + off, len - off);
+        if (n <= 0)
+            return -1;
+        off += (size_t)n;
+    }
+    return 0;
+}
+
+/* Wait (bounded) until fd is readable; false on timeout. */
+static bool wait_readable(int fd, int ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    return poll(&pfd, 1, ms) == 1;
+}
+
+/* Is something listening on 127.0.0.1:port? Read from /proc rather than probed
+ * with a connection, which the proxy would pass on to a backend. */
+static bool is_listening(int port)
+{
+    char line[512], want[32];
+    bool found = false;
+    FILE *f = fopen("/proc/net/tcp", "r");
+    if (!f)
+        return false;
+    snprintf(want, sizeof want, "0100007F:%04X", port);
+    while (!found && fgets(line, sizeof line, f)) {
+        char local[64], remote[64];
+        unsigned state;
+        found = sscanf(line, "%*d: %63s %63s %x", local, remote, &state) == 3 &&
+                strcmp(local, want) == 0 && state == 0x0A; /* TCP_LISTEN */
+    }
+    fclose(f);
+    return found;
+}
+
+static bool wait_until_listening(int port)
+{
+    for (int64_t end = now_ms() + WAIT_MS; now_ms() < end; sleep_ms(5))
+        if (is_listening(port))
+            return true;
+    return false;
+}
+
+/* FNV-1a, folded over a stream in pieces. */
+static uint64_t fnv(uint64_t h, const void *buf, size_t len)
+{
+    const unsigned char *s = buf;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ s[i]) * 1099511628211u;
+    return h;
+}
+#define FNV_INIT 14695981039346656037u
+
+static void fill_pattern(unsigned char *buf, size_t len, uint32_t seed)
+{
+    for (size_t i = 0; i < len; i++) {
+        seed ^= seed << 13, seed ^= seed >> 17, seed ^= seed << 5;
+        buf[i] = (unsigned char)seed;
+    }
+}
+
+/* ---- the proxy under test ------------------------------------------------------- */
+
+typedef struct harness {
+    proxy *p;
+    atomic_bool stop;
+    pthread_t thread;
+    int port; /* the link's */
+    int rc;
+} harness;
+
+/* What runs, so that a failed assertion (a longjmp out of the test) does not leave
+ * threads using a test's state: the objects are static, and the teardown stops
+ * whatever is still registered here. */
+static struct harness *running_harness;
+static struct server *running_servers[2];
+
+static void *harness_main(void *arg)
+{
+    harness *h = arg;
+    h->rc = proxy_run(h->p, &h->stop);
+    return NULL;
+}
+
+/* A table of one link on port, its instances on 127.0.0.1 at ports[0..n-1]. */
+static table one_link(int port, const int *ports, size_t n)
+{
+    table t = {.links = calloc(1, sizeof *t.links), .n = 1};
+    assert_non_null(t.links);
+    table_link *l = &t.links[0];
+    snprintf(l->app, sizeof l->app, "test");
+    snprintf(l->service, sizeof l->service, "svc");
+    l->port = port;
+    l->nbackends = n;
+    l->backends = n ? calloc(n, sizeof *l->backends) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(l->backends[i].addr, sizeof l->backends[i].addr, "127.0.0.1");
+        l->backends[i].port = ports[i];
+    }
+    return t;
+}
+
+static void harness_start(harness *h, const int *ports, size_t n)
+{
+    err_t err;
+    h->p = proxy_new("127.0.0.1", &err);
+    assert_non_null(h->p);
+    h->port = free_port();
+    h->rc = 0;
+    table t = one_link(h->port, ports, n);
+    proxy_set_table(h->p, &t);
+    atomic_init(&h->stop, false);
+    assert_int_equal(pthread_create(&h->thread, NULL, harness_main, h), 0);
+    running_harness = h;
+    assert_true(wait_until_listening(h->port));
+}
+
+static void harness_stop(harness *h)
+{
+    table empty = {0};
+    running_harness = NULL;
+    atomic_store(&h->stop, true);
+    proxy_set_table(h->p, &empty); /* wakes the loop, which then sees stop */
+    pthread_join(h->thread, NULL);
+    assert_int_equal(h->rc, 0);
+    proxy_free(h->p);
+}
+
+/* ---- backends ----------------------------------------------------------------- */
+
+typedef struct server {
+    int lfd, port;
+    atomic_bool stop;
+    atomic_int accepted;
+    pthread_t thread;
+} server;
+
+/* Accept the next connection, or -1 once stop is set. */
+static int server_accept(server *s)
+{
+    while (!atomic_load(&s->stop)) {
+        if (!wait_readable(s->lfd, 20))
+            continue;
+        int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        atomic_fetch_add(&s->accepted, 1);
+        set_timeouts(fd, WAIT_MS);
+        return fd;
+    }
+    return -1;
+}
+
+/* Echo each connection, one at a time, until the peer closes. */
+static void *echo_main(void *arg)
+{
+    server *s = arg;
+    char buf[4096];
+    int fd;
+    while ((fd = server_accept(s)) >= 0) {
+        ssize_t n;
+        while ((n = read(fd, buf, sizeof buf)) > 0 && write_all(fd, buf, (size_t)n) == 0)
+            ;
+        close(fd);
+    }
+    return NULL;
+}
+
+static void server_start(server *s, void *(*fn)(void *))
+{
+    s->lfd = listen_local(1024, &s->port);
+    atomic_init(&s->stop, false);
+    atomic_init(&s->accepted, 0);
+    assert_int_equal(pthread_create(&s->thread, NULL, fn, s), 0);
+    for (size_t i = 0; i < 2; i++)
+        if (!running_servers[i]) {
+            running_servers[i] = s;
+            break;
+        }
+}
+
+static void server_stop(server *s)
+{
+    for (size_t i = 0; i < 2; i++)
+        if (running_servers[i] == s)
+            running_servers[i] = NULL;
+    atomic_store(&s->stop, true);
+    pthread_join(s->thread, NULL);
+    close(s->lfd);
+}
+
+static int stop_everything(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < 2; i++)
+        if (running_servers[i])
+            server_stop(running_servers[i]);
+    if (running_harness)
+        harness_stop(running_harness);
+    return 0;
+}
+
+/* One connection through the proxy: send msg, expect it back. */
+static bool echo_once(int port, const char *msg)
+{
+    char back[256];
+    size_t len = strlen(msg);
+    int fd = connect_local(port);
+    bool ok = fd >= 0 && len <= sizeof back && write_all(fd, msg, len) == 0 &&
+              read_all(fd, back, len) == 0 && memcmp(back, msg, len) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* ---- (a) echo ------------------------------------------------------------------- */
+
+static void test_echo_round_trip(void **state)
+{
+    (void)state;
+    static server echo;
+    static harness h;
+    server_start(&echo, echo_main);
+    harness_start(&h, &echo.port, 1);
+
+    assert_true(echo_once(h.port, "hello through the ambassador"));
+
+    /* More than one buffer's worth, written in full before reading. */
+    size_t len = 100000;
+    unsigned char *out = malloc(len), *back = malloc(len);
+    assert_non_null(out);
+    assert_non_null(back);
+    fill_pattern(out, len, 7);
+    int fd = connect_local(h.port);
+    assert_true(fd >= 0);
+    assert_int_equal(write_all(fd, out, len), 0);
+    assert_int_equal(read_all(fd, back, len), 0);
+    assert_memory_equal(out, back, len);
+    close(fd);
+    free(out);
+    free(back);
+
+    harness_stop(&h);
+    server_stop(&echo);
+}
+
+/* ---- (b) half-close ----------------------------------------------------------- */
+
+typedef struct replier {
+    server s;
+    atomic_bool ok; /* read to EOF, replied in full */
+} replier;
+
+/* Read to EOF, then reply with the checksum of what came and BIG bytes of pattern
+ * 2, and close. */
+static void *replier_main(void *arg)
+{
+    replier *r = arg;
+    unsigned char *buf = malloc(BIG);
+    int fd = server_accept(&r->s);
+    if (fd < 0 || !buf) {
+        free(buf);
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    uint64_t h = FNV_INIT;
+    ssize_t n;
+    while ((n = read(fd, buf, BIG)) > 0)
+        h = fnv(h, buf, (size_t)n);
+    fill_pattern(buf, BIG, 2);
+    atomic_store(&r->ok, n == 0 && write_all(fd, &h, sizeof h) == 0 && write_all(fd, buf, BIG) == 0);
+    close(fd);
+    free(buf);
+    return NULL;
+}
+
+static void test_half_close_delivers_every_byte_to_a_slow_client(void **state)
+{
+    (void)state;
+    static replier r;
+    static harness h;
+    atomic_init(&r.ok, false);
+    server_start(&r.s, replier_main);
+    harness_start(&h, &r.s.port, 1);
+
+    unsigned char *out = malloc(BIG), *in = malloc(BIG + 16);
+    assert_non_null(out);
+    assert_non_null(in);
+    fill_pattern(out, BIG, 1);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small); /* a slow client */
+    set_timeouts(fd, WAIT_MS);
+    struct sockaddr_in sa = local_addr(h.port);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(write_all(fd, out, BIG), 0);
+    assert_int_equal(shutdown(fd, SHUT_WR), 0);
+
+    /* Read slowly, in small pieces, so that the backend is done and gone while the
+     * proxy still holds its bytes. */
+    size_t got = 0, room = BIG + 16; /* room for more than should come, to see if it does */
+    for (int i = 0; got < room; i++) {
+        ssize_t n = read(fd, in + got, room - got < 1000 ? room - got : 1000);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        if (i % 32 == 0)
+            sleep_ms(1);
+    }
+    close(fd);
+    assert_true(atomic_load(&r.ok));
+    assert_int_equal(got, sizeof(uint64_t) + BIG);
+    uint64_t sum;
+    memcpy(&sum, in, sizeof sum);
+    assert_true(sum == fnv(FNV_INIT, out, BIG)); /* the backend got every byte */
+    fill_pattern(out, BIG, 2);
+    assert_memory_equal(in + sizeof sum, out, BIG); /* and so did the client */
+    free(out);
+    free(in);
+
+    harness_stop(&h);
+    server_stop(&r.s);
+}
+
+/* ---- (c) a refusing instance is skipped ------------------------------------------ */
+
+static void test_refusing_instance_is_skipped(void **state)
+{
+    (void)state;
+    static server echo;
+    static harness h;
+    server_start(&echo, echo_main);
+    int ports[] = {free_port(), echo.port};
+    harness_start(&h, ports, 2);
+
+    int served = 0;
+    for (int i = 0; i < 20; i++) {
+        char msg[32];
+        snprintf(msg, sizeof msg, "ping %d", i);
+        served += echo_once(h.port, msg);
+    }
+    assert_int_equal(served, 20);
+    assert_int_equal(atomic_load(&echo.accepted), 20);
+
+    harness_stop(&h);
+    server_stop(&echo);
+}
+
+/* ---- (d) nothing left: the client is closed at once -------------------------------- */
+
+static void assert_closed_at_once(int port)
+{
+    int fd = connect_local(port);
+    assert_true(fd >= 0);
+    int64_t start = now_ms();
+    assert_true(wait_readable(fd, 1000));
+    char c;
+    ssize_t n = read(fd, &c, 1);
+    assert_true(n == 0 || (n < 0 && errno == ECONNRESET));
+    assert_true(now_ms() - start < 1000);
+    close(fd);
+}
+
+static void test_no_instance_closes_the_client_at_once(void **state)
+{
+    (void)state;
+    static harness h;
+    harness_start(&h, NULL, 0);
+    for (int i = 0; i < 5; i++) /* refused repeatedly: logged once, see bug 5 */
+        assert_closed_at_once(h.port);
+    harness_stop(&h);
+}
+
+static void test_every_instance_refusing_closes_the_client_at_once(void **state)
+{
+    (void)state;
+    static harness h;
+    int ports[] = {free_port(), free_port()};
+    harness_start(&h, ports, 2);
+    assert_closed_at_once(h.port);
+    harness_stop(&h);
+}
+
+/* ---- (e) a blackholed instance is given up after the connect deadline ------------- */
+
+/* A listener whose accept queue is full: Linux then drops SYNs, so connects to it
+ * hang. fillers[] keeps the connections that fill it; returns how many, or -1 if
+ * no connect hung within the bound (then the test is skipped). */
+static int blackhole(int *port, int *lfd, int fillers[8])
+{
+    *lfd = listen_local(0, port);
+    for (int i = 0; i < 8; i++) {
+        struct sockaddr_in sa = local_addr(*port);
+        fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        assert_true(fillers[i] >= 0);
+        if (connect(fillers[i], (struct sockaddr *)&sa, sizeof sa) == 0)
+            continue;
+        assert_int_equal(errno, EINPROGRESS);
+        struct pollfd pfd = {.fd = fillers[i], .events = POLLOUT};
+        if (poll(&pfd, 1, 300) == 0)
+            return i + 1; /* this one hangs: the queue is full */
+    }
+    return -1;
+}
+
+static void test_blackholed_instance_is_given_up(void **state)
+{
+    (void)state;
+    int bport, blfd, fillers[8], nfillers = blackhole(&bport, &blfd, fillers);
+    if (nfillers < 0) {
+        for (int i = 0; i < 8; i++)
+            close(fillers[i]);
+        close(blfd);
+        skip();
+    }
+    static server echo;
+    static harness h;
+    server_start(&echo, echo_main);
+    int ports[] = {bport, echo.port};
+    harness_start(&h, ports, 2);
+
+    /* Round robin: one of two connections tries the blackhole first. */
+    int64_t slowest = 0;
+    int served = 0;
+    for (int i = 0; i < 2; i++) {
+        int64_t start = now_ms();
+        served += echo_once(h.port, "anyone there?");
+        int64_t took = now_ms() - start;
+        slowest = took > slowest ? took : slowest;
+    }
+
+    harness_stop(&h);
+    server_stop(&echo);
+    for (int i = 0; i < nfillers; i++)
+        close(fillers[i]);
+    close(blfd);
+    assert_int_equal(served, 2);
+    assert_true(slowest >= 1500); /* it was the deadline that moved it on */
+    assert_true(slowest < 5000);  /* ... not TCP's own two minutes */
+}
+
+/* ---- (f) no spinning on a reset client -------------------------------------------- */
+
+typedef struct silent {
+    server s;
+    atomic_bool saw_eof;
+} silent;
+
+/* Read to EOF and say nothing; close only when told to stop. */
+static void *silent_main(void *arg)
+{
+    silent *q = arg;
+    char buf[64];
+    int fd = server_accept(&q->s);
+    if (fd < 0)
+        return NULL;
+    while (!atomic_load(&q->s.stop)) {
+        if (!wait_readable(fd, 20))
+            continue;
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n == 0)
+            atomic_store(&q->saw_eof, true);
+        if (n <= 0)
+            break;
+    }
+    while (!atomic_load(&q->s.stop))
+        sleep_ms(10);
+    close(fd);
+    return NULL;
+}
+
+static double thread_cpu_s(pthread_t t)
+{
+    clockid_t clock;
+    struct timespec ts;
+    assert_int_equal(pthread_getcpuclockid(t, &clock), 0);
+    assert_int_equal(clock_gettime(clock, &ts), 0);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_reset_client_does_not_spin(void **state)
+{
+    (void)state;
+    static silent q;
+    static harness h;
+    atomic_init(&q.saw_eof, false);
+    server_start(&q.s, silent_main);
+    harness_start(&h, &q.s.port, 1);
+
+    int fd = connect_local(h.port);
+    assert_true(fd >= 0);
+    assert_int_equal(write_all(fd, "x", 1), 0);
+    assert_int_equal(shutdown(fd, SHUT_WR), 0);
+    for (int64_t end = now_ms() + WAIT_MS; !atomic_load(&q.saw_eof) && now_ms() < end;)
+        sleep_ms(5);
+    assert_true(atomic_load(&q.saw_eof)); /* the half-close went through */
+    struct linger reset = {.l_onoff = 1, .l_linger = 0};
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset), 0);
+    close(fd);
+
+    double before = thread_cpu_s(h.thread);
+    sleep_ms(1000); /* measuring over a second of wall time, not waiting for anything */
+    double spent = thread_cpu_s(h.thread) - before;
+    assert_true(spent < 0.2);
+
+    server_stop(&q.s); /* the backend closes at last, and the proxy closes its side */
+    harness_stop(&h);
+}
+
+/* ---- (g) listeners replaced while clients connect -------------------------------- */
+
+typedef struct hammer {
+    int port;
+    atomic_bool stop;
+    atomic_int connected;
+} hammer;
+
+static void *hammer_main(void *arg)
+{
+    hammer *m = arg;
+    while (!atomic_load(&m->stop)) {
+        int fd = connect_local(m->port);
+        if (fd < 0)
+            continue; /* no listener at this moment */
+        atomic_fetch_add(&m->connected, 1);
+        (void)write_all(fd, "x", 1); /* may meet a listener already closed */
+        close(fd);
+    }
+    return NULL;
+}
+
+static void test_listener_removed_while_clients_connect(void **state)
+{
+    (void)state;
+    static server echo;
+    static harness h;
+    static hammer m;
+    pthread_t threads[2];
+    server_start(&echo, echo_main);
+    harness_start(&h, &echo.port, 1);
+    m.port = h.port;
+    atomic_init(&m.stop, false);
+    atomic_init(&m.connected, 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, hammer_main, &m), 0);
+
+    for (int64_t end = now_ms() + 1000; now_ms() < end;) {
+        table empty = {0}, t = one_link(h.port, &echo.port, 1);
+        proxy_set_table(h.p, &t);
+        sleep_ms(1); /* give the clients a listener to reach */
+        proxy_set_table(h.p, &empty);
+        /* A connection right behind the wake-up: its listener's event then likely
+         * comes in the same batch, after the one that closes the listener. */
+        int fd = connect_local(h.port);
+        if (fd >= 0)
+            close(fd);
+    }
+    table t = one_link(h.port, &echo.port, 1);
+    proxy_set_table(h.p, &t);
+    atomic_store(&m.stop, true);
+    for (int i = 0; i < 2; i++)
+        pthread_join(threads[i], NULL);
+    assert_true(atomic_load(&m.connected) > 0);
+
+    /* Still serving. */
+    assert_true(wait_until_listening(h.port));
+    assert_true(echo_once(h.port, "still there"));
+
+    harness_stop(&h);
+    server_stop(&echo);
+}
+
+/* ---- (h) out of fds: the listener pauses rather than spins ------------------------ */
+
+#define MAX_HOLES 1024
+
+/* Fill the holes of the fd table (into holes[]), so that every open fd is below
+ * the one returned, the next to be opened; a lower limit then leaves them all
+ * usable (valgrind refuses fds above it). */
+static int lowest_fd_above_all(int holes[MAX_HOLES], int *nholes)
+{
+    int top = -1;
+    struct rlimit lim;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &lim), 0);
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d));) {
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] != '.' && fd != dirfd(d) && fd > top && (rlim_t)fd < lim.rlim_cur)
+            top = fd; /* (valgrind keeps its own fds above the limit it shows) */
+    }
+    closedir(d);
+    for (;;) {
+        int fd = dup(0);
+        assert_true(fd >= 0);
+        if (fd > top) {
+            close(fd);
+            return fd;
+        }
+        assert_true(*nholes < MAX_HOLES);
+        holes[(*nholes)++] = fd;
+    }
+}
+
+static void test_listener_out_of_fds_pauses(void **state)
+{
+    (void)state;
+    static server echo;
+    static harness h;
+    server_start(&echo, echo_main);
+    harness_start(&h, &echo.port, 1);
+
+    /* Leave the process exactly one fd: the client's. The proxy's accept4 then
+     * fails with EMFILE while the connection waits in its queue. */
+    struct rlimit saved, tight;
+    static int holes[MAX_HOLES];
+    int nholes = 0, next = lowest_fd_above_all(holes, &nholes);
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    tight = saved;
+    tight.rlim_cur = (rlim_t)next + 1;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &tight), 0);
+    int fd = connect_local(h.port);
+    bool sent = fd >= 0 && write_all(fd, "x", 1) == 0;
+    double before = thread_cpu_s(h.thread);
+    sleep_ms(500); /* measuring, not waiting for anything */
+    double spent = thread_cpu_s(h.thread) - before;
+    setrlimit(RLIMIT_NOFILE, &saved);
+    for (int i = 0; i < nholes; i++)
+        close(holes[i]);
+
+    /* Resumed by the sweep within PROXY_PAUSE_MS and a sweep, the queued client is
+     * served. Not under valgrind, whose own limit check closes what accept4
+     * returned, so that client is gone: then a new one shows the resumption. */
+    char c = 0;
+    bool echoed = sent && wait_readable(fd, 3000) && read(fd, &c, 1) == 1 && c == 'x';
+    const char *preload = getenv("LD_PRELOAD");
+    bool valgrind = preload && strstr(preload, "vgpreload");
+    if (fd >= 0)
+        close(fd);
+    int64_t start = now_ms();
+    bool resumed = echo_once(h.port, "back") && now_ms() - start < 3000;
+    harness_stop(&h);
+    server_stop(&echo);
+    assert_true(sent);
+    assert_true(spent < 0.1);
+    assert_true(echoed || valgrind);
+    assert_true(resumed);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN); /* as the ambassador does */
+    setenv("DOKKAA_LOG_LEVEL", "warn", 0); /* (g) opens and closes listeners by the hundred */
+    log_init("test_proxy");
+    if (getenv("TEST_PROXY_FILTER")) /* e.g. "*spin*", to run some tests only */
+        cmocka_set_test_filter(getenv("TEST_PROXY_FILTER"));
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_echo_round_trip, stop_everything),
+        cmocka_unit_test_teardown(test_half_close_delivers_every_byte_to_a_slow_client, stop_everything),
+        cmocka_unit_test_teardown(test_refusing_instance_is_skipped, stop_everything),
+        cmocka_unit_test_teardown(test_no_instance_closes_the_client_at_once, stop_everything),
+        cmocka_unit_test_teardown(test_every_instance_refusing_closes_the_client_at_once, stop_everything),
+        cmocka_unit_test_teardown(test_blackholed_instance_is_given_up, stop_everything),
+        cmocka_unit_test_teardown(test_reset_client_does_not_spin, stop_everything),
+        cmocka_unit_test_teardown(test_listener_removed_while_clients_connect, stop_everything),
+        cmocka_unit_test_teardown(test_listener_out_of_fds_pauses, stop_everything),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
