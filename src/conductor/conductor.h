@@ -36,6 +36,12 @@ typedef struct conductor {
     pthread_mutex_t mu;       /* guards dirty, and cond's wait */
     pthread_cond_t cond;
     bool dirty;
+
+    pthread_mutex_t prefetch_mu; /* guards the images below */
+    pthread_cond_t prefetch_cond;
+    char **prefetch;             /* images of the valid manifests, for prefetch.c */
+    size_t nprefetch;
+    unsigned prefetch_generation;
 } conductor;
 
 /* Ask for a reconcile pass soon (any thread). */
@@ -55,6 +61,11 @@ typedef struct watch_target {
 } watch_target;
 void *watch_etcd_thread(void *arg); /* arg: a watch_target */
 void *watch_docker_thread(void *arg);
+
+/* prefetch.c: pull the images in use before an instance needs them. */
+void *prefetch_thread(void *arg);
+/* Hand over the images in use (the array and its strings are taken over). */
+void prefetch_want(conductor *c, char **images, size_t n);
 
 /* reconcile.c: one pass; returns true when it changed something (run another). */
 typedef struct reconciler reconciler;

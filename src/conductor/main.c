@@ -122,10 +122,12 @@ void conductor_wake(conductor *c)
 
 int main(int argc, char **argv)
 {
-    static conductor c = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    static conductor c = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
+                          .prefetch_mu = PTHREAD_MUTEX_INITIALIZER,
+                          .prefetch_cond = PTHREAD_COND_INITIALIZER};
     static const char *const prefixes[] = {"/apps/", "/hosts/", "/cluster/", "/status/"};
     watch_target targets[4];
-    pthread_t host, watchers[4], events;
+    pthread_t host, watchers[4], events, prefetch;
     reconciler *r;
 
     log_init("conductor");
@@ -140,7 +142,8 @@ int main(int argc, char **argv)
     log_info("host %s (%s) etcd %s", c.host_id, c.host_ip, c.etcd_endpoints);
 
     if (pthread_create(&host, NULL, host_thread, &c) != 0 ||
-        pthread_create(&events, NULL, watch_docker_thread, &c) != 0)
+        pthread_create(&events, NULL, watch_docker_thread, &c) != 0 ||
+        pthread_create(&prefetch, NULL, prefetch_thread, &c) != 0)
         return log_error("cannot start threads"), 1;
     for (int i = 0; i < 4; i++) {
         targets[i] = (watch_target){.c = &c, .prefix = prefixes[i], .leader_only = i == 3};
@@ -158,6 +161,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < 4; i++)
         pthread_join(watchers[i], NULL);
     pthread_join(events, NULL);
+    pthread_join(prefetch, NULL);
+    prefetch_want(&c, NULL, 0); /* frees the last set */
     pthread_join(host, NULL);
     host_release(&c);
     reconciler_free(r);

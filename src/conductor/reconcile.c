@@ -206,6 +206,22 @@ static int reconcile_read_containers(reconciler *r, reconcile_view *v, err_t *er
     return 0;
 }
 
+/* Hand the images of the valid manifests (each once) to the prefetch thread. */
+static void reconcile_prefetch(reconciler *r, const reconcile_view *v)
+{
+    char **images = calloc(v->nspecs + 1, sizeof *images);
+    size_t n = 0;
+    for (size_t s = 0; images && s < v->nspecs; s++) {
+        bool seen = false;
+        for (size_t i = 0; v->specs[s].valid && i < n && !seen; i++)
+            seen = strcmp(images[i], v->specs[s].m.image) == 0;
+        if (v->specs[s].valid && !seen && (images[n] = strdup(v->specs[s].m.image)))
+            n++;
+    }
+    if (images)
+        prefetch_want(r->c, images, n);
+}
+
 /* Keys that were bad last pass and are fine now are forgotten, so that they are
  * reported again if they break again. */
 static void reconcile_rotate_warnings(reconciler *r)
@@ -233,6 +249,7 @@ bool reconciler_pass(reconciler *r)
         log_info("etcd and the engine are reachable again");
     r->unreachable = false;
     changed = leader_pass(r, &v);
+    reconcile_prefetch(r, &v);
     reconcile_mark_here(r, &v);
     announce_pass(r, &v);
     if (plan_make(v.specs, v.nspecs, v.containers, v.ncontainers, &actions, &nactions) < 0) {

@@ -14,5 +14,6 @@ int cfg_validate(const cfg_global *g, int argc, char **argv);
 int cfg_status(const cfg_global *g, int argc, char **argv);
 int cfg_up(const cfg_global *g, int argc, char **argv);
 int cfg_down(const cfg_global *g, int argc, char **argv);
+int cfg_rebalance(const cfg_global *g, int argc, char **argv);
 
 #endif

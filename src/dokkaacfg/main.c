@@ -6,6 +6,7 @@
 
 #include "dokkaa/config.h"
 #include "dokkaacfg.h"
+#include "provider_local.h"
 
 static const struct cfg_command {
     const char *name;
@@ -15,6 +16,7 @@ static const struct cfg_command {
     {"up", cfg_up, "make a local cluster: up --provider=local --scale=N [--name NAME]"},
     {"down", cfg_down, "remove a local cluster and all it made: down [--name NAME]"},
     {"status", cfg_status, "hosts, instances; with a local cluster, its hosts, etcd and engines"},
+    {"rebalance", cfg_rebalance, "even out instances over the hosts, without downtime"},
     {"validate", cfg_validate, "validate manifest files (- for stdin) as the cluster would"},
 };
 
@@ -25,6 +27,16 @@ static void cfg_usage(FILE *out)
           "commands:\n", out);
     for (size_t i = 0; i < sizeof cfg_commands / sizeof *cfg_commands; i++)
         fprintf(out, "  %-10s %s\n", cfg_commands[i].name, cfg_commands[i].help);
+}
+
+/* Without --etcd or $ETCD_ADDR, commands speak to the default local cluster's
+ * etcd when `up` made one, so that they work right after `dokkaacfg up`. */
+static void cfg_default_etcd(cfg_global *g)
+{
+    provider_local pl;
+    if (!g->etcd_given && provider_local_init(&pl, PROVIDER_LOCAL_DEFAULT_NAME, -1, NULL) == 0 &&
+        pl.saved)
+        snprintf(g->etcd, sizeof g->etcd, "%s", pl.etcd);
 }
 
 int main(int argc, char **argv)
@@ -49,6 +61,7 @@ int main(int argc, char **argv)
         cfg_usage(stderr);
         return 2;
     }
+    cfg_default_etcd(&g);
     for (size_t i = 0; i < sizeof cfg_commands / sizeof *cfg_commands; i++)
         if (strcmp(argv[optind], cfg_commands[i].name) == 0)
             return cfg_commands[i].run(&g, argc - optind, argv + optind);

@@ -66,7 +66,7 @@ e2e_teardown() {
         grep -h -B30 -A5 "$report" "$E2E_ROOT"/*.log | head -120
         rc=1
     fi
-    rm -rf "$E2E_ROOT"
+    [ -n "${E2E_KEEP:-}" ] && echo "kept $E2E_ROOT" || rm -rf "$E2E_ROOT"
     return $rc
 }
 
