@@ -1,0 +1,101 @@
+# tests/cluster/lib.sh - the multi-host harness: a local cluster of 3 hosts made by
+# `dokkaacfg up --provider=local` under a name of its own ($CL_NAME), so a demo
+# cluster beside it is untouched; helpers to look at it as a user would, and to
+# hurt it (kill a host, cut it off, stop an etcd member).
+
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+
+CL_BIN=${DOKKAA_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/src}
+CL_NAME=${CL_NAME:-dkt}
+CL_HOSTS=3
+
+cl_cfg() { "$CL_BIN/dokkaacfg" "$@"; }
+cl_up() { cl_cfg up --provider=local --scale=$CL_HOSTS --name "$CL_NAME" > "$CL_LOG" 2>&1; }
+cl_net() { sed -n 's/.*net=\([0-9]*\).*/\1/p' "/var/lib/$CL_NAME/cluster"; }
+cl_addr() { echo "10.88.$CL_NET.$((10 + $1))"; }
+cl_docker() { local i=$1; shift; docker -H "unix:///run/$CL_NAME/h$i/docker.sock" "$@"; }
+cl_etcdctl() { ETCDCTL_API=3 etcdctl --dial-timeout=2s --command-timeout=5s --endpoints="$CL_ETCD" "$@"; }
+cl_count_keys() { cl_etcdctl get --prefix --keys-only "$1" | grep -c . || true; }
+
+cl_setup() {
+    CL_LOG=$(mktemp /tmp/dokkaa-cluster.XXXXXX)
+    cl_up || { tail -20 "$CL_LOG"; return 1; }
+    CL_NET=$(cl_net)
+    CL_ETCD="http://$(cl_addr 1):2379,http://$(cl_addr 2):2379,http://$(cl_addr 3):2379"
+    export CL_LOG CL_NET CL_ETCD
+}
+
+# Remove the cluster and check that nothing at all is left of it.
+cl_teardown() {
+    local left
+    cl_cfg down --name "$CL_NAME" >> "$CL_LOG" 2>&1 || { tail -20 "$CL_LOG"; return 1; }
+    left=$( { ip netns list | grep "^$CL_NAME-h"; ip -br link | grep -E "^($CL_NAME-h|${CL_NAME}0)";
+              pgrep -af "/run/$CL_NAME/|/var/lib/$CL_NAME/" | grep -v pgrep;
+              grep -E " /(var/lib|run)/$CL_NAME/" /proc/self/mountinfo;
+              ls -d "/var/lib/$CL_NAME" "/run/$CL_NAME" 2>/dev/null; } || true)
+    rm -f "$CL_LOG"
+    [ -z "$left" ] || { echo "left behind by down:"; echo "$left"; return 1; }
+}
+
+# e2e-style setter through the builder of the first live host.
+cl_set() { # APP NAME JSON
+    local i
+    for i in 1 2 3; do
+        curl -sf --max-time 5 -XPUT --data-urlencode value="$3" \
+            "http://$(cl_addr $i):4001/v2/keys/apps/$1/$2/manifest" >/dev/null && return 0
+    done
+    return 1
+}
+cl_delete_app() {
+    local i
+    for i in 1 2 3; do
+        curl -sf --max-time 5 -XDELETE "http://$(cl_addr $i):4001/v2/keys/apps/$1?recursive=true" \
+            >/dev/null && return 0
+    done
+    return 1
+}
+
+# Running containers of APP/NAME on host i (all hosts without i). Hosts whose
+# engine is down count as running nothing.
+cl_running_on() {
+    cl_docker "$1" ps --filter "label=dokkaa.cluster=$CL_NAME" --filter "label=dokkaa.app=$2" \
+        --filter "label=dokkaa.name=$3" --filter status=running -q 2>/dev/null | grep -c . || true
+}
+cl_running() {
+    local i n=0
+    for i in $(seq 1 $CL_HOSTS); do n=$((n + $(cl_running_on "$i" "$1" "$2"))); done
+    echo "$n"
+}
+
+# APP NAME N [SERVICE]: N running in the cluster, N statuses running, N services.
+cl_converged() {
+    [ "$(cl_running "$1" "$2")" = "$3" ] || return 1
+    [ "$(cl_etcdctl get --prefix --print-value-only "/status/$1/$2/" | grep -c '"state":"running"')" = "$3" ] || return 1
+    [ -z "${4:-}" ] || [ "$(cl_count_keys "/services/$1/$4/")" = "$3" ]
+}
+cl_wait_converged() { dk_wait "${CL_WAIT:-60}" "$1/$2 to run $3 instances" cl_converged "$@"; }
+
+# The host (1..3) running instance I of APP/NAME, from its status.
+cl_host_of() {
+    cl_etcdctl get --print-value-only "/status/$1/$2/$3" | sed -n 's/.*"host":"h\([0-9]\)".*/\1/p'
+}
+
+# kill -9 every process of host i: those in its network namespace, and its
+# containers (their own namespaces, but in its cgroup).
+cl_kill_host() {
+    local ns pid p
+    ns=$(stat -L -c %i "/run/netns/$CL_NAME-h$1")
+    for p in /proc/[0-9]*; do
+        pid=${p#/proc/}
+        if [ "$(stat -L -c %i "$p/ns/net" 2>/dev/null)" = "$ns" ] ||
+           grep -q "/$CL_NAME-h$1[/.]" "$p/cgroup" 2>/dev/null; then
+            kill -9 "$pid" 2>/dev/null || true
+        fi
+    done
+}
+
+# Bring every host back as it was: `up` restarts what is dead.
+cl_heal() { cl_up || { tail -20 "$CL_LOG"; return 1; }; }
+
+fail() { echo "FAIL: $*" >&2; return 1; }
+assert_eq() { [ "$1" = "$2" ] || fail "${3:-values differ}: expected '$1', got '$2'"; }
