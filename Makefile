@@ -1,6 +1,11 @@
 # Dokkaa - the two commands for a fresh machine are `make demo` and `make check`.
+# HOSTS=N (1..8) makes `up` and `demo` build a local cluster of N hosts, each a
+# network namespace with its own dockerd, etcd member, conductor, ambassador and
+# builder (dokkaacfg up --provider=local); without it, one host on this machine.
 BUILD ?= build
 JOBS  ?= $(shell nproc)
+HOSTS ?=
+export HOSTS
 
 .PHONY: all up down demo check unit e2e bench clean
 
@@ -17,11 +22,12 @@ down:              ## stop and remove everything `make up` started
 demo:              ## up, then the seed's example with the seed's commands
 	scripts/demo.sh
 
-check:             ## every test: unit (plain and ASan+UBSan), valgrind, e2e
+check:             ## every test: unit (plain, ASan+UBSan, valgrind), e2e, multi-host
 	scripts/check.sh
 
-bench:             ## benchmarks, as ratios against raw `docker run`
+bench:             ## benchmarks: ratios against raw `docker run`, then against Docker Swarm
 	bench/converge.sh
+	bench/cluster.sh
 
 clean:
 	rm -rf build build-asan build-check

@@ -5,6 +5,8 @@
 #   3. the end-to-end suite (tests/e2e) against real etcd and the real Docker
 #      Engine, with the daemons built with ASan+UBSan
 #   4. the seed example and the link tests again, with the daemons under valgrind
+#   5. the multi-host suite (tests/cluster): a local cluster of 3 hosts, each a
+#      network namespace with its own dockerd and etcd member
 # Installs what it needs; starts dockerd if none runs (and stops it afterwards).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +53,7 @@ step "end-to-end (ASan+UBSan daemons)" env DOKKAA_BIN="$PWD/build-asan/src" \
 step "end-to-end (daemons under valgrind)" env DOKKAA_BIN="$PWD/build-check/src" \
     E2E_WRAP="valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect" \
     tests/e2e/run.sh 'test_0\|test_30'
+step "multi-host (3 hosts)" env DOKKAA_BIN="$PWD/build-check/src" tests/cluster/run.sh
 
 echo "=== summary"
 printf '%s\n' "${results[@]}"

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # make down: stop and remove everything `make up` started, and the containers the
-# local cluster ran. etcd and dockerd are stopped only if `make up` started them.
+# local cluster ran: the multi-host cluster (dokkaacfg down) if there is one, and
+# the single host. etcd and dockerd are stopped only if `make up` started them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 state=${DOKKAA_STATE:-/var/lib/dokkaa/local}
+bin=${DOKKAA_BIN:-build/src}
+if [ -e /var/lib/dokkaa/cluster ] && [ -x "$bin/dokkaacfg" ]; then
+    "$bin/dokkaacfg" down
+fi
 for name in builder ambassador conductor; do
     dk_stop "$state/$name.pid"
 done

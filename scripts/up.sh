@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# make up: a local single-host Dokkaa on this machine.
-# Installs missing Debian packages, builds, starts etcd and dockerd unless they run
-# already, builds the example images, and starts conductor, ambassador and builder
-# in the background. Returns when all of them are ready. `make down` undoes it all.
+# make up: a local Dokkaa on this machine.
+# Installs missing Debian packages, builds, starts dockerd unless it runs already
+# and builds the example images. Then, with HOSTS=N, a cluster of N hosts
+# (dokkaacfg up --provider=local --scale=N); without, a single host in the root
+# namespace: etcd (unless one runs), conductor, ambassador and builder in the
+# background. Returns when all is ready. `make down` undoes it all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -21,12 +23,15 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build
 if ! dk_docker_ok; then
     dk_start_dockerd "$state"
 fi
-if ! dk_etcd_healthy "$etcd"; then
+if [ -z "${HOSTS:-}" ] && ! dk_etcd_healthy "$etcd"; then
     dk_log "starting etcd on 127.0.0.1:2379"
     dk_start_etcd "$state/etcd" 2379 2380
 fi
 dk_log "building the example images (cached after the first time)"
 images/build.sh
+if [ -n "${HOSTS:-}" ]; then
+    exec "$bin/dokkaacfg" up --provider=local --scale="$HOSTS"
+fi
 
 start() { # start NAME CMD...: unless it already runs
     local name=$1; shift

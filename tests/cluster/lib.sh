@@ -5,7 +5,8 @@
 
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 
-CL_BIN=${DOKKAA_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/src}
+CL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CL_BIN=${DOKKAA_BIN:-$CL_ROOT/build/src}
 CL_NAME=${CL_NAME:-dkt}
 CL_HOSTS=3
 
@@ -27,9 +28,13 @@ cl_setup() {
 
 # Remove the cluster and check that nothing at all is left of it.
 cl_teardown() {
-    local left
+    local left report='ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error:'
+    if grep -l "$report" /var/lib/"$CL_NAME"/h*/*.log 2>/dev/null; then
+        grep -h -A20 "$report" /var/lib/"$CL_NAME"/h*/*.log | head -60
+        left="sanitizer reports (above)"
+    fi
     cl_cfg down --name "$CL_NAME" >> "$CL_LOG" 2>&1 || { tail -20 "$CL_LOG"; return 1; }
-    left=$( { ip netns list | grep "^$CL_NAME-h"; ip -br link | grep -E "^($CL_NAME-h|${CL_NAME}0)";
+    left=$( { echo "${left:-}"; ip netns list | grep "^$CL_NAME-h"; ip -br link | grep -E "^($CL_NAME-h|${CL_NAME}0)";
               pgrep -af "/run/$CL_NAME/|/var/lib/$CL_NAME/" | grep -v pgrep;
               grep -E " /(var/lib|run)/$CL_NAME/" /proc/self/mountinfo;
               ls -d "/var/lib/$CL_NAME" "/run/$CL_NAME" 2>/dev/null; } || true)
@@ -80,19 +85,8 @@ cl_host_of() {
     cl_etcdctl get --print-value-only "/status/$1/$2/$3" | sed -n 's/.*"host":"h\([0-9]\)".*/\1/p'
 }
 
-# kill -9 every process of host i: those in its network namespace, and its
-# containers (their own namespaces, but in its cgroup).
-cl_kill_host() {
-    local ns pid p
-    ns=$(stat -L -c %i "/run/netns/$CL_NAME-h$1")
-    for p in /proc/[0-9]*; do
-        pid=${p#/proc/}
-        if [ "$(stat -L -c %i "$p/ns/net" 2>/dev/null)" = "$ns" ] ||
-           grep -q "/$CL_NAME-h$1[/.]" "$p/cgroup" 2>/dev/null; then
-            kill -9 "$pid" 2>/dev/null || true
-        fi
-    done
-}
+# kill -9 every process of host i, as a user would (README).
+cl_kill_host() { "$CL_ROOT/scripts/kill-host.sh" --name "$CL_NAME" "h$1" >/dev/null; }
 
 # Bring every host back as it was: `up` restarts what is dead.
 cl_heal() { cl_up || { tail -20 "$CL_LOG"; return 1; }; }
