@@ -13,12 +13,16 @@
 #include "run.h"
 
 /* Every daemon's flags, in one place. {…} are expanded per host by
- * provider_local_expand. */
+ * provider_local_expand. dockerd runs without its userland proxy: services are
+ * reached at the host's address (never its loopback), which iptables alone
+ * forwards, and a docker-proxy process per published port would cost each
+ * container start a fork and each host memory. */
 const provider_local_daemon provider_local_daemons[PL_NDAEMONS] = {
     [PL_DOCKERD] = {"dockerd", true, true, "{state}/dockerd.log", "{run}/dockerd.pid",
         {"dockerd", "--data-root", "{state}/docker", "--exec-root", "{run}/exec",
          "--pidfile", "{run}/dockerd.pid", "-H", "unix://{run}/docker.sock",
-         "--bip", "172.30.{i}.1/24", "--cgroup-parent", "{ns}", "--insecure-registry", "{registry}"}},
+         "--bip", "172.30.{i}.1/24", "--cgroup-parent", "{ns}", "--insecure-registry", "{registry}",
+         "--userland-proxy=false"}},
     [PL_ETCD] = {"etcd", true, false, "{state}/etcd.log", "{run}/etcd.pid",
         {"etcd", "--name", "{id}", "--data-dir", "{state}/etcd",
          "--listen-client-urls", "http://{ip}:2379,http://127.0.0.1:2379",
