@@ -20,7 +20,9 @@ fi
 for t in $(declare -F | awk '{print $3}' | grep '^test_' | grep -- "$pattern"); do
     out=$(mktemp)
     start=$(date +%s)
-    if (set -e; "$t") > "$out" 2>&1; then
+    # Not in an if: bash ignores set -e in a condition, even in a subshell.
+    (set -e; "$t") > "$out" 2>&1
+    if [ $? = 0 ]; then
         passed=$((passed + 1)); echo "ok - $t ($(( $(date +%s) - start ))s)"
     else
         failed=$((failed + 1)); echo "not ok - $t ($(( $(date +%s) - start ))s)"

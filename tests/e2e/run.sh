@@ -16,7 +16,9 @@ e2e_setup || { e2e_teardown; echo "0 passed, 1 failed"; exit 1; }
 for t in $(declare -F | awk '{print $3}' | grep '^test_' | grep -- "$pattern"); do
     out="$E2E_ROOT/$t.out"
     start=$(date +%s)
-    if (set -e; "$t") > "$out" 2>&1; then
+    # Not in an if: bash ignores set -e in a condition, even in a subshell.
+    (set -e; "$t") > "$out" 2>&1
+    if [ $? = 0 ]; then
         passed=$((passed + 1)); echo "ok - $t ($(( $(date +%s) - start ))s)"
     else
         failed=$((failed + 1)); echo "not ok - $t ($(( $(date +%s) - start ))s)"
