@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dokkaa/http.h"
 #include "dokkaa/log.h"
@@ -216,8 +217,10 @@ static void etcd_url(const etcd *e, size_t idx, const char *path, char url[ETCD_
     snprintf(url, ETCD_URL_MAX, "%s%s", e->endpoints[idx], path);
 }
 
-/* POST body to path, trying each endpoint once starting with the current one. Only a
- * transport failure moves on: an answer, even an error, comes from a live member.
+/* POST body to path, trying each endpoint once starting with the current one. A
+ * transport failure moves on, and so does 503: a member cut off from its leader
+ * answers that, and another may have quorum. Any other answer, even an error,
+ * comes from a member that can speak for the cluster.
  * A request that died mid-flight may have been applied; the retry elsewhere is then
  * a second attempt, which is why callers that must not race use txn compares. */
 static int etcd_post(etcd *e, const char *path, const char *body, long *status, http_buf *resp,
@@ -231,6 +234,11 @@ static int etcd_post(etcd *e, const char *path, const char *body, long *status, 
         http_req req = {.method = "POST", .url = url, .body = body, .body_len = strlen(body),
                         .timeout_ms = e->timeout_ms};
         if (http_do(e->http, &req, status, resp, &last) == 0) {
+            if (*status == 503 && i + 1 < e->nendpoints) {
+                err_set(&last, ERR_UNAVAIL, "POST %s: HTTP 503 (no leader here)", url);
+                http_buf_free(resp);
+                continue;
+            }
             e->current = idx;
             return 0;
         }
@@ -545,6 +553,32 @@ int etcd_lease_keepalive(etcd *e, int64_t lease, int64_t *ttl, err_t *err)
     }
     json_decref(resp);
     return rc;
+}
+
+int etcd_lease_keys(etcd *e, int64_t lease, etcd_kvs *keys, err_t *err)
+{
+    json_t *req = json_pack("{s:I,s:b}", "ID", (json_int_t)lease, "keys", 1), *resp = NULL;
+    memset(keys, 0, sizeof *keys);
+    int rc = !req ? etcd_oom(err) : etcd_call(e, "/v3/lease/timetolive", req, &resp, err);
+    const json_t *list = json_object_get(resp, "keys");
+    size_t n = json_array_size(list);
+    if (rc == 0 && n && !(keys->kvs = calloc(n, sizeof *keys->kvs)))
+        rc = etcd_oom(err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        etcd_kv *kv = &keys->kvs[keys->n];
+        size_t len;
+        const char *b64 = json_string_value(json_array_get(list, i));
+        if (b64 && etcd_b64_decode(b64, &kv->key, &len) == 0 && (kv->value = calloc(1, 1))) {
+            kv->lease = lease;
+            keys->n++;
+        } else {
+            free(kv->key);
+        }
+    }
+    keys->revision = etcd_header_revision(resp);
+    json_decref(req);
+    json_decref(resp);
+    return rc < 0 ? err_prefix(err, "etcd lease keys %lld", (long long)lease) : 0;
 }
 
 int etcd_lease_revoke(etcd *e, int64_t lease, err_t *err)

@@ -1,7 +1,10 @@
 /* announce.c - what this host tells the cluster, under its lease:
  *   /status/<app>/<name>/<i>              every instance placed here: state, since, error
- *   /services/<app>/<service>/<container>  every service of a running instance here,
+ *   /services/<app>/<service>/<container>@<host>
+ *                                          every service of a running instance here,
  *                                          also of one being handed off to another host
+ *                                          (the host in the key: during a handoff both
+ *                                          hosts announce the instance, each its own key)
  * built afresh each pass and written by announce_sync (kvset.c), which sends only
  * what changed. */
 #include <stdio.h>
@@ -93,7 +96,8 @@ static void reconcile_services(reconciler *r, kvset *want, const plan_spec *spec
         int port = reconcile_published(container, spec->m.services[k].port);
         if (!port)
             continue;
-        snprintf(key, sizeof key, "/services/%s/%s/%s", spec->app, spec->m.services[k].name, cname);
+        snprintf(key, sizeof key, "/services/%s/%s/%s@%s", spec->app, spec->m.services[k].name,
+                 cname, r->c->host_id);
         snprintf(value, sizeof value, "{\"addr\":\"%s\",\"port\":%d}", r->c->host_ip, port);
         kvset_set(want, key, value);
     }
@@ -104,14 +108,13 @@ static void reconcile_services(reconciler *r, kvset *want, const plan_spec *spec
 static void reconcile_keep_services(reconciler *r, kvset *want, const plan_spec *spec,
                                     const char *cname)
 {
-    char prefix[128];
+    char prefix[128], suffix[300];
     size_t plen = (size_t)snprintf(prefix, sizeof prefix, "/services/%s/", spec->app);
-    size_t clen = strlen(cname);
+    size_t slen = (size_t)snprintf(suffix, sizeof suffix, "/%s@%s", cname, r->c->host_id);
     for (size_t k = 0; k < r->announced.n; k++) {
         const char *key = r->announced.kvs[k].key;
         size_t len = strlen(key);
-        if (strncmp(key, prefix, plen) == 0 && len > clen && key[len - clen - 1] == '/' &&
-            strcmp(key + len - clen, cname) == 0)
+        if (strncmp(key, prefix, plen) == 0 && len > slen && strcmp(key + len - slen, suffix) == 0)
             kvset_set(want, key, r->announced.kvs[k].value);
     }
 }
@@ -135,12 +138,36 @@ static void reconcile_announce_invalid(reconciler *r, kvset *want, const reconci
         reconcile_status(r, want, spec, 0, NULL, spec->error);
 }
 
+/* The lease changed: what we knew we had announced is moot. A new lease holds
+ * nothing; one adopted from this host's previous run holds what that run wrote,
+ * which etcd lists (without values, so every wanted key is written again and
+ * every other one deleted). */
+static int announce_adopt(reconciler *r, int64_t lease, int epoch)
+{
+    etcd_kvs keys;
+    err_t err;
+    if (etcd_lease_keys(r->e, lease, &keys, &err) < 0) {
+        log_warn("%s", err.msg);
+        return -1;
+    }
+    kvset_clear(&r->announced);
+    for (size_t i = 0; i < keys.n; i++)
+        if (strncmp(keys.kvs[i].key, "/hosts/", 7) != 0) /* host.c's own */
+            kvset_set(&r->announced, keys.kvs[i].key, "");
+    r->announced.epoch = epoch;
+    etcd_kvs_free(&keys);
+    return 0;
+}
+
 void announce_pass(reconciler *r, const reconcile_view *v)
 {
     kvset want = {0};
     int64_t lease = atomic_load(&r->c->lease);
+    int epoch = atomic_load(&r->c->lease_epoch);
     if (!lease)
         return; /* not registered yet: nothing can be bound to the host's life */
+    if (r->announced.epoch != epoch && announce_adopt(r, lease, epoch) < 0)
+        return;
     for (size_t s = 0; s < v->nspecs; s++) {
         const plan_spec *spec = &v->specs[s];
         if (!spec->valid) {
@@ -163,6 +190,6 @@ void announce_pass(reconciler *r, const reconcile_view *v)
             reconcile_services(r, &want, spec, i, container); /* serves until handed off */
         }
     }
-    announce_sync(&r->announced, &want, r->e, lease, atomic_load(&r->c->lease_epoch));
+    announce_sync(&r->announced, &want, r->e, lease);
 }
 

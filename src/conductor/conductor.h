@@ -32,6 +32,7 @@ typedef struct conductor {
     atomic_llong lease;       /* current host lease, 0 while there is none */
     atomic_int lease_epoch;   /* bumped when the lease changes: announce everything anew */
     atomic_bool leading;      /* this conductor is the elected scheduler */
+    atomic_llong engine_down_since; /* when the engine stopped answering; 0 while it does */
 
     pthread_mutex_t mu;       /* guards dirty, and cond's wait */
     pthread_cond_t cond;
@@ -49,8 +50,6 @@ void conductor_wake(conductor *c);
 
 /* host.c: keeps the lease alive and /hosts/<id> written until c->stop. */
 void *host_thread(void *arg);
-/* host.c: revoke the lease at shutdown, so announcements vanish at once. */
-void host_release(conductor *c);
 
 /* watch.c: wake the main loop on changes under a prefix of etcd, and on
  * container events. */

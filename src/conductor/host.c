@@ -2,7 +2,8 @@
  *
  * Everything this host announces (/hosts/, /status/, /services/) is bound to this
  * lease, so when the host dies its announcements vanish by themselves after the
- * TTL. While etcd cannot be reached the thread keeps trying; when it finds the
+ * TTL. A conductor that stops leaves its lease to expire rather than revoking it,
+ * so that one restarted within the TTL takes it over and nothing moves. While etcd cannot be reached the thread keeps trying; when it finds the
  * lease expired it takes a new one and bumps lease_epoch, which makes the main
  * loop write every announcement again under the new lease. */
 #include <jansson.h>
@@ -24,16 +25,23 @@ static bool host_sleep(conductor *c, int seconds)
     return !atomic_load(&c->stop);
 }
 
-/* A conductor restarted within the TTL finds its previous lease still alive,
- * holding announcements of a past it no longer knows: revoke it. */
-static void host_revoke_stale(conductor *c, etcd *e, const char *key)
+/* A conductor restarted within the TTL (an upgrade, a crash) finds the lease of
+ * its previous run alive, holding /hosts/ and its announcements: it takes the
+ * lease over, so the cluster sees no host leave and moves nothing. Returns the
+ * lease, or 0 when there is none to adopt. */
+static int64_t host_adopt(conductor *c, etcd *e, const char *key)
 {
     etcd_kvs kvs;
+    int64_t lease = 0, ttl = 0;
     if (etcd_get(e, key, &kvs, NULL) < 0)
-        return;
-    if (kvs.n == 1 && kvs.kvs[0].lease && etcd_lease_revoke(e, kvs.kvs[0].lease, NULL) == 0)
-        log_info("revoked the lease of this host's previous run (%s)", c->host_id);
+        return 0;
+    if (kvs.n == 1 && kvs.kvs[0].lease &&
+        etcd_lease_keepalive(e, kvs.kvs[0].lease, &ttl, NULL) == 0 && ttl > 0) {
+        lease = kvs.kvs[0].lease;
+        log_info("took over the lease of this host's previous run (%s)", c->host_id);
+    }
     etcd_kvs_free(&kvs);
+    return lease;
 }
 
 static int host_register(conductor *c, etcd *e, err_t *err)
@@ -45,8 +53,7 @@ static int host_register(conductor *c, etcd *e, err_t *err)
     time_t now = time(NULL);
 
     snprintf(key, sizeof key, "/hosts/%s", c->host_id);
-    host_revoke_stale(c, e, key);
-    if (etcd_lease_grant(e, c->lease_ttl, &lease, err) < 0)
+    if (!(lease = host_adopt(c, e, key)) && etcd_lease_grant(e, c->lease_ttl, &lease, err) < 0)
         return -1;
     sysinfo(&si);
     strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
@@ -70,6 +77,22 @@ static int host_register(conductor *c, etcd *e, err_t *err)
     return 0;
 }
 
+/* A host whose engine has not answered for a lease TTL can run nothing: it stops
+ * renewing its lease, so that the cluster moves its instances elsewhere, and
+ * registers again once the engine is back. */
+static bool host_engine_lost(conductor *c)
+{
+    static bool said;
+    long long since = atomic_load(&c->engine_down_since);
+    bool lost = since && time(NULL) - since > c->lease_ttl;
+    if (lost != said)
+        log_warn(lost ? "the engine does not answer: letting the lease expire, so that this "
+                        "host's instances run elsewhere"
+                      : "the engine answers again");
+    said = lost;
+    return lost;
+}
+
 void *host_thread(void *arg)
 {
     conductor *c = arg;
@@ -82,6 +105,10 @@ void *host_thread(void *arg)
     etcd_set_timeout(e, c->lease_ttl * 1000L / 4);
     bool complained = false;
     while (!atomic_load(&c->stop)) {
+        if (host_engine_lost(c)) {
+            host_sleep(c, 1);
+            continue;
+        }
         int64_t ttl = 0, lease = atomic_load(&c->lease);
         int rc = lease ? etcd_lease_keepalive(e, lease, &ttl, &err) : -1;
         if (rc == 0 && ttl > 0) {
@@ -102,13 +129,4 @@ void *host_thread(void *arg)
     }
     etcd_free(e);
     return NULL;
-}
-
-void host_release(conductor *c)
-{
-    int64_t lease = atomic_load(&c->lease);
-    etcd *e = lease ? etcd_new(c->etcd_endpoints, NULL) : NULL;
-    if (e && etcd_lease_revoke(e, lease, NULL) == 0)
-        log_info("revoked lease %llx", (unsigned long long)lease);
-    etcd_free(e);
 }

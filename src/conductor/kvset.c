@@ -93,42 +93,53 @@ typedef struct announce_change {
     const kvset_kv *new; /* what is wanted, or NULL for a delete */
 } announce_change;
 
-/* Write one batch of changes in one txn; record in next what etcd then holds. */
-static void announce_commit(const announce_change *ch, size_t n, kvset *next, etcd *e,
-                            int64_t lease)
+/* Write one batch of puts in one txn; record in next what etcd then holds. */
+static void announce_put(const announce_change *ch, size_t n, kvset *next, etcd *e,
+                         int64_t lease)
 {
     etcd_op ops[ANNOUNCE_TXN_OPS];
-    bool ok;
+    bool ok = false;
     err_t err;
     for (size_t k = 0; k < n; k++)
-        ops[k] = ch[k].new ? (etcd_op){.type = ETCD_OP_PUT, .key = ch[k].new->key,
-                                       .value = ch[k].new->value, .lease = lease}
-                           : (etcd_op){.type = ETCD_OP_DELETE, .key = ch[k].old->key};
-    if (etcd_txn(e, NULL, 0, ops, n, NULL, 0, &ok, &err) < 0) {
+        ops[k] = (etcd_op){.type = ETCD_OP_PUT, .key = ch[k].new->key,
+                           .value = ch[k].new->value, .lease = lease};
+    if (etcd_txn(e, NULL, 0, ops, n, NULL, 0, &ok, &err) < 0)
         log_warn("announce: %s", err.msg);
-        ok = false;
-    }
     for (size_t k = 0; k < n; k++) {
         const kvset_kv *now = ok ? ch[k].new : ch[k].old; /* a failed batch changed nothing */
-        if (ok && ch[k].new)
-            log_info("%s = %s", ch[k].new->key, ch[k].new->value);
-        else if (ok)
-            log_info("%s deleted", ch[k].old->key);
+        if (ok)
+            log_info("%s = %s", now->key, now->value);
         if (now)
             kvset_append(next, now->key, now->value);
     }
 }
 
-/* A merge walk finds what changed; the changes go out in batches of one txn each,
- * so announcing a hundred new instances costs one round trip, not a hundred. */
-void announce_sync(kvset *cur, kvset *want, etcd *e, int64_t lease, int epoch)
+/* Delete a key only while it is still ours (bound to our lease): a status key is
+ * shared by the hosts an instance moves between, and the new host may have
+ * written it already. Either way it is no longer ours to track. */
+static void announce_delete(const kvset_kv *old, kvset *next, etcd *e, int64_t lease)
 {
-    kvset next = {.epoch = epoch};
+    etcd_cmp ours = {.key = old->key, .target = ETCD_CMP_LEASE, .result = ETCD_EQUAL,
+                     .number = lease};
+    etcd_op del = {.type = ETCD_OP_DELETE, .key = old->key};
+    bool ok = false;
+    err_t err;
+    if (etcd_txn(e, &ours, 1, &del, 1, NULL, 0, &ok, &err) < 0) {
+        log_warn("announce: %s", err.msg);
+        kvset_append(next, old->key, old->value); /* try again next pass */
+    } else {
+        log_info(ok ? "%s deleted" : "%s: another host's now, left alone", old->key);
+    }
+}
+
+/* A merge walk finds what changed; puts go out in batches of one txn each, so
+ * announcing a hundred new instances costs one round trip, not a hundred. */
+void announce_sync(kvset *cur, kvset *want, etcd *e, int64_t lease)
+{
+    kvset next = {.epoch = cur->epoch};
     announce_change *changes;
     size_t i = 0, j = 0, n = 0;
 
-    if (cur->epoch != epoch)
-        kvset_clear(cur);
     kvset_sort(cur);
     kvset_sort(want);
     changes = calloc(cur->n + want->n + 1, sizeof *changes);
@@ -145,9 +156,16 @@ void announce_sync(kvset *cur, kvset *want, etcd *e, int64_t lease, int epoch)
         else
             changes[n++] = (announce_change){.old = old, .new = new};
     }
-    for (size_t k = 0; k < n; k += ANNOUNCE_TXN_OPS)
-        announce_commit(changes + k, n - k < ANNOUNCE_TXN_OPS ? n - k : ANNOUNCE_TXN_OPS, &next,
-                        e, lease);
+    /* puts first, batched; then the deletes, each on its own condition */
+    size_t nputs = 0;
+    for (size_t k = 0; k < n; k++)
+        if (changes[k].new)
+            changes[nputs++] = changes[k];
+        else
+            announce_delete(changes[k].old, &next, e, lease);
+    for (size_t k = 0; k < nputs; k += ANNOUNCE_TXN_OPS)
+        announce_put(changes + k, nputs - k < ANNOUNCE_TXN_OPS ? nputs - k : ANNOUNCE_TXN_OPS,
+                     &next, e, lease);
     free(changes);
     kvset_clear(cur);
     kvset_clear(want);

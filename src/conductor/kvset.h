@@ -30,8 +30,7 @@ void kvset_clear(kvset *set);
 
 /* Make etcd hold exactly want under lease, writing only what differs from cur
  * (what this host announced before). want is consumed; cur becomes what etcd now
- * holds. When epoch differs from cur's, the lease changed and took cur's keys with
- * it: everything is written again. */
-void announce_sync(kvset *cur, kvset *want, etcd *e, int64_t lease, int epoch);
+ * holds. */
+void announce_sync(kvset *cur, kvset *want, etcd *e, int64_t lease);
 
 #endif

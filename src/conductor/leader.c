@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dokkaa/log.h"
 #include "reconcile.h"
@@ -71,14 +72,15 @@ static int leader_commit(reconciler *r, const sched_placement *changes, size_t n
                       .number = lease};
     char keys[LEADER_TXN_OPS][256], values[LEADER_TXN_OPS][160];
     etcd_op ops[LEADER_TXN_OPS + 1];
-    bool ok;
-    err_t err;
+    bool ok = false;
+    err_t err = {0};
     for (size_t b = 0; b < n; b++) {
         const sched_placement *c = &changes[b];
         snprintf(keys[b], sizeof keys[b], "/apps/%s/%s/instances/%d", c->app, c->name, c->instance);
         if (*c->from)
-            snprintf(values[b], sizeof values[b], "{\"host\":\"%s\",\"from\":\"%s\"}", c->host,
-                     c->from);
+            snprintf(values[b], sizeof values[b],
+                     "{\"host\":\"%s\",\"from\":\"%s\",\"since\":%ld}", c->host, c->from,
+                     c->since);
         else
             snprintf(values[b], sizeof values[b], "{\"host\":\"%s\"}", c->host);
         ops[b] = *c->host ? (etcd_op){.type = ETCD_OP_PUT, .key = keys[b], .value = values[b]}
@@ -87,8 +89,12 @@ static int leader_commit(reconciler *r, const sched_placement *changes, size_t n
     }
     if (extra)
         ops[n++] = *extra;
-    if (etcd_txn(r->e, &fence, 1, ops, n, NULL, 0, &ok, &err) < 0 || !ok) {
-        log_warn("schedule: not written: %s", ok ? err.msg : "no longer the leader");
+    if (etcd_txn(r->e, &fence, 1, ops, n, NULL, 0, &ok, &err) < 0) {
+        log_warn("schedule: not written: %s", err.msg);
+        return -1;
+    }
+    if (!ok) {
+        log_warn("schedule: not written: no longer the leader");
         return -1;
     }
     return 0;
@@ -109,7 +115,31 @@ static size_t leader_write(reconciler *r, const sched_placement *changes, size_t
     return written;
 }
 
-/* Handoffs whose new host runs the instance: clear `from` so the old host lets go. */
+/* A handoff not finished by then is given up: the instance goes back. */
+#define LEADER_HANDOFF_SECONDS 120
+
+/* How handoff p stands: 1 done (the new host runs it), -1 to give up (the new
+ * host failed it, or took too long), 0 still going. */
+static int leader_handoff_state(const sched_placement *p, const etcd_kvs *status)
+{
+    char key[256];
+    int verdict = time(NULL) - p->since > LEADER_HANDOFF_SECONDS ? -1 : 0;
+    snprintf(key, sizeof key, "/status/%s/%s/%d", p->app, p->name, p->instance);
+    for (size_t k = 0; k < status->n; k++) {
+        if (strcmp(status->kvs[k].key, key) != 0)
+            continue;
+        json_t *s = json_loads(status->kvs[k].value, 0, NULL);
+        const char *host = json_string_value(json_object_get(s, "host"));
+        const char *state = json_string_value(json_object_get(s, "state"));
+        if (host && state && strcmp(host, p->host) == 0)
+            verdict = strcmp(state, "running") == 0 ? 1 : strcmp(state, "failed") == 0 ? -1 : verdict;
+        json_decref(s);
+    }
+    return verdict;
+}
+
+/* Finish the handoffs that are done (clear `from`: the old host lets go) and give
+ * back those that failed (the old host, which still runs them, keeps them). */
 static int leader_handoffs(reconciler *r, const reconcile_view *v, sched_placement **done,
                            size_t *ndone)
 {
@@ -120,25 +150,40 @@ static int leader_handoffs(reconciler *r, const reconcile_view *v, sched_placeme
         return -1;
     for (size_t i = 0; i < v->nplacements; i++) {
         const sched_placement *p = &v->placements[i];
-        char key[256];
-        if (!*p->from)
+        int verdict = *p->from ? leader_handoff_state(p, &status) : 0;
+        if (verdict == 0)
             continue;
-        snprintf(key, sizeof key, "/status/%s/%s/%d", p->app, p->name, p->instance);
-        for (size_t k = 0; k < status.n; k++) {
-            if (strcmp(status.kvs[k].key, key) != 0)
-                continue;
-            json_t *s = json_loads(status.kvs[k].value, 0, NULL);
-            const char *host = json_string_value(json_object_get(s, "host"));
-            const char *state = json_string_value(json_object_get(s, "state"));
-            if (host && state && strcmp(host, p->host) == 0 && strcmp(state, "running") == 0) {
-                (*done)[*ndone] = *p;
-                (*done)[(*ndone)++].from[0] = '\0';
-            }
-            json_decref(s);
+        sched_placement *c = &(*done)[(*ndone)++];
+        *c = *p;
+        if (verdict < 0) {
+            log_warn("handoff of %s/%s/%d to %s failed: back to %s", p->app, p->name,
+                     p->instance, p->host, p->from);
+            strcpy(c->host, p->from);
         }
+        c->from[0] = '\0';
     }
     etcd_kvs_free(&status);
     return 0;
+}
+
+/* Rebalance the placements of valid manifests only: an invalid one's instances
+ * are left where they run, as everywhere else. */
+static int leader_rebalance(const reconcile_view *v, char (*hosts)[64], size_t nhosts,
+                            sched_placement **changes, size_t *n)
+{
+    sched_placement *movable = calloc(v->nplacements + 1, sizeof *movable);
+    size_t m = 0;
+    if (!movable)
+        return -1;
+    for (size_t i = 0; i < v->nplacements; i++) {
+        const plan_spec *spec = plan_find_spec(v->specs, v->nspecs, v->placements[i].app,
+                                               v->placements[i].name);
+        if (spec && spec->valid)
+            movable[m++] = v->placements[i];
+    }
+    int rc = sched_rebalance(movable, m, hosts, nhosts, changes, n);
+    free(movable);
+    return rc;
 }
 
 static bool leader_has_handoffs(const reconcile_view *v)
@@ -167,7 +212,7 @@ static size_t leader_schedule(reconciler *r, const reconcile_view *v, char (*hos
     } else if (n == 0 && rebalance) {
         free(changes);
         changes = NULL;
-        if (sched_rebalance(v->placements, v->nplacements, hosts, nhosts, &changes, &n) == 0) {
+        if (leader_rebalance(v, hosts, nhosts, &changes, &n) == 0) {
             log_info("rebalance: %zu moves", n);
             written = leader_write(r, changes, n, &done, lease);
         }

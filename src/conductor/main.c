@@ -157,14 +157,14 @@ int main(int argc, char **argv)
             ;
     } while (conductor_wait(&c, time(NULL) + c.resync_seconds));
 
-    log_info("stopping; containers keep running");
+    log_info("stopping: containers keep running; a conductor started within %ds takes over",
+             c.lease_ttl);
     for (int i = 0; i < 4; i++)
         pthread_join(watchers[i], NULL);
     pthread_join(events, NULL);
     pthread_join(prefetch, NULL);
     prefetch_want(&c, NULL, 0); /* frees the last set */
     pthread_join(host, NULL);
-    host_release(&c);
     reconciler_free(r);
     return 0;
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dokkaa/log.h"
 #include "reconcile.h"
@@ -86,11 +87,19 @@ static void reconcile_add_placement(reconciler *r, reconcile_view *v, const etcd
     json_t *value = json_loads(kv->value, 0, NULL);
     const char *h = json_string_value(json_object_get(value, "host"));
     const char *from = json_string_value(json_object_get(value, "from"));
-    if (sscanf(kv->key, "/apps/%63[^/]/%63[^/]/instances/%d%n", p->app, p->name, &instance, &used) == 3 &&
+    /* %d would take "01" and "+1" too: keys the leader could never delete by the
+     * canonical name it writes; only canonical decimals are placements */
+    const char *digits = strstr(kv->key, "/instances/");
+    bool canonical = digits && (digits += 11, digits[0] >= '0' && digits[0] <= '9') &&
+                     (digits[0] != '0' || digits[1] == '\0') &&
+                     strspn(digits, "0123456789") == strlen(digits);
+    if (canonical &&
+        sscanf(kv->key, "/apps/%63[^/]/%63[^/]/instances/%d%n", p->app, p->name, &instance, &used) == 3 &&
         kv->key[used] == '\0' && instance >= 0 && h && strlen(h) < sizeof host &&
         (!from || strlen(from) < sizeof p->from)) {
         strcpy(p->host, h);
         strcpy(p->from, from ? from : "");
+        p->since = (long)json_integer_value(json_object_get(value, "since"));
         p->instance = instance;
         v->nplacements++;
     } else {
@@ -239,16 +248,19 @@ bool reconciler_pass(reconciler *r)
     int changed = 0;
     err_t err;
 
-    if (reconcile_read_apps(r, &v, &err) < 0 || reconcile_read_containers(r, &v, &err) < 0) {
-        if (!r->unreachable)
-            log_warn("pass skipped, running containers left as they are: %s", err.msg);
-        r->unreachable = true;
-        goto out;
+    if (reconcile_read_apps(r, &v, &err) < 0)
+        goto unreachable;
+    /* Scheduling needs etcd only: a leader whose engine is down still schedules. */
+    changed = leader_pass(r, &v);
+    if (reconcile_read_containers(r, &v, &err) < 0) {
+        long long expected = 0;
+        atomic_compare_exchange_strong(&r->c->engine_down_since, &expected, (long long)time(NULL));
+        goto unreachable;
     }
+    atomic_store(&r->c->engine_down_since, 0);
     if (r->unreachable)
         log_info("etcd and the engine are reachable again");
     r->unreachable = false;
-    changed = leader_pass(r, &v);
     reconcile_prefetch(r, &v);
     reconcile_mark_here(r, &v);
     announce_pass(r, &v);
@@ -262,4 +274,9 @@ out:
     free(actions);
     reconcile_view_free(&v);
     return changed > 0;
+unreachable:
+    if (!r->unreachable)
+        log_warn("pass skipped, running containers left as they are: %s", err.msg);
+    r->unreachable = true;
+    goto out;
 }

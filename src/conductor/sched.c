@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct sched_state {
     const plan_spec *specs;
@@ -111,12 +112,17 @@ int sched_make(const plan_spec *specs, size_t nspecs, const sched_placement *pla
     }
     for (size_t i = 0; i < nplacements; i++) {
         const sched_placement *p = &placements[i];
-        if (sched_keeps(&st, p))
+        if (sched_keeps(&st, p)) {
             st.current[st.ncurrent++] = *p;
-        else if (!sched_wanted(&st, p))
+        } else if (!sched_wanted(&st, p)) {
             sched_change(&st, p->app, p->name, p->instance, "");
-        /* else: wanted but on a dead host; the loop below overwrites it, as a txn
-         * may not touch one key twice */
+        } else if (*p->from && sched_host_alive(&st, p->from)) {
+            /* the new host died during a handoff: the old one still runs it */
+            sched_change(&st, p->app, p->name, p->instance, p->from);
+            st.current[st.ncurrent++] = st.changes[st.nchanges - 1];
+        }
+        /* else: wanted but on a dead host; the loop below places it anew (a txn
+         * may not touch one key twice, so no delete first) */
     }
     for (size_t s = 0; s < nspecs; s++) {
         for (int i = 0; specs[s].valid && i < specs[s].m.scale; i++) {
@@ -195,6 +201,7 @@ int sched_rebalance(const sched_placement *placements, size_t nplacements, char 
             break;
         strcpy(p->from, p->host);
         strcpy(p->host, hosts[lo]);
+        p->since = (long)time(NULL);
         (*changes)[(*nchanges)++] = *p;
     }
     free(ps);

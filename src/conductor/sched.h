@@ -16,7 +16,9 @@
  * the least loaded hosts until no two differ by more than one. A move is a
  * handoff without downtime: the placement names the new host and, in `from`, the
  * old one, which keeps its container serving until the new one runs; then the
- * leader clears `from` and the old host lets go. */
+ * leader clears `from` and the old host lets go. Should the new host die during
+ * the handoff, the instance goes back to the old one; should it fail to start
+ * the instance, or take too long, the leader puts it back too (leader.c). */
 #ifndef DOKKAA_SCHED_H
 #define DOKKAA_SCHED_H
 
@@ -30,6 +32,7 @@ typedef struct sched_placement {
     int instance;
     char host[64]; /* "" in a change: delete the placement */
     char from[64]; /* during a handoff: the host that still serves it, else "" */
+    long since;    /* during a handoff: when it began (seconds since the epoch) */
 } sched_placement;
 
 /* Decide. placements are the current ones (any order), hosts the live host ids.

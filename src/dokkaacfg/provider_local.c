@@ -31,12 +31,12 @@ const provider_local_daemon provider_local_daemons[PL_NDAEMONS] = {
          "--initial-cluster", "{initial}", "--initial-cluster-state", "new",
          "--initial-cluster-token", "{name}"}},
     [PL_CONDUCTOR] = {"dokkaa-conductor", true, false, "{state}/conductor.log", "{run}/conductor.pid",
-        {"{bin}/dokkaa-conductor", "--host-id", "{id}", "--host-ip", "{ip}", "--etcd", "{etcd}",
+        {"{bin}/dokkaa-conductor", "--host-id", "{id}", "--host-ip", "{ip}", "--etcd", "{hostetcd}",
          "--docker", "unix://{run}/docker.sock", "--cluster", "{name}", "--registry", "{registry}"}},
     [PL_AMBASSADOR] = {"dokkaa-ambassador", true, false, "{state}/ambassador.log", "{run}/ambassador.pid",
-        {"{bin}/dokkaa-ambassador", "--etcd", "{etcd}", "--docker", "unix://{run}/docker.sock"}},
+        {"{bin}/dokkaa-ambassador", "--etcd", "{hostetcd}", "--docker", "unix://{run}/docker.sock"}},
     [PL_BUILDER] = {"dokkaa-builder", true, false, "{state}/builder.log", "{run}/builder.pid",
-        {"{bin}/dokkaa-builder", "--etcd", "{etcd}", "--port", "4001", "--trust", "{net}.0/24"}},
+        {"{bin}/dokkaa-builder", "--etcd", "{hostetcd}", "--port", "4001", "--trust", "{net}.0/24"}},
     [PL_REGISTRY] = {"docker-registry", false, false, "{root}/registry/registry.log", "{rt}/registry.pid",
         {"/usr/bin/docker-registry", "serve", "{root}/registry/config.yml"}},
 };
@@ -128,6 +128,20 @@ int provider_local_save(const provider_local *pl, err_t *err)
     return 0;
 }
 
+/* The member list for host i's daemons, starting with the member nearest to it
+ * (its own, for the first hosts), so that the hosts spread their requests over
+ * the members, and the loss of h1 is not a stall for every host. */
+static void provider_local_host_endpoints(const provider_local *pl, int i, char *val, size_t size)
+{
+    size_t o = 0;
+    val[0] = '\0';
+    for (int k = 0; k < pl->members && o < size; k++) {
+        int m = (i - 1 + k) % pl->members + 1;
+        o += (size_t)snprintf(val + o, size - o, "%shttp://10.88.%d.%d:2379", k ? "," : "", pl->net,
+                              10 + m);
+    }
+}
+
 /* The value of one template variable, into val. */
 static int provider_local_var(const provider_local *pl, int i, const char *var, size_t len, char *val,
                               size_t size)
@@ -152,6 +166,7 @@ static int provider_local_var(const provider_local *pl, int i, const char *var, 
     else if (PL_IS("i")) snprintf(val, size, "%d", i);
     else if (PL_IS("id")) snprintf(val, size, "h%d", i);
     else if (PL_IS("ip")) snprintf(val, size, "10.88.%d.%d", pl->net, 10 + i);
+    else if (PL_IS("hostetcd")) provider_local_host_endpoints(pl, i, val, size);
     else if (PL_IS("ns")) snprintf(val, size, "%s-h%d", n, i);
     else if (PL_IS("nsfile")) snprintf(val, size, "/run/netns/%s-h%d", n, i);
     else if (PL_IS("state")) snprintf(val, size, "/var/lib/%s/h%d", n, i);

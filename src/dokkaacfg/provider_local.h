@@ -63,8 +63,8 @@ int provider_local_down(provider_local *pl, err_t *err);
 int provider_local_status(provider_local *pl, err_t *err);
 
 /* Expand a template for host i (0: the machine): {name} {net} {gw} {registry}
- * {root} {rt} {bin} {etcd} {initial} and, per host, {i} {id} {ip} {ns} {nsfile}
- * {state} {run}. */
+ * {root} {rt} {bin} {etcd} {initial} and, per host, {i} {id} {ip} {hostetcd} {ns}
+ * {nsfile} {state} {run}. */
 int provider_local_expand(const provider_local *pl, int i, const char *tmpl, char *buf, size_t size,
                           err_t *err);
 

@@ -283,6 +283,19 @@ static void test_rebalance_leaves_handoffs_in_progress_alone(void **state)
     assert_int_equal(w->nchanges, 0);
 }
 
+static void test_new_host_dying_in_a_handoff_gives_the_instance_back(void **state)
+{
+    world *w = *state;
+    host(w, "h1"), host(w, "h3"); /* h2, the new host, died */
+    spec(w, "a", "web", WEB, 1);
+    placed(w, "a", "web", 0, "h2");
+    strcpy(w->ps[0].from, "h1");
+    decide(w);
+    assert_int_equal(w->nchanges, 1);
+    assert_string_equal(w->changes[0].host, "h1"); /* it still runs there */
+    assert_string_equal(w->changes[0].from, "");
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -296,6 +309,7 @@ int main(void)
         T(test_invalid_manifest_keeps_its_placements),
         T(test_no_live_host_places_nothing),
         T(test_decisions_are_stable_once_applied),
+        T(test_new_host_dying_in_a_handoff_gives_the_instance_back),
         T(test_rebalance_evens_out_hosts_that_joined),
         T(test_rebalance_of_a_balanced_cluster_moves_nothing),
         T(test_rebalance_moves_what_spreads_best),

@@ -96,6 +96,8 @@ int etcd_lease_grant(etcd *e, int64_t ttl_seconds, int64_t *lease, err_t *err);
 /* Refresh a lease once; *ttl gets the seconds left, 0 when the lease has expired. */
 int etcd_lease_keepalive(etcd *e, int64_t lease, int64_t *ttl, err_t *err);
 int etcd_lease_revoke(etcd *e, int64_t lease, err_t *err);
+/* The keys bound to a lease (values empty: etcd does not say them). */
+int etcd_lease_keys(etcd *e, int64_t lease, etcd_kvs *keys, err_t *err);
 
 /* Watch every key under prefix from start_revision (0 = from now on) and deliver
  * events to fn until it returns false (returns 0) or *stop becomes true (returns -1,
