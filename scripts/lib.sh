@@ -79,3 +79,39 @@ dk_start_dockerd() {
     dk_start "$dir/dockerd.pid" "$dir/dockerd.log" dockerd --bip 172.30.0.1/24
     dk_wait 60 "dockerd" dk_docker_ok
 }
+
+# dk_run_suite SETUP TEARDOWN ON_FAIL PATTERN: the test runner of tests/e2e and
+# tests/cluster. After SETUP, runs every defined test_* function matching PATTERN,
+# in name order, each in its own subshell with set -e; prints "ok"/"not ok" per
+# test, and for a failure its output's tail and what ON_FAIL prints. TEARDOWN runs
+# last (also on INT/TERM) and counts as a test: it fails when the suite left
+# anything behind. Ends with "N passed, N failed"; returns non-zero on a failure.
+dk_run_suite() {
+    local setup=$1 teardown=$2 on_fail=$3 pattern=$4 passed=0 failed=0 t out start rc
+    trap "$teardown; exit 130" INT TERM
+    if ! "$setup"; then
+        "$teardown"
+        echo "0 passed, 1 failed"
+        return 1
+    fi
+    for t in $(declare -F | awk '{print $3}' | grep '^test_' | grep -- "$pattern"); do
+        out=$(mktemp)
+        start=$(date +%s)
+        # Not in an if: bash ignores set -e in a condition, even in a subshell.
+        (set -e; "$t") > "$out" 2>&1
+        rc=$?
+        if [ "$rc" = 0 ]; then
+            passed=$((passed + 1)); echo "ok - $t ($(( $(date +%s) - start ))s)"
+        else
+            failed=$((failed + 1)); echo "not ok - $t ($(( $(date +%s) - start ))s)"
+            sed 's/^/    /' "$out" | tail -40
+            "$on_fail" 2>&1 | sed 's/^/    /'
+        fi
+        rm -f "$out"
+    done
+    if "$teardown"; then passed=$((passed + 1)); echo "ok - teardown: nothing left behind"
+    else failed=$((failed + 1)); echo "not ok - teardown: nothing left behind"; fi
+    trap - INT TERM
+    echo "$passed passed, $failed failed"
+    [ "$failed" = 0 ]
+}

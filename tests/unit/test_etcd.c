@@ -1,8 +1,12 @@
 /* test_etcd.c - the etcd client (lib/etcd.c) against a real etcd that this test
  * starts itself: a single member on 127.0.0.1, its data in a fresh temporary
- * directory, ports derived from our pid so that parallel runs do not collide.
+ * directory, on ports the kernel says are free (retried if etcd still finds one
+ * taken: another process may have grabbed it in between).
  * The group teardown kills it and removes the directory even when a test fails.
  * etcd missing is a failure, not a skip: these tests are the client's only proof. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -156,6 +160,25 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
+/* Two distinct ports on 127.0.0.1 that nobody listens on right now. */
+static int free_ports(int ports[2])
+{
+    int fds[2] = {-1, -1}, rc = 0;
+    for (int i = 0; i < 2; i++) {
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof sa;
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&sa, sizeof sa) < 0 ||
+            getsockname(fds[i], (struct sockaddr *)&sa, &len) < 0)
+            rc = -1;
+        ports[i] = ntohs(sa.sin_port);
+    }
+    for (int i = 0; i < 2; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    return rc;
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -169,10 +192,16 @@ static int group_setup(void **state)
         return -1;
     snprintf(srv.data_dir, sizeof srv.data_dir, "%s/data", srv.dir);
     snprintf(srv.log_path, sizeof srv.log_path, "%s/etcd.log", srv.dir);
-    int slot = getpid() % 10000;
-    snprintf(srv.client_url, sizeof srv.client_url, "http://127.0.0.1:%d", 20000 + slot);
-    snprintf(srv.peer_url, sizeof srv.peer_url, "http://127.0.0.1:%d", 30000 + slot);
-    return server_start();
+    for (int attempt = 0; attempt < 5; attempt++) {
+        int ports[2];
+        if (free_ports(ports) < 0)
+            return -1;
+        snprintf(srv.client_url, sizeof srv.client_url, "http://127.0.0.1:%d", ports[0]);
+        snprintf(srv.peer_url, sizeof srv.peer_url, "http://127.0.0.1:%d", ports[1]);
+        if (server_start() == 0)
+            return 0;
+    }
+    return -1;
 }
 
 static int group_teardown(void **state)
