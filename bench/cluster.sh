@@ -72,28 +72,12 @@ images_everywhere() {
     done
 }
 
-# Every process of host I: those in its network namespace (daemons, engine,
-# shims) and those in its cgroup (containers, which have their own namespace).
-# One find and one grep, so that the host dies at once, not over seconds of forks.
-host_pids() {
-    local ino
-    ino=$(stat -L -c %i "/run/netns/$NAME-h$1") || return 1
-    { find /proc/[0-9]*/ns/net -maxdepth 0 -lname "net:\[$ino\]" 2>/dev/null
-      grep -lE "/$NAME-h$1(/|\$)" /proc/[0-9]*/cgroup 2>/dev/null
-    } | cut -d/ -f3 | sort -u || true # processes that vanish meanwhile are no error
-}
-
-# kill -9 host I; prints the time of the kill (taken after the pids are known).
+# kill -9 every process of host I, as a user would (scripts/kill-host.sh); prints
+# the time just before, so both sides are timed from the same moment.
 kill_host() {
-    local pids t
-    pids=$(host_pids "$1") && [ -n "$pids" ] || { dk_log "no processes found for h$1"; return 1; }
+    local t
     t=$(now)
-    kill -9 $pids 2>/dev/null
-    for _ in 1 2 3; do # again, for any process forked meanwhile
-        pids=$(host_pids "$1")
-        [ -n "$pids" ] || break
-        kill -9 $pids 2>/dev/null
-    done
+    scripts/kill-host.sh --name "$NAME" "h$1" >/dev/null || return 1
     echo "$t"
 }
 
