@@ -108,9 +108,27 @@ test_05_killed_scheduler_leader_is_replaced() {
 test_06_one_etcd_member_down_changes_nothing_for_users() {
     kill "$(cat "/run/$CL_NAME/h3/etcd.pid")"
     dk_wait 20 "h3's etcd to stop" etcd_down 3
+    cl_set member web '{"image": "dockerfile/nginx", "scale": 3, "services": {"web": 80}}'
+    cl_wait_converged member web 3 web
+    cl_heal
+    cl_delete_app member
+}
+
+test_065_lost_quorum_leaves_containers_running_and_converges_after() {
+    local before after
     cl_set quorum web '{"image": "dockerfile/nginx", "scale": 3, "services": {"web": 80}}'
     cl_wait_converged quorum web 3 web
+    before=$(for i in 1 2 3; do cl_docker $i ps -q --filter label=dokkaa.app=quorum; done | sort)
+    kill "$(cat "/run/$CL_NAME/h2/etcd.pid")" "$(cat "/run/$CL_NAME/h3/etcd.pid")"
+    dk_wait 20 "quorum to be lost" etcd_down 2
+    # Without quorum no lease can be renewed; nothing may be stopped meanwhile.
+    # Two lease TTLs is the time in which a wrong reaction would have happened.
+    sleep 10
+    after=$(for i in 1 2 3; do cl_docker $i ps -q --filter label=dokkaa.app=quorum; done | sort)
+    assert_eq "$before" "$after" "containers while etcd had no quorum"
     cl_heal
+    cl_set quorum web '{"image": "dockerfile/nginx", "scale": 4, "services": {"web": 80}}'
+    cl_wait_converged quorum web 4 web
     cl_delete_app quorum
 }
 
