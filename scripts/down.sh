@@ -21,4 +21,5 @@ fi
 dk_stop "$state/etcd/etcd.pid"
 dk_stop "$state/dockerd.pid" 30
 rm -rf "$state"
+rmdir /var/lib/dokkaa 2>/dev/null # the cluster's own state dir, if nothing else is left
 dk_log "down"

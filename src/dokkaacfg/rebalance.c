@@ -15,12 +15,18 @@
 
 #define CFG_REBALANCE_SECONDS 300
 
-/* Print "h1: 4  h2: 1" from the placements; return how many are in a handoff. */
+/* Print "h1: 4  h2: 1  h3: 0" (the live hosts, and any other host instances are
+ * placed on) from the placements; return how many are in a handoff. */
 static int cfg_placements(etcd *e, bool print, err_t *err)
 {
     etcd_kvs kvs;
     char hosts[64][64];
     int counts[64] = {0}, nhosts = 0, moving = 0;
+    if (etcd_get_prefix(e, "/hosts/", &kvs, err) < 0)
+        return -1;
+    for (size_t i = 0; i < kvs.n && nhosts < 64; i++)
+        snprintf(hosts[nhosts++], 64, "%s", kvs.kvs[i].key + strlen("/hosts/"));
+    etcd_kvs_free(&kvs);
     if (etcd_get_prefix(e, "/apps/", &kvs, err) < 0)
         return -1;
     for (size_t i = 0; i < kvs.n; i++) {
