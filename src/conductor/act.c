@@ -51,13 +51,24 @@ static int act_create(reconciler *r, docker *d, const plan_action *a, const int 
     return rc;
 }
 
+/* A container gets SIGTERM and this long to finish what it serves before it is
+ * killed and removed, as `docker stop` would give it (which waits 10 s). */
+#define ACT_STOP_SECONDS 5
+
+static int act_remove(docker *d, const plan_container *c, err_t *err)
+{
+    if (c->state == PLAN_RUNNING)
+        docker_container_stop(d, c->id, ACT_STOP_SECONDS, NULL); /* remove kills what remains */
+    return docker_container_remove(d, c->id, err);
+}
+
 static int act_one(reconciler *r, docker *d, etcd **e, const plan_action *a, err_t *err)
 {
     char cname[200];
     int ports[MANIFEST_MAX_LINKS];
     if (a->verb == PLAN_REMOVE) {
         log_info("%s: removing", a->container->cname);
-        return docker_container_remove(d, a->container->id, err);
+        return act_remove(d, a->container, err);
     }
     names_container(cname, sizeof cname, a->spec->app, a->spec->name, a->instance);
     if (a->verb == PLAN_START) {
@@ -68,7 +79,7 @@ static int act_one(reconciler *r, docker *d, etcd **e, const plan_action *a, err
         return -1;
     if (a->verb == PLAN_REPLACE) {
         log_info("%s: replacing (manifest changed)", cname);
-        if (docker_container_remove(d, a->container->id, err) < 0)
+        if (act_remove(d, a->container, err) < 0)
             return -1;
     }
     log_info("%s: creating from %s", cname, a->spec->m.image);
