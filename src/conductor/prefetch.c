@@ -13,16 +13,37 @@
 #include "dokkaa/docker.h"
 #include "dokkaa/log.h"
 
+static void prefetch_free(char **images, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(images[i]);
+    free(images);
+}
+
+static bool prefetch_same(char **a, size_t na, char **b, size_t nb)
+{
+    if (!a || !b || na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a[i], b[i]) != 0)
+            return false;
+    return true;
+}
+
+/* Every pass hands its set over; only a different one wakes the thread, so a
+ * quiet cluster costs no image look-ups. */
 void prefetch_want(conductor *c, char **images, size_t n)
 {
     pthread_mutex_lock(&c->prefetch_mu);
-    for (size_t i = 0; i < c->nprefetch; i++)
-        free(c->prefetch[i]);
-    free(c->prefetch);
-    c->prefetch = images;
-    c->nprefetch = n;
-    c->prefetch_generation++;
-    pthread_cond_signal(&c->prefetch_cond);
+    if (prefetch_same(images, n, c->prefetch, c->nprefetch)) {
+        prefetch_free(images, n);
+    } else {
+        prefetch_free(c->prefetch, c->nprefetch);
+        c->prefetch = images;
+        c->nprefetch = n;
+        c->prefetch_generation++;
+        pthread_cond_signal(&c->prefetch_cond);
+    }
     pthread_mutex_unlock(&c->prefetch_mu);
 }
 
