@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "plan.h"
+#include "spec_fixture.h"
 
 #define NGINX "{\"image\":\"dockerfile/nginx\",\"scale\":%d,\"services\":{\"nginx\":80}}"
 
@@ -48,17 +49,10 @@ static int teardown(void **state)
 static plan_spec *add_spec(world *w, const char *app, const char *name, const char *fmt, int scale)
 {
     plan_spec *s = &w->specs[w->nspecs];
-    char json[512];
     for (int i = 0; i < 16; i++)
         w->here[w->nspecs][i] = true;
     s->here = w->here[w->nspecs++];
-    err_t err;
-    snprintf(json, sizeof json, fmt, scale);
-    snprintf(s->app, sizeof s->app, "%s", app);
-    snprintf(s->name, sizeof s->name, "%s", name);
-    s->valid = manifest_parse(json, strlen(json), &s->m, &err) == 0;
-    if (!s->valid)
-        snprintf(s->error, sizeof s->error, "%s", err.msg);
+    spec_fixture(s, app, name, fmt, scale);
     return s;
 }
 

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "sched.h"
+#include "spec_fixture.h"
 
 #define WEB "{\"image\":\"dockerfile/nginx\",\"scale\":%d}"
 
@@ -43,12 +44,7 @@ static int teardown(void **state)
 static plan_spec *spec(world *w, const char *app, const char *name, const char *fmt, int scale)
 {
     plan_spec *s = &w->specs[w->nspecs++];
-    char json[256];
-    err_t err;
-    snprintf(json, sizeof json, fmt, scale);
-    snprintf(s->app, sizeof s->app, "%s", app);
-    snprintf(s->name, sizeof s->name, "%s", name);
-    s->valid = manifest_parse(json, strlen(json), &s->m, &err) == 0;
+    spec_fixture(s, app, name, fmt, scale);
     return s;
 }
 
