@@ -6,8 +6,10 @@
  * reaches EOF is passed on as shutdown(SHUT_WR) once its buffer is flushed, so
  * half-closed streams deliver every byte. An fd with nothing to wait for is taken
  * out of the epoll set, as epoll would otherwise report its errors and hang-ups at
- * every wait. A backend that refuses the connect, or does not answer it within
- * PROXY_CONNECT_MS, is skipped and the next instance tried; with none left the
+ * every wait. Each connection goes to the instance with the fewest connections
+ * (ties rotate). An instance that refuses the connect, or does not answer it
+ * within PROXY_CONNECT_MS, is marked down for PROXY_BACKOFF_MS, which new
+ * connections then skip, and the next instance is tried; with none left the
  * client is closed at once rather than left hanging. Deadlines, and listeners
  * paused when out of fds, are looked at by a sweep every PROXY_SWEEP_MS while
  * there are any. Copying through a buffer costs two syscalls per chunk; splice(2)
@@ -33,6 +35,7 @@
 #define PROXY_BUF 16384
 #define PROXY_EVENTS 64
 #define PROXY_CONNECT_MS 2000 /* a backend silent this long is skipped, not waited on ~2 min */
+#define PROXY_BACKOFF_MS 3000 /* a backend that failed a connect is skipped this long */
 #define PROXY_SWEEP_MS 250    /* how late a deadline or the end of a pause may be seen */
 #define PROXY_PAUSE_MS 1000   /* a listener out of fds stops accepting this long */
 #define PROXY_LOG_MS 1000     /* refusals are logged at most this often per link */
@@ -58,6 +61,17 @@ typedef struct proxy_flow { /* one direction: bytes read from one side, not yet 
     bool shut;  /* ... and that was passed on */
 } proxy_flow;
 
+/* What the proxy knows of one instance across table rebuilds: the connections it
+ * holds, for least-connections, and until when it is skipped after a failed
+ * connect. A list: instances are tens per link, looked up once per connect. */
+typedef struct proxy_instance {
+    char addr[64];
+    int port;
+    unsigned active;      /* connections to it, connecting ones included */
+    int64_t down_until;   /* skipped before this time (proxy_now) */
+    struct proxy_instance *next;
+} proxy_instance;
+
 typedef struct proxy_conn {
     enum proxy_kind client_kind; /* PROXY_CLIENT: the epoll tag of cfd */
     enum proxy_kind backend_kind; /* PROXY_BACKEND: the epoll tag of bfd */
@@ -69,7 +83,11 @@ typedef struct proxy_conn {
     bool dead;                   /* closed; freed after the current batch of events */
     struct proxy_conn *prev, *next; /* the live connections, or the dead ones */
     int port;                    /* the link's port, to find the backends again */
-    size_t first, tried;         /* backends tried: first + 0 .. tried-1 (mod n) */
+    size_t first;                /* where ties start, so they rotate */
+    size_t tried;                /* connects attempted */
+    uint64_t tried_mask;         /* which of the link's first 64 instances (a table
+                                  * swapped meanwhile may shift them: harmless) */
+    proxy_instance *instance;    /* the one connected or being connected to */
     proxy_flow up, down;         /* client -> backend, backend -> client */
 } proxy_conn;
 
@@ -84,7 +102,8 @@ struct proxy {
     int64_t next_sweep;
     pthread_mutex_t mu; /* guards table */
     table table;
-    unsigned long next_backend; /* round robin over instances */
+    unsigned long next_backend; /* rotates ties between instances */
+    proxy_instance *instances;  /* every instance seen, while in a table or in use */
     proxy_conn *live;           /* open connections */
     proxy_conn *dead;           /* closed during this batch of events */
 };
@@ -134,6 +153,11 @@ void proxy_free(proxy *p)
         close(p->epfd);
     if (p->wakefd >= 0)
         close(p->wakefd);
+    while (p->instances) {
+        proxy_instance *in = p->instances;
+        p->instances = in->next;
+        free(in);
+    }
     table_free(&p->table);
     pthread_mutex_destroy(&p->mu);
     free(p);
@@ -149,6 +173,87 @@ void proxy_set_table(proxy *p, table *t)
     pthread_mutex_unlock(&p->mu);
     if (write(p->wakefd, &one, sizeof one) < 0 && errno != EAGAIN)
         log_warn("proxy: wake: %s", strerror(errno));
+}
+
+/* ---- instances: load and back-off ------------------------------------------- */
+
+static proxy_instance *proxy_instance_of(proxy *p, const table_backend *b)
+{
+    proxy_instance *in;
+    for (in = p->instances; in; in = in->next)
+        if (in->port == b->port && strcmp(in->addr, b->addr) == 0)
+            return in;
+    if (!(in = calloc(1, sizeof *in)))
+        return NULL;
+    snprintf(in->addr, sizeof in->addr, "%s", b->addr);
+    in->port = b->port;
+    in->next = p->instances;
+    p->instances = in;
+    return in;
+}
+
+static bool proxy_listed(const table *t, const proxy_instance *in)
+{
+    for (size_t l = 0; l < t->n; l++)
+        for (size_t b = 0; b < t->links[l].nbackends; b++)
+            if (t->links[l].backends[b].port == in->port &&
+                strcmp(t->links[l].backends[b].addr, in->addr) == 0)
+                return true;
+    return false;
+}
+
+/* Forget instances no connection holds and no link names (called with p->mu). */
+static void proxy_instances_prune(proxy *p)
+{
+    for (proxy_instance **ip = &p->instances; *ip;) {
+        proxy_instance *in = *ip;
+        if (in->active || proxy_listed(&p->table, in)) {
+            ip = &in->next;
+        } else {
+            *ip = in->next;
+            free(in);
+        }
+    }
+}
+
+/* The connection no longer uses its instance; failed says the connect did not
+ * succeed, which takes the instance out of rotation for a while. */
+static void proxy_release(proxy_conn *c, bool failed)
+{
+    if (!c->instance)
+        return;
+    c->instance->active--;
+    if (failed)
+        c->instance->down_until = proxy_now() + PROXY_BACKOFF_MS;
+    c->instance = NULL;
+}
+
+/* Of the link's instances this connection has not tried: those not marked down
+ * before those marked down, then the fewest connections; ties rotate. */
+static const table_backend *proxy_pick(proxy *p, const table_link *link, proxy_conn *c)
+{
+    const table_backend *best = NULL;
+    proxy_instance *best_in = NULL;
+    size_t best_i = 0;
+    int64_t now = proxy_now();
+    for (size_t k = 0; k < link->nbackends; k++) {
+        size_t i = (c->first + k) % link->nbackends;
+        proxy_instance *in;
+        if ((i < 64 && (c->tried_mask >> i) & 1) || !(in = proxy_instance_of(p, &link->backends[i])))
+            continue;
+        bool down = in->down_until > now, best_down = best_in && best_in->down_until > now;
+        if (!best || (best_down && !down) || (down == best_down && in->active < best_in->active)) {
+            best = &link->backends[i];
+            best_in = in;
+            best_i = i;
+        }
+    }
+    if (best) {
+        c->tried_mask |= best_i < 64 ? 1ull << best_i : 0;
+        c->instance = best_in;
+        best_in->active++;
+    }
+    return best;
 }
 
 /* ---- listeners ---------------------------------------------------------------- */
@@ -207,6 +312,7 @@ static void proxy_resume(proxy *p, proxy_listener *l)
 static void proxy_sync_listeners(proxy *p)
 {
     pthread_mutex_lock(&p->mu);
+    proxy_instances_prune(p);
     for (proxy_listener **lp = &p->listeners; *lp;) {
         proxy_listener *l = *lp;
         if (table_by_port(&p->table, l->port)) {
@@ -305,6 +411,7 @@ static void proxy_close(proxy *p, proxy_conn *c)
     if (c->bfd >= 0)
         close(c->bfd);
     proxy_set_connecting(p, c, false);
+    proxy_release(c, false);
     c->dead = true;
     if (c->prev)
         c->prev->next = c->next;
@@ -316,15 +423,15 @@ static void proxy_close(proxy *p, proxy_conn *c)
     p->dead = c;
 }
 
-/* Start a non-blocking connect to the next instance not tried yet. Returns -1 when
+/* Start a non-blocking connect to the best instance not tried yet. Returns -1 when
  * every instance has been tried (or none is left). */
 static int proxy_connect_next(proxy *p, proxy_conn *c)
 {
     int rc = -1;
+    const table_backend *b;
     pthread_mutex_lock(&p->mu);
     const table_link *link = table_by_port(&p->table, c->port);
-    while (link && c->tried < link->nbackends) {
-        const table_backend *b = &link->backends[(c->first + c->tried++) % link->nbackends];
+    while (link && c->tried++ < link->nbackends && (b = proxy_pick(p, link, c))) {
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)b->port)};
         int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0 || inet_pton(AF_INET, b->addr, &sa.sin_addr) != 1 ||
@@ -332,6 +439,7 @@ static int proxy_connect_next(proxy *p, proxy_conn *c)
             log_debug("link port %d: %s:%d: %s", c->port, b->addr, b->port, strerror(errno));
             if (fd >= 0)
                 close(fd);
+            proxy_release(c, true);
             continue;
         }
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -379,6 +487,8 @@ static void proxy_accept(proxy *p, proxy_listener *l)
         c->port = l->port;
         c->first = p->next_backend++;
         c->tried = 0;
+        c->tried_mask = 0;
+        c->instance = NULL;
         c->up.len = c->up.off = c->down.len = c->down.off = 0;
         c->up.eof = c->up.shut = c->down.eof = c->down.shut = false;
         c->prev = NULL;
@@ -441,6 +551,7 @@ static void proxy_connect_again(proxy *p, proxy_conn *c)
 {
     close(c->bfd);
     c->bfd = -1;
+    proxy_release(c, true);
     if (proxy_connect_next(p, c) < 0) {
         proxy_log_refused(p, c->port, "no instance answered, connection closed");
         proxy_close(p, c);

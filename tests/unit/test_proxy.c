@@ -570,6 +570,82 @@ static void test_blackholed_instance_is_given_up(void **state)
     assert_true(slowest < 5000);  /* ... not TCP's own two minutes */
 }
 
+/* ---- least connections, and back-off ------------------------------------------ */
+
+static void test_least_connections_prefers_the_idle_instance(void **state)
+{
+    (void)state;
+    static server a, b;
+    static harness h;
+    char buf[16];
+    server_start(&a, echo_main); /* each serves one connection at a time */
+    server_start(&b, echo_main);
+    int ports[] = {a.port, b.port};
+    harness_start(&h, ports, 2);
+
+    int held = connect_local(h.port); /* stays open: its instance is busy */
+    assert_true(held >= 0);
+    assert_int_equal(write_all(held, "held", 4), 0);
+    assert_int_equal(read_all(held, buf, 4), 0);
+    server *busy = atomic_load(&a.accepted) == 1 ? &a : &b, *idle = busy == &a ? &b : &a;
+
+    int brief = connect_local(h.port); /* goes to the other one, and ends */
+    assert_true(brief >= 0);
+    assert_int_equal(write_all(brief, "brief", 5), 0);
+    assert_int_equal(read_all(brief, buf, 5), 0);
+    shutdown(brief, SHUT_WR);
+    assert_int_equal(read(brief, buf, sizeof buf), 0); /* the proxy let go of it */
+    close(brief);
+
+    /* Round robin would now pick the busy instance, whose server would not
+     * answer while `held` is open; least-connections picks the idle one. */
+    bool served = echo_once(h.port, "third");
+    int busy_accepted = atomic_load(&busy->accepted), idle_accepted = atomic_load(&idle->accepted);
+    close(held);
+    harness_stop(&h);
+    server_stop(&a);
+    server_stop(&b);
+    assert_true(served);
+    assert_int_equal(busy_accepted, 1);
+    assert_int_equal(idle_accepted, 2);
+}
+
+static void test_failed_instance_is_skipped_during_its_backoff(void **state)
+{
+    (void)state;
+    int bport, blfd, fillers[8], nfillers = blackhole(&bport, &blfd, fillers);
+    if (nfillers < 0) {
+        for (int i = 0; i < 8; i++)
+            close(fillers[i]);
+        close(blfd);
+        skip();
+    }
+    static server echo;
+    static harness h;
+    server_start(&echo, echo_main);
+    int ports[] = {bport, echo.port};
+    harness_start(&h, ports, 2);
+
+    /* Ties rotate: the 1st and 3rd connections start with the blackhole. The 1st
+     * waits out the connect deadline and marks it down; the 3rd, within the
+     * back-off, must not wait again. */
+    int64_t took[3];
+    int served = 0;
+    for (int i = 0; i < 3; i++) {
+        int64_t start = now_ms();
+        served += echo_once(h.port, "hello");
+        took[i] = now_ms() - start;
+    }
+    harness_stop(&h);
+    server_stop(&echo);
+    for (int i = 0; i < nfillers; i++)
+        close(fillers[i]);
+    close(blfd);
+    assert_int_equal(served, 3);
+    assert_true(took[0] >= 1500); /* the deadline, then the next instance */
+    assert_true(took[2] < 1000);  /* skipped while down */
+}
+
 /* ---- (f) no spinning on a reset client -------------------------------------------- */
 
 typedef struct silent {
@@ -792,6 +868,8 @@ int main(void)
         cmocka_unit_test_teardown(test_no_instance_closes_the_client_at_once, stop_everything),
         cmocka_unit_test_teardown(test_every_instance_refusing_closes_the_client_at_once, stop_everything),
         cmocka_unit_test_teardown(test_blackholed_instance_is_given_up, stop_everything),
+        cmocka_unit_test_teardown(test_least_connections_prefers_the_idle_instance, stop_everything),
+        cmocka_unit_test_teardown(test_failed_instance_is_skipped_during_its_backoff, stop_everything),
         cmocka_unit_test_teardown(test_reset_client_does_not_spin, stop_everything),
         cmocka_unit_test_teardown(test_listener_removed_while_clients_connect, stop_everything),
         cmocka_unit_test_teardown(test_listener_out_of_fds_pauses, stop_everything),
