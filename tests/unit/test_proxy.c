@@ -515,56 +515,69 @@ static void test_every_instance_refusing_closes_the_client_at_once(void **state)
 /* ---- (e) a blackholed instance is given up after the connect deadline ------------- */
 
 /* A listener whose accept queue is full: Linux then drops SYNs, so connects to it
- * hang. fillers[] keeps the connections that fill it; returns how many, or -1 if
- * no connect hung within the bound (then the test is skipped). */
-static int blackhole(int *port, int *lfd, int fillers[8])
+ * hang. fillers[] keeps the connections that fill it. */
+typedef struct blackhole {
+    int port, lfd, fillers[8], n;
+} blackhole;
+
+static void blackhole_close(blackhole *b)
 {
-    *lfd = listen_local(0, port);
-    for (int i = 0; i < 8; i++) {
-        struct sockaddr_in sa = local_addr(*port);
-        fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        assert_true(fillers[i] >= 0);
-        if (connect(fillers[i], (struct sockaddr *)&sa, sizeof sa) == 0)
+    for (int i = 0; i < b->n; i++)
+        close(b->fillers[i]);
+    close(b->lfd);
+}
+
+/* Open one, or skip the test when no connect hung within the bound. */
+static void blackhole_open(blackhole *b)
+{
+    b->lfd = listen_local(0, &b->port);
+    for (b->n = 0; b->n < 8;) {
+        struct sockaddr_in sa = local_addr(b->port);
+        int fd = b->fillers[b->n++] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
             continue;
         assert_int_equal(errno, EINPROGRESS);
-        struct pollfd pfd = {.fd = fillers[i], .events = POLLOUT};
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
         if (poll(&pfd, 1, 300) == 0)
-            return i + 1; /* this one hangs: the queue is full */
+            return; /* this one hangs: the queue is full */
     }
-    return -1;
+    blackhole_close(b);
+    skip();
+}
+
+/* n echoes through the proxy one after the other; took[i] gets each one's time.
+ * Returns how many were served. */
+static int timed_echoes(int port, int n, int64_t *took)
+{
+    int served = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t start = now_ms();
+        served += echo_once(port, "anyone there?");
+        took[i] = now_ms() - start;
+    }
+    return served;
 }
 
 static void test_blackholed_instance_is_given_up(void **state)
 {
     (void)state;
-    int bport, blfd, fillers[8], nfillers = blackhole(&bport, &blfd, fillers);
-    if (nfillers < 0) {
-        for (int i = 0; i < 8; i++)
-            close(fillers[i]);
-        close(blfd);
-        skip();
-    }
+    static blackhole bh;
     static server echo;
     static harness h;
+    blackhole_open(&bh);
     server_start(&echo, echo_main);
-    int ports[] = {bport, echo.port};
+    int ports[] = {bh.port, echo.port};
     harness_start(&h, ports, 2);
 
-    /* Round robin: one of two connections tries the blackhole first. */
-    int64_t slowest = 0;
-    int served = 0;
-    for (int i = 0; i < 2; i++) {
-        int64_t start = now_ms();
-        served += echo_once(h.port, "anyone there?");
-        int64_t took = now_ms() - start;
-        slowest = took > slowest ? took : slowest;
-    }
+    /* Ties rotate: one of two connections tries the blackhole first. */
+    int64_t took[2];
+    int served = timed_echoes(h.port, 2, took);
+    int64_t slowest = took[0] > took[1] ? took[0] : took[1];
 
     harness_stop(&h);
     server_stop(&echo);
-    for (int i = 0; i < nfillers; i++)
-        close(fillers[i]);
-    close(blfd);
+    blackhole_close(&bh);
     assert_int_equal(served, 2);
     assert_true(slowest >= 1500); /* it was the deadline that moved it on */
     assert_true(slowest < 5000);  /* ... not TCP's own two minutes */
@@ -613,34 +626,23 @@ static void test_least_connections_prefers_the_idle_instance(void **state)
 static void test_failed_instance_is_skipped_during_its_backoff(void **state)
 {
     (void)state;
-    int bport, blfd, fillers[8], nfillers = blackhole(&bport, &blfd, fillers);
-    if (nfillers < 0) {
-        for (int i = 0; i < 8; i++)
-            close(fillers[i]);
-        close(blfd);
-        skip();
-    }
+    static blackhole bh;
     static server echo;
     static harness h;
+    blackhole_open(&bh);
     server_start(&echo, echo_main);
-    int ports[] = {bport, echo.port};
+    int ports[] = {bh.port, echo.port};
     harness_start(&h, ports, 2);
 
     /* Ties rotate: the 1st and 3rd connections start with the blackhole. The 1st
      * waits out the connect deadline and marks it down; the 3rd, within the
      * back-off, must not wait again. */
     int64_t took[3];
-    int served = 0;
-    for (int i = 0; i < 3; i++) {
-        int64_t start = now_ms();
-        served += echo_once(h.port, "hello");
-        took[i] = now_ms() - start;
-    }
+    int served = timed_echoes(h.port, 3, took);
+
     harness_stop(&h);
     server_stop(&echo);
-    for (int i = 0; i < nfillers; i++)
-        close(fillers[i]);
-    close(blfd);
+    blackhole_close(&bh);
     assert_int_equal(served, 3);
     assert_true(took[0] >= 1500); /* the deadline, then the next instance */
     assert_true(took[2] < 1000);  /* skipped while down */
