@@ -154,7 +154,7 @@ static int announce_adopt(reconciler *r, int64_t lease, int epoch)
     for (size_t i = 0; i < keys.n; i++)
         if (strncmp(keys.kvs[i].key, "/hosts/", 7) != 0) /* host.c's own */
             kvset_set(&r->announced, keys.kvs[i].key, "");
-    r->announced.epoch = epoch;
+    r->announced_epoch = epoch;
     etcd_kvs_free(&keys);
     return 0;
 }
@@ -166,7 +166,7 @@ void announce_pass(reconciler *r, const reconcile_view *v)
     int epoch = atomic_load(&r->c->lease_epoch);
     if (!lease)
         return; /* not registered yet: nothing can be bound to the host's life */
-    if (r->announced.epoch != epoch && announce_adopt(r, lease, epoch) < 0)
+    if (r->announced_epoch != epoch && announce_adopt(r, lease, epoch) < 0)
         return;
     for (size_t s = 0; s < v->nspecs; s++) {
         const plan_spec *spec = &v->specs[s];

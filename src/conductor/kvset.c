@@ -136,7 +136,7 @@ static void announce_delete(const kvset_kv *old, kvset *next, etcd *e, int64_t l
  * announcing a hundred new instances costs one round trip, not a hundred. */
 void announce_sync(kvset *cur, kvset *want, etcd *e, int64_t lease)
 {
-    kvset next = {.epoch = cur->epoch};
+    kvset next = {0};
     announce_change *changes;
     size_t i = 0, j = 0, n = 0;
 

@@ -18,7 +18,6 @@ typedef struct kvset_kv {
 typedef struct kvset {
     kvset_kv *kvs;
     size_t n;
-    int epoch; /* for announcements: the lease epoch they were written under */
 } kvset;
 
 /* Set key to value (both copied), replacing an existing value. */

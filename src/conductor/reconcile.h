@@ -21,6 +21,7 @@ struct reconciler {
     docker *d;
     spec_host host;
     kvset announced;      /* what etcd holds from this host */
+    int announced_epoch;  /* the lease epoch it was written under */
     kvset failures;       /* container name -> why its last create/start failed */
     kvset warned;         /* etcd key -> the problem last logged for it */
     kvset warned_now;     /* ... this pass: keys no longer bad are forgotten */

@@ -111,7 +111,7 @@ static void test_sort_orders_by_key(void **state)
 static void test_clear_empties_and_set_can_be_reused(void **state)
 {
     (void)state;
-    kvset s = {.epoch = 7};
+    kvset s = {0};
     kvset_set(&s, "/a", "1");
     kvset_set(&s, "/b", "2");
     kvset_clear(&s);
