@@ -7,7 +7,7 @@ dk_die() { printf '%s\n' "dokkaa: error: $*" >&2; exit 1; }
 # Debian packages Dokkaa needs to build, run and test.
 DK_PACKAGES=(cmake gcc make pkg-config libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev
              libssl-dev libcmocka-dev docker.io etcd-server etcd-client docker-registry
-             debootstrap curl iproute2 iptables valgrind bc)
+             debootstrap curl iproute2 iptables valgrind bc jq)
 
 # Install whichever of DK_PACKAGES is missing (apt-get update once, only if needed).
 dk_need_packages() {

@@ -1,15 +1,28 @@
-/* builder.h - what the builder's request handlers share. */
+/* builder.h - what the builder's request handlers share.
+ *
+ * main.c   options, the HTTP daemon, routing by path
+ * auth.c   who is asking: trusted networks, bearer tokens, roles
+ * store.c  the watch-fed copy of etcd every read is served from
+ * api.c    /api/v1: apps, manifests, scale, instances, hosts, services, links, tokens
+ * logs.c   /api/v1/.../logs: a container's output, from whichever host runs it
+ * events.c /api/v1/events: Server-Sent Events from the store's changes
+ * metrics.c /metrics in Prometheus text format
+ * assets.c the console and openapi.json, compiled in
+ * v2.c     the etcd v2 keys API of the seed's curl commands */
 #ifndef DOKKAA_BUILDER_H
 #define DOKKAA_BUILDER_H
 
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include <jansson.h>
 
 #include "dokkaa/etcd.h"
 #include "dokkaa/manifest.h"
+#include "dokkaa/token.h"
+#include "store.h"
 
 #define BUILDER_MAX_BODY (MANIFEST_MAX_BYTES + 64 * 1024)
 #define BUILDER_MAX_TRUST 16
@@ -20,28 +33,69 @@ typedef struct builder_net {
 
 typedef struct builder {
     char etcd_endpoints[1024];
+    char host_id[64];        /* this host's id, as its conductor registers it */
+    char docker_host[256];   /* this host's engine, for logs ("" = the default) */
+    int port;
     builder_net trusted[BUILDER_MAX_TRUST]; /* besides loopback, always trusted */
     int ntrusted;
+    store *store;
+    atomic_bool stopping;
 } builder;
 
 /* One request being served. */
 typedef struct builder_req {
+    builder *b;
     struct MHD_Connection *conn;
     const char *method;
     const char *url;
     char *body;          /* NUL-terminated */
     size_t body_len;
     bool too_large;
-    etcd *etcd;          /* this request's client */
+    bool trusted;        /* from loopback or a trusted network */
+    enum token_role role; /* from the bearer token; TOKEN_ANONYMOUS without one */
+    char token_id[TOKEN_ID_LEN + 1];
+    bool token_invalid;  /* a token was given and is unknown or malformed */
+    etcd *etcd;          /* this request's client, made on first use (builder_etcd) */
 } builder_req;
 
+/* auth.c */
+/* Fill r->trusted, r->role, r->token_id, r->token_invalid. */
+void auth_identify(builder_req *r);
+/* NULL when r may read (write: may change things); else the reply refusing it
+ * has been queued and its result is in *ret. */
+bool auth_allow(builder_req *r, bool write, enum MHD_Result *ret);
+
 /* v2.c: the etcd v2 keys API for /v2/keys/apps/... (writes from trusted clients
- * only), and its 401 for the others. */
+ * or with an admin token), and its 401 for the others. */
 enum MHD_Result v2_handle(builder_req *r);
 enum MHD_Result v2_unauthorized(builder_req *r);
 
+/* api.c: everything under /api/v1/ except logs and events. */
+enum MHD_Result api_handle(builder_req *r, const char *path);
+/* logs.c: GET /api/v1/apps/<app>/<name>/instances/<i>/logs */
+enum MHD_Result logs_handle(builder_req *r, const char *app, const char *name, int instance);
+/* events.c: GET /api/v1/events */
+enum MHD_Result events_handle(builder_req *r);
+/* metrics.c */
+enum MHD_Result metrics_handle(builder_req *r);
+void metrics_count_request(const char *method, unsigned status);
+void metrics_stream(int delta_events, int delta_logs); /* open streams, +1 / -1 */
+/* assets.c: the console's files and openapi.json; false when path is none of them. */
+bool assets_handle(builder_req *r, const char *path, enum MHD_Result *ret);
+const char *assets_find(const char *path, size_t *len, const char **content_type);
+
+/* main.c */
+/* The request's etcd client, made on first use; NULL (reply queued in *ret) when it
+ * cannot be made. */
+etcd *builder_etcd(builder_req *r);
 /* Queue a JSON response (steals body) with extra header X-Etcd-Index when index > 0;
  * a body that could not be built (NULL) becomes a 500. */
 enum MHD_Result builder_reply(builder_req *r, unsigned status, json_t *body, int64_t index);
+/* Queue text as it is (copied). */
+enum MHD_Result builder_reply_text(builder_req *r, unsigned status, const char *content_type,
+                                   const char *text, size_t len);
+/* The API's error: {"code": ..., "error": message}, code from the status. */
+enum MHD_Result builder_error(builder_req *r, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -8,7 +8,7 @@
 CL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CL_BIN=${DOKKAA_BIN:-$CL_ROOT/build/src}
 CL_NAME=${CL_NAME:-dkt}
-CL_HOSTS=3
+CL_HOSTS=${CL_HOSTS:-3}
 
 cl_cfg() { "$CL_BIN/dokkaacfg" "$@"; }
 cl_up() { cl_cfg up --provider=local --scale=$CL_HOSTS --name "$CL_NAME" > "$CL_LOG" 2>&1; }
@@ -18,12 +18,18 @@ cl_docker() { local i=$1; shift; docker -H "unix:///run/$CL_NAME/h$i/docker.sock
 cl_etcdctl() { ETCDCTL_API=3 etcdctl --dial-timeout=2s --command-timeout=5s --endpoints="$CL_ETCD" "$@"; }
 cl_count_keys() { cl_etcdctl get --prefix --keys-only "$1" | grep -c . || true; }
 
+# The CLI's config (the admin token `up` makes) goes to a directory of the suite's
+# own, never into the user's ~/.config.
 cl_setup() {
+    local i
     CL_LOG=$(mktemp /tmp/dokkaa-cluster.XXXXXX)
+    XDG_CONFIG_HOME=$(mktemp -d /tmp/dokkaa-config.XXXXXX)
+    export CL_LOG XDG_CONFIG_HOME
     cl_up || { tail -20 "$CL_LOG"; return 1; }
     CL_NET=$(cl_net)
-    CL_ETCD="http://$(cl_addr 1):2379,http://$(cl_addr 2):2379,http://$(cl_addr 3):2379"
-    export CL_LOG CL_NET CL_ETCD
+    CL_ETCD=
+    for i in $(seq 1 $((CL_HOSTS < 3 ? CL_HOSTS : 3))); do CL_ETCD+="${CL_ETCD:+,}http://$(cl_addr $i):2379"; done
+    export CL_NET CL_ETCD
 }
 
 # Remove the cluster and check that nothing at all is left of it.
@@ -38,14 +44,14 @@ cl_teardown() {
               pgrep -af "/run/$CL_NAME/|/var/lib/$CL_NAME/" | grep -v pgrep;
               grep -E " /(var/lib|run)/$CL_NAME/" /proc/self/mountinfo;
               ls -d "/var/lib/$CL_NAME" "/run/$CL_NAME" 2>/dev/null; } || true)
-    rm -f "$CL_LOG"
+    rm -rf "$CL_LOG" "$XDG_CONFIG_HOME"
     [ -z "$left" ] || { echo "left behind by down:"; echo "$left"; return 1; }
 }
 
 # e2e-style setter through the builder of the first live host.
 cl_set() { # APP NAME JSON
     local i
-    for i in 1 2 3; do
+    for i in $(seq 1 $CL_HOSTS); do
         curl -sf --max-time 5 -XPUT --data-urlencode value="$3" \
             "http://$(cl_addr $i):4001/v2/keys/apps/$1/$2/manifest" >/dev/null && return 0
     done
@@ -53,7 +59,7 @@ cl_set() { # APP NAME JSON
 }
 cl_delete_app() {
     local i
-    for i in 1 2 3; do
+    for i in $(seq 1 $CL_HOSTS); do
         curl -sf --max-time 5 -XDELETE "http://$(cl_addr $i):4001/v2/keys/apps/$1?recursive=true" \
             >/dev/null && return 0
     done

@@ -1,0 +1,43 @@
+/* token.h - API tokens: made here, stored hashed in etcd, checked by the builders.
+ *
+ * A token is "dk_" and 48 hex digits (192 random bits). etcd never sees it: the
+ * record is stored under /tokens/<sha256 of the token, hex>, so a reader of etcd
+ * cannot call the API with what it reads, and a builder checks a token with one
+ * lookup of its hash. A plain SHA-256 is enough for a random secret of this size:
+ * slow password hashes exist for guessable secrets, which these are not.
+ * The record is {"id", "name", "role", "created"}; id is the first 12 hex digits
+ * of the hash, what `token ls` shows and `token revoke` takes. */
+#ifndef DOKKAA_TOKEN_H
+#define DOKKAA_TOKEN_H
+
+#include <stdbool.h>
+
+#include "dokkaa/err.h"
+#include "dokkaa/etcd.h"
+
+#define TOKEN_PREFIX "/tokens/"
+#define TOKEN_LEN 51     /* "dk_" + 48 hex digits */
+#define TOKEN_HASH_LEN 64
+#define TOKEN_ID_LEN 12
+#define TOKEN_MAX_NAME 63
+
+enum token_role { TOKEN_ANONYMOUS, TOKEN_READ_ONLY, TOKEN_ADMIN };
+
+/* "admin" / "read-only" / "anonymous" */
+const char *token_role_name(enum token_role role);
+/* Parse "admin" or "read-only"; -1 with a precise err otherwise. */
+int token_role_parse(const char *text, enum token_role *role, err_t *err);
+
+/* Whether text has the shape of a token (not whether one exists). */
+bool token_well_formed(const char *text);
+
+/* The etcd key of a token: TOKEN_PREFIX + its hash (size >= 80). */
+void token_key(const char *token, char *key, size_t size);
+
+/* Make a token, store its record (name: 1..63 printable ASCII characters) and
+ * give the secret in token (TOKEN_LEN + 1 bytes) and the record's id (TOKEN_ID_LEN
+ * + 1). The secret is shown once, to whoever asked for it. */
+int token_create(etcd *e, const char *name, enum token_role role, char *token, char *id,
+                 int64_t *revision, err_t *err);
+
+#endif

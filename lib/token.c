@@ -1,0 +1,102 @@
+/* token.c - API tokens (see token.h). */
+#include "dokkaa/token.h"
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+static const char token_hex[] = "0123456789abcdef";
+
+const char *token_role_name(enum token_role role)
+{
+    switch (role) {
+    case TOKEN_ADMIN: return "admin";
+    case TOKEN_READ_ONLY: return "read-only";
+    default: return "anonymous";
+    }
+}
+
+int token_role_parse(const char *text, enum token_role *role, err_t *err)
+{
+    if (text && strcmp(text, "admin") == 0)
+        *role = TOKEN_ADMIN;
+    else if (text && strcmp(text, "read-only") == 0)
+        *role = TOKEN_READ_ONLY;
+    else
+        return err_set(err, ERR_INVALID, "role: must be \"admin\" or \"read-only\", got \"%s\"",
+                       text ? text : "");
+    return 0;
+}
+
+bool token_well_formed(const char *text)
+{
+    if (!text || strlen(text) != TOKEN_LEN || strncmp(text, "dk_", 3) != 0)
+        return false;
+    for (const char *p = text + 3; *p; p++)
+        if (!strchr(token_hex, *p))
+            return false;
+    return true;
+}
+
+static void token_hexify(const unsigned char *in, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = token_hex[in[i] >> 4];
+        out[2 * i + 1] = token_hex[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void token_key(const char *token, char *key, size_t size)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    char hash[TOKEN_HASH_LEN + 1];
+    EVP_Digest(token, strlen(token), md, &mdlen, EVP_sha256(), NULL);
+    token_hexify(md, mdlen, hash);
+    snprintf(key, size, TOKEN_PREFIX "%s", hash);
+}
+
+static int token_check_name(const char *name, err_t *err)
+{
+    size_t len = name ? strlen(name) : 0;
+    if (len == 0 || len > TOKEN_MAX_NAME)
+        return err_set(err, ERR_INVALID, "name: must be 1..%d characters, got %zu",
+                       TOKEN_MAX_NAME, len);
+    for (const char *p = name; *p; p++)
+        if (*p < 0x21 || *p > 0x7e)
+            return err_set(err, ERR_INVALID,
+                           "name: must be printable ASCII without spaces, got \"%s\"", name);
+    return 0;
+}
+
+int token_create(etcd *e, const char *name, enum token_role role, char *token, char *id,
+                 int64_t *revision, err_t *err)
+{
+    unsigned char secret[24];
+    char key[80], created[32];
+    time_t now = time(NULL);
+
+    if (token_check_name(name, err) < 0)
+        return -1;
+    if (getrandom(secret, sizeof secret, 0) != (ssize_t)sizeof secret)
+        return err_sys(err, "getrandom");
+    memcpy(token, "dk_", 3);
+    token_hexify(secret, sizeof secret, token + 3);
+    token_key(token, key, sizeof key);
+    snprintf(id, TOKEN_ID_LEN + 1, "%s", key + strlen(TOKEN_PREFIX));
+    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    json_t *rec = json_pack("{s:s,s:s,s:s,s:s}", "id", id, "name", name, "role",
+                            token_role_name(role), "created", created);
+    char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    json_decref(rec);
+    if (!text)
+        return err_set(err, ERR_SYS, "token: out of memory");
+    int rc = etcd_put(e, key, text, 0, revision, err);
+    free(text);
+    return rc;
+}

@@ -1,0 +1,76 @@
+/* store.h - the builder's copy of the cluster's etcd keys, fed by a watch.
+ *
+ * Every API read is served from here and never waits on etcd: the copy is a
+ * sorted array of every key under "/", swapped whole as an immutable, reference-
+ * counted snapshot after each batch of watch events. Answers derived from a
+ * snapshot (the JSON of GET /api/v1/apps) are built on first use and kept with it,
+ * so a read that repeats costs a copy of text already made.
+ *
+ * Writes go to etcd, then wait (store_wait) until the copy has their revision,
+ * so that whoever wrote reads what it wrote from any call after.
+ *
+ * The changes themselves are kept in a ring of the recent ones for the event
+ * stream (/api/v1/events). */
+#ifndef DOKKAA_BUILDER_STORE_H
+#define DOKKAA_BUILDER_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dokkaa/etcd.h"
+
+typedef struct store store;
+typedef struct store_snap store_snap;
+
+/* One change, as the event stream gives it. */
+typedef struct store_event {
+    uint64_t seq;       /* the ring's own count, from 1 */
+    enum etcd_event_type type;
+    char *key;
+    char *value;        /* "" for a delete */
+    int64_t revision;
+} store_event;
+
+store *store_start(const char *endpoints, err_t *err);
+void store_stop(store *s);
+
+/* Whether the copy has been read once and the watch is on. */
+bool store_ready(store *s);
+
+/* The current snapshot; release it when done. Never NULL after store_start. */
+store_snap *store_acquire(store *s);
+void store_release(store_snap *snap);
+
+int64_t store_revision(const store_snap *snap);
+/* The key's value, or NULL. */
+const etcd_kv *store_get(const store_snap *snap, const char *key);
+/* The keys under prefix, sorted: *first points at the first of the returned count. */
+size_t store_range(const store_snap *snap, const char *prefix, const etcd_kv **first);
+
+/* A text derived from the snapshot and kept with it: build(snap, &len) runs once
+ * per snapshot and slot (0..STORE_SLOTS-1); NULL when build failed. The text lives
+ * as long as the snapshot. */
+#define STORE_SLOTS 2
+typedef char *(*store_build_fn)(store_snap *snap, size_t *len);
+const char *store_cached(store_snap *snap, int slot, store_build_fn build, size_t *len);
+
+/* Wait up to timeout_ms until the copy has revision; false on time-out. */
+bool store_wait(store *s, int64_t revision, int timeout_ms);
+
+/* The changes after *cursor (a seq; 0 = from now on), waiting up to timeout_ms
+ * for one: copies up to max of them into out (free each with store_event_clear)
+ * and advances *cursor. *lost is set when the ring no longer has the changes right
+ * after *cursor (a slow reader, or the copy was read afresh): the reader should
+ * start over from a full read. Returns the count, 0 on time-out or stop. */
+size_t store_events(store *s, uint64_t *cursor, store_event *out, size_t max, int timeout_ms,
+                    bool *lost);
+void store_event_clear(store_event *ev);
+/* The seq of the newest change that has revision <= revision, for resuming from a
+ * Last-Event-ID; 0 when the ring does not reach back that far. */
+uint64_t store_seq_at(store *s, int64_t revision);
+
+/* Wake every waiter for shutdown: store_events returns 0 at once from then on. */
+void store_shutdown(store *s);
+
+#endif
