@@ -343,3 +343,151 @@ int docker_events(docker *d, json_t *filters, docker_event_fn fn, void *ud,
         rc = err_set(err, ERR_REMOTE, "docker events: HTTP %ld", code);
     return rc;
 }
+
+void docker_demux_init(docker_demux *dm)
+{
+    *dm = (docker_demux){0};
+}
+
+bool docker_demux_at_boundary(const docker_demux *dm)
+{
+    return !dm->broken && dm->have == 0 && dm->left == 0;
+}
+
+/* A header is the stream (0..3), three zero bytes and the size: anything else means
+ * the bytes are not frames at all (a TTY's raw output, an error page), and reading
+ * a size out of them would swallow or invent output. */
+static int docker_demux_header(docker_demux *dm, err_t *err)
+{
+    const unsigned char *h = dm->header;
+    dm->have = 0;
+    if (h[0] > DOCKER_SYSERR || h[1] || h[2] || h[3]) {
+        dm->broken = true;
+        return err_set(err, ERR_REMOTE,
+                       "docker logs: not a stream frame header: %02x %02x %02x %02x %02x %02x "
+                       "%02x %02x", h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]);
+    }
+    dm->stream = (enum docker_stream)h[0];
+    dm->left = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
+    return 0;
+}
+
+int docker_demux_feed(docker_demux *dm, const char *data, size_t len, docker_log_fn fn, void *ud,
+                      err_t *err)
+{
+    if (dm->broken)
+        return err_set(err, ERR_REMOTE, "docker logs: the stream is not in frames");
+    while (len > 0) {
+        if (dm->left == 0) { /* in a header: gather its 8 bytes, whatever the cuts */
+            size_t take = sizeof dm->header - dm->have < len ? sizeof dm->header - dm->have : len;
+            memcpy(dm->header + dm->have, data, take);
+            dm->have += take;
+            data += take;
+            len -= take;
+            if (dm->have == sizeof dm->header && docker_demux_header(dm, err) < 0)
+                return -1;
+            continue;
+        }
+        size_t take = dm->left < len ? dm->left : len;
+        dm->left -= (uint32_t)take;
+        if (!fn(ud, dm->stream, data, take))
+            return 1;
+        data += take;
+        len -= take;
+    }
+    return 0;
+}
+
+/* What a logs stream needs besides the caller's fn: the demultiplexer, the first
+ * bytes of the answer (for the message if it turns out to be an error), and what
+ * the engine reported on its own error stream. */
+struct docker_logs_state {
+    docker_log_fn fn;
+    void *ud;
+    bool tty;
+    docker_demux demux;
+    err_t demux_err;
+    bool failed;       /* the bytes were not frames */
+    char head[512];
+    size_t head_len;
+    char syserr[512];
+    size_t syserr_len;
+};
+
+static bool docker_logs_frame(void *ud, enum docker_stream stream, const char *data, size_t len)
+{
+    struct docker_logs_state *st = ud;
+    if (stream != DOCKER_SYSERR)
+        return st->fn(st->ud, stream, data, len);
+    size_t room = sizeof st->syserr - 1 - st->syserr_len;
+    memcpy(st->syserr + st->syserr_len, data, len < room ? len : room);
+    st->syserr_len += len < room ? len : room;
+    return true;
+}
+
+static bool docker_logs_chunk(void *ud, const char *data, size_t len)
+{
+    struct docker_logs_state *st = ud;
+    size_t room = sizeof st->head - 1 - st->head_len;
+    memcpy(st->head + st->head_len, data, len < room ? len : room);
+    st->head_len += len < room ? len : room;
+    if (st->tty)
+        return st->fn(st->ud, DOCKER_STDOUT, data, len);
+    int rc = docker_demux_feed(&st->demux, data, len, docker_logs_frame, st, &st->demux_err);
+    st->failed = rc < 0;
+    return rc == 0;
+}
+
+/* Config.Tty decides the framing; the inspect also tells a missing container
+ * precisely (404) before any stream starts. */
+static int docker_logs_tty(docker *d, const char *container, bool *tty, err_t *err)
+{
+    json_t *info;
+    if (docker_container_inspect(d, container, &info, err) < 0)
+        return -1;
+    *tty = json_is_true(json_object_get(json_object_get(info, "Config"), "Tty"));
+    json_decref(info);
+    return 0;
+}
+
+/* After the stream: the engine's error answer (the container went between the
+ * inspect and the logs call), bytes that were not frames, or the engine's own
+ * error stream, in that order of precision. */
+static int docker_logs_outcome(struct docker_logs_state *st, const char *path, long code,
+                               err_t *err)
+{
+    if (code >= 400) {
+        json_t *answer = json_loadb(st->head, st->head_len, 0, NULL);
+        docker_error("GET", path, code, answer, st->head, err);
+        json_decref(answer);
+        return -1;
+    }
+    if (st->failed) {
+        if (err)
+            *err = st->demux_err;
+        return -1;
+    }
+    if (st->syserr_len)
+        return err_set(err, ERR_REMOTE, "docker logs: %s", st->syserr);
+    return 0;
+}
+
+int docker_container_logs(docker *d, const char *container, bool follow, int tail,
+                          docker_log_fn fn, void *ud, const atomic_bool *stop, err_t *err)
+{
+    char path[512], url[600], lines[16] = "all";
+    struct docker_logs_state st = {.fn = fn, .ud = ud};
+    long code;
+
+    if (docker_logs_tty(d, container, &st.tty, err) < 0)
+        return -1;
+    if (tail >= 0)
+        snprintf(lines, sizeof lines, "%d", tail);
+    snprintf(path, sizeof path, "/containers/%s/logs?stdout=1&stderr=1&follow=%d&tail=%s",
+             container, follow ? 1 : 0, lines);
+    snprintf(url, sizeof url, DOCKER_API "%s", path);
+    http_req req = {.method = "GET", .url = url};
+    if (http_stream(d->http, &req, docker_logs_chunk, &st, stop, &code, err) < 0)
+        return err_prefix(err, "docker logs %s", container);
+    return docker_logs_outcome(&st, path, code, err);
+}

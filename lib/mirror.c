@@ -90,7 +90,7 @@ static bool mirror_on_events(void *ud, const etcd_event *events, size_t n)
         mirror_apply(m, &events[i]);
     if (n)
         m->kvs.revision = events[n - 1].kv.mod_revision;
-    m->on_change(m->ud, &m->kvs);
+    m->on_change(m->ud, &m->kvs, events, n);
     return true;
 }
 
@@ -113,7 +113,7 @@ static void *mirror_thread(void *arg)
         }
         etcd_kvs_free(&m->kvs);
         m->kvs = fresh;
-        m->on_change(m->ud, &m->kvs);
+        m->on_change(m->ud, &m->kvs, NULL, 0);
         /* The watch resumes by itself across reconnects; it only comes back here
          * when asked to stop or when its revision was compacted: then read afresh. */
         if (etcd_watch(m->e, m->prefix, m->kvs.revision + 1, mirror_on_events, m, &m->stop, NULL,

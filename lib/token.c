@@ -75,11 +75,12 @@ static int token_check_name(const char *name, err_t *err)
 }
 
 int token_create(etcd *e, const char *name, enum token_role role, char *token, char *id,
-                 int64_t *revision, err_t *err)
+                 char *created, int64_t *revision, err_t *err)
 {
     unsigned char secret[24];
-    char key[80], created[32];
+    char key[80];
     time_t now = time(NULL);
+    struct tm tm;
 
     if (token_check_name(name, err) < 0)
         return -1;
@@ -88,8 +89,9 @@ int token_create(etcd *e, const char *name, enum token_role role, char *token, c
     memcpy(token, "dk_", 3);
     token_hexify(secret, sizeof secret, token + 3);
     token_key(token, key, sizeof key);
-    snprintf(id, TOKEN_ID_LEN + 1, "%s", key + strlen(TOKEN_PREFIX));
-    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    memcpy(id, key + strlen(TOKEN_PREFIX), TOKEN_ID_LEN);
+    id[TOKEN_ID_LEN] = '\0';
+    strftime(created, TOKEN_TIME_LEN + 1, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
     json_t *rec = json_pack("{s:s,s:s,s:s,s:s}", "id", id, "name", name, "role",
                             token_role_name(role), "created", created);
     char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;

@@ -67,14 +67,18 @@ static void ambassador_update(ambassador *a, etcd_kvs *mine, const etcd_kvs *kvs
         proxy_set_table(a->proxy, &t);
 }
 
-static void ambassador_on_links(void *ud, const etcd_kvs *kvs)
+static void ambassador_on_links(void *ud, const etcd_kvs *kvs, const etcd_event *events,
+                                size_t nevents)
 {
+    (void)events, (void)nevents;
     ambassador *a = ud;
     ambassador_update(a, &a->links, kvs);
 }
 
-static void ambassador_on_services(void *ud, const etcd_kvs *kvs)
+static void ambassador_on_services(void *ud, const etcd_kvs *kvs, const etcd_event *events,
+                                size_t nevents)
 {
+    (void)events, (void)nevents;
     ambassador *a = ud;
     ambassador_update(a, &a->services, kvs);
 }

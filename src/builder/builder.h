@@ -51,6 +51,7 @@ typedef struct builder_req {
     char *body;          /* NUL-terminated */
     size_t body_len;
     bool too_large;
+    unsigned status;     /* of the reply queued, for /metrics */
     bool trusted;        /* from loopback or a trusted network */
     enum token_role role; /* from the bearer token; TOKEN_ANONYMOUS without one */
     char token_id[TOKEN_ID_LEN + 1];
@@ -61,7 +62,7 @@ typedef struct builder_req {
 /* auth.c */
 /* Fill r->trusted, r->role, r->token_id, r->token_invalid. */
 void auth_identify(builder_req *r);
-/* NULL when r may read (write: may change things); else the reply refusing it
+/* Whether r may read (write: may change things); when not, the reply refusing it
  * has been queued and its result is in *ret. */
 bool auth_allow(builder_req *r, bool write, enum MHD_Result *ret);
 

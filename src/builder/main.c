@@ -1,11 +1,15 @@
-/* dokkaa-builder - runs on every host: the HTTP front door. Today it serves the
- * etcd v2 keys API for /v2/keys/apps/... on port 4001 (v2.c), so that the seed's
- * curl commands work as written, and /healthz.
+/* dokkaa-builder - runs on every host: the HTTP front door on port 4001. It
+ * serves the REST API under /api/v1 (api.c, logs.c, events.c), the web console
+ * (assets.c), /metrics, /healthz, and the etcd v2 keys API for /v2/keys/apps/...
+ * (v2.c), so that the seed's curl commands work as written. See builder.h.
  *
- * libmicrohttpd runs a thread per connection here: each request makes its own etcd
- * client, and the handlers block on etcd without holding anyone else up. */
+ * libmicrohttpd runs a thread per connection here: reads are served from the
+ * watch-fed store without a round trip, and a write or a stream blocks on etcd or
+ * the engine without holding anyone else up. Each request that writes makes its
+ * own etcd client (one client per thread, see etcd.h). */
 #include <arpa/inet.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +28,27 @@ static void builder_on_signal(int sig)
     builder_stop = 1;
 }
 
+static enum MHD_Result builder_queue(builder_req *r, unsigned status, const char *content_type,
+                                     char *text, size_t len, int64_t index)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", content_type);
+    if (index > 0) {
+        char idx[32];
+        snprintf(idx, sizeof idx, "%lld", (long long)index);
+        MHD_add_response_header(resp, "X-Etcd-Index", idx);
+    }
+    r->status = status;
+    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 /* A body that cannot be built (out of memory, or text JSON cannot carry) still
  * gets an answer: returning MHD_NO would reset the connection with none. */
 enum MHD_Result builder_reply(builder_req *r, unsigned status, json_t *body, int64_t index)
@@ -32,64 +57,58 @@ enum MHD_Result builder_reply(builder_req *r, unsigned status, json_t *body, int
     json_decref(body);
     if (!text) {
         status = 500;
-        text = strdup("{\"error\":\"the response could not be encoded as JSON\"}");
+        text = strdup("{\"code\":\"internal\",\"error\":\"the response could not be encoded as JSON\"}");
         if (!text)
             return MHD_NO;
     }
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(text);
+    return builder_queue(r, status, "application/json", text, strlen(text), index);
+}
+
+enum MHD_Result builder_reply_text(builder_req *r, unsigned status, const char *content_type,
+                                   const char *text, size_t len)
+{
+    char *copy = malloc(len ? len : 1);
+    if (!copy)
         return MHD_NO;
-    }
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    if (index > 0) {
-        char idx[32];
-        snprintf(idx, sizeof idx, "%lld", (long long)index);
-        MHD_add_response_header(resp, "X-Etcd-Index", idx);
-    }
-    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    memcpy(copy, text, len);
+    return builder_queue(r, status, content_type, copy, len, 0);
 }
 
-/* The client's IPv4 address in host order, also when it comes IPv4-mapped over
- * the dual-stack socket; false for other IPv6 clients. */
-static bool builder_client_v4(struct MHD_Connection *conn, uint32_t *addr, bool *v6_loopback)
+static const char *builder_error_code(unsigned status)
 {
-    const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *sa = info ? info->client_addr : NULL;
-    *v6_loopback = false;
-    if (sa && sa->sa_family == AF_INET) {
-        *addr = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
-        return true;
+    switch (status) {
+    case 400: return "invalid";
+    case 401: return "unauthorized";
+    case 403: return "forbidden";
+    case 404: return "not_found";
+    case 405: return "method_not_allowed";
+    case 409: return "conflict";
+    case 413: return "too_large";
+    case 502: case 503: return "unavailable";
+    default: return "internal";
     }
-    if (!sa || sa->sa_family != AF_INET6)
-        return false;
-    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-    if (IN6_IS_ADDR_V4MAPPED(a6)) {
-        uint32_t v4;
-        memcpy(&v4, &a6->s6_addr[12], 4);
-        *addr = ntohl(v4);
-        return true;
-    }
-    *v6_loopback = IN6_IS_ADDR_LOOPBACK(a6);
-    return false;
 }
 
-static bool builder_trusted(const builder *b, struct MHD_Connection *conn)
+enum MHD_Result builder_error(builder_req *r, unsigned status, const char *fmt, ...)
 {
-    uint32_t addr;
-    bool v6_loopback;
-    if (!builder_client_v4(conn, &addr, &v6_loopback))
-        return v6_loopback;
-    if ((addr >> 24) == 127)
-        return true;
-    for (int i = 0; i < b->ntrusted; i++)
-        if ((addr & b->trusted[i].mask) == b->trusted[i].addr)
-            return true;
-    return false;
+    char msg[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *body = json_pack("{s:s,s:s}", "code", builder_error_code(status), "error", msg);
+    if (!body) /* not UTF-8: a name from the URL; say it without the name */
+        body = json_pack("{s:s,s:s}", "code", builder_error_code(status), "error",
+                         "the request names something that is not UTF-8 text");
+    return builder_reply(r, status, body, 0);
+}
+
+etcd *builder_etcd(builder_req *r)
+{
+    err_t err;
+    if (!r->etcd && !(r->etcd = etcd_new(r->b->etcd_endpoints, &err)))
+        log_error("etcd client: %s", err.msg);
+    return r->etcd;
 }
 
 static void builder_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -98,6 +117,7 @@ static void builder_completed(void *cls, struct MHD_Connection *conn, void **con
     (void)cls, (void)conn, (void)toe;
     builder_req *r = *con_cls;
     if (r) {
+        metrics_count_request(r->method, r->status);
         etcd_free(r->etcd);
         free(r->body);
         free(r);
@@ -110,25 +130,71 @@ static bool builder_is_read(const char *method)
     return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 }
 
+/* Who may even send a body is settled on the request's first call, before any of
+ * it is read: a client that may not write cannot make the builder buffer anything. */
+static bool builder_admit(builder_req *r, enum MHD_Result *ret)
+{
+    bool write = !builder_is_read(r->method);
+    auth_identify(r);
+    if (strncmp(r->url, "/v2/keys", 8) == 0) {
+        if (write && !r->trusted && r->role != TOKEN_ADMIN) {
+            *ret = v2_unauthorized(r);
+            return false;
+        }
+        return true;
+    }
+    if (strncmp(r->url, "/api/v1/", 8) == 0 && strcmp(r->url, "/api/v1/openapi.json") != 0)
+        return auth_allow(r, write, ret);
+    return true;
+}
+
+static enum MHD_Result builder_healthz(builder_req *r)
+{
+    if (!store_ready(r->b->store))
+        return builder_error(r, 503, "the builder has not read etcd yet (%s)",
+                             r->b->etcd_endpoints);
+    store_snap *snap = store_acquire(r->b->store);
+    int64_t revision = store_revision(snap);
+    store_release(snap);
+    return builder_reply(r, 200, json_pack("{s:s,s:I}", "status", "ok", "revision",
+                                           (json_int_t)revision), 0);
+}
+
+static enum MHD_Result builder_route(builder_req *r)
+{
+    enum MHD_Result ret;
+    const char *url = r->url;
+    if (strcmp(url, "/healthz") == 0)
+        return builder_healthz(r);
+    if (strcmp(url, "/metrics") == 0)
+        return metrics_handle(r);
+    if (strncmp(url, "/v2/keys", 8) == 0 && (url[8] == '\0' || url[8] == '/')) {
+        if (!builder_etcd(r))
+            return builder_error(r, 500, "cannot make an etcd client");
+        return v2_handle(r);
+    }
+    if (strncmp(url, "/api/v1/", 8) == 0)
+        return api_handle(r, url + 7);
+    if (assets_handle(r, url, &ret))
+        return ret;
+    return builder_error(r, 404, "no such page: %s", url);
+}
+
 /* Collect the body (up to BUILDER_MAX_BODY; beyond that it is dropped and the
- * request refused with 413), then route. A write from an untrusted client is
- * refused on the first call, before any of its body is read. */
+ * request refused with 413), then route. */
 static enum MHD_Result builder_handle(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version,
                                       const char *upload, size_t *upload_size, void **con_cls)
 {
     (void)version;
-    builder *b = cls;
     builder_req *r = *con_cls;
-    err_t err;
+    enum MHD_Result ret;
     if (!r) {
         if (!(r = calloc(1, sizeof *r)))
             return MHD_NO;
-        *r = (builder_req){.conn = conn, .method = method, .url = url};
+        *r = (builder_req){.b = cls, .conn = conn, .method = method, .url = url};
         *con_cls = r;
-        if (!builder_is_read(method) && !builder_trusted(b, conn))
-            return v2_unauthorized(r);
-        return MHD_YES;
+        return builder_admit(r, &ret) ? MHD_YES : ret;
     }
     if (*upload_size) {
         if (r->body_len + *upload_size > BUILDER_MAX_BODY) {
@@ -145,13 +211,7 @@ static enum MHD_Result builder_handle(void *cls, struct MHD_Connection *conn, co
         *upload_size = 0;
         return MHD_YES;
     }
-    if (strcmp(url, "/healthz") == 0)
-        return builder_reply(r, 200, json_pack("{s:s}", "status", "ok"), 0);
-    if (strncmp(url, "/v2/keys", 8) != 0 || (url[8] != '\0' && url[8] != '/'))
-        return builder_reply(r, 404, json_pack("{s:s,s:s}", "error", "not found", "path", url), 0);
-    if (!(r->etcd = etcd_new(b->etcd_endpoints, &err)))
-        return builder_reply(r, 500, json_pack("{s:s}", "error", err.msg), 0);
-    return v2_handle(r);
+    return builder_route(r);
 }
 
 static int builder_add_trust(builder *b, const char *cidr)
@@ -175,48 +235,87 @@ static void builder_usage(FILE *out)
           "  --etcd URLS      etcd endpoints, comma-separated (default: $ETCD_ADDR, else\n"
           "                   http://127.0.0.1:2379)\n"
           "  --port N         HTTP port (default 4001)\n"
+          "  --host-id ID     this host's id, as its conductor's (default: $HOST_ID, else the\n"
+          "                   hostname); logs of its instances come from its own engine\n"
+          "  --docker HOST    this host's Docker engine (default: $DOCKER_HOST, else\n"
+          "                   /var/run/docker.sock)\n"
           "  --trust CIDR     a network whose anonymous writes are accepted, besides\n"
           "                   loopback (repeatable)\n",
           out);
 }
 
-int main(int argc, char **argv)
+/* Defaults as the conductor's: $HOST_ID, else the hostname. */
+static void builder_defaults(builder *b)
+{
+    const char *id = getenv("HOST_ID"), *docker = getenv("DOCKER_HOST");
+    char hostname[64] = "";
+    gethostname(hostname, sizeof hostname - 1);
+    snprintf(b->host_id, sizeof b->host_id, "%s", id && *id ? id : hostname);
+    snprintf(b->docker_host, sizeof b->docker_host, "%s", docker ? docker : "");
+    config_etcd_endpoints(b->etcd_endpoints, sizeof b->etcd_endpoints, getenv("ETCD_ADDR"));
+    b->port = 4001;
+}
+
+static int builder_options(builder *b, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"etcd", required_argument, 0, 'e'}, {"port", required_argument, 0, 'p'},
-        {"trust", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    static builder b;
-    int opt, port = 4001;
-
-    log_init("builder");
-    config_etcd_endpoints(b.etcd_endpoints, sizeof b.etcd_endpoints, getenv("ETCD_ADDR"));
+        {"etcd", required_argument, 0, 'e'},    {"port", required_argument, 0, 'p'},
+        {"trust", required_argument, 0, 't'},   {"host-id", required_argument, 0, 'i'},
+        {"docker", required_argument, 0, 'd'},  {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int opt;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
-        case 'e': config_etcd_endpoints(b.etcd_endpoints, sizeof b.etcd_endpoints, optarg); break;
-        case 'p': if (config_int("--port", optarg, 1, 65535, &port) < 0) return 2; break;
-        case 't': if (builder_add_trust(&b, optarg) < 0) return 2; break;
+        case 'e': config_etcd_endpoints(b->etcd_endpoints, sizeof b->etcd_endpoints, optarg); break;
+        case 'p': if (config_int("--port", optarg, 1, 65535, &b->port) < 0) return 2; break;
+        case 't': if (builder_add_trust(b, optarg) < 0) return 2; break;
+        case 'i': snprintf(b->host_id, sizeof b->host_id, "%s", optarg); break;
+        case 'd': snprintf(b->docker_host, sizeof b->docker_host, "%s", optarg); break;
         case 'h': builder_usage(stdout); return 0;
         default: builder_usage(stderr); return 2;
         }
     }
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    static builder b;
+    err_t err;
+    int rc;
+
+    log_init("builder");
+    builder_defaults(&b);
+    if ((rc = builder_options(&b, argc, argv)) >= 0)
+        return rc;
     signal(SIGTERM, builder_on_signal);
     signal(SIGINT, builder_on_signal);
     signal(SIGPIPE, SIG_IGN);
+    if (!(b.store = store_start(b.etcd_endpoints, &err))) {
+        log_error("%s", err.msg);
+        return 1;
+    }
     /* A thread per connection: the limit keeps a flood of idle connections from
      * taking every thread and descriptor the process has. */
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_DUAL_STACK,
-        (uint16_t)port, NULL, NULL, builder_handle, &b, MHD_OPTION_NOTIFY_COMPLETED,
+        (uint16_t)b.port, NULL, NULL, builder_handle, &b, MHD_OPTION_NOTIFY_COMPLETED,
         builder_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
         MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_END);
     if (!d) {
-        log_error("cannot listen on port %d", port);
+        log_error("cannot listen on port %d", b.port);
+        store_stop(b.store);
         return 1;
     }
-    log_info("serving on port %d; etcd %s", port, b.etcd_endpoints);
+    log_info("serving on port %d; host %s; etcd %s", b.port, b.host_id, b.etcd_endpoints);
     while (!builder_stop)
         pause();
     log_info("stopping");
+    /* streams end when they see these, so that stopping the daemon does not wait
+     * on a follower that would never hang up */
+    atomic_store(&b.stopping, true);
+    store_shutdown(b.store);
     MHD_stop_daemon(d);
+    store_stop(b.store);
     return 0;
 }

@@ -11,7 +11,8 @@ CL_NAME=${CL_NAME:-dkt}
 CL_HOSTS=${CL_HOSTS:-3}
 
 cl_cfg() { "$CL_BIN/dokkaacfg" "$@"; }
-cl_up() { cl_cfg up --provider=local --scale=$CL_HOSTS --name "$CL_NAME" > "$CL_LOG" 2>&1; }
+# CL_UP_FLAGS: more flags for up, e.g. "--net 201" to keep clear of other clusters.
+cl_up() { cl_cfg up --provider=local --scale=$CL_HOSTS --name "$CL_NAME" ${CL_UP_FLAGS:-} > "$CL_LOG" 2>&1; }
 cl_net() { sed -n 's/.*net=\([0-9]*\).*/\1/p' "/var/lib/$CL_NAME/cluster"; }
 cl_addr() { echo "10.88.$CL_NET.$((10 + $1))"; }
 cl_docker() { local i=$1; shift; docker -H "unix:///run/$CL_NAME/h$i/docker.sock" "$@"; }

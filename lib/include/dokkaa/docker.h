@@ -3,7 +3,7 @@
  * Only what Dokkaa needs: containers (create, start, stop, remove, inspect, list by
  * label), images (inspect, and a pull only when the image is not present, so a
  * local image never makes the engine contact a registry), networks (the bridge
- * gateway) and the events stream. Values are jansson objects in the Engine API's
+ * gateway), the events stream and a container's logs. Values are jansson objects in the Engine API's
  * own shape. One client per thread. */
 #ifndef DOKKAA_DOCKER_H
 #define DOKKAA_DOCKER_H
@@ -11,6 +11,8 @@
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "dokkaa/err.h"
 
@@ -54,5 +56,43 @@ int docker_network_gateway(docker *d, const char *network, char **gateway, err_t
 typedef bool (*docker_event_fn)(void *ud, json_t *event);
 int docker_events(docker *d, json_t *filters, docker_event_fn fn, void *ud,
                   const atomic_bool *stop, err_t *err);
+
+/* A container's output. Without a TTY the engine multiplexes stdout and stderr into
+ * frames: an 8-byte header (the stream, 3 zero bytes, the payload size as a big-
+ * endian uint32) and the payload; with a TTY it sends the raw bytes, all of them on
+ * one stream (DOCKER_STDOUT here). */
+enum docker_stream { DOCKER_STDIN = 0, DOCKER_STDOUT = 1, DOCKER_STDERR = 2, DOCKER_SYSERR = 3 };
+
+/* Called with output bytes as they come (a frame may arrive in several calls, and
+ * lines are not reassembled); return false to stop. */
+typedef bool (*docker_log_fn)(void *ud, enum docker_stream stream, const char *data, size_t len);
+
+/* The demultiplexer: a pure state machine over the frames, fed chunks cut anywhere.
+ * Zero-initialised (or docker_demux_init) it expects a header. */
+typedef struct docker_demux {
+    unsigned char header[8];
+    size_t have;              /* header bytes gathered so far */
+    uint32_t left;            /* payload bytes of the current frame still to come */
+    enum docker_stream stream;
+    bool broken;              /* a bad header was seen: nothing more makes sense */
+} docker_demux;
+
+void docker_demux_init(docker_demux *dm);
+/* Feed a chunk: fn gets each piece of payload (never an empty one). Returns 0 when
+ * the chunk is consumed, 1 when fn returned false (the rest is dropped), -1 on a
+ * header that is not a frame's (ERR_REMOTE; every later feed fails too). */
+int docker_demux_feed(docker_demux *dm, const char *data, size_t len, docker_log_fn fn, void *ud,
+                      err_t *err);
+/* Whether the stream so far ends on a frame boundary (a stream that ends elsewhere
+ * was cut short). */
+bool docker_demux_at_boundary(const docker_demux *dm);
+
+/* Stream a container's stdout and stderr (tail: the last lines only, -1 for all) to
+ * fn, then with follow what it prints from then on, until the container stops (0),
+ * fn returns false (0), the stream breaks (-1), or *stop (may be NULL) becomes true
+ * (-1, ERR_CANCELLED; noticed within about a second even while the log is idle).
+ * ERR_NOTFOUND for a missing container. */
+int docker_container_logs(docker *d, const char *container, bool follow, int tail,
+                          docker_log_fn fn, void *ud, const atomic_bool *stop, err_t *err);
 
 #endif

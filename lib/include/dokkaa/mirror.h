@@ -4,7 +4,9 @@
  * The mirror reads the prefix, then watches from the next revision; after a
  * compaction it reads afresh. After every change it calls on_change with the whole
  * current contents, sorted by key: readers build their tables from that and never
- * call etcd on their own hot path. */
+ * call etcd on their own hot path. Readers that also want the changes themselves
+ * (an event stream) get the batch that led there; after a fresh read, which may
+ * have skipped changes, the batch is empty (events NULL). */
 #ifndef DOKKAA_MIRROR_H
 #define DOKKAA_MIRROR_H
 
@@ -12,8 +14,9 @@
 
 typedef struct mirror mirror;
 
-/* Called from the mirror's thread; kvs is valid only during the call. */
-typedef void (*mirror_fn)(void *ud, const etcd_kvs *kvs);
+/* Called from the mirror's thread; kvs and events are valid only during the call. */
+typedef void (*mirror_fn)(void *ud, const etcd_kvs *kvs, const etcd_event *events,
+                          size_t nevents);
 
 mirror *mirror_start(const char *endpoints, const char *prefix, mirror_fn on_change, void *ud,
                      err_t *err);

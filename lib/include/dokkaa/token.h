@@ -20,6 +20,7 @@
 #define TOKEN_HASH_LEN 64
 #define TOKEN_ID_LEN 12
 #define TOKEN_MAX_NAME 63
+#define TOKEN_TIME_LEN 20 /* 2026-11-26T01:02:03Z */
 
 enum token_role { TOKEN_ANONYMOUS, TOKEN_READ_ONLY, TOKEN_ADMIN };
 
@@ -35,9 +36,10 @@ bool token_well_formed(const char *text);
 void token_key(const char *token, char *key, size_t size);
 
 /* Make a token, store its record (name: 1..63 printable ASCII characters) and
- * give the secret in token (TOKEN_LEN + 1 bytes) and the record's id (TOKEN_ID_LEN
- * + 1). The secret is shown once, to whoever asked for it. */
+ * give the secret in token (TOKEN_LEN + 1 bytes), the record's id (TOKEN_ID_LEN
+ * + 1) and its creation time (TOKEN_TIME_LEN + 1, RFC 3339). The secret is shown
+ * once, to whoever asked for it. revision may be NULL. */
 int token_create(etcd *e, const char *name, enum token_role role, char *token, char *id,
-                 int64_t *revision, err_t *err);
+                 char *created, int64_t *revision, err_t *err);
 
 #endif

@@ -1,0 +1,181 @@
+/* events.c - GET /api/v1/events: the cluster's changes as Server-Sent Events.
+ *
+ * Each change the store's watch brings becomes one event:
+ *   id: <etcd revision>
+ *   event: put | delete
+ *   data: {"type","kind","key","app","name","value","revision"}
+ * A client that reconnects with Last-Event-ID gets what it missed when the
+ * store's ring still has it; otherwise, and whenever the store had to read etcd
+ * afresh, it gets "event: resync" and should read the views again. Token records
+ * are never sent. A comment line every 15 s keeps proxies and clients from taking
+ * a quiet stream for a dead one. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builder.h"
+
+#define EVENTS_BATCH 64
+#define EVENTS_KEEPALIVE_MS 15000
+
+typedef struct events_stream {
+    builder *b;
+    uint64_t cursor;
+    bool resync;         /* owe the client a resync */
+    char *text;          /* formatted, not yet all sent */
+    size_t len, off;
+} events_stream;
+
+/* What a key is about, from DESIGN.md's layout; NULL for keys not to be sent. */
+static const char *events_kind(const char *key)
+{
+    static const struct { const char *prefix, *kind; } kinds[] = {
+        {"/status/", "status"}, {"/hosts/", "host"},    {"/services/", "service"},
+        {"/links/", "link"},    {"/cluster/", "cluster"},
+    };
+    if (strncmp(key, "/apps/", 6) == 0)
+        return strstr(key, "/instances/") ? "instance" : "manifest";
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+        if (strncmp(key, kinds[i].prefix, strlen(kinds[i].prefix)) == 0)
+            return kinds[i].kind;
+    return NULL;
+}
+
+/* Segment n (1-based after the leading one) of key, as a new JSON string or null. */
+static json_t *events_segment(const char *key, int n)
+{
+    const char *p = key + 1;
+    for (int i = 0; i < n && p; i++)
+        if ((p = strchr(p, '/')))
+            p++;
+    if (!p || !*p)
+        return json_null();
+    json_t *s = json_stringn(p, strcspn(p, "/"));
+    return s ? s : json_null();
+}
+
+static void events_append(events_stream *s, const char *text, size_t len)
+{
+    char *grown = realloc(s->text, s->len + len);
+    if (!grown)
+        return; /* out of memory: this event is dropped; the next resync mends it */
+    memcpy(grown + s->len, text, len);
+    s->text = grown;
+    s->len += len;
+}
+
+static void events_format(events_stream *s, const store_event *ev)
+{
+    const char *kind = events_kind(ev->key);
+    if (!kind)
+        return;
+    json_t *value = ev->type == ETCD_EVENT_DELETE ? json_null() : json_loads(ev->value, 0, NULL);
+    if (!value)
+        value = json_string(ev->value); /* not JSON: as text (NULL if not UTF-8 either) */
+    bool scoped = strcmp(kind, "host") && strcmp(kind, "cluster");
+    json_t *data = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o?,s:I}", "type",
+                             ev->type == ETCD_EVENT_DELETE ? "delete" : "put", "kind", kind,
+                             "key", ev->key, "app", scoped ? events_segment(ev->key, 1) : json_null(),
+                             "name", scoped ? events_segment(ev->key, 2) : json_null(), "value",
+                             value, "revision", (json_int_t)ev->revision);
+    char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
+    json_decref(data);
+    if (!text)
+        return;
+    char head[96];
+    int n = snprintf(head, sizeof head, "id: %" PRId64 "\nevent: %s\ndata: ", ev->revision,
+                     ev->type == ETCD_EVENT_DELETE ? "delete" : "put");
+    events_append(s, head, (size_t)n);
+    events_append(s, text, strlen(text));
+    events_append(s, "\n\n", 2);
+    free(text);
+}
+
+/* Fill s->text with what comes next: a resync, events, or a keep-alive. */
+static void events_next(events_stream *s)
+{
+    store_event evs[EVENTS_BATCH];
+    bool lost = false;
+    size_t n = s->resync ? 0
+                         : store_events(s->b->store, &s->cursor, evs, EVENTS_BATCH,
+                                        EVENTS_KEEPALIVE_MS, &lost);
+    if (s->resync || lost) {
+        static const char resync[] = "event: resync\ndata: {}\n\n";
+        events_append(s, resync, sizeof resync - 1);
+        s->resync = false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        events_format(s, &evs[i]);
+        store_event_clear(&evs[i]);
+    }
+    if (s->len == 0 && !lost)
+        events_append(s, ": keep-alive\n\n", 14);
+}
+
+static ssize_t events_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    events_stream *s = cls;
+    (void)pos;
+    if (s->off == s->len) {
+        free(s->text);
+        s->text = NULL;
+        s->len = s->off = 0;
+        if (atomic_load(&s->b->stopping))
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        events_next(s);
+        if (atomic_load(&s->b->stopping))
+            return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    size_t n = s->len - s->off < max ? s->len - s->off : max;
+    memcpy(buf, s->text + s->off, n);
+    s->off += n;
+    return (ssize_t)n;
+}
+
+static void events_free(void *cls)
+{
+    events_stream *s = cls;
+    free(s->text);
+    free(s);
+    metrics_stream(-1, 0);
+}
+
+/* Where to start: right after Last-Event-ID when the ring reaches back that far,
+ * else from now, with a resync first. */
+static void events_start(events_stream *s, builder_req *r)
+{
+    const char *last = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Last-Event-ID");
+    char *end;
+    if (!last) {
+        s->cursor = store_seq_at(s->b->store, INT64_MAX);
+        return;
+    }
+    long long revision = strtoll(last, &end, 10);
+    s->cursor = *end || revision < 0 ? 0 : store_seq_at(s->b->store, revision);
+    s->resync = s->cursor == 0;
+}
+
+enum MHD_Result events_handle(builder_req *r)
+{
+    events_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return MHD_NO;
+    s->b = r->b;
+    events_start(s, r);
+    events_append(s, "retry: 2000\n\n", 13);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, events_read, s, events_free);
+    if (!resp) {
+        free(s->text);
+        free(s);
+        return MHD_NO;
+    }
+    metrics_stream(+1, 0);
+    MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    r->status = 200;
+    enum MHD_Result ret = MHD_queue_response(r->conn, 200, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}

@@ -1,0 +1,599 @@
+/* logs.c - GET /api/v1/apps/<app>/<name>/instances/<i>/logs[?follow=1][&tail=N]:
+ * a container's output (stdout and stderr, as text), from whichever host runs it.
+ *
+ * The instance's status in the store names its host and container. When that is
+ * this host, its own engine streams the log (docker_container_logs); otherwise the
+ * request goes on to that host's builder with the client's Authorization and
+ * X-Dokkaa-Forwarded: 1. A forwarded request is never forwarded again, so two
+ * builders whose copies of etcd disagree for a moment cannot bounce it around.
+ *
+ * Each stream has a producer thread that reads the log and writes it into a pipe.
+ * MHD's reader callback runs in the connection's own thread (one per connection
+ * here) and waits on the pipe and on the client's socket at once, so a client that
+ * hangs up is noticed at once even while the log is idle. The response's free
+ * callback then stops the producer (the engine or remote stream checks its stop
+ * flag about once a second) and joins it. */
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "builder.h"
+#include "dokkaa/docker.h"
+#include "dokkaa/log.h"
+
+#define LOGS_POLL_MS 250       /* how often a wait looks at the stop flags */
+#define LOGS_ANSWER_MS 15000   /* how long another host's builder has to answer */
+#define LOGS_ERROR_MAX 65536   /* the part of another builder's error answer relayed */
+#define LOGS_TAIL_MAX 10000000
+#define LOGS_BLOCK 32768       /* MHD's buffer for each piece of the body */
+
+/* Where an instance's log is. */
+typedef struct logs_target {
+    const char *app, *name;
+    int instance;
+    char what[200];          /* "app/name/i", for messages */
+    char host[64];
+    char container[256];
+    char addr[INET_ADDRSTRLEN]; /* the host's, when it is another host */
+} logs_target;
+
+typedef struct logs_stream {
+    builder *b;
+    atomic_bool stop;        /* the client left or the builder stops: the producer ends */
+    atomic_bool broken;      /* the log's source failed: the body ends without its end */
+    int rd, wr;              /* the pipe from the producer to MHD's reader */
+    int client;              /* the client's socket, watched for its hang-up */
+    pthread_t thread;
+    bool started;
+    char what[200];
+    /* the source: this host's engine ... */
+    docker *docker;
+    char container[256];
+    bool follow;
+    int tail;
+    /* ... or another host's builder (url set) */
+    char *url;
+    char *auth;              /* the client's Authorization header, passed on */
+    CURL *curl;
+    /* the remote answer's status, which the handler waits for (under mu) */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool answered, finished;
+    long status;
+    char ctype[128];
+    char *body;              /* a remote error answer, relayed as it is */
+    size_t body_len;
+    char failure[sizeof ((err_t *)0)->msg];
+} logs_stream;
+
+/* ---- the request ---- */
+
+/* Printable ASCII only goes back into a message: JSON cannot carry any byte. */
+static const char *logs_shown(const char *v)
+{
+    for (const char *p = v; *p; p++)
+        if (*p < 0x20 || *p > 0x7e || p - v > 40)
+            return "(unprintable)";
+    return v;
+}
+
+/* follow is 0, 1, true or false and tail a count of lines: anything else is an
+ * error rather than a default the client did not ask for. */
+static bool logs_params(builder_req *r, bool *follow, int *tail, char *msg, size_t size)
+{
+    const char *f = NULL, *t = NULL;
+    size_t len;
+    *follow = false;
+    *tail = -1;
+    if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, "follow", 6, &f, &len) ==
+        MHD_YES) {
+        f = f ? f : "";
+        *follow = strcmp(f, "1") == 0 || strcmp(f, "true") == 0;
+        if (!*follow && strcmp(f, "0") != 0 && strcmp(f, "false") != 0) {
+            snprintf(msg, size, "follow: must be 0, 1, true or false, got \"%s\"", logs_shown(f));
+            return false;
+        }
+    }
+    if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, "tail", 4, &t, &len) ==
+        MHD_YES) {
+        t = t ? t : "";
+        char *end;
+        errno = 0;
+        long n = strtol(t, &end, 10);
+        if (*t < '0' || *t > '9' || *end || errno || n > LOGS_TAIL_MAX) {
+            snprintf(msg, size, "tail: must be an integer 0..%d, got \"%s\"", LOGS_TAIL_MAX,
+                     logs_shown(t));
+            return false;
+        }
+        *tail = (int)n;
+    }
+    return true;
+}
+
+/* The host's address from /hosts/<host>; 502 when the host is gone (its lease
+ * expired between the two keys' updates) or its address is not an IPv4 one. */
+static unsigned logs_host_addr(store_snap *snap, logs_target *t, char *msg, size_t size)
+{
+    char key[128];
+    snprintf(key, sizeof key, "/hosts/%s", t->host);
+    const etcd_kv *kv = store_get(snap, key);
+    json_t *host = kv ? json_loadb(kv->value, kv->value_len, 0, NULL) : NULL;
+    const char *addr = json_string_value(json_object_get(host, "addr"));
+    struct in_addr in;
+    unsigned status = 0;
+    if (!addr || inet_pton(AF_INET, addr, &in) != 1) {
+        snprintf(msg, size, "instance %s runs on host %s, which is not registered with an "
+                 "address (%s)", t->what, t->host, kv ? "no IPv4 addr" : "no /hosts/ entry");
+        status = 502;
+    } else {
+        snprintf(t->addr, sizeof t->addr, "%s", addr);
+    }
+    json_decref(host);
+    return status;
+}
+
+/* From /status/<app>/<name>/<i>: its host and container. 0, or the error's
+ * status with its message. */
+static unsigned logs_locate(builder *b, const char *app, const char *name, int instance,
+                            logs_target *t, char *msg, size_t size)
+{
+    char key[256];
+    unsigned status = 0;
+    *t = (logs_target){.app = app, .name = name, .instance = instance};
+    snprintf(t->what, sizeof t->what, "%s/%s/%d", app, name, instance);
+    snprintf(key, sizeof key, "/status/%s/%s/%d", app, name, instance);
+    store_snap *snap = store_acquire(b->store);
+    const etcd_kv *kv = store_get(snap, key);
+    json_t *st = kv ? json_loadb(kv->value, kv->value_len, 0, NULL) : NULL;
+    const char *host = json_string_value(json_object_get(st, "host"));
+    const char *container = json_string_value(json_object_get(st, "container"));
+    const char *state = json_string_value(json_object_get(st, "state"));
+    if (!kv) {
+        snprintf(msg, size, "no instance %s: it does not exist, or no host runs it", t->what);
+        status = 404;
+    } else if (!host || !*host || !container || !*container) {
+        snprintf(msg, size, "instance %s has no container (state: %s)", t->what,
+                 state ? logs_shown(state) : "unknown");
+        status = 404;
+    } else {
+        snprintf(t->host, sizeof t->host, "%s", host);
+        snprintf(t->container, sizeof t->container, "%s", container);
+        if (strcmp(t->host, b->host_id) != 0)
+            status = logs_host_addr(snap, t, msg, size);
+    }
+    json_decref(st);
+    store_release(snap);
+    return status;
+}
+
+/* ---- the stream ---- */
+
+static logs_stream *logs_stream_new(builder_req *r, const logs_target *t, bool follow, int tail)
+{
+    int fds[2];
+    logs_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    /* The reader polls before it reads and the producer polls when the pipe is full:
+     * neither end ever blocks past a check of the stop flags. */
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+        free(s);
+        return NULL;
+    }
+    s->b = r->b;
+    s->rd = fds[0];
+    s->wr = fds[1];
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    s->client = ci ? ci->connect_fd : -1;
+    snprintf(s->what, sizeof s->what, "%s", t->what);
+    snprintf(s->container, sizeof s->container, "%s", t->container);
+    s->follow = follow;
+    s->tail = tail;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&s->mu, NULL);
+    return s;
+}
+
+/* Stop the producer and wait for it: within about a second, the time the engine's
+ * or the remote stream's stop check takes when the log is idle. */
+static void logs_stream_stop(logs_stream *s)
+{
+    atomic_store(&s->stop, true);
+    if (s->started) {
+        pthread_join(s->thread, NULL);
+        s->started = false;
+    }
+}
+
+static void logs_stream_free(logs_stream *s)
+{
+    logs_stream_stop(s);
+    close(s->rd);
+    if (s->wr >= 0)
+        close(s->wr);
+    docker_free(s->docker);
+    free(s->url);
+    free(s->auth);
+    free(s->body);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}
+
+static bool logs_stopped(logs_stream *s)
+{
+    return atomic_load(&s->stop) || atomic_load(&s->b->stopping);
+}
+
+/* All of it into the pipe, waiting while it is full (a client that reads slowly). */
+static bool logs_write(logs_stream *s, const char *data, size_t len)
+{
+    while (len > 0) {
+        if (logs_stopped(s))
+            return false;
+        ssize_t n = write(s->wr, data, len);
+        if (n > 0) {
+            data += n;
+            len -= (size_t)n;
+        } else if (n < 0 && errno == EAGAIN) {
+            struct pollfd p = {.fd = s->wr, .events = POLLOUT};
+            poll(&p, 1, LOGS_POLL_MS);
+        } else if (n < 0 && errno != EINTR) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* stdout and stderr go out interleaved as the engine gives them, as `docker logs`
+ * shows them on a terminal. */
+static bool logs_on_output(void *ud, enum docker_stream stream, const char *data, size_t len)
+{
+    (void)stream;
+    return logs_write(ud, data, len);
+}
+
+/* ---- forwarding to another host's builder ---- */
+
+/* The blank line after the headers: the status is known, and the handler, which
+ * has not answered its client yet, may go on. */
+static size_t logs_on_header(char *data, size_t size, size_t n, void *ud)
+{
+    logs_stream *s = ud;
+    size_t len = size * n;
+    long status = 0;
+    const char *ctype = NULL;
+    if (len > 2 || (data[0] != '\r' && data[0] != '\n'))
+        return len;
+    curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status < 200)
+        return len; /* an interim answer; the real one follows */
+    curl_easy_getinfo(s->curl, CURLINFO_CONTENT_TYPE, &ctype);
+    pthread_mutex_lock(&s->mu);
+    s->status = status;
+    snprintf(s->ctype, sizeof s->ctype, "%s", ctype ? ctype : "");
+    s->answered = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    return len;
+}
+
+/* A log goes into the pipe; an error answer is kept (its start) to be relayed. */
+static size_t logs_on_body(char *data, size_t size, size_t n, void *ud)
+{
+    logs_stream *s = ud;
+    size_t len = size * n;
+    if (s->status == 200)
+        return logs_write(s, data, len) ? len : 0;
+    size_t keep = s->body_len + len > LOGS_ERROR_MAX ? LOGS_ERROR_MAX - s->body_len : len;
+    char *grown = keep ? realloc(s->body, s->body_len + keep) : s->body;
+    if (keep && !grown)
+        return 0;
+    memcpy(grown + s->body_len, data, keep);
+    s->body = grown;
+    s->body_len += keep;
+    return len;
+}
+
+static int logs_on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)dt, (void)dn, (void)ut, (void)un;
+    return logs_stopped(ud) ? 1 : 0;
+}
+
+/* A header list with the forwarding mark and the client's credentials. */
+static struct curl_slist *logs_forward_headers(const logs_stream *s)
+{
+    struct curl_slist *h = curl_slist_append(NULL, "X-Dokkaa-Forwarded: 1"), *more;
+    char *auth = NULL;
+    if (h && s->auth && asprintf(&auth, "Authorization: %s", s->auth) >= 0) {
+        if ((more = curl_slist_append(h, auth)))
+            h = more;
+        free(auth);
+    }
+    return h;
+}
+
+static void logs_forward_options(logs_stream *s, struct curl_slist *headers)
+{
+    CURL *h = s->curl;
+    curl_easy_setopt(h, CURLOPT_URL, s->url);
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+    curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, logs_on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, s);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, logs_on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, logs_on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, s);
+    /* an idle follow stream from a host that vanished without a word ends too */
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 10L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 5L);
+}
+
+/* libcurl directly rather than http_stream: the handler needs the status as soon
+ * as the headers are in (a follow stream's body may not start for long), and the
+ * client's Authorization goes along. */
+static int logs_forward(logs_stream *s, err_t *err)
+{
+    struct curl_slist *headers = NULL;
+    int rc = -1;
+    if (!(s->curl = curl_easy_init()) || !(headers = logs_forward_headers(s))) {
+        err_set(err, ERR_SYS, "GET %s: out of memory", s->url);
+        goto out;
+    }
+    logs_forward_options(s, headers);
+    CURLcode cc = curl_easy_perform(s->curl);
+    if (cc == CURLE_OK)
+        rc = 0;
+    else if (logs_stopped(s))
+        err_set(err, ERR_CANCELLED, "GET %s: cancelled", s->url);
+    else
+        err_set(err, ERR_UNAVAIL, "GET %s: %s", s->url, curl_easy_strerror(cc));
+out:
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(s->curl);
+    s->curl = NULL;
+    return rc;
+}
+
+/* ---- the producer ---- */
+
+static void *logs_produce(void *arg)
+{
+    logs_stream *s = arg;
+    err_t err = {0};
+    int rc = s->url ? logs_forward(s, &err)
+                    : docker_container_logs(s->docker, s->container, s->follow, s->tail,
+                                            logs_on_output, s, &s->stop, &err);
+    if (rc < 0 && err.code != ERR_CANCELLED) {
+        log_warn("logs of %s: %s", s->what, err.msg);
+        atomic_store(&s->broken, true);
+    }
+    close(s->wr); /* the reader sees the end of the log */
+    s->wr = -1;
+    pthread_mutex_lock(&s->mu);
+    if (rc < 0)
+        snprintf(s->failure, sizeof s->failure, "%s", err.msg);
+    s->finished = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+static int logs_stream_start(logs_stream *s)
+{
+    if (pthread_create(&s->thread, NULL, logs_produce, s) != 0)
+        return -1;
+    s->started = true;
+    return 0;
+}
+
+/* ---- the response ---- */
+
+/* MHD's reader, in the connection's thread: the next bytes of the pipe, once there
+ * are some. A client that hangs up, or the builder stopping, ends the response;
+ * the end of the pipe ends it too, cleanly unless the source broke, so that a
+ * client can tell a log that ended from one that was cut. */
+static ssize_t logs_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    logs_stream *s = cls;
+    for (;;) {
+        if (atomic_load(&s->b->stopping))
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        struct pollfd fds[2] = {{.fd = s->rd, .events = POLLIN},
+                                {.fd = s->client, .events = POLLRDHUP}};
+        if (poll(fds, 2, LOGS_POLL_MS) < 0 && errno != EINTR)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        if (fds[1].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        if (!fds[0].revents)
+            continue;
+        ssize_t n = read(s->rd, buf, max);
+        if (n > 0)
+            return n;
+        if (n == 0)
+            return atomic_load(&s->broken) ? MHD_CONTENT_READER_END_WITH_ERROR
+                                           : MHD_CONTENT_READER_END_OF_STREAM;
+        if (errno != EAGAIN && errno != EINTR)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+}
+
+/* The response is gone (finished, client gone, or the daemon stopping). */
+static void logs_done(void *cls)
+{
+    logs_stream_free(cls);
+    metrics_stream(0, -1);
+}
+
+/* A log may stay silent for hours: MHD's idle time-out must not end it (the reader
+ * notices a client that hangs up), and keepalive probes notice one that vanished. */
+static void logs_keep_open(builder_req *r, int client)
+{
+    int on = 1, idle = 10, interval = 5, count = 3;
+    MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+    if (client < 0)
+        return;
+    setsockopt(client, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    setsockopt(client, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    setsockopt(client, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+    setsockopt(client, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+}
+
+/* 200 and the stream; from here the response owns s. */
+static enum MHD_Result logs_respond(builder_req *r, logs_stream *s)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, LOGS_BLOCK, logs_read, s, logs_done);
+    if (!resp) {
+        logs_stream_free(s);
+        return builder_error(r, 500, "out of memory");
+    }
+    metrics_stream(0, +1);
+    MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    logs_keep_open(r, s->client);
+    r->status = MHD_HTTP_OK;
+    enum MHD_Result ret = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* This host's engine. The inspect comes first so that a missing container is a
+ * 404 rather than an empty 200 (docker_container_logs inspects again, for the
+ * framing; a local call of a millisecond). */
+static enum MHD_Result logs_local(builder_req *r, const logs_target *t, bool follow, int tail)
+{
+    err_t err;
+    json_t *info = NULL;
+    logs_stream *s = logs_stream_new(r, t, follow, tail);
+    if (!s)
+        return builder_error(r, 500, "out of memory or descriptors");
+    const char *engine = r->b->docker_host[0] ? r->b->docker_host : NULL;
+    if (!(s->docker = docker_new(engine, &err)) ||
+        docker_container_inspect(s->docker, t->container, &info, &err) < 0) {
+        logs_stream_free(s);
+        if (err.code == ERR_NOTFOUND)
+            return builder_error(r, 404, "instance %s: host %s's engine has no container %s "
+                                 "(it is being replaced or removed)", t->what, t->host,
+                                 t->container);
+        return builder_error(r, 502, "instance %s: host %s's engine: %s", t->what, t->host,
+                             err.msg);
+    }
+    json_decref(info);
+    if (logs_stream_start(s) < 0) {
+        logs_stream_free(s);
+        return builder_error(r, 500, "cannot start a thread for the log of %s", t->what);
+    }
+    return logs_respond(r, s);
+}
+
+/* Wait until the remote builder has answered 200, or has finished (an error
+ * answer, all of it, or a failure); false on time-out or when the builder stops. */
+static bool logs_await(logs_stream *s)
+{
+    struct timespec now, tick;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    time_t deadline = now.tv_sec + LOGS_ANSWER_MS / 1000;
+    bool ok = true;
+    pthread_mutex_lock(&s->mu);
+    while (ok && !s->finished && !(s->answered && s->status == 200)) {
+        clock_gettime(CLOCK_MONOTONIC, &tick);
+        tick.tv_nsec += LOGS_POLL_MS * 1000000L;
+        tick.tv_sec += tick.tv_nsec / 1000000000L;
+        tick.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&s->cv, &s->mu, &tick);
+        ok = tick.tv_sec < deadline && !atomic_load(&s->b->stopping);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return ok;
+}
+
+/* Once the remote is known not to stream: its error answer as it is (a 404 there,
+ * say), or a 502 saying why it could not be asked. */
+static enum MHD_Result logs_remote_failed(builder_req *r, logs_stream *s, const logs_target *t,
+                                          bool timed_out)
+{
+    enum MHD_Result ret;
+    logs_stream_stop(s);
+    if (s->answered)
+        ret = builder_reply_text(r, (unsigned)s->status,
+                                 s->ctype[0] ? s->ctype : "application/json",
+                                 s->body ? s->body : "", s->body_len);
+    else
+        ret = builder_error(r, 502, "instance %s runs on host %s, whose builder %s: %s", t->what,
+                            t->host, timed_out ? "did not answer" : "could not be asked",
+                            timed_out ? "no answer within 15 s" : s->failure);
+    logs_stream_free(s);
+    return ret;
+}
+
+/* Another host's builder: the same request, with the client's credentials. */
+static enum MHD_Result logs_remote(builder_req *r, const logs_target *t, bool follow, int tail)
+{
+    const char *auth =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    char tailq[32] = "";
+    logs_stream *s = logs_stream_new(r, t, follow, tail);
+    if (!s)
+        return builder_error(r, 500, "out of memory or descriptors");
+    if (tail >= 0)
+        snprintf(tailq, sizeof tailq, "&tail=%d", tail);
+    if (asprintf(&s->url, "http://%s:%d/api/v1/apps/%s/%s/instances/%d/logs?follow=%d%s",
+                 t->addr, r->b->port, t->app, t->name, t->instance, follow, tailq) < 0)
+        s->url = NULL;
+    if (!s->url || (auth && !(s->auth = strdup(auth))) || logs_stream_start(s) < 0) {
+        logs_stream_free(s);
+        return builder_error(r, 500, "cannot forward the log request of %s", t->what);
+    }
+    bool ok = logs_await(s);
+    if (ok && s->answered && s->status == 200)
+        return logs_respond(r, s);
+    return logs_remote_failed(r, s, t, !ok);
+}
+
+enum MHD_Result logs_handle(builder_req *r, const char *app, const char *name, int instance)
+{
+    bool follow;
+    int tail;
+    logs_target t;
+    char msg[512];
+    unsigned status;
+    if (!logs_params(r, &follow, &tail, msg, sizeof msg))
+        return builder_error(r, 400, "%s", msg);
+    if ((status = logs_locate(r->b, app, name, instance, &t, msg, sizeof msg)))
+        return builder_error(r, status, "%s", msg);
+    if (strcmp(t.host, r->b->host_id) == 0)
+        return logs_local(r, &t, follow, tail);
+    /* A builder sent it here because its copy said the instance runs here; ours
+     * says otherwise. One of the copies is behind: the client may ask again. */
+    if (MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Dokkaa-Forwarded"))
+        return builder_error(r, 502, "instance %s runs on host %s, not on this host %s, which "
+                             "the forwarding builder thought it did; ask again",
+                             t.what, t.host, r->b->host_id);
+    return logs_remote(r, &t, follow, tail);
+}

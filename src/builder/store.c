@@ -1,0 +1,312 @@
+/* store.c - the builder's watch-fed copy of etcd (see store.h).
+ *
+ * A mirror (lib/mirror.c) keeps every key under "/" current; after each batch of
+ * changes this module copies it into a new snapshot and swaps it in under the
+ * lock, so a reader holds a consistent view for as long as it needs without
+ * blocking the watch. The copy is O(keys) per batch: cheap next to what makes
+ * the batch (an etcd round trip per change), and it keeps readers free of locks.
+ * If clusters grow to where that shows, snapshots could share unchanged values. */
+#include "store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dokkaa/log.h"
+#include "dokkaa/mirror.h"
+
+/* Recent changes kept for the event stream: a reader further behind than this
+ * starts over from a full read (the stream's "resync"). */
+#define STORE_RING 4096
+
+struct store_snap {
+    atomic_int refs;
+    etcd_kvs kvs;
+    pthread_mutex_t lock; /* guards the derived texts */
+    char *text[STORE_SLOTS];
+    size_t text_len[STORE_SLOTS];
+    bool built[STORE_SLOTS];
+};
+
+struct store {
+    mirror *mirror;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    store_snap *snap;
+    bool ready, down;
+    store_event ring[STORE_RING]; /* change seq lives at ring[seq % STORE_RING] */
+    uint64_t seq;                 /* the newest change's */
+    uint64_t reset_seq;           /* the last fresh read's: no change is known before it */
+    int64_t reset_revision;       /* the revision that read had */
+};
+
+static void store_snap_free(store_snap *snap)
+{
+    etcd_kvs_free(&snap->kvs);
+    for (int i = 0; i < STORE_SLOTS; i++)
+        free(snap->text[i]);
+    pthread_mutex_destroy(&snap->lock);
+    free(snap);
+}
+
+void store_release(store_snap *snap)
+{
+    if (snap && atomic_fetch_sub(&snap->refs, 1) == 1)
+        store_snap_free(snap);
+}
+
+/* A deep copy of kvs as a new snapshot (one reference, the store's). */
+static store_snap *store_snap_new(const etcd_kvs *kvs)
+{
+    store_snap *snap = calloc(1, sizeof *snap);
+    if (!snap || !(snap->kvs.kvs = calloc(kvs->n ? kvs->n : 1, sizeof(etcd_kv)))) {
+        free(snap);
+        return NULL;
+    }
+    atomic_init(&snap->refs, 1);
+    pthread_mutex_init(&snap->lock, NULL);
+    snap->kvs.revision = kvs->revision;
+    for (size_t i = 0; i < kvs->n; i++) {
+        etcd_kv *to = &snap->kvs.kvs[i];
+        *to = kvs->kvs[i];
+        to->key = strdup(kvs->kvs[i].key);
+        to->value = malloc(kvs->kvs[i].value_len + 1);
+        snap->kvs.n++;
+        if (!to->key || !to->value) {
+            store_snap_free(snap);
+            return NULL;
+        }
+        memcpy(to->value, kvs->kvs[i].value, kvs->kvs[i].value_len + 1);
+    }
+    return snap;
+}
+
+void store_event_clear(store_event *ev)
+{
+    free(ev->key);
+    free(ev->value);
+    ev->key = ev->value = NULL;
+}
+
+/* Under the lock. A change the ring cannot copy (out of memory) is kept without
+ * its value rather than lost: its key and revision still say what changed. */
+static void store_push(store *s, const etcd_event *ev)
+{
+    store_event *slot = &s->ring[++s->seq % STORE_RING];
+    store_event_clear(slot);
+    *slot = (store_event){.seq = s->seq, .type = ev->type, .revision = ev->kv.mod_revision,
+                          .key = strdup(ev->kv.key), .value = strdup(ev->kv.value)};
+}
+
+static void store_on_change(void *ud, const etcd_kvs *kvs, const etcd_event *events, size_t n)
+{
+    store *s = ud;
+    store_snap *snap = store_snap_new(kvs), *old;
+    if (!snap) {
+        log_error("store: out of memory copying %zu keys; serving the previous copy", kvs->n);
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    old = s->snap;
+    s->snap = snap;
+    if (!events) {
+        /* a fresh read: whatever happened since the last change is unknown */
+        store_event_clear(&s->ring[++s->seq % STORE_RING]);
+        s->ring[s->seq % STORE_RING].seq = s->seq;
+        s->reset_seq = s->seq;
+        s->reset_revision = kvs->revision;
+    }
+    for (size_t i = 0; i < n; i++)
+        store_push(s, &events[i]);
+    s->ready = true;
+    pthread_cond_broadcast(&s->changed);
+    pthread_mutex_unlock(&s->lock);
+    store_release(old);
+}
+
+store *store_start(const char *endpoints, err_t *err)
+{
+    static const etcd_kvs empty = {0};
+    store *s = calloc(1, sizeof *s);
+    if (!s) {
+        err_set(err, ERR_SYS, "store: out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->changed, &attr);
+    pthread_condattr_destroy(&attr);
+    if (!(s->snap = store_snap_new(&empty)) ||
+        !(s->mirror = mirror_start(endpoints, "/", store_on_change, s, err))) {
+        if (!s->snap)
+            err_set(err, ERR_SYS, "store: out of memory");
+        store_stop(s);
+        return NULL;
+    }
+    return s;
+}
+
+void store_shutdown(store *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->down = true;
+    pthread_cond_broadcast(&s->changed);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void store_stop(store *s)
+{
+    if (!s)
+        return;
+    store_shutdown(s);
+    mirror_stop(s->mirror);
+    store_release(s->snap);
+    for (size_t i = 0; i < STORE_RING; i++)
+        store_event_clear(&s->ring[i]);
+    pthread_cond_destroy(&s->changed);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+bool store_ready(store *s)
+{
+    pthread_mutex_lock(&s->lock);
+    bool ready = s->ready;
+    pthread_mutex_unlock(&s->lock);
+    return ready;
+}
+
+store_snap *store_acquire(store *s)
+{
+    pthread_mutex_lock(&s->lock);
+    store_snap *snap = s->snap;
+    atomic_fetch_add(&snap->refs, 1);
+    pthread_mutex_unlock(&s->lock);
+    return snap;
+}
+
+int64_t store_revision(const store_snap *snap)
+{
+    return snap->kvs.revision;
+}
+
+/* Index of the first key >= key. */
+static size_t store_lower_bound(const store_snap *snap, const char *key)
+{
+    size_t lo = 0, hi = snap->kvs.n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(snap->kvs.kvs[mid].key, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+const etcd_kv *store_get(const store_snap *snap, const char *key)
+{
+    size_t i = store_lower_bound(snap, key);
+    return i < snap->kvs.n && strcmp(snap->kvs.kvs[i].key, key) == 0 ? &snap->kvs.kvs[i] : NULL;
+}
+
+size_t store_range(const store_snap *snap, const char *prefix, const etcd_kv **first)
+{
+    size_t i = store_lower_bound(snap, prefix), j = i, len = strlen(prefix);
+    while (j < snap->kvs.n && strncmp(snap->kvs.kvs[j].key, prefix, len) == 0)
+        j++;
+    *first = snap->kvs.kvs + i;
+    return j - i;
+}
+
+const char *store_cached(store_snap *snap, int slot, store_build_fn build, size_t *len)
+{
+    pthread_mutex_lock(&snap->lock);
+    if (!snap->built[slot]) {
+        snap->text[slot] = build(snap, &snap->text_len[slot]);
+        snap->built[slot] = snap->text[slot] != NULL;
+    }
+    const char *text = snap->text[slot];
+    *len = snap->text_len[slot];
+    pthread_mutex_unlock(&snap->lock);
+    return text;
+}
+
+/* An absolute CLOCK_MONOTONIC deadline ms from now. */
+static struct timespec store_deadline(int ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+bool store_wait(store *s, int64_t revision, int timeout_ms)
+{
+    struct timespec deadline = store_deadline(timeout_ms);
+    int rc = 0;
+    pthread_mutex_lock(&s->lock);
+    while (s->snap->kvs.revision < revision && !s->down && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&s->changed, &s->lock, &deadline);
+    bool reached = s->snap->kvs.revision >= revision;
+    pthread_mutex_unlock(&s->lock);
+    return reached;
+}
+
+size_t store_events(store *s, uint64_t *cursor, store_event *out, size_t max, int timeout_ms,
+                    bool *lost)
+{
+    struct timespec deadline = store_deadline(timeout_ms);
+    size_t n = 0;
+    int rc = 0;
+    *lost = false;
+    pthread_mutex_lock(&s->lock);
+    if (*cursor == 0)
+        *cursor = s->seq;
+    while (s->seq == *cursor && !s->down && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&s->changed, &s->lock, &deadline);
+    if (s->down) {
+        /* nothing more: shutting down */
+    } else if (*cursor < s->reset_seq || s->seq - *cursor >= STORE_RING) {
+        *lost = true;
+        *cursor = s->seq;
+    } else {
+        for (; n < max && *cursor < s->seq; n++) {
+            const store_event *ev = &s->ring[++*cursor % STORE_RING];
+            out[n] = *ev;
+            out[n].key = strdup(ev->key ? ev->key : "");
+            out[n].value = strdup(ev->value ? ev->value : "");
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+uint64_t store_seq_at(store *s, int64_t revision)
+{
+    uint64_t found = 0;
+    pthread_mutex_lock(&s->lock);
+    if (s->seq == 0) { /* no read yet: nothing to resume from */
+        pthread_mutex_unlock(&s->lock);
+        return 0;
+    }
+    /* the ring holds every change after the last fresh read, unless it wrapped */
+    uint64_t oldest = s->seq >= STORE_RING ? s->seq - STORE_RING + 1 : 1;
+    if (revision >= s->reset_revision &&
+        (oldest <= s->reset_seq + 1 || s->ring[oldest % STORE_RING].revision <= revision)) {
+        found = oldest > s->reset_seq ? oldest : s->reset_seq;
+        while (found < s->seq && s->ring[(found + 1) % STORE_RING].revision <= revision)
+            found++;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return found;
+}
