@@ -7,13 +7,16 @@
 #   4. the seed example and the link tests again, with the daemons under valgrind
 #   5. the multi-host suite (tests/cluster): a local cluster of 3 hosts, each a
 #      network namespace with its own dockerd and etcd member
+#   6. the interfaces suite (tests/api): the REST API, the dokkaacfg app commands
+#      and the web console in headless Chromium, on a local cluster of 2 hosts
+#      whose daemons are built with ASan+UBSan
 # Installs what it needs; starts dockerd if none runs (and stops it afterwards).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 [ "$(id -u)" = 0 ] || dk_die "run as root: the end-to-end tests drive dockerd"
-dk_need_packages
+dk_need_packages "${DK_TEST_PACKAGES[@]}"
 jobs=$(nproc)
 state=$(mktemp -d /tmp/dokkaa-check.XXXXXX)
 cleanup() { dk_stop "$state/dockerd.pid" 30; rm -rf "$state"; }
@@ -54,6 +57,8 @@ step "end-to-end (daemons under valgrind)" env DOKKAA_BIN="$PWD/build-check/src"
     E2E_WRAP="valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect" \
     tests/e2e/run.sh 'test_0\|test_30'
 step "multi-host (3 hosts)" env DOKKAA_BIN="$PWD/build-check/src" tests/cluster/run.sh
+step "API, CLI and console (2 hosts, ASan+UBSan daemons)" env DOKKAA_BIN="$PWD/build-asan/src" \
+    tests/api/run.sh
 
 echo "=== summary"
 printf '%s\n' "${results[@]}"

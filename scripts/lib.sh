@@ -8,11 +8,14 @@ dk_die() { printf '%s\n' "dokkaa: error: $*" >&2; exit 1; }
 DK_PACKAGES=(cmake gcc make pkg-config libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev
              libssl-dev libcmocka-dev docker.io etcd-server etcd-client docker-registry
              debootstrap curl iproute2 iptables valgrind bc jq)
+# Only the tests and benchmarks need these: dk_need_packages "${DK_TEST_PACKAGES[@]}".
+DK_TEST_PACKAGES=(chromium wrk)
 
-# Install whichever of DK_PACKAGES is missing (apt-get update once, only if needed).
+# Install whichever of DK_PACKAGES and the packages given is missing (apt-get
+# update once, only if needed).
 dk_need_packages() {
     local missing=() p
-    for p in "${DK_PACKAGES[@]}"; do
+    for p in "${DK_PACKAGES[@]}" "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
             || missing+=("$p")
     done

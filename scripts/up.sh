@@ -40,7 +40,7 @@ start() { # start NAME CMD...: unless it already runs
 }
 start conductor "$bin/dokkaa-conductor" --host-id "$host_id" --etcd "$etcd"
 start ambassador "$bin/dokkaa-ambassador" --etcd "$etcd"
-start builder "$bin/dokkaa-builder" --etcd "$etcd" --port 4001
+start builder "$bin/dokkaa-builder" --etcd "$etcd" --port 4001 --host-id "$host_id"
 
 dk_wait 30 "the builder on :4001" curl -sf http://127.0.0.1:4001/healthz
 dk_wait 30 "the conductor to register /hosts/$host_id" \

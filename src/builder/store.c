@@ -57,8 +57,7 @@ void store_release(store_snap *snap)
         store_snap_free(snap);
 }
 
-/* A deep copy of kvs as a new snapshot (one reference, the store's). */
-static store_snap *store_snap_new(const etcd_kvs *kvs)
+store_snap *store_snap_make(const etcd_kvs *kvs)
 {
     store_snap *snap = calloc(1, sizeof *snap);
     if (!snap || !(snap->kvs.kvs = calloc(kvs->n ? kvs->n : 1, sizeof(etcd_kv)))) {
@@ -103,7 +102,7 @@ static void store_push(store *s, const etcd_event *ev)
 static void store_on_change(void *ud, const etcd_kvs *kvs, const etcd_event *events, size_t n)
 {
     store *s = ud;
-    store_snap *snap = store_snap_new(kvs), *old;
+    store_snap *snap = store_snap_make(kvs), *old;
     if (!snap) {
         log_error("store: out of memory copying %zu keys; serving the previous copy", kvs->n);
         return;
@@ -140,7 +139,7 @@ store *store_start(const char *endpoints, err_t *err)
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&s->changed, &attr);
     pthread_condattr_destroy(&attr);
-    if (!(s->snap = store_snap_new(&empty)) ||
+    if (!(s->snap = store_snap_make(&empty)) ||
         !(s->mirror = mirror_start(endpoints, "/", store_on_change, s, err))) {
         if (!s->snap)
             err_set(err, ERR_SYS, "store: out of memory");

@@ -38,6 +38,10 @@ void store_stop(store *s);
 /* Whether the copy has been read once and the watch is on. */
 bool store_ready(store *s);
 
+/* A snapshot holding a copy of kvs, outside any store (for tests); NULL when out
+ * of memory. Release it like any other. */
+store_snap *store_snap_make(const etcd_kvs *kvs);
+
 /* The current snapshot; release it when done. Never NULL after store_start. */
 store_snap *store_acquire(store *s);
 void store_release(store_snap *snap);

@@ -36,7 +36,8 @@ const provider_local_daemon provider_local_daemons[PL_NDAEMONS] = {
     [PL_AMBASSADOR] = {"dokkaa-ambassador", true, false, "{state}/ambassador.log", "{run}/ambassador.pid",
         {"{bin}/dokkaa-ambassador", "--etcd", "{hostetcd}", "--docker", "unix://{run}/docker.sock"}},
     [PL_BUILDER] = {"dokkaa-builder", true, false, "{state}/builder.log", "{run}/builder.pid",
-        {"{bin}/dokkaa-builder", "--etcd", "{hostetcd}", "--port", "4001", "--trust", "{net}.0/24"}},
+        {"{bin}/dokkaa-builder", "--etcd", "{hostetcd}", "--port", "4001", "--trust", "{net}.0/24",
+         "--host-id", "{id}", "--docker", "unix://{run}/docker.sock"}},
     [PL_REGISTRY] = {"docker-registry", false, false, "{root}/registry/registry.log", "{rt}/registry.pid",
         {"/usr/bin/docker-registry", "serve", "{root}/registry/config.yml"}},
 };

@@ -46,7 +46,7 @@ e2e_setup() {
     dk_start "$E2E_ROOT/ambassador.pid" "$E2E_ROOT/ambassador.log" $E2E_WRAP "$E2E_BIN/dokkaa-ambassador" \
         --etcd "$E2E_ETCD"
     dk_start "$E2E_ROOT/builder.pid" "$E2E_ROOT/builder.log" $E2E_WRAP "$E2E_BIN/dokkaa-builder" \
-        --etcd "$E2E_ETCD" --port 4001
+        --etcd "$E2E_ETCD" --port 4001 --host-id "$E2E_HOST"
     dk_wait 20 "the builder" curl -sf "$E2E_BUILDER/healthz" &&
         dk_wait 20 "the ambassador" grep -q "links listen on" "$E2E_ROOT/ambassador.log"
 }
