@@ -140,7 +140,7 @@ int main(int argc, char **argv)
     signal(SIGTERM, ambassador_on_signal);
     signal(SIGINT, ambassador_on_signal);
     signal(SIGPIPE, SIG_IGN);
-    if (ambassador_listen_addr(listen, docker_host, addr) < 0 || !(a.proxy = proxy_new(addr, &err)))
+    if (ambassador_listen_addr(listen, docker_host, addr) < 0 || !(a.proxy = proxy_new(addr, 0, 0, &err)))
         goto out;
     if (!(links = mirror_start(endpoints, "/links/", ambassador_on_links, &a, &err)) ||
         !(services = mirror_start(endpoints, "/services/", ambassador_on_services, &a, &err))) {

@@ -1,0 +1,130 @@
+/* metrics.c - GET /metrics: every link's counters from the proxy, in Prometheus
+ * text format, served by libmicrohttpd from a thread of its own so that a scrape
+ * never touches the data path (proxy_stats takes the proxy's mutex briefly). */
+#include "metrics.h"
+
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct metrics {
+    struct MHD_Daemon *d;
+    proxy *p;
+};
+
+typedef struct metrics_text {
+    char *s;
+    size_t len, cap;
+    int pass; /* which family is being written: they are written one after another */
+} metrics_text;
+
+static void metrics_printf(metrics_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void metrics_printf(metrics_text *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if (t->len + (size_t)n + 1 > t->cap) {
+        size_t cap = (t->cap + (size_t)n + 1) * 2;
+        char *grown = realloc(t->s, cap);
+        if (!grown)
+            return;
+        t->s = grown;
+        t->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    t->len += (size_t)n;
+}
+
+static const struct metrics_family {
+    const char *name, *type, *help;
+} metrics_families[] = {
+    {"dokkaa_link_active_connections", "gauge", "Connections open now."},
+    {"dokkaa_link_connections_total", "counter", "Connections accepted."},
+    {"dokkaa_link_bytes_total", "counter", "Bytes moved (direction in: client to instance)."},
+    {"dokkaa_link_refused_total", "counter", "Clients closed: no live instance, or none answered."},
+    {"dokkaa_link_backend_failures_total", "counter", "Connects to an instance that failed or timed out."},
+};
+
+static void metrics_link(void *ud, const proxy_link_stats *s)
+{
+    metrics_text *t = ud;
+    char labels[200];
+    snprintf(labels, sizeof labels, "app=\"%s\",service=\"%s\",port=\"%d\"", s->app, s->service,
+             s->port);
+    const char *name = metrics_families[t->pass].name;
+    switch (t->pass) {
+    case 0: metrics_printf(t, "%s{%s} %llu\n", name, labels, s->active); break;
+    case 1: metrics_printf(t, "%s{%s} %llu\n", name, labels, s->total); break;
+    case 2:
+        metrics_printf(t, "%s{%s,direction=\"in\"} %llu\n", name, labels, s->bytes_in);
+        metrics_printf(t, "%s{%s,direction=\"out\"} %llu\n", name, labels, s->bytes_out);
+        break;
+    case 3: metrics_printf(t, "%s{%s} %llu\n", name, labels, s->refused); break;
+    default: metrics_printf(t, "%s{%s} %llu\n", name, labels, s->failures); break;
+    }
+}
+
+/* App and service names are DNS labels (validated where they are written), so
+ * they need no escaping in label values. */
+static enum MHD_Result metrics_handle(void *cls, struct MHD_Connection *conn, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload, size_t *upload_size, void **con_cls)
+{
+    (void)version, (void)upload, (void)upload_size, (void)con_cls;
+    metrics *m = cls;
+    metrics_text t = {0};
+    unsigned status = 200;
+    if (strcmp(url, "/metrics") != 0 || strcmp(method, "GET") != 0) {
+        status = 404;
+        metrics_printf(&t, "only GET /metrics is served here\n");
+    }
+    for (t.pass = 0; status == 200 && t.pass < (int)(sizeof metrics_families / sizeof *metrics_families); t.pass++) {
+        const struct metrics_family *f = &metrics_families[t.pass];
+        metrics_printf(&t, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, f->type);
+        proxy_stats(m->p, metrics_link, &t);
+    }
+    if (!t.s)
+        return MHD_NO;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(t.len, t.s, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(t.s);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    enum MHD_Result ret = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+metrics *metrics_start(proxy *p, int port, err_t *err)
+{
+    metrics *m = calloc(1, sizeof *m);
+    if (!m)
+        return err_sys(err, "metrics"), NULL;
+    m->p = p;
+    m->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_DUAL_STACK, (uint16_t)port,
+                            NULL, NULL, metrics_handle, m, MHD_OPTION_CONNECTION_LIMIT, 64u,
+                            MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+    if (!m->d) {
+        free(m);
+        err_set(err, ERR_SYS, "metrics: cannot listen on port %d", port);
+        return NULL;
+    }
+    return m;
+}
+
+void metrics_stop(metrics *m)
+{
+    if (!m)
+        return;
+    MHD_stop_daemon(m->d);
+    free(m);
+}
