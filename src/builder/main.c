@@ -38,6 +38,11 @@ static enum MHD_Result builder_queue(builder_req *r, unsigned status, const char
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type", content_type);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (strncmp(content_type, "text/html", 9) == 0) /* the console: its own origin only */
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                "img-src 'self' data:; frame-ancestors 'none'");
     if (index > 0) {
         char idx[32];
         snprintf(idx, sizeof idx, "%lld", (long long)index);
