@@ -324,16 +324,24 @@ static bool docker_events_chunk(void *ud, const char *data, size_t len)
 int docker_events(docker *d, json_t *filters, docker_event_fn fn, void *ud,
                   const atomic_bool *stop, err_t *err)
 {
-    char url[2048] = DOCKER_API "/events";
+    return docker_events_since(d, filters, NULL, fn, ud, stop, err);
+}
+
+int docker_events_since(docker *d, json_t *filters, const char *since, docker_event_fn fn,
+                        void *ud, const atomic_bool *stop, err_t *err)
+{
+    char url[2048] = DOCKER_API "/events?";
     struct docker_events_state st = {.fn = fn, .ud = ud};
     long code;
+    if (since) /* a number we formatted: nothing to escape */
+        snprintf(url + strlen(url), sizeof url - strlen(url), "since=%s&", since);
     if (filters) {
         char *dumped = json_dumps(filters, JSON_COMPACT);
         char *escaped = dumped ? http_escape(dumped) : NULL;
         free(dumped);
         if (!escaped)
             return err_set(err, ERR_SYS, "docker events: out of memory");
-        snprintf(url, sizeof url, DOCKER_API "/events?filters=%s", escaped);
+        snprintf(url + strlen(url), sizeof url - strlen(url), "filters=%s", escaped);
         free(escaped);
     }
     http_req req = {.method = "GET", .url = url};

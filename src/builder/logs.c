@@ -84,7 +84,7 @@ static const char *logs_shown(const char *v)
 {
     for (const char *p = v; *p; p++)
         if (*p < 0x20 || *p > 0x7e || p - v > 40)
-            return "(unprintable)";
+            return "(not shown)";
     return v;
 }
 
@@ -490,64 +490,81 @@ static enum MHD_Result logs_local(builder_req *r, const logs_target *t, bool fol
 {
     err_t err;
     json_t *info = NULL;
+    const char *engine = r->b->docker_host[0] ? r->b->docker_host : NULL;
     logs_stream *s = logs_stream_new(r, t, follow, tail);
     if (!s)
         return builder_error(r, 500, "out of memory or descriptors");
-    const char *engine = r->b->docker_host[0] ? r->b->docker_host : NULL;
     if (!(s->docker = docker_new(engine, &err)) ||
-        docker_container_inspect(s->docker, t->container, &info, &err) < 0) {
-        logs_stream_free(s);
-        if (err.code == ERR_NOTFOUND)
-            return builder_error(r, 404, "instance %s: host %s's engine has no container %s "
-                                 "(it is being replaced or removed)", t->what, t->host,
-                                 t->container);
-        return builder_error(r, 502, "instance %s: host %s's engine: %s", t->what, t->host,
-                             err.msg);
-    }
+        docker_container_inspect(s->docker, t->container, &info, &err) < 0)
+        goto err;
     json_decref(info);
     if (logs_stream_start(s) < 0) {
-        logs_stream_free(s);
-        return builder_error(r, 500, "cannot start a thread for the log of %s", t->what);
+        err_set(&err, ERR_SYS, "cannot start a thread for the stream");
+        goto err;
     }
     return logs_respond(r, s);
+err:
+    logs_stream_free(s);
+    if (err.code == ERR_NOTFOUND)
+        return builder_error(r, 404, "instance %s: host %s's engine has no container %s (it is "
+                             "being replaced or removed)", t->what, t->host, t->container);
+    return builder_error(r, err.code == ERR_SYS ? 500 : 502, "instance %s on host %s: %s",
+                         t->what, t->host, err.msg);
 }
 
-/* Wait until the remote builder has answered 200, or has finished (an error
- * answer, all of it, or a failure); false on time-out or when the builder stops. */
-static bool logs_await(logs_stream *s)
+enum logs_answer { LOGS_STREAMING, LOGS_ANSWERED, LOGS_TIMED_OUT, LOGS_STOPPING };
+
+/* Wait until the remote builder streams (200) or has finished: an error answer,
+ * all of it, or a failure to ask. */
+static enum logs_answer logs_await(logs_stream *s)
 {
-    struct timespec now, tick;
+    struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     time_t deadline = now.tv_sec + LOGS_ANSWER_MS / 1000;
-    bool ok = true;
+    enum logs_answer answer;
     pthread_mutex_lock(&s->mu);
-    while (ok && !s->finished && !(s->answered && s->status == 200)) {
-        clock_gettime(CLOCK_MONOTONIC, &tick);
-        tick.tv_nsec += LOGS_POLL_MS * 1000000L;
-        tick.tv_sec += tick.tv_nsec / 1000000000L;
-        tick.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&s->cv, &s->mu, &tick);
-        ok = tick.tv_sec < deadline && !atomic_load(&s->b->stopping);
+    for (;;) {
+        if (s->answered && s->status == 200) {
+            answer = LOGS_STREAMING;
+            break;
+        }
+        if (s->finished) {
+            answer = LOGS_ANSWERED;
+            break;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec >= deadline || atomic_load(&s->b->stopping)) {
+            answer = now.tv_sec >= deadline ? LOGS_TIMED_OUT : LOGS_STOPPING;
+            break;
+        }
+        now.tv_nsec += LOGS_POLL_MS * 1000000L; /* a tick, to look at b->stopping */
+        now.tv_sec += now.tv_nsec / 1000000000L;
+        now.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&s->cv, &s->mu, &now);
     }
     pthread_mutex_unlock(&s->mu);
-    return ok;
+    return answer;
 }
 
 /* Once the remote is known not to stream: its error answer as it is (a 404 there,
  * say), or a 502 saying why it could not be asked. */
 static enum MHD_Result logs_remote_failed(builder_req *r, logs_stream *s, const logs_target *t,
-                                          bool timed_out)
+                                          enum logs_answer answer)
 {
     enum MHD_Result ret;
-    logs_stream_stop(s);
-    if (s->answered)
+    logs_stream_stop(s); /* from here its fields are the handler's alone */
+    if (answer == LOGS_STOPPING)
+        ret = builder_error(r, 503, "the builder is stopping");
+    else if (s->answered)
         ret = builder_reply_text(r, (unsigned)s->status,
                                  s->ctype[0] ? s->ctype : "application/json",
                                  s->body ? s->body : "", s->body_len);
+    else if (answer == LOGS_TIMED_OUT)
+        ret = builder_error(r, 502, "instance %s runs on host %s, whose builder did not answer "
+                            "within %d s", t->what, t->host, LOGS_ANSWER_MS / 1000);
     else
-        ret = builder_error(r, 502, "instance %s runs on host %s, whose builder %s: %s", t->what,
-                            t->host, timed_out ? "did not answer" : "could not be asked",
-                            timed_out ? "no answer within 15 s" : s->failure);
+        ret = builder_error(r, 502, "instance %s runs on host %s, whose builder could not be "
+                            "asked: %s", t->what, t->host, s->failure);
     logs_stream_free(s);
     return ret;
 }
@@ -570,10 +587,10 @@ static enum MHD_Result logs_remote(builder_req *r, const logs_target *t, bool fo
         logs_stream_free(s);
         return builder_error(r, 500, "cannot forward the log request of %s", t->what);
     }
-    bool ok = logs_await(s);
-    if (ok && s->answered && s->status == 200)
+    enum logs_answer answer = logs_await(s);
+    if (answer == LOGS_STREAMING)
         return logs_respond(r, s);
-    return logs_remote_failed(r, s, t, !ok);
+    return logs_remote_failed(r, s, t, answer);
 }
 
 enum MHD_Result logs_handle(builder_req *r, const char *app, const char *name, int instance)

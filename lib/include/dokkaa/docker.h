@@ -3,8 +3,8 @@
  * Only what Dokkaa needs: containers (create, start, stop, remove, inspect, list by
  * label), images (inspect, and a pull only when the image is not present, so a
  * local image never makes the engine contact a registry), networks (the bridge
- * gateway), the events stream and a container's logs. Values are jansson objects in the Engine API's
- * own shape. One client per thread. */
+ * gateway), the events stream and a container's logs. Values are jansson objects
+ * in the Engine API's own shape. One client per thread. */
 #ifndef DOKKAA_DOCKER_H
 #define DOKKAA_DOCKER_H
 
@@ -56,6 +56,11 @@ int docker_network_gateway(docker *d, const char *network, char **gateway, err_t
 typedef bool (*docker_event_fn)(void *ud, json_t *event);
 int docker_events(docker *d, json_t *filters, docker_event_fn fn, void *ud,
                   const atomic_bool *stop, err_t *err);
+/* The same, but first replaying the events since a moment (since: Unix seconds,
+ * "1700000000", or NULL for none): a caller that lists the containers, then
+ * follows the events from just before the listing, misses nothing in between. */
+int docker_events_since(docker *d, json_t *filters, const char *since, docker_event_fn fn,
+                        void *ud, const atomic_bool *stop, err_t *err);
 
 /* A container's output. Without a TTY the engine multiplexes stdout and stderr into
  * frames: an 8-byte header (the stream, 3 zero bytes, the payload size as a big-
