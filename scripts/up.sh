@@ -46,4 +46,6 @@ dk_wait 30 "the builder on :4001" curl -sf http://127.0.0.1:4001/healthz
 dk_wait 30 "the conductor to register /hosts/$host_id" \
     sh -c "ETCDCTL_API=3 etcdctl --endpoints=$etcd get --print-value-only /hosts/$host_id | grep -q addr"
 dk_wait 30 "the ambassador" grep -q "links listen on" "$state/ambassador.log"
+# The CLI's config (~/.config/dokkaa/config.json): this builder, an admin token.
+"$bin/dokkaacfg" --etcd "$etcd" init --api http://127.0.0.1:4001
 dk_log "up: builder http://127.0.0.1:4001, etcd $etcd, logs in $state/*.log"

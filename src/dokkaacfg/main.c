@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "dokkaa/config.h"
 #include "dokkaacfg.h"
 #include "provider_local.h"
@@ -18,15 +19,40 @@ static const struct cfg_command {
     {"status", cfg_status, "hosts, instances; with a local cluster, its hosts, etcd and engines"},
     {"rebalance", cfg_rebalance, "even out instances over the hosts, without downtime"},
     {"validate", cfg_validate, "validate manifest files (- for stdin) as the cluster would"},
+    {"init", cfg_init, "write the CLI's config with an admin token made in etcd: init [--api URL]"},
+    {NULL, NULL, NULL}, /* the app commands, through the API, follow */
+    {"ls", cfg_ls, "apps and their manifests: image, instances desired and running"},
+    {"get", cfg_get, "a manifest as JSON, or an app's manifests: get APP[/NAME]"},
+    {"set", cfg_set, "create or replace a manifest: set APP/NAME FILE|-"},
+    {"rm", cfg_rm, "delete a manifest, or an app: rm APP[/NAME]"},
+    {"scale", cfg_scale, "set how many instances run: scale APP/NAME N"},
+    {"ps", cfg_ps, "instances: host, state, age, error: ps [APP]"},
+    {"logs", cfg_logs, "a container's output: logs [-f] [--tail N] APP/NAME[/i]"},
+    {"hosts", cfg_hosts, "live hosts, their load, the scheduler"},
+    {"events", cfg_events, "the cluster's changes as they happen"},
+    {"token", cfg_token, "API tokens: token create|ls|revoke"},
 };
+#define CFG_NCOMMANDS (sizeof cfg_commands / sizeof *cfg_commands)
 
 static void cfg_usage(FILE *out)
 {
-    fputs("usage: dokkaacfg [--etcd URLS] COMMAND [ARGS]\n\n"
-          "  --etcd URLS   etcd endpoints (default: $ETCD_ADDR, else http://127.0.0.1:2379)\n\n"
-          "commands:\n", out);
-    for (size_t i = 0; i < sizeof cfg_commands / sizeof *cfg_commands; i++)
-        fprintf(out, "  %-10s %s\n", cfg_commands[i].name, cfg_commands[i].help);
+    fputs("usage: dokkaacfg [--api URL] [--token T] [--etcd URLS] COMMAND [ARGS]\n\n"
+          "the cluster, through etcd and the local provider:\n", out);
+    for (size_t i = 0; i < CFG_NCOMMANDS; i++)
+        if (cfg_commands[i].name)
+            fprintf(out, "  %-10s %s\n", cfg_commands[i].name, cfg_commands[i].help);
+        else
+            fputs("\nthe apps, through the API of any host's builder (port 4001):\n", out);
+    fputs("\n  --api URL     the API (default: $DOKKAA_API, else the config's, else " API_DEFAULT_URL
+          ")\n"
+          "  --token T     the API token (default: $DOKKAA_TOKEN, else the config's; \"\" for none)\n"
+          "  --etcd URLS   etcd endpoints (default: $ETCD_ADDR, else http://127.0.0.1:2379)\n"
+          "  (--api and --token may also follow an app command)\n\n"
+          "The config, $XDG_CONFIG_HOME/dokkaa/config.json (else ~/.config/dokkaa/), is written\n"
+          "by up and init: {\"api\": URL, \"token\": \"dk_...\"}. The app commands print tables,\n"
+          "or with -o json the API's answer. `dokkaacfg COMMAND --help` tells more.\n"
+          "Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 unauthorized or forbidden,\n"
+          "5 invalid input.\n", out);
 }
 
 /* Without --etcd or $ETCD_ADDR, commands speak to the default local cluster's
@@ -41,8 +67,11 @@ static void cfg_default_etcd(cfg_global *g)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"etcd", required_argument, 0, 'e'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"etcd", required_argument, 0, 'e'},
+                                         {"api", required_argument, 0, 'a'},
+                                         {"token", required_argument, 0, 't'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     cfg_global g = {.etcd_given = getenv("ETCD_ADDR") && *getenv("ETCD_ADDR")};
     int opt;
 
@@ -53,6 +82,8 @@ int main(int argc, char **argv)
             config_etcd_endpoints(g.etcd, sizeof g.etcd, optarg);
             g.etcd_given = true;
             break;
+        case 'a': g.api = optarg; break;
+        case 't': g.token = optarg; break;
         case 'h': cfg_usage(stdout); return 0;
         default: cfg_usage(stderr); return 2;
         }
@@ -62,8 +93,8 @@ int main(int argc, char **argv)
         return 2;
     }
     cfg_default_etcd(&g);
-    for (size_t i = 0; i < sizeof cfg_commands / sizeof *cfg_commands; i++)
-        if (strcmp(argv[optind], cfg_commands[i].name) == 0)
+    for (size_t i = 0; i < CFG_NCOMMANDS; i++)
+        if (cfg_commands[i].name && strcmp(argv[optind], cfg_commands[i].name) == 0)
             return cfg_commands[i].run(&g, argc - optind, argv + optind);
     fprintf(stderr, "dokkaacfg: unknown command \"%s\"\n", argv[optind]);
     cfg_usage(stderr);

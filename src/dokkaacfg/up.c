@@ -1,5 +1,6 @@
 /* dokkaacfg up --provider=local --scale=N [--name NAME] [--net N] - make a
- * cluster of N hosts on this machine, or complete or grow the one there is. */
+ * cluster of N hosts on this machine, or complete or grow the one there is; then
+ * write the CLI's config, with an admin token, for its API. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,17 @@ static void cfg_up_usage(FILE *out)
                  "  --name NAME       cluster name (default %s): a second cluster beside the first\n"
                  "  --net N           its network 10.88.N.0/24 (default: 0 for %s, else from NAME)\n",
             PROVIDER_LOCAL_MAX_HOSTS, PROVIDER_LOCAL_DEFAULT_NAME, PROVIDER_LOCAL_DEFAULT_NAME);
+}
+
+/* The CLI's config, for the API of the first host. The cluster is up either
+ * way: a config that could not be written is said as such. */
+static int cfg_up_config(const provider_local *pl, err_t *err)
+{
+    char api[64];
+    snprintf(api, sizeof api, "http://10.88.%d.11:4001", pl->net);
+    if (cfg_admin_config(pl->etcd, api, err) < 0)
+        return err_prefix(err, "the cluster is up, but the CLI's config is not written");
+    return 0;
 }
 
 int cfg_up(const cfg_global *g, int argc, char **argv)
@@ -66,6 +78,9 @@ int cfg_up(const cfg_global *g, int argc, char **argv)
         free(pl);
         return 1;
     }
+    int rc = cfg_up_config(pl, &err) < 0;
+    if (rc)
+        fprintf(stderr, "dokkaacfg up: %s\n", err.msg);
     free(pl);
-    return 0;
+    return rc;
 }

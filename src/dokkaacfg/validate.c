@@ -7,9 +7,7 @@
 #include "dokkaa/manifest.h"
 #include "dokkaacfg.h"
 
-/* Read all of f, up to one byte over the manifest limit (so that the parser, not
- * this reader, reports the size). */
-static char *cfg_read(FILE *f, size_t *len)
+char *cfg_read(FILE *f, size_t *len)
 {
     size_t cap = MANIFEST_MAX_BYTES + 2;
     char *buf = malloc(cap);
@@ -17,6 +15,10 @@ static char *cfg_read(FILE *f, size_t *len)
         return NULL;
     *len = fread(buf, 1, cap - 1, f);
     buf[*len] = '\0';
+    if (ferror(f)) {
+        free(buf);
+        return NULL;
+    }
     return buf;
 }
 
