@@ -1,8 +1,10 @@
 /* dokkaa-ambassador - runs on every host: the link proxy. For every link in
  * /links/ it listens on the link's port at the Docker bridge gateway, and passes
  * each connection to a live instance of the service, on any host, as announced
- * under /services/. Its tables are fed by etcd watches (mirror.c): a connection
- * costs no etcd or Docker call. */
+ * under /services/. Links are an access list: only the local containers whose
+ * manifest (/apps/) links the service, and the networks given with --allow, may
+ * use a link. Its tables are fed by etcd watches (mirror.c) and the engine's
+ * events (containers.c): a connection costs no etcd or Docker call. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,15 +14,22 @@
 #include "dokkaa/config.h"
 #include "dokkaa/docker.h"
 #include "dokkaa/log.h"
+#include "dokkaa/manifest.h"
 #include "dokkaa/mirror.h"
+#include "containers.h"
 #include "proxy.h"
 #include "table.h"
 
 typedef struct ambassador {
     proxy *proxy;
-    pthread_mutex_t mu;  /* guards the two copies below */
+    pthread_mutex_t mu;  /* guards the copies below */
     etcd_kvs links;      /* last contents of /links/ */
     etcd_kvs services;   /* last contents of /services/ */
+    etcd_kvs apps;       /* last contents of /apps/: the manifests say who links what */
+    table_container *containers; /* the local containers, as containers.c last said */
+    size_t ncontainers;
+    table_net *nets;     /* --allow, set before any thread runs */
+    size_t nnets;
 } ambassador;
 
 static atomic_bool ambassador_stop;
@@ -55,16 +64,28 @@ static void ambassador_copy(etcd_kvs *dst, const etcd_kvs *src)
     dst->revision = src->revision;
 }
 
-/* Either mirror changed: rebuild the whole table from both copies. */
-static void ambassador_update(ambassador *a, etcd_kvs *mine, const etcd_kvs *kvs)
+/* Rebuild the whole table from the copies; with a->mu held, also while the proxy
+ * takes the table, so that two sources changing at once cannot hand it their
+ * tables in the wrong order. */
+static void ambassador_rebuild(ambassador *a)
 {
     table t;
+    table_sources src = {.links = &a->links, .services = &a->services, .apps = &a->apps,
+                         .containers = a->containers, .ncontainers = a->ncontainers,
+                         .nets = a->nets, .nnets = a->nnets};
+    if (table_build(&t, &src, ambassador_warn) == 0)
+        proxy_set_table(a->proxy, &t);
+    else
+        log_error("out of memory: the links keep their last table");
+}
+
+/* A mirror changed: keep its new contents and rebuild. */
+static void ambassador_update(ambassador *a, etcd_kvs *mine, const etcd_kvs *kvs)
+{
     pthread_mutex_lock(&a->mu);
     ambassador_copy(mine, kvs);
-    int rc = table_build(&t, &a->links, &a->services, ambassador_warn);
+    ambassador_rebuild(a);
     pthread_mutex_unlock(&a->mu);
-    if (rc == 0)
-        proxy_set_table(a->proxy, &t);
 }
 
 static void ambassador_on_links(void *ud, const etcd_kvs *kvs, const etcd_event *events,
@@ -83,13 +104,126 @@ static void ambassador_on_services(void *ud, const etcd_kvs *kvs, const etcd_eve
     ambassador_update(a, &a->services, kvs);
 }
 
+/* The last value of key in old (sorted), or NULL. */
+static const etcd_kv *ambassador_find(const etcd_kvs *old, const char *key)
+{
+    size_t lo = 0, hi = old->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(old->kvs[mid].key, key);
+        if (c == 0)
+            return &old->kvs[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static bool ambassador_changed(const etcd_event *events, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(events[i].kv.key, key) == 0)
+            return true;
+    return false;
+}
+
+/* The manifests in force: an update that does not validate leaves the running
+ * containers as they were (the conductor does not touch them), so it must not
+ * take their links away either; the last valid manifest of that key stays. Said
+ * in the log when the update comes (one of events). */
+static void ambassador_in_force(const etcd_kvs *old, const etcd_kvs *kvs,
+                                const etcd_event *events, size_t nevents, etcd_kvs *out)
+{
+    out->kvs = calloc(kvs->n + 1, sizeof *out->kvs);
+    out->n = 0;
+    out->revision = kvs->revision;
+    for (size_t i = 0; out->kvs && i < kvs->n; i++) {
+        const etcd_kv *kv = &kvs->kvs[i], *prev;
+        manifest m;
+        err_t err;
+        char app[64], name[64];
+        if (names_parse_manifest_key(kv->key, app, name, NULL) < 0) {
+            /* a placement: not the access list's business */
+        } else if (manifest_parse(kv->value, kv->value_len, &m, &err) == 0) {
+            manifest_free(&m);
+        } else if ((prev = ambassador_find(old, kv->key))) {
+            if (ambassador_changed(events, nevents, kv->key))
+                log_warn("%s: %s; its containers keep the links of the last valid one",
+                         kv->key, err.msg);
+            kv = prev;
+        }
+        out->kvs[out->n++] = *kv; /* borrowed: the caller copies before old goes */
+    }
+}
+
+static void ambassador_on_apps(void *ud, const etcd_kvs *kvs, const etcd_event *events,
+                               size_t nevents)
+{
+    ambassador *a = ud;
+    etcd_kvs in_force, copy = {0};
+    pthread_mutex_lock(&a->mu);
+    ambassador_in_force(&a->apps, kvs, events, nevents, &in_force);
+    ambassador_copy(&copy, in_force.kvs ? &in_force : kvs); /* before the old copy goes */
+    free(in_force.kvs);
+    etcd_kvs_free(&a->apps);
+    a->apps = copy;
+    ambassador_rebuild(a);
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* A container started or stopped here. This is on the path of a container that
+ * connects as soon as it starts (containers.h): the rebuild costs a parse of the
+ * manifests of this host's containers, about a millisecond, and the proxy takes
+ * the new table at once. */
+static void ambassador_on_containers(void *ud, const table_container *list, size_t n)
+{
+    ambassador *a = ud;
+    table_container *copy = malloc((n + 1) * sizeof *copy);
+    if (!copy) {
+        log_error("out of memory: the links keep their last access list");
+        return;
+    }
+    memcpy(copy, list, n * sizeof *copy);
+    pthread_mutex_lock(&a->mu);
+    free(a->containers);
+    a->containers = copy;
+    a->ncontainers = n;
+    ambassador_rebuild(a);
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* --allow CIDR, repeatable. */
+static int ambassador_allow(ambassador *a, const char *cidr)
+{
+    err_t err;
+    table_net net;
+    if (table_net_parse(cidr, &net, &err) < 0) {
+        fprintf(stderr, "dokkaa-ambassador: --allow %s\n", err.msg);
+        return -1;
+    }
+    table_net *grown = realloc(a->nets, (a->nnets + 1) * sizeof *grown);
+    if (!grown) {
+        fprintf(stderr, "dokkaa-ambassador: --allow: out of memory\n");
+        return -1;
+    }
+    a->nets = grown;
+    a->nets[a->nnets++] = net;
+    return 0;
+}
+
 static void ambassador_usage(FILE *out)
 {
     fputs("usage: dokkaa-ambassador [options]\n"
           "  --etcd URLS      etcd endpoints, comma-separated (default: $ETCD_ADDR, else\n"
           "                   http://127.0.0.1:2379)\n"
-          "  --docker HOST    Docker socket, to find the bridge gateway (default: $DOCKER_HOST)\n"
-          "  --listen ADDR    listen on ADDR instead of the Docker bridge gateway\n",
+          "  --docker HOST    Docker socket, to find the bridge gateway and the local\n"
+          "                   containers (default: $DOCKER_HOST)\n"
+          "  --listen ADDR    listen on ADDR instead of the Docker bridge gateway\n"
+          "  --allow CIDR     let connections from this network use every link, besides\n"
+          "                   the local containers that link it (repeatable; e.g. the\n"
+          "                   bridge gateway, for the host itself: 172.17.0.1/32)\n",
           out);
 }
 
@@ -118,11 +252,13 @@ int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"etcd", required_argument, 0, 'e'}, {"docker", required_argument, 0, 'd'},
-        {"listen", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"listen", required_argument, 0, 'l'}, {"allow", required_argument, 0, 'a'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     static ambassador a = {.mu = PTHREAD_MUTEX_INITIALIZER};
     char endpoints[1024], addr[64];
     const char *listen = NULL, *docker_host = getenv("DOCKER_HOST");
-    mirror *links = NULL, *services = NULL;
+    mirror *links = NULL, *services = NULL, *apps = NULL;
+    containers *local = NULL;
     err_t err;
     int opt, rc = 1;
 
@@ -133,8 +269,15 @@ int main(int argc, char **argv)
         case 'e': config_etcd_endpoints(endpoints, sizeof endpoints, optarg); break;
         case 'd': docker_host = optarg; break;
         case 'l': listen = optarg; break;
-        case 'h': ambassador_usage(stdout); return 0;
-        default: ambassador_usage(stderr); return 2;
+        case 'a':
+            if (ambassador_allow(&a, optarg) < 0)
+                goto usage;
+            break;
+        case 'h':
+            ambassador_usage(stdout);
+            free(a.nets);
+            return 0;
+        default: goto usage;
         }
     }
     signal(SIGTERM, ambassador_on_signal);
@@ -142,19 +285,32 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (ambassador_listen_addr(listen, docker_host, addr) < 0 || !(a.proxy = proxy_new(addr, 0, 0, &err)))
         goto out;
-    if (!(links = mirror_start(endpoints, "/links/", ambassador_on_links, &a, &err)) ||
-        !(services = mirror_start(endpoints, "/services/", ambassador_on_services, &a, &err))) {
+    /* the containers first: the first tables then likely know them already */
+    if (!(local = containers_start(docker_host, ambassador_on_containers, &a, &err)) ||
+        !(links = mirror_start(endpoints, "/links/", ambassador_on_links, &a, &err)) ||
+        !(services = mirror_start(endpoints, "/services/", ambassador_on_services, &a, &err)) ||
+        !(apps = mirror_start(endpoints, "/apps/", ambassador_on_apps, &a, &err))) {
         log_error("%s", err.msg);
         goto out;
     }
-    log_info("links listen on %s; etcd %s", addr, endpoints);
+    log_info("links listen on %s; etcd %s; %zu network(s) allowed besides the linked containers",
+             addr, endpoints, a.nnets);
     rc = proxy_run(a.proxy, &ambassador_stop) < 0;
     log_info("stopping");
 out:
+    containers_stop(local);
     mirror_stop(links);
     mirror_stop(services);
+    mirror_stop(apps);
     proxy_free(a.proxy);
     etcd_kvs_free(&a.links);
     etcd_kvs_free(&a.services);
+    etcd_kvs_free(&a.apps);
+    free(a.containers);
+    free(a.nets);
     return rc;
+usage:
+    ambassador_usage(stderr);
+    free(a.nets);
+    return 2;
 }

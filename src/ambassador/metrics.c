@@ -49,7 +49,7 @@ static const struct metrics_family {
     {"dokkaa_link_active_connections", "gauge", "Connections open now."},
     {"dokkaa_link_connections_total", "counter", "Connections accepted."},
     {"dokkaa_link_bytes_total", "counter", "Bytes moved (direction in: client to instance)."},
-    {"dokkaa_link_refused_total", "counter", "Clients closed: no live instance, or none answered."},
+    {"dokkaa_link_refused_total", "counter", "Clients closed: not allowed (links are an access list), no live instance, or none answered."},
     {"dokkaa_link_backend_failures_total", "counter", "Connects to an instance that failed or timed out."},
 };
 

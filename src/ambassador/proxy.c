@@ -18,6 +18,10 @@
  * taken out of the epoll set, as epoll would otherwise report its errors and
  * hang-ups at every wait.
  *
+ * A link is an access list: a client whose address is not one of the local
+ * containers whose manifest links the service (or an operator's --allow network)
+ * is closed at accept, and the log says who and which link (table_allows).
+ *
  * Each connection goes to the live instance with the fewest connections (ties
  * rotate). An instance that refuses the connect, or does not answer it within
  * PROXY_CONNECT_MS, is marked down for PROXY_BACKOFF_MS, which new connections
@@ -666,21 +670,39 @@ static void proxy_reap(proxy_worker *w)
     }
 }
 
-/* The link's counters for a new connection, counted in (NULL: the link is gone). */
-static proxy_counters *proxy_count_in(proxy *p, int port)
+/* Whether the link lets peer in (links are an access list: the containers whose
+ * manifest links the service, and the operator's --allow networks), counting the
+ * connection in the link's counters either way. *counters gets them when admitted
+ * (NULL when the link is gone meanwhile). A refusal is logged with the source and
+ * the link, at most once per PROXY_LOG_MS per link and worker. */
+static bool proxy_admit(proxy_worker *w, proxy_listener *l, const struct sockaddr_in *peer,
+                        proxy_counters **counters)
 {
+    proxy *p = w->p;
+    char why[256] = "";
     pthread_mutex_lock(&p->mu);
-    const table_link *link = table_by_port(&p->table, port);
+    const table_link *link = table_by_port(&p->table, l->port);
     proxy_counters *k = link ? proxy_counters_of(p, link) : NULL;
-    if (k) {
-        atomic_fetch_add(&k->active, 1);
+    bool ok = link && peer->sin_family == AF_INET && table_allows(link, ntohl(peer->sin_addr.s_addr));
+    if (k)
+        atomic_fetch_add(ok ? &k->active : &k->refused, 1);
+    if (k && ok)
         atomic_fetch_add(&k->total, 1);
+    if (link && !ok) {
+        char ip[INET_ADDRSTRLEN] = "?";
+        inet_ntop(AF_INET, &peer->sin_addr, ip, sizeof ip);
+        snprintf(why, sizeof why, "link %s/%s: refused %s:%d: not a container linking it",
+                 link->app, link->service, ip, ntohs(peer->sin_port));
     }
     pthread_mutex_unlock(&p->mu);
-    return k;
+    if (*why)
+        proxy_log_refused(w, l->port, why);
+    *counters = ok ? k : NULL;
+    return ok || !link; /* a link gone meanwhile: refused below, as having no instance */
 }
 
-static proxy_conn *proxy_conn_new(proxy_worker *w, proxy_listener *l, int fd)
+static proxy_conn *proxy_conn_new(proxy_worker *w, proxy_listener *l, int fd,
+                                  proxy_counters *counters)
 {
     proxy_conn *c = calloc(1, sizeof *c);
     if (!c)
@@ -692,7 +714,7 @@ static proxy_conn *proxy_conn_new(proxy_worker *w, proxy_listener *l, int fd)
     c->up.pipe[0] = c->up.pipe[1] = c->down.pipe[0] = c->down.pipe[1] = -1;
     c->port = l->port;
     c->first = atomic_fetch_add(&w->p->next_backend, 1);
-    c->counters = proxy_count_in(w->p, l->port);
+    c->counters = counters;
     c->next = w->live;
     if (w->live)
         w->live->prev = c;
@@ -717,14 +739,24 @@ static void proxy_over_limit(proxy_worker *w, proxy_listener *l, int fd)
 
 static void proxy_accept(proxy_worker *w, proxy_listener *l)
 {
+    struct sockaddr_in peer;
+    socklen_t len = sizeof peer;
     int fd;
-    while ((fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+    while ((fd = accept4(l->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
         proxy_conn *c;
+        proxy_counters *counters;
+        len = sizeof peer;
         if (w->nconns >= w->max_conns) {
             proxy_over_limit(w, l, fd);
             continue;
         }
-        if (!(c = proxy_conn_new(w, l, fd))) {
+        if (!proxy_admit(w, l, &peer, &counters)) {
+            close(fd);
+            continue;
+        }
+        if (!(c = proxy_conn_new(w, l, fd, counters))) {
+            if (counters)
+                atomic_fetch_sub(&counters->active, 1);
             close(fd);
             continue;
         }

@@ -34,7 +34,7 @@ typedef struct proxy_link_stats {
     unsigned long long total;    /* connections accepted */
     unsigned long long bytes_in; /* client -> instance */
     unsigned long long bytes_out;/* instance -> client */
-    unsigned long long refused;  /* clients closed: no instance, or none answered */
+    unsigned long long refused;  /* clients closed: not allowed, no instance, none answered */
     unsigned long long failures; /* connects to an instance that failed or timed out */
 } proxy_link_stats;
 

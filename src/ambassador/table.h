@@ -1,11 +1,21 @@
-/* table.h - the ambassador's routing table: for each link (app/service) the port it
- * listens on and the live instances behind it. Built from the /links/ and
- * /services/ mirrors; pure logic (tests/unit/test_table.c). */
+/* table.h - the ambassador's routing table and access list: for each link
+ * (app/service) the port it listens on, the live instances behind it, and who may
+ * use it. Built from the /links/, /services/ and /apps/ mirrors, the containers
+ * running on this host and the operator's --allow networks; pure logic
+ * (tests/unit/test_table.c).
+ *
+ * Links are an access list: a link admits a local container only when it belongs
+ * to the link's app and its manifest's "links" names the link's service; anything
+ * else is refused, but for the networks the operator trusts explicitly. Addresses
+ * are IPv4, in host byte order. */
 #ifndef DOKKAA_TABLE_H
 #define DOKKAA_TABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "dokkaa/err.h"
 #include "dokkaa/etcd.h"
 
 typedef struct table_backend {
@@ -13,26 +23,72 @@ typedef struct table_backend {
     int port;
 } table_backend;
 
+/* A network given with --allow: an address matches when (addr & mask) == net. */
+typedef struct table_net {
+    uint32_t net;
+    uint32_t mask;
+} table_net;
+
+/* A container running on this host, as the engine reports it: its address on its
+ * network and the manifest it runs (labels dokkaa.app and dokkaa.name). */
+typedef struct table_container {
+    uint32_t addr;
+    char app[64];
+    char name[64];
+} table_container;
+
 typedef struct table_link {
     char app[64];
     char service[64];
     int port;                 /* where the ambassador listens */
     table_backend *backends;  /* sorted by key, i.e. by instance name */
     size_t nbackends;
+    uint32_t *allowed;        /* local containers that link the service: sorted, unique */
+    size_t nallowed;
+    const table_net *nets;    /* the operator's networks, the table's (shared by links) */
+    size_t nnets;
 } table_link;
 
 typedef struct table {
     table_link *links; /* in /links/ key order */
     size_t n;
+    table_net *nets;   /* owned; every link points here */
+    size_t nnets;
 } table;
 
-/* Build from the current contents of /links/ and /services/. A malformed key or
- * value is skipped and reported through warn(key, message). */
-int table_build(table *t, const etcd_kvs *links, const etcd_kvs *services,
+/* What a table is built from. links, services and apps are the current contents
+ * of /links/, /services/ and /apps/ (sorted by key, as etcd and mirror.c give
+ * them); apps may hold other keys than manifests (placements): they are skipped. */
+typedef struct table_sources {
+    const etcd_kvs *links;
+    const etcd_kvs *services;
+    const etcd_kvs *apps;
+    const table_container *containers; /* the running local containers, any order */
+    size_t ncontainers;
+    const table_net *nets;             /* --allow networks, copied into the table */
+    size_t nnets;
+} table_sources;
+
+/* Build the table. A malformed link or service key or value is skipped, and so
+ * is a local container's manifest that does not validate (nobody is allowed in
+ * its name); each is reported through warn(key, message) (warn may be NULL).
+ * Fails (-1) only when out of memory. */
+int table_build(table *t, const table_sources *src,
                 void (*warn)(const char *key, const char *msg));
 void table_free(table *t);
 
 /* The link listening on port, or NULL. */
 const table_link *table_by_port(const table *t, int port);
+
+/* Whether a connection from addr (IPv4, host order) may use link: a local
+ * container allowed to, or an address in one of the operator's networks. */
+bool table_allows(const table_link *link, uint32_t addr);
+
+/* Parse "10.88.0.0/24", or a bare address (a /32), into net; as with the
+ * builder's --trust, host bits are dropped ("10.88.0.1/24" is 10.88.0.0/24). */
+int table_net_parse(const char *cidr, table_net *net, err_t *err);
+
+/* Parse a dotted IPv4 address ("172.17.0.2") into host order. */
+int table_addr_parse(const char *s, uint32_t *addr);
 
 #endif

@@ -1,4 +1,5 @@
-# The ambassador: links reach live instances, skipping those that refuse.
+# The ambassador: links reach live instances, skipping those that refuse; and links
+# are an access list: only the app's containers that link a service reach it.
 
 test_30_link_skips_refusing_instance() {
     local gw port ok=0
@@ -16,4 +17,118 @@ test_30_link_skips_refusing_instance() {
     assert_eq 12 "$ok" "connections served (link port $port)"
     e2e_etcdctl del /services/lb/web/dead >/dev/null
     e2e_delete_app lb
+}
+
+# A sleeping client of APP (JSON of its links, e.g. '["web"]' or '[]').
+acl_client() { # APP NAME LINKS
+    e2e_set "$1" "$2" "{\"image\": \"dockerfile/ubuntu\", \"command\": [\"sleep\", \"infinity\"], \"links\": $3}"
+}
+acl_addr() { docker inspect --format '{{.NetworkSettings.IPAddress}}' "$1"; }
+
+# acl_try CONTAINER URL: curl URL from inside CONTAINER; prints curl's exit status
+# (0 served, 7 refused, 52 closed without a reply, 56 reset, 28 hung) and the
+# milliseconds it took.
+acl_try() {
+    local start rc
+    start=$(date +%s%N)
+    rc=$(docker exec "$1" sh -c "curl -s -o /dev/null --max-time 5 '$2'; echo \$?")
+    echo "$rc $(( ($(date +%s%N) - start) / 1000000 ))"
+}
+
+# The ambassador's refusals since acl_mark: addresses and ports are reused from
+# test to test.
+acl_mark() { ACL_FROM=$(( $(wc -l < "$E2E_ROOT/ambassador.log") + 1 )); }
+acl_refusals() { tail -n +"$ACL_FROM" "$E2E_ROOT/ambassador.log" | grep -iE "refus|denied|not linked"; }
+
+# acl_logged ADDRESS LINK PORT: a refusal names ADDRESS and the link (as
+# app/service, or by its port).
+acl_logged() {
+    acl_refusals | grep -E "(^|[^0-9.])${1//./\\.}([^0-9]|$)" | grep -qE "$2|port $3([^0-9]|$)"
+}
+
+# acl_refused CONTAINER URL ADDRESS LINK PORT: refused at once, and logged. The
+# ambassador logs refusals on a link at most once a second, so this is polled.
+acl_refused() {
+    local rc ms
+    read -r rc ms < <(acl_try "$1" "$2")
+    case $rc in 7|52|56) ;; *) echo "$1: curl exit status $rc after $ms ms"; return 1 ;; esac
+    [ "$ms" -lt 3000 ] || { echo "$1: refused only after $ms ms"; return 1; }
+    acl_logged "$3" "$4" "$5"
+}
+
+test_31_unlinked_container_is_refused() {
+    local gw port url page rc ms
+    acl_mark
+    e2e_set acl web '{"image": "dockerfile/nginx", "services": {"web": 80}}'
+    e2e_wait_converged acl web 1 web
+    acl_client acl client '["web"]'  # links web: served
+    acl_client acl loner '[]'        # same app, links nothing: refused
+    acl_client intruder client '["web"]' # links a "web", its own app's: refused on acl's
+    e2e_wait_converged acl client 1
+    e2e_wait_converged acl loner 1
+    e2e_wait_converged intruder client 1
+    gw=$(docker network inspect bridge --format '{{(index .IPAM.Config 0).Gateway}}')
+    port=$(e2e_etcdctl get --print-value-only /links/acl/web | sed 's/[^0-9]//g')
+    url=http://$gw:$port/
+    # the linked client, as a user's would: through its environment
+    page=$(docker exec acl---client sh -c 'curl -s --max-time 5 http://$SERVICE_WEB_ADDR:$SERVICE_WEB_PORT/ || true')
+    [[ "$page" == *"Welcome to nginx"* ]] || fail "the linked client is not served: '$page'"
+    for c in acl---loner intruder---client; do
+        read -r rc ms < <(acl_try "$c" "$url")
+        echo "$c ($(acl_addr "$c")) on acl/web at $url: curl exit status $rc after $ms ms"
+        [ "$rc" != 0 ] || fail "$c, which does not link acl/web, was served"
+        [ "$rc" != 28 ] || fail "$c hung instead of being refused at once"
+        dk_wait 15 "$c to be refused at once, and the ambassador to log it" \
+            acl_refused "$c" "$url" "$(acl_addr "$c")" acl/web "$port" \
+            || fail "$c: no refusal naming $(acl_addr "$c") and acl/web in the ambassador's log: $(acl_refusals | tail -5)"
+    done
+    ! acl_logged "$(acl_addr acl---client)" acl/web "$port" || fail "the linked client's connection was logged as refused"
+    # and the linked client still is served (nothing about the others stuck)
+    read -r rc ms < <(acl_try acl---client "$url")
+    assert_eq 0 "$rc" "the linked client's curl exit status"
+    e2e_delete_app acl
+    e2e_delete_app intruder
+}
+
+# A linked container that connects the moment it starts is served: the
+# ambassador knows its address before its process runs (containers.h).
+test_32_linked_container_is_served_from_its_first_connection() {
+    local rc page
+    e2e_set eager web '{"image": "dockerfile/nginx", "services": {"web": 80}}'
+    e2e_wait_converged eager web 1 web
+    acl_client eager first '["web"]' # allocates the link's port; the ambassador listens
+    e2e_wait_converged eager first 1
+    dk_wait 20 "the link to serve" sh -c \
+        "docker exec eager---first sh -c 'curl -sf --max-time 5 http://\$SERVICE_WEB_ADDR:\$SERVICE_WEB_PORT/' | grep -q nginx"
+    for i in 1 2 3; do
+        e2e_set eager "now$i" '{"image": "dockerfile/ubuntu", "links": ["web"], "command": ["bash", "-c", "curl -s --max-time 5 -o /tmp/page http://$SERVICE_WEB_ADDR:$SERVICE_WEB_PORT/; echo $? > /tmp/rc; exec sleep infinity"]}'
+    done
+    for i in 1 2 3; do
+        e2e_wait_converged eager "now$i" 1
+        dk_wait 20 "eager---now$i's first curl to end" docker exec "eager---now$i" test -s /tmp/rc
+        rc=$(docker exec "eager---now$i" cat /tmp/rc)
+        page=$(docker exec "eager---now$i" sh -c 'cat /tmp/page 2>/dev/null || true')
+        [ "$rc" = 0 ] && [[ "$page" == *"Welcome to nginx"* ]] \
+            || fail "eager---now$i's first connection, at its start, was not served (curl exit status $rc)"
+    done
+    e2e_delete_app eager
+}
+
+# A typo in an update of a client's manifest leaves its container running as it
+# was (the conductor keeps it), and so it must keep its links too.
+test_33_invalid_update_keeps_the_running_client_linked() {
+    local page
+    e2e_set typo web '{"image": "dockerfile/nginx", "services": {"web": 80}}'
+    acl_client typo client '["web"]'
+    e2e_wait_converged typo web 1 web
+    e2e_wait_converged typo client 1
+    dk_wait 20 "the link to serve" sh -c \
+        "docker exec typo---client sh -c 'curl -sf --max-time 5 http://\$SERVICE_WEB_ADDR:\$SERVICE_WEB_PORT/' | grep -q nginx"
+    # written straight into etcd, as the builder would refuse it
+    e2e_etcdctl put /apps/typo/client/manifest '{"image": "dockerfile/ubuntu", "command": ["sleep", "infinity"], "links": ["web"], "scale": "1"}' >/dev/null
+    dk_wait 20 "the ambassador to keep the last valid manifest" \
+        grep -q "/apps/typo/client/manifest: .*keep the links" "$E2E_ROOT/ambassador.log"
+    page=$(docker exec typo---client sh -c 'curl -s --max-time 5 http://$SERVICE_WEB_ADDR:$SERVICE_WEB_PORT/ || true')
+    [[ "$page" == *"Welcome to nginx"* ]] || fail "the running client lost its link after an invalid update: '$page'"
+    e2e_delete_app typo
 }

@@ -221,6 +221,9 @@ static table one_link(int port, const int *ports, size_t n)
     snprintf(l->app, sizeof l->app, "test");
     snprintf(l->service, sizeof l->service, "svc");
     l->port = port;
+    static const table_net loopback = {.net = 0x7f000000, .mask = 0xff000000};
+    l->nets = &loopback; /* the test's clients are on loopback: let them in */
+    l->nnets = 1;
     l->nbackends = n;
     l->backends = n ? calloc(n, sizeof *l->backends) : NULL;
     for (size_t i = 0; i < n; i++) {
@@ -1086,6 +1089,36 @@ static void test_100_mb_each_way_half_closed_checksummed(void **state)
     assert_true(sum.bytes_out == huge_total + 8);
 }
 
+static void test_a_source_the_link_does_not_allow_is_closed_at_once(void **state)
+{
+    (void)state;
+    static server echo;
+    static harness h;
+    server_start(&echo, echo_main);
+    harness_start(&h, &echo.port, 1);
+    assert_true(echo_once(h.port, "allowed"));
+
+    table t = one_link(h.port, &echo.port, 1);
+    t.links[0].nnets = 0; /* nobody may use the link now: loopback is no container */
+    proxy_set_table(h.p, &t);
+    int fd = connect_local(h.port);
+    char c;
+    int64_t start = now_ms();
+    bool closed = fd >= 0 && wait_readable(fd, WAIT_MS) && read(fd, &c, 1) <= 0;
+    int64_t took = now_ms() - start;
+    if (fd >= 0)
+        close(fd);
+    stats_sum sum = {0};
+    proxy_stats(h.p, add_stats, &sum);
+    harness_stop(&h);
+    server_stop(&echo);
+    assert_true(closed);
+    assert_true(took < 1000);
+    assert_int_equal(atomic_load(&echo.accepted), 1); /* only the allowed one got through */
+    assert_int_equal(sum.refused, 1);
+    assert_int_equal(sum.total, 1);
+}
+
 /* The fd count once it stops changing (the proxy closes what the peers closed). */
 static int settled_fds(void)
 {
@@ -1160,6 +1193,7 @@ int main(void)
         cmocka_unit_test_teardown(test_killed_instance_costs_clients_nothing, stop_everything),
         cmocka_unit_test_teardown(test_100_mb_each_way_half_closed_checksummed, stop_everything),
         cmocka_unit_test_teardown(test_1000_connections_leak_no_descriptor, stop_everything),
+        cmocka_unit_test_teardown(test_a_source_the_link_does_not_allow_is_closed_at_once, stop_everything),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

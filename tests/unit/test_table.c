@@ -1,6 +1,8 @@
-/* test_table.c - unit tests for the ambassador's routing table
+/* test_table.c - unit tests for the ambassador's routing table and access list
  * (src/ambassador/table.c): building it from /links/ and /services/ key-values,
- * skipping and reporting malformed ones, and looking a link up by port. */
+ * skipping and reporting malformed ones, looking a link up by port, and who may
+ * use a link: the local containers whose manifest links it, and the operator's
+ * --allow networks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,19 +20,23 @@
 #define KVS(a) {.kvs = (a), .n = ARRAY_LEN(a)}
 
 static int warnings;
+static char last_warning[2048];
 
 static void count_warning(const char *key, const char *msg)
 {
     assert_non_null(key);
     assert_non_null(msg);
+    snprintf(last_warning, sizeof last_warning, "%s: %s", key, msg);
     warnings++;
 }
 
 static table build(etcd_kvs links, etcd_kvs services)
 {
     table t;
+    etcd_kvs apps = {0};
+    table_sources src = {.links = &links, .services = &services, .apps = &apps};
     warnings = 0;
-    assert_int_equal(table_build(&t, &links, &services, count_warning), 0);
+    assert_int_equal(table_build(&t, &src, count_warning), 0);
     return t;
 }
 
@@ -195,9 +201,10 @@ static void test_warn_may_be_null(void **state)
     (void)state;
     static etcd_kv links[] = {KV("/links/dummy", "x"), KV("/links/dummy/nginx", "{\"port\": 20000}")};
     static etcd_kv services[] = {KV("/services/dummy/nginx/dummy---nginx", "x")};
-    etcd_kvs l = KVS(links), s = KVS(services);
+    etcd_kvs l = KVS(links), s = KVS(services), apps = {0};
+    table_sources src = {.links = &l, .services = &s, .apps = &apps};
     table t;
-    assert_int_equal(table_build(&t, &l, &s, NULL), 0);
+    assert_int_equal(table_build(&t, &src, NULL), 0);
     assert_int_equal(t.n, 1);
     assert_int_equal(t.links[0].nbackends, 0);
     table_free(&t);
@@ -223,6 +230,289 @@ static void test_by_port_finds_the_link_listening_there(void **state)
     table_free(&t);
 }
 
+/* ---- the access list ------------------------------------------------------------ */
+
+/* App acl: web serves "web"; client (two instances here) links web and db; loner
+ * links nothing. App other: its client links its own app's web. */
+static etcd_kv acl_links[] = {
+    KV("/links/acl/db", "{\"port\": 20010}"),
+    KV("/links/acl/web", "{\"port\": 20011}"),
+    KV("/links/other/web", "{\"port\": 20012}"),
+};
+static etcd_kv acl_apps[] = { /* sorted by key, as etcd gives them */
+    KV("/apps/acl/client/instances/0", "{\"host\": \"h1\"}"),
+    KV("/apps/acl/client/manifest",
+       "{\"image\": \"dockerfile/ubuntu\", \"scale\": 2, \"links\": [\"web\", \"db\"]}"),
+    KV("/apps/acl/loner/manifest", "{\"image\": \"dockerfile/ubuntu\"}"),
+    KV("/apps/acl/web/manifest", "{\"image\": \"dockerfile/nginx\", \"services\": {\"web\": 80}}"),
+    KV("/apps/other/client/manifest", "{\"image\": \"dockerfile/ubuntu\", \"links\": [\"web\"]}"),
+};
+
+static uint32_t ip(const char *s)
+{
+    uint32_t a = 0;
+    assert_int_equal(table_addr_parse(s, &a), 0);
+    return a;
+}
+
+/* Listed out of order on purpose: the engine gives them in no particular order. */
+static table_container acl_containers[] = {
+    {.app = "other", .name = "client"}, /* 172.17.0.5 */
+    {.app = "acl", .name = "client"},   /* 172.17.0.7 */
+    {.app = "acl", .name = "web"},      /* 172.17.0.2 */
+    {.app = "acl", .name = "loner"},    /* 172.17.0.4 */
+    {.app = "acl", .name = "client"},   /* 172.17.0.3 */
+};
+
+static table build_acl(etcd_kvs apps, const table_net *nets, size_t nnets)
+{
+    static const char *addrs[] = {"172.17.0.5", "172.17.0.7", "172.17.0.2", "172.17.0.4",
+                                  "172.17.0.3"};
+    etcd_kvs links = KVS(acl_links), services = {0};
+    for (size_t i = 0; i < ARRAY_LEN(acl_containers); i++)
+        acl_containers[i].addr = ip(addrs[i]);
+    table_sources src = {.links = &links, .services = &services, .apps = &apps,
+                         .containers = acl_containers, .ncontainers = ARRAY_LEN(acl_containers),
+                         .nets = nets, .nnets = nnets};
+    table t;
+    warnings = 0;
+    last_warning[0] = '\0';
+    assert_int_equal(table_build(&t, &src, count_warning), 0);
+    return t;
+}
+
+static const table_link *link_of(const table *t, const char *app, const char *service)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->links[i].app, app) == 0 && strcmp(t->links[i].service, service) == 0)
+            return &t->links[i];
+    fail_msg("no link %s/%s", app, service);
+    return NULL;
+}
+
+static void test_containers_of_the_app_that_link_the_service_are_allowed(void **state)
+{
+    (void)state;
+    table t = build_acl((etcd_kvs)KVS(acl_apps), NULL, 0);
+    assert_int_equal(warnings, 0);
+    const table_link *web = link_of(&t, "acl", "web"), *db = link_of(&t, "acl", "db");
+    assert_true(table_allows(web, ip("172.17.0.3")));
+    assert_true(table_allows(web, ip("172.17.0.7"))); /* every instance of the manifest */
+    assert_true(table_allows(db, ip("172.17.0.3")));
+    assert_true(table_allows(db, ip("172.17.0.7")));
+    /* the list itself: sorted, for the binary search */
+    assert_int_equal(web->nallowed, 2);
+    assert_int_equal(web->allowed[0], ip("172.17.0.3"));
+    assert_int_equal(web->allowed[1], ip("172.17.0.7"));
+    table_free(&t);
+}
+
+static void test_a_container_of_another_app_is_refused(void **state)
+{
+    (void)state;
+    table t = build_acl((etcd_kvs)KVS(acl_apps), NULL, 0);
+    /* other/client links "web": its own app's, not acl's */
+    assert_false(table_allows(link_of(&t, "acl", "web"), ip("172.17.0.5")));
+    assert_false(table_allows(link_of(&t, "acl", "db"), ip("172.17.0.5")));
+    assert_true(table_allows(link_of(&t, "other", "web"), ip("172.17.0.5")));
+    assert_false(table_allows(link_of(&t, "other", "web"), ip("172.17.0.3")));
+    table_free(&t);
+}
+
+static void test_a_container_of_the_app_that_does_not_link_is_refused(void **state)
+{
+    (void)state;
+    table t = build_acl((etcd_kvs)KVS(acl_apps), NULL, 0);
+    assert_false(table_allows(link_of(&t, "acl", "web"), ip("172.17.0.4"))); /* loner */
+    /* serving a service is not using it */
+    assert_false(table_allows(link_of(&t, "acl", "web"), ip("172.17.0.2")));
+    table_free(&t);
+}
+
+static void test_an_unknown_address_is_refused(void **state)
+{
+    (void)state;
+    table t = build_acl((etcd_kvs)KVS(acl_apps), NULL, 0);
+    const table_link *web = link_of(&t, "acl", "web");
+    assert_false(table_allows(web, ip("172.17.0.6")));
+    assert_false(table_allows(web, ip("172.17.0.1"))); /* the gateway: the host itself */
+    assert_false(table_allows(web, ip("127.0.0.1")));
+    assert_false(table_allows(web, 0));
+    assert_false(table_allows(web, UINT32_MAX));
+    table_free(&t);
+}
+
+static void test_nobody_is_allowed_without_containers(void **state)
+{
+    (void)state;
+    table t = build((etcd_kvs)KVS(acl_links), (etcd_kvs){0});
+    assert_int_equal(t.n, 3);
+    for (size_t i = 0; i < t.n; i++) {
+        assert_int_equal(t.links[i].nallowed, 0);
+        assert_false(table_allows(&t.links[i], ip("172.17.0.3")));
+    }
+    table_free(&t);
+}
+
+static void test_allowed_networks_reach_every_link(void **state)
+{
+    (void)state;
+    table_net nets[2];
+    assert_int_equal(table_net_parse("127.0.0.0/8", &nets[0], NULL), 0);
+    assert_int_equal(table_net_parse("10.88.0.5", &nets[1], NULL), 0);
+    table t = build_acl((etcd_kvs)KVS(acl_apps), nets, ARRAY_LEN(nets));
+    for (size_t i = 0; i < t.n; i++) {
+        assert_true(table_allows(&t.links[i], ip("127.0.0.1")));
+        assert_true(table_allows(&t.links[i], ip("127.255.0.9")));
+        assert_true(table_allows(&t.links[i], ip("10.88.0.5")));
+        assert_false(table_allows(&t.links[i], ip("10.88.0.6")));
+        assert_false(table_allows(&t.links[i], ip("128.0.0.1")));
+        assert_false(table_allows(&t.links[i], ip("172.17.0.4"))); /* loner, still */
+    }
+    /* the table holds its own copy */
+    nets[0] = (table_net){0};
+    assert_true(table_allows(link_of(&t, "acl", "web"), ip("127.0.0.1")));
+    assert_false(table_allows(link_of(&t, "acl", "web"), ip("1.2.3.4")));
+    table_free(&t);
+}
+
+static void test_an_invalid_manifest_allows_nobody_and_is_reported(void **state)
+{
+    (void)state;
+    static etcd_kv apps[] = {
+        KV("/apps/acl/client/manifest", "{\"image\": \"dockerfile/ubuntu\", \"links\": \"web\"}"),
+        KV("/apps/acl/loner/manifest", "{\"image\": \"dockerfile/ubuntu\"}"),
+        KV("/apps/acl/web/manifest",
+           "{\"image\": \"dockerfile/nginx\", \"services\": {\"web\": 80}}"),
+        KV("/apps/other/client/manifest",
+           "{\"image\": \"dockerfile/ubuntu\", \"links\": [\"web\"]}"),
+    };
+    table t = build_acl((etcd_kvs)KVS(apps), NULL, 0);
+    /* once, though two containers run it; naming the key and what is wrong */
+    assert_int_equal(warnings, 1);
+    assert_non_null(strstr(last_warning, "/apps/acl/client/manifest: "));
+    assert_non_null(strstr(last_warning, "links"));
+    assert_false(table_allows(link_of(&t, "acl", "web"), ip("172.17.0.3")));
+    assert_false(table_allows(link_of(&t, "acl", "web"), ip("172.17.0.7")));
+    assert_false(table_allows(link_of(&t, "acl", "db"), ip("172.17.0.3")));
+    /* the other manifests are not affected */
+    assert_true(table_allows(link_of(&t, "other", "web"), ip("172.17.0.5")));
+    table_free(&t);
+}
+
+static void test_a_container_without_manifest_is_refused_quietly(void **state)
+{
+    (void)state;
+    /* the manifests were deleted: their containers are on their way out */
+    static etcd_kv apps[] = {
+        KV("/apps/acl/web/manifest",
+           "{\"image\": \"dockerfile/nginx\", \"services\": {\"web\": 80}}"),
+    };
+    table t = build_acl((etcd_kvs)KVS(apps), NULL, 0);
+    assert_int_equal(warnings, 0);
+    for (size_t i = 0; i < t.n; i++)
+        assert_int_equal(t.links[i].nallowed, 0);
+    table_free(&t);
+}
+
+static void test_a_link_without_a_port_yet_grants_nothing(void **state)
+{
+    (void)state;
+    /* client links web and db, but only web has its port so far */
+    static etcd_kv links[] = {KV("/links/acl/web", "{\"port\": 20011}")};
+    etcd_kvs l = KVS(links), services = {0}, apps = KVS(acl_apps);
+    table_container c = {.addr = ip("172.17.0.3"), .app = "acl", .name = "client"};
+    table_sources src = {.links = &l, .services = &services, .apps = &apps, .containers = &c,
+                         .ncontainers = 1};
+    table t;
+    assert_int_equal(table_build(&t, &src, NULL), 0);
+    assert_int_equal(t.n, 1);
+    assert_true(table_allows(&t.links[0], c.addr));
+    table_free(&t);
+}
+
+static void test_the_same_address_twice_is_listed_once(void **state)
+{
+    (void)state;
+    /* an address reused by the engine: two records for a moment */
+    etcd_kvs l = KVS(acl_links), services = {0}, apps = KVS(acl_apps);
+    table_container cs[] = {{.addr = ip("172.17.0.3"), .app = "acl", .name = "client"},
+                            {.addr = ip("172.17.0.3"), .app = "acl", .name = "client"}};
+    table_sources src = {.links = &l, .services = &services, .apps = &apps, .containers = cs,
+                         .ncontainers = ARRAY_LEN(cs)};
+    table t;
+    assert_int_equal(table_build(&t, &src, NULL), 0);
+    assert_int_equal(link_of(&t, "acl", "web")->nallowed, 1);
+    table_free(&t);
+}
+
+static void test_many_containers_are_found_by_binary_search(void **state)
+{
+    (void)state;
+    enum { N = 1000 };
+    etcd_kvs l = KVS(acl_links), services = {0}, apps = KVS(acl_apps);
+    table_container *cs = calloc(N, sizeof *cs);
+    assert_non_null(cs);
+    for (uint32_t i = 0; i < N; i++) { /* every third one links, in descending order */
+        cs[i].addr = ip("10.0.0.0") + 2 * (N - i);
+        snprintf(cs[i].app, sizeof cs[i].app, "acl");
+        snprintf(cs[i].name, sizeof cs[i].name, "%s", i % 3 ? "loner" : "client");
+    }
+    table_sources src = {.links = &l, .services = &services, .apps = &apps, .containers = cs,
+                         .ncontainers = N};
+    table t;
+    assert_int_equal(table_build(&t, &src, NULL), 0);
+    const table_link *web = link_of(&t, "acl", "web");
+    assert_int_equal(web->nallowed, (N + 2) / 3);
+    for (uint32_t i = 0; i < N; i++) {
+        assert_int_equal(table_allows(web, cs[i].addr), i % 3 == 0);
+        assert_false(table_allows(web, cs[i].addr + 1));
+    }
+    table_free(&t);
+    free(cs);
+}
+
+static void test_networks_parse(void **state)
+{
+    (void)state;
+    table_net n;
+    err_t err;
+    assert_int_equal(table_net_parse("10.88.0.0/24", &n, &err), 0);
+    assert_int_equal(n.net, ip("10.88.0.0"));
+    assert_int_equal(n.mask, 0xffffff00u);
+    assert_int_equal(table_net_parse("10.88.0.77/24", &n, &err), 0); /* as --trust does */
+    assert_int_equal(n.net, ip("10.88.0.0"));
+    assert_int_equal(table_net_parse("172.17.0.1", &n, &err), 0);
+    assert_int_equal(n.net, ip("172.17.0.1"));
+    assert_int_equal(n.mask, 0xffffffffu);
+    assert_int_equal(table_net_parse("1.2.3.4/0", &n, &err), 0);
+    assert_int_equal(n.net, 0);
+    assert_int_equal(n.mask, 0);
+    assert_int_equal(table_net_parse("1.2.3.4/32", &n, &err), 0);
+    assert_int_equal(n.mask, 0xffffffffu);
+    static const char *bad[] = {"", "/8", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/-1",
+                                "10.0.0.0/+8", "10.0.0.0/ 8", "10.0.0.0/8x", "10.0.0/8",
+                                "10.0.0.256", "::1", "fe80::/64", "localhost",
+                                "255.255.255.255.255/8", "10.0.0.0/99999999999999999999"};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        err_clear(&err);
+        assert_int_equal(table_net_parse(bad[i], &n, &err), -1);
+        assert_int_equal(err.code, ERR_INVALID);
+        assert_non_null(strstr(err.msg, "expected an IPv4 network"));
+    }
+}
+
+static void test_addresses_parse_in_host_order(void **state)
+{
+    (void)state;
+    uint32_t a;
+    assert_int_equal(table_addr_parse("172.17.0.2", &a), 0);
+    assert_int_equal(a, 0xac110002u);
+    assert_int_equal(table_addr_parse("172.17.0.256", &a), -1);
+    assert_int_equal(table_addr_parse("", &a), -1);
+    assert_int_equal(table_addr_parse(NULL, &a), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +526,19 @@ int main(void)
         cmocka_unit_test(test_malformed_service_keys_are_skipped_and_reported),
         cmocka_unit_test(test_warn_may_be_null),
         cmocka_unit_test(test_by_port_finds_the_link_listening_there),
+        cmocka_unit_test(test_containers_of_the_app_that_link_the_service_are_allowed),
+        cmocka_unit_test(test_a_container_of_another_app_is_refused),
+        cmocka_unit_test(test_a_container_of_the_app_that_does_not_link_is_refused),
+        cmocka_unit_test(test_an_unknown_address_is_refused),
+        cmocka_unit_test(test_nobody_is_allowed_without_containers),
+        cmocka_unit_test(test_allowed_networks_reach_every_link),
+        cmocka_unit_test(test_an_invalid_manifest_allows_nobody_and_is_reported),
+        cmocka_unit_test(test_a_container_without_manifest_is_refused_quietly),
+        cmocka_unit_test(test_a_link_without_a_port_yet_grants_nothing),
+        cmocka_unit_test(test_the_same_address_twice_is_listed_once),
+        cmocka_unit_test(test_many_containers_are_found_by_binary_search),
+        cmocka_unit_test(test_networks_parse),
+        cmocka_unit_test(test_addresses_parse_in_host_order),
     };
     return cmocka_run_group_tests_name("table", tests, NULL, NULL) ? 1 : 0;
 }
