@@ -17,8 +17,11 @@
 #include "dokkaa/manifest.h"
 #include "dokkaa/mirror.h"
 #include "containers.h"
+#include "metrics.h"
 #include "proxy.h"
 #include "table.h"
+
+#define AMBASSADOR_METRICS_PORT 4002
 
 typedef struct ambassador {
     proxy *proxy;
@@ -223,7 +226,11 @@ static void ambassador_usage(FILE *out)
           "  --listen ADDR    listen on ADDR instead of the Docker bridge gateway\n"
           "  --allow CIDR     let connections from this network use every link, besides\n"
           "                   the local containers that link it (repeatable; e.g. the\n"
-          "                   bridge gateway, for the host itself: 172.17.0.1/32)\n",
+          "                   bridge gateway, for the host itself: 172.17.0.1/32)\n"
+          "  --workers N      proxy loops (default 0: one per core)\n"
+          "  --max-conns N    connections at once (default 0: as many as the descriptor\n"
+          "                   limit allows, 6 each)\n"
+          "  --metrics-port N serve /metrics on port N (default 4002; 0: off)\n",
           out);
 }
 
@@ -248,53 +255,80 @@ static int ambassador_listen_addr(const char *listen, const char *docker_host, c
     return 0;
 }
 
-int main(int argc, char **argv)
+typedef struct ambassador_options {
+    char endpoints[1024];
+    const char *listen, *docker_host;
+    int workers, max_conns, metrics_port;
+} ambassador_options;
+
+/* Returns -1 to go on, else the exit code. */
+static int ambassador_options_parse(ambassador *a, ambassador_options *o, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"etcd", required_argument, 0, 'e'}, {"docker", required_argument, 0, 'd'},
-        {"listen", required_argument, 0, 'l'}, {"allow", required_argument, 0, 'a'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    static ambassador a = {.mu = PTHREAD_MUTEX_INITIALIZER};
-    char endpoints[1024], addr[64];
-    const char *listen = NULL, *docker_host = getenv("DOCKER_HOST");
-    mirror *links = NULL, *services = NULL, *apps = NULL;
-    containers *local = NULL;
-    err_t err;
-    int opt, rc = 1;
-
-    log_init("ambassador");
-    config_etcd_endpoints(endpoints, sizeof endpoints, getenv("ETCD_ADDR"));
+        {"etcd", required_argument, 0, 'e'},      {"docker", required_argument, 0, 'd'},
+        {"listen", required_argument, 0, 'l'},    {"allow", required_argument, 0, 'a'},
+        {"workers", required_argument, 0, 'w'},   {"max-conns", required_argument, 0, 'm'},
+        {"metrics-port", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int opt;
+    config_etcd_endpoints(o->endpoints, sizeof o->endpoints, getenv("ETCD_ADDR"));
+    o->docker_host = getenv("DOCKER_HOST");
+    o->metrics_port = AMBASSADOR_METRICS_PORT;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int bad = 0;
         switch (opt) {
-        case 'e': config_etcd_endpoints(endpoints, sizeof endpoints, optarg); break;
-        case 'd': docker_host = optarg; break;
-        case 'l': listen = optarg; break;
-        case 'a':
-            if (ambassador_allow(&a, optarg) < 0)
-                goto usage;
-            break;
-        case 'h':
-            ambassador_usage(stdout);
-            free(a.nets);
-            return 0;
-        default: goto usage;
+        case 'e': config_etcd_endpoints(o->endpoints, sizeof o->endpoints, optarg); break;
+        case 'd': o->docker_host = optarg; break;
+        case 'l': o->listen = optarg; break;
+        case 'a': bad = ambassador_allow(a, optarg) < 0; break;
+        case 'w': bad = config_int("--workers", optarg, 0, 64, &o->workers) < 0; break;
+        case 'm': bad = config_int("--max-conns", optarg, 0, 1000000, &o->max_conns) < 0; break;
+        case 'p': bad = config_int("--metrics-port", optarg, 0, 65535, &o->metrics_port) < 0; break;
+        case 'h': ambassador_usage(stdout); return 0;
+        default: bad = 1;
+        }
+        if (bad) {
+            ambassador_usage(stderr);
+            return 2;
         }
     }
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    static ambassador a = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    ambassador_options o = {0};
+    char addr[64];
+    mirror *links = NULL, *services = NULL, *apps = NULL;
+    containers *local = NULL;
+    metrics *stats = NULL;
+    err_t err = {0};
+    int rc;
+
+    log_init("ambassador");
+    if ((rc = ambassador_options_parse(&a, &o, argc, argv)) >= 0) {
+        free(a.nets);
+        return rc;
+    }
+    rc = 1;
     signal(SIGTERM, ambassador_on_signal);
     signal(SIGINT, ambassador_on_signal);
     signal(SIGPIPE, SIG_IGN);
-    if (ambassador_listen_addr(listen, docker_host, addr) < 0 || !(a.proxy = proxy_new(addr, 0, 0, &err)))
+    if (ambassador_listen_addr(o.listen, o.docker_host, addr) < 0)
         goto out;
     /* the containers first: the first tables then likely know them already */
-    if (!(local = containers_start(docker_host, ambassador_on_containers, &a, &err)) ||
-        !(links = mirror_start(endpoints, "/links/", ambassador_on_links, &a, &err)) ||
-        !(services = mirror_start(endpoints, "/services/", ambassador_on_services, &a, &err)) ||
-        !(apps = mirror_start(endpoints, "/apps/", ambassador_on_apps, &a, &err))) {
+    if (!(a.proxy = proxy_new(addr, o.workers, (size_t)o.max_conns, &err)) ||
+        (o.metrics_port && !(stats = metrics_start(a.proxy, o.metrics_port, &err))) ||
+        !(local = containers_start(o.docker_host, ambassador_on_containers, &a, &err)) ||
+        !(links = mirror_start(o.endpoints, "/links/", ambassador_on_links, &a, &err)) ||
+        !(services = mirror_start(o.endpoints, "/services/", ambassador_on_services, &a, &err)) ||
+        !(apps = mirror_start(o.endpoints, "/apps/", ambassador_on_apps, &a, &err))) {
         log_error("%s", err.msg);
         goto out;
     }
-    log_info("links listen on %s; etcd %s; %zu network(s) allowed besides the linked containers",
-             addr, endpoints, a.nnets);
+    log_info("links listen on %s; etcd %s; %zu network(s) allowed besides the linked containers; "
+             "metrics on port %d", addr, o.endpoints, a.nnets, o.metrics_port);
     rc = proxy_run(a.proxy, &ambassador_stop) < 0;
     log_info("stopping");
 out:
@@ -302,6 +336,7 @@ out:
     mirror_stop(links);
     mirror_stop(services);
     mirror_stop(apps);
+    metrics_stop(stats);
     proxy_free(a.proxy);
     etcd_kvs_free(&a.links);
     etcd_kvs_free(&a.services);
@@ -309,8 +344,4 @@ out:
     free(a.containers);
     free(a.nets);
     return rc;
-usage:
-    ambassador_usage(stderr);
-    free(a.nets);
-    return 2;
 }

@@ -132,3 +132,29 @@ test_33_invalid_update_keeps_the_running_client_linked() {
     [[ "$page" == *"Welcome to nginx"* ]] || fail "the running client lost its link after an invalid update: '$page'"
     e2e_delete_app typo
 }
+
+# /metrics on the ambassador: per link, what a user would graph.
+amb_metric() { # NAME LABELS-REGEX: the value of the first matching line
+    curl -s --max-time 2 http://127.0.0.1:4002/metrics | grep "^$1{.*$2" | head -1 | awk '{print $2}'
+}
+test_34_metrics_count_each_link() {
+    local gw port
+    e2e_set obs web '{"image": "dockerfile/nginx", "services": {"web": 80}}'
+    acl_client obs client '["web"]'
+    acl_client obs loner '[]'
+    e2e_wait_converged obs web 1 web
+    e2e_wait_converged obs client 1
+    e2e_wait_converged obs loner 1
+    for i in 1 2 3 4 5; do
+        docker exec obs---client sh -c 'curl -sf --max-time 5 http://$SERVICE_WEB_ADDR:$SERVICE_WEB_PORT/' >/dev/null
+    done
+    gw=$(docker network inspect bridge --format '{{(index .IPAM.Config 0).Gateway}}')
+    port=$(e2e_etcdctl get --print-value-only /links/obs/web | sed 's/[^0-9]//g')
+    docker exec obs---loner sh -c "curl -s --max-time 5 http://$gw:$port/" >/dev/null || true
+    assert_eq 5 "$(amb_metric dokkaa_link_connections_total 'app="obs",service="web"')" "connections through obs/web"
+    assert_eq 1 "$(amb_metric dokkaa_link_refused_total 'app="obs",service="web"')" "refused on obs/web"
+    assert_eq 0 "$(amb_metric dokkaa_link_active_connections 'app="obs",service="web"')" "open on obs/web"
+    [ "$(amb_metric dokkaa_link_bytes_total 'app="obs",service="web".*direction="out"')" -ge 3075 ] \
+        || fail "fewer bytes out than 5 nginx pages of 615 bytes"
+    e2e_delete_app obs
+}
