@@ -13,8 +13,10 @@ struct http_client {
 };
 
 struct http_sink {
+    CURL *curl;
     http_buf *buf;          /* collect mode */
     http_chunk_fn fn;       /* stream mode */
+    http_status_fn on_status;
     void *ud;
     const atomic_bool *stop;
     bool stopped_by_fn;
@@ -78,6 +80,27 @@ static size_t http_on_body(char *data, size_t size, size_t nmemb, void *userdata
     return len;
 }
 
+/* The blank line that ends the headers: the status is known. Interim answers
+ * (1xx) have headers of their own; the final one follows them. */
+static size_t http_on_header(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    struct http_sink *sink = userdata;
+    size_t len = size * nmemb;
+    long status = 0;
+    const char *ctype = NULL;
+    if (len > 2 || (data[0] != '\r' && data[0] != '\n'))
+        return len;
+    curl_easy_getinfo(sink->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status < 200)
+        return len;
+    curl_easy_getinfo(sink->curl, CURLINFO_CONTENT_TYPE, &ctype);
+    if (!sink->on_status(sink->ud, status, ctype)) {
+        sink->stopped_by_fn = true;
+        return 0; /* makes curl abort with CURLE_WRITE_ERROR */
+    }
+    return len;
+}
+
 static int http_on_progress(void *userdata, curl_off_t dt, curl_off_t dn, curl_off_t ut,
                             curl_off_t un)
 {
@@ -91,7 +114,7 @@ static int http_perform(http_client *c, const http_req *req, struct http_sink *s
 {
     CURL *h = c->curl;
     struct curl_slist *headers = NULL;
-    char ctype[128];
+    char ctype[128], why[CURL_ERROR_SIZE] = "";
 
     curl_easy_reset(h);
     curl_easy_setopt(h, CURLOPT_URL, req->url);
@@ -100,6 +123,7 @@ static int http_perform(http_client *c, const http_req *req, struct http_sink *s
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms);
     curl_easy_setopt(h, CURLOPT_NOPROXY, "*"); /* never route our own traffic elsewhere */
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, why);
     if (c->unix_socket)
         curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->unix_socket);
     if (req->body) {
@@ -110,6 +134,8 @@ static int http_perform(http_client *c, const http_req *req, struct http_sink *s
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)req->body_len);
     }
     headers = curl_slist_append(headers, "Expect:");
+    for (const char *const *extra = req->headers; extra && *extra; extra++)
+        headers = curl_slist_append(headers, *extra);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, sink);
@@ -123,6 +149,11 @@ static int http_perform(http_client *c, const http_req *req, struct http_sink *s
         curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, http_on_progress);
         curl_easy_setopt(h, CURLOPT_XFERINFODATA, sink);
     }
+    if (sink->on_status) {
+        sink->curl = h;
+        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, http_on_header);
+        curl_easy_setopt(h, CURLOPT_HEADERDATA, sink);
+    }
 
     CURLcode rc = curl_easy_perform(h);
     curl_slist_free_all(headers);
@@ -133,7 +164,7 @@ static int http_perform(http_client *c, const http_req *req, struct http_sink *s
     if (rc == CURLE_ABORTED_BY_CALLBACK)
         return err_set(err, ERR_CANCELLED, "%s %s: cancelled", req->method, req->url);
     return err_set(err, ERR_UNAVAIL, "%s %s: %s", req->method, req->url,
-                   curl_easy_strerror(rc));
+                   why[0] ? why : curl_easy_strerror(rc));
 }
 
 int http_do(http_client *c, const http_req *req, long *status, http_buf *resp, err_t *err)
@@ -153,7 +184,7 @@ int http_do(http_client *c, const http_req *req, long *status, http_buf *resp, e
 int http_stream(http_client *c, const http_req *req, http_chunk_fn fn, void *ud,
                 const atomic_bool *stop, long *status, err_t *err)
 {
-    struct http_sink sink = {.fn = fn, .ud = ud, .stop = stop};
+    struct http_sink sink = {.fn = fn, .on_status = req->on_status, .ud = ud, .stop = stop};
     return http_perform(c, req, &sink, status, err);
 }
 

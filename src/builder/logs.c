@@ -14,7 +14,6 @@
  * callback then stops the producer (the engine or remote stream checks its stop
  * flag about once a second) and joins it. */
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -30,6 +29,7 @@
 
 #include "builder.h"
 #include "dokkaa/docker.h"
+#include "dokkaa/http.h"
 #include "dokkaa/log.h"
 
 #define LOGS_POLL_MS 250       /* how often a wait looks at the stop flags */
@@ -65,7 +65,6 @@ typedef struct logs_stream {
     /* ... or another host's builder (url set) */
     char *url;
     char *auth;              /* the client's Authorization header, passed on */
-    CURL *curl;
     /* the remote answer's status, which the handler waits for (under mu) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -271,110 +270,53 @@ static bool logs_on_output(void *ud, enum docker_stream stream, const char *data
 
 /* ---- forwarding to another host's builder ---- */
 
-/* The blank line after the headers: the status is known, and the handler, which
- * has not answered its client yet, may go on. */
-static size_t logs_on_header(char *data, size_t size, size_t n, void *ud)
+/* The status is known, and the handler, which has not answered its client yet,
+ * may go on. */
+static bool logs_on_status(void *ud, long status, const char *ctype)
 {
     logs_stream *s = ud;
-    size_t len = size * n;
-    long status = 0;
-    const char *ctype = NULL;
-    if (len > 2 || (data[0] != '\r' && data[0] != '\n'))
-        return len;
-    curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
-    if (status < 200)
-        return len; /* an interim answer; the real one follows */
-    curl_easy_getinfo(s->curl, CURLINFO_CONTENT_TYPE, &ctype);
     pthread_mutex_lock(&s->mu);
     s->status = status;
     snprintf(s->ctype, sizeof s->ctype, "%s", ctype ? ctype : "");
     s->answered = true;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
-    return len;
+    return true;
 }
 
 /* A log goes into the pipe; an error answer is kept (its start) to be relayed. */
-static size_t logs_on_body(char *data, size_t size, size_t n, void *ud)
+static bool logs_on_chunk(void *ud, const char *data, size_t len)
 {
     logs_stream *s = ud;
-    size_t len = size * n;
     if (s->status == 200)
-        return logs_write(s, data, len) ? len : 0;
+        return logs_write(s, data, len);
     size_t keep = s->body_len + len > LOGS_ERROR_MAX ? LOGS_ERROR_MAX - s->body_len : len;
     char *grown = keep ? realloc(s->body, s->body_len + keep) : s->body;
     if (keep && !grown)
-        return 0;
+        return false;
     memcpy(grown + s->body_len, data, keep);
     s->body = grown;
     s->body_len += keep;
-    return len;
+    return true;
 }
 
-static int logs_on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
-{
-    (void)dt, (void)dn, (void)ut, (void)un;
-    return logs_stopped(ud) ? 1 : 0;
-}
-
-/* A header list with the forwarding mark and the client's credentials. */
-static struct curl_slist *logs_forward_headers(const logs_stream *s)
-{
-    struct curl_slist *h = curl_slist_append(NULL, "X-Dokkaa-Forwarded: 1"), *more;
-    char *auth = NULL;
-    if (h && s->auth && asprintf(&auth, "Authorization: %s", s->auth) >= 0) {
-        if ((more = curl_slist_append(h, auth)))
-            h = more;
-        free(auth);
-    }
-    return h;
-}
-
-static void logs_forward_options(logs_stream *s, struct curl_slist *headers)
-{
-    CURL *h = s->curl;
-    curl_easy_setopt(h, CURLOPT_URL, s->url);
-    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-    curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, logs_on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, s);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, logs_on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, logs_on_progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, s);
-    /* an idle follow stream from a host that vanished without a word ends too */
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 10L);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 5L);
-}
-
-/* libcurl directly rather than http_stream: the handler needs the status as soon
- * as the headers are in (a follow stream's body may not start for long), and the
- * client's Authorization goes along. */
+/* The same request to the other host's builder, marked as forwarded and with the
+ * client's credentials. */
 static int logs_forward(logs_stream *s, err_t *err)
 {
-    struct curl_slist *headers = NULL;
-    int rc = -1;
-    if (!(s->curl = curl_easy_init()) || !(headers = logs_forward_headers(s))) {
-        err_set(err, ERR_SYS, "GET %s: out of memory", s->url);
-        goto out;
-    }
-    logs_forward_options(s, headers);
-    CURLcode cc = curl_easy_perform(s->curl);
-    if (cc == CURLE_OK)
-        rc = 0;
-    else if (logs_stopped(s))
-        err_set(err, ERR_CANCELLED, "GET %s: cancelled", s->url);
-    else
-        err_set(err, ERR_UNAVAIL, "GET %s: %s", s->url, curl_easy_strerror(cc));
-out:
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(s->curl);
-    s->curl = NULL;
+    char *auth = NULL;
+    const char *headers[] = {"X-Dokkaa-Forwarded: 1", NULL, NULL};
+    long status;
+    http_client *c = http_client_new(NULL, err);
+    if (!c)
+        return -1;
+    if (s->auth && asprintf(&auth, "Authorization: %s", s->auth) >= 0)
+        headers[1] = auth;
+    http_req req = {.method = "GET", .url = s->url, .headers = headers,
+                    .on_status = logs_on_status};
+    int rc = http_stream(c, &req, logs_on_chunk, s, &s->stop, &status, err);
+    free(auth);
+    http_client_free(c);
     return rc;
 }
 

@@ -1,48 +1,42 @@
-/* api.c - requests to the builders' API, and their answers as exit codes.
- *
- * This speaks libcurl itself rather than through lib/http.c, for two things
- * http.h does not offer (yet): request headers (the API's Authorization: Bearer),
- * and the status of a streamed answer before its body (logs -f and events write
- * a 200's body to stdout as it comes, and must keep an error's body from it). */
-#include <curl/curl.h>
+/* api.c - requests to the builders' API, and their answers as exit codes. */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
+#include "dokkaa/http.h"
 
 #define API_TIMEOUT_MS 30000
 #define API_ERROR_MAX (64 * 1024) /* of an error's body that a stream keeps */
 
 struct api {
     api_config cfg;
-    CURL *curl;
+    http_client *http;
 };
 
-/* Where an answer's body goes while it comes. */
+/* Where a stream's body goes while it comes. */
 typedef struct api_sink {
-    CURL *curl;
     const api_req *req;
-    long status;   /* known from the first piece of the body on */
-    char *buf;     /* the body of a plain answer, or of a stream's error */
+    long status;   /* known before the first piece of the body */
+    char *buf;     /* the body of an error answer */
     size_t len;
-    bool stopped;  /* by req->stream */
     bool oom;
 } api_sink;
 
 /* SIGINT or SIGTERM during a stream: it ends, and the command with it, cleanly. */
-static volatile sig_atomic_t api_signalled;
+static atomic_bool api_signalled;
 
 static void api_on_signal(int sig)
 {
     (void)sig;
-    api_signalled = 1;
+    atomic_store(&api_signalled, true);
 }
 
 bool api_interrupted(void)
 {
-    return api_signalled;
+    return atomic_load(&api_signalled);
 }
 
 static void api_catch_signals(void)
@@ -53,10 +47,22 @@ static void api_catch_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-static bool api_keep(api_sink *s, const char *data, size_t len)
+static bool api_on_status(void *ud, long status, const char *content_type)
 {
-    if (s->req->stream && s->len + len > API_ERROR_MAX)
-        return true; /* an error's message is at its start */
+    (void)content_type;
+    ((api_sink *)ud)->status = status;
+    return true;
+}
+
+/* A 2xx body goes to the command as it comes; an error's is kept (its start,
+ * where the message is) so that stdout never sees it. */
+static bool api_on_chunk(void *ud, const char *data, size_t len)
+{
+    api_sink *s = ud;
+    if (s->status / 100 == 2)
+        return s->req->stream(s->req->ud, data, len);
+    if (s->len + len > API_ERROR_MAX)
+        return true;
     char *grown = realloc(s->buf, s->len + len + 1);
     if (!grown) {
         s->oom = true;
@@ -69,78 +75,32 @@ static bool api_keep(api_sink *s, const char *data, size_t len)
     return true;
 }
 
-static size_t api_on_body(char *data, size_t size, size_t nmemb, void *ud)
-{
-    api_sink *s = ud;
-    size_t len = size * nmemb;
-    if (!s->status)
-        curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &s->status);
-    if (s->req->stream && s->status / 100 == 2) {
-        if (s->req->stream(s->req->ud, data, len))
-            return len;
-        s->stopped = true;
-        return 0; /* curl ends the transfer */
-    }
-    return api_keep(s, data, len) ? len : 0;
-}
-
-static int api_on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
-{
-    (void)ud, (void)dt, (void)dn, (void)ut, (void)un;
-    return api_signalled ? 1 : 0;
-}
-
-static struct curl_slist *api_headers(const api *a, const api_req *req)
-{
-    char auth[sizeof a->cfg.token + 32];
-    struct curl_slist *h = curl_slist_append(NULL, "Expect:"), *more;
-    if (h && req->body && (more = curl_slist_append(h, "Content-Type: application/json")))
-        h = more;
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", a->cfg.token);
-    if (h && a->cfg.token[0] && (more = curl_slist_append(h, auth)))
-        h = more;
-    return h;
-}
-
-/* One exchange: the body into s; -1 only when there was no answer. */
+/* One exchange: the body into s (a plain answer's whole, a stream's error); -1
+ * only when there was no answer. */
 static int api_perform(api *a, const api_req *req, api_sink *s, err_t *err)
 {
-    char url[sizeof a->cfg.url + sizeof req->path], why[CURL_ERROR_SIZE] = "";
-    CURL *c = a->curl;
-    struct curl_slist *headers = api_headers(a, req);
+    char url[sizeof a->cfg.url + sizeof req->path], auth[sizeof a->cfg.token + 32];
+    const char *headers[] = {a->cfg.token[0] ? auth : NULL, NULL};
+    http_buf body;
     snprintf(url, sizeof url, "%s%s", a->cfg.url, req->path);
-    curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, why);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_NOPROXY, "*"); /* the API is never reached through a proxy */
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->stream ? 0L : (long)API_TIMEOUT_MS);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, api_on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
-    if (req->body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-    }
-    if (req->stream) {
-        api_catch_signals();
-        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, api_on_progress);
-        curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-    }
-    CURLcode rc = curl_easy_perform(c);
-    curl_slist_free_all(headers);
-    if (!s->status)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &s->status);
-    if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && s->stopped) ||
-        (rc == CURLE_ABORTED_BY_CALLBACK && api_signalled))
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", a->cfg.token);
+    http_req hr = {.method = req->method, .url = url, .body = req->body,
+                   .body_len = req->body_len, .timeout_ms = req->stream ? 0 : API_TIMEOUT_MS,
+                   .headers = headers, .on_status = api_on_status};
+    if (!req->stream) {
+        if (http_do(a->http, &hr, &s->status, &body, err) < 0)
+            return -1;
+        s->buf = body.data;
+        s->len = body.len;
         return 0;
+    }
+    api_catch_signals();
+    if (http_stream(a->http, &hr, api_on_chunk, s, &api_signalled, &s->status, err) < 0 &&
+        !(err->code == ERR_CANCELLED && api_interrupted()))
+        return -1;
     if (s->oom)
         return err_set(err, ERR_SYS, "out of memory");
-    return err_set(err, ERR_UNAVAIL, "%s %s: %s", req->method, url,
-                   why[0] ? why : curl_easy_strerror(rc));
+    return 0;
 }
 
 /* A non-2xx answer: the server's {"error"} message, and the exit code. */
@@ -167,9 +127,8 @@ int api_open(api **a, const cfg_global *g, err_t *err)
         return err_set(err, ERR_SYS, "out of memory"), API_FAIL;
     if ((rc = api_config_load(&(*a)->cfg, g, err)) != API_OK)
         return rc;
-    curl_global_init(CURL_GLOBAL_NOTHING); /* plain HTTP: no TLS to set up */
-    if (!((*a)->curl = curl_easy_init()))
-        return err_set(err, ERR_SYS, "out of memory"), API_FAIL;
+    if (!((*a)->http = http_client_new(NULL, err)))
+        return API_FAIL;
     return API_OK;
 }
 
@@ -177,16 +136,13 @@ void api_close(api *a)
 {
     if (!a)
         return;
-    if (a->curl) {
-        curl_easy_cleanup(a->curl);
-        curl_global_cleanup();
-    }
+    http_client_free(a->http);
     free(a);
 }
 
 int api_send(api *a, const api_req *req, json_t **out, err_t *err)
 {
-    api_sink s = {.curl = a->curl, .req = req};
+    api_sink s = {.req = req};
     json_error_t jerr;
     int rc = API_FAIL;
     if (out)

@@ -19,6 +19,10 @@ typedef struct http_buf {
     size_t len;
 } http_buf;
 
+/* Called by http_stream once the answer's headers are in, before any of its body:
+ * its status and Content-Type (NULL if none). Return false to stop. */
+typedef bool (*http_status_fn)(void *ud, long status, const char *content_type);
+
 typedef struct http_req {
     const char *method;       /* "GET", "POST", ... */
     const char *url;          /* with a unix socket, only the path matters */
@@ -26,6 +30,8 @@ typedef struct http_req {
     size_t body_len;
     const char *content_type; /* default "application/json" when body is set */
     long timeout_ms;          /* whole request; 0 = no limit (streams) */
+    const char *const *headers; /* more "Name: value" lines, NULL-terminated; may be NULL */
+    http_status_fn on_status; /* http_stream only, with its ud; may be NULL */
 } http_req;
 
 /* Called with each chunk of a streamed response body; return false to stop. */
