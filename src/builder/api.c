@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "builder.h"
+#include "dokkaa/http.h"
 #include "dokkaa/log.h"
 #include "view.h"
 
@@ -26,6 +27,7 @@ enum { API_SLOT_APPS };
 typedef struct api_path {
     char *seg[API_MAX_SEGMENTS];
     int n;
+    bool nul; /* a segment holds a NUL ("%00") */
     char buf[1024];
 } api_path;
 
@@ -40,12 +42,14 @@ static enum MHD_Result api_not_allowed(builder_req *r, const char *allowed)
                          allowed);
 }
 
-/* Split "/apps/x/y" into its segments; false when it has too many or is too long.
- * A trailing slash is ignored; an empty segment ("//") is kept, and refused as a
- * name later. */
+/* Split "/apps/x/y?query", as the client sent it, into its segments, each then
+ * percent-decoded: "a%2Fb" is one segment (and no valid name), never two; nul
+ * says whether one decoded to a NUL. False when it has too many or is too long.
+ * A trailing
+ * slash is ignored; an empty segment ("//") is kept, and refused as a name later. */
 static bool api_split(const char *path, api_path *p)
 {
-    size_t len = strlen(path);
+    size_t len = strcspn(path, "?");
     while (len > 1 && path[len - 1] == '/')
         len--;
     if (len >= sizeof p->buf)
@@ -60,6 +64,9 @@ static bool api_split(const char *path, api_path *p)
         if ((s = strchr(s, '/')))
             *s++ = '\0';
     }
+    p->nul = false;
+    for (int i = 0; i < p->n; i++)
+        p->nul |= http_urldecode(p->seg[i], false) != strlen(p->seg[i]);
     return true;
 }
 
@@ -416,6 +423,19 @@ static enum MHD_Result api_scale(builder_req *r, const char *app, const char *na
 
 /* ---- tokens ----------------------------------------------------------------- */
 
+/* Refuse a field of body that is missing or not a string, saying what came. */
+static bool api_is_string(builder_req *r, json_t *body, const char *field, const char *want,
+                          enum MHD_Result *ret)
+{
+    json_t *v = json_object_get(body, field);
+    if (json_is_string(v))
+        return true;
+    char *got = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
+    *ret = builder_error(r, 400, "%s: must be %s, got %s", field, want, got ? got : "nothing");
+    free(got);
+    return false;
+}
+
 static enum MHD_Result api_create_token(builder_req *r)
 {
     static const char *const fields[] = {"name", "role", NULL};
@@ -430,6 +450,11 @@ static enum MHD_Result api_create_token(builder_req *r)
         return ret;
     }
     const char *name = json_string_value(json_object_get(body, "name"));
+    if (!api_is_string(r, body, "name", "a string of 1..63 printable characters", &ret) ||
+        !api_is_string(r, body, "role", "\"admin\" or \"read-only\"", &ret)) {
+        json_decref(body);
+        return ret;
+    }
     if (token_role_parse(json_string_value(json_object_get(body, "role")), &role, &err) < 0 ||
         !builder_etcd(r) ||
         token_create(r->etcd, name, role, token, id, created, &revision, &err) < 0) {
@@ -515,8 +540,7 @@ static enum MHD_Result api_manifest_routes(builder_req *r, const api_path *p)
         return api_not_allowed(r, "GET, PUT, DELETE");
     }
     if (p->n == 4 && strcmp(p->seg[3], "scale") == 0)
-        return api_is(r, "PUT") || api_is(r, "POST") ? api_scale(r, app, name)
-                                                     : api_not_allowed(r, "PUT, POST");
+        return api_is(r, "PUT") ? api_scale(r, app, name) : api_not_allowed(r, "PUT");
     if (p->n == 4 && strcmp(p->seg[3], "instances") == 0)
         return api_is(r, "GET") ? api_get_instances(r, app, name) : api_not_allowed(r, "GET");
     if (p->n == 6 && strcmp(p->seg[3], "instances") == 0 && strcmp(p->seg[5], "logs") == 0)
@@ -576,6 +600,8 @@ enum MHD_Result api_handle(builder_req *r, const char *path)
     const char *type;
     if (!api_split(path, &p))
         return builder_error(r, 404, "no such API path: %s", r->url);
+    if (p.nul)
+        return builder_error(r, 400, "the path holds a NUL (%%00), which no name may");
     const char *top = p.seg[0];
     if (strcmp(top, "apps") == 0)
         return api_apps_routes(r, &p);

@@ -47,7 +47,10 @@ typedef struct builder_req {
     builder *b;
     struct MHD_Connection *conn;
     const char *method;
-    const char *url;
+    const char *url;     /* percent-decoded by MHD */
+    char *raw_url;       /* as the client sent it, query included: the API splits
+                          * its path before decoding, so "%2F" stays in a name */
+    bool started;        /* the first call of builder_handle was made */
     char *body;          /* NUL-terminated */
     size_t body_len;
     bool too_large;
@@ -67,9 +70,9 @@ void auth_identify(builder_req *r);
 bool auth_allow(builder_req *r, bool write, enum MHD_Result *ret);
 
 /* v2.c: the etcd v2 keys API for /v2/keys/apps/... (writes from trusted clients
- * or with an admin token), and its 401 for the others. */
+ * or with an admin token), and its 401, in etcd v2's shape, saying why. */
 enum MHD_Result v2_handle(builder_req *r);
-enum MHD_Result v2_unauthorized(builder_req *r);
+enum MHD_Result v2_unauthorized(builder_req *r, const char *why);
 
 /* api.c: everything under /api/v1/ except logs and events. */
 enum MHD_Result api_handle(builder_req *r, const char *path);

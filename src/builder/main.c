@@ -124,6 +124,7 @@ static void builder_completed(void *cls, struct MHD_Connection *conn, void **con
     if (r) {
         metrics_count_request(r->method, r->status);
         etcd_free(r->etcd);
+        free(r->raw_url);
         free(r->body);
         free(r);
         *con_cls = NULL;
@@ -142,11 +143,12 @@ static bool builder_admit(builder_req *r, enum MHD_Result *ret)
     bool write = !builder_is_read(r->method);
     auth_identify(r);
     if (strncmp(r->url, "/v2/keys", 8) == 0) {
-        if (write && !r->trusted && r->role != TOKEN_ADMIN) {
-            *ret = v2_unauthorized(r);
-            return false;
-        }
-        return true;
+        if (r->token_invalid)
+            *ret = v2_unauthorized(r, "the token is unknown or revoked");
+        else if (write && !r->trusted && r->role != TOKEN_ADMIN)
+            *ret = v2_unauthorized(r, "anonymous writes are accepted from loopback and trusted "
+                                      "networks only");
+        return !r->token_invalid && (!write || r->trusted || r->role == TOKEN_ADMIN);
     }
     if (strncmp(r->url, "/api/v1/", 8) == 0 && strcmp(r->url, "/api/v1/openapi.json") != 0)
         return auth_allow(r, write, ret);
@@ -169,20 +171,38 @@ static enum MHD_Result builder_route(builder_req *r)
 {
     enum MHD_Result ret;
     const char *url = r->url;
-    if (strcmp(url, "/healthz") == 0)
-        return builder_healthz(r);
-    if (strcmp(url, "/metrics") == 0)
-        return metrics_handle(r);
+    if (strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0) {
+        if (!builder_is_read(r->method))
+            return builder_error(r, 405, "%s is not allowed on %s; allowed: GET", r->method, url);
+        return url[1] == 'h' ? builder_healthz(r) : metrics_handle(r);
+    }
     if (strncmp(url, "/v2/keys", 8) == 0 && (url[8] == '\0' || url[8] == '/')) {
         if (!builder_etcd(r))
             return builder_error(r, 500, "cannot make an etcd client");
         return v2_handle(r);
     }
-    if (strncmp(url, "/api/v1/", 8) == 0)
-        return api_handle(r, url + 7);
+    if (strncmp(url, "/api/v1/", 8) == 0) {
+        const char *raw = r->raw_url ? r->raw_url : url;
+        if (strncmp(raw, "/api/v1/", 8) != 0)
+            return builder_error(r, 404, "no such API path: %s", url);
+        return api_handle(r, raw + 7);
+    }
     if (assets_handle(r, url, &ret))
         return ret;
     return builder_error(r, 404, "no such page: %s", url);
+}
+
+/* MHD's first look at a request, before it decodes the URI: the request's state is
+ * made here, to keep the URI as sent (see builder_req.raw_url). */
+static void *builder_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls, (void)conn;
+    builder_req *r = calloc(1, sizeof *r);
+    if (r && !(r->raw_url = strdup(uri))) {
+        free(r);
+        r = NULL;
+    }
+    return r; /* NULL: builder_handle makes it, without the raw URI */
 }
 
 /* Collect the body (up to BUILDER_MAX_BODY; beyond that it is dropped and the
@@ -194,10 +214,11 @@ static enum MHD_Result builder_handle(void *cls, struct MHD_Connection *conn, co
     (void)version;
     builder_req *r = *con_cls;
     enum MHD_Result ret;
-    if (!r) {
-        if (!(r = calloc(1, sizeof *r)))
+    if (!r || !r->started) {
+        if (!r && !(r = calloc(1, sizeof *r)))
             return MHD_NO;
-        *r = (builder_req){.b = cls, .conn = conn, .method = method, .url = url};
+        *r = (builder_req){.b = cls, .conn = conn, .method = method, .url = url,
+                           .raw_url = r->raw_url, .started = true};
         *con_cls = r;
         return builder_admit(r, &ret) ? MHD_YES : ret;
     }
@@ -305,7 +326,8 @@ int main(int argc, char **argv)
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_DUAL_STACK,
         (uint16_t)b.port, NULL, NULL, builder_handle, &b, MHD_OPTION_NOTIFY_COMPLETED,
-        builder_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+        builder_completed, NULL, MHD_OPTION_URI_LOG_CALLBACK, builder_uri_log, NULL,
+        MHD_OPTION_CONNECTION_TIMEOUT, 30u,
         MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_END);
     if (!d) {
         log_error("cannot listen on port %d", b.port);

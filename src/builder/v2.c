@@ -303,16 +303,14 @@ static enum MHD_Result v2_delete(builder_req *r, const char *key)
     return ret;
 }
 
-/* A write from a client that may not write, answered on the request's first call,
+/* A client that may not do what it asks, answered on the request's first call,
  * before its body is read: an untrusted client cannot make the builder buffer
  * anything. */
-enum MHD_Result v2_unauthorized(builder_req *r)
+enum MHD_Result v2_unauthorized(builder_req *r, const char *why)
 {
     const char *key = strncmp(r->url, V2_PREFIX, strlen(V2_PREFIX)) == 0
                           ? r->url + strlen(V2_PREFIX) : r->url;
-    return v2_error(r, 401, V2_UNAUTHORIZED,
-                    "anonymous writes are accepted from loopback and trusted networks only", key,
-                    0);
+    return v2_error(r, 401, V2_UNAUTHORIZED, why, key, 0);
 }
 
 /* Writes reach here from trusted clients only (builder_handle refuses the others). */
