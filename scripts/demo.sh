@@ -34,4 +34,7 @@ cd ../..
 build/src/dokkaacfg --etcd "$etcd" status
 echo; echo '$ docker logs dummy---crawler | head -8'
 crawler_log | grep -v '^ *[%0-9]\|Dload' | head -8
+echo; echo '$ build/src/dokkaacfg ps'
+build/src/dokkaacfg ps
 echo; dk_log "the crawler reaches nginx; \`make down\` removes it all"
+dk_log "console: http://$address:4001/ (its admin token: jq -r .token ~/.config/dokkaa/config.json)"
