@@ -61,6 +61,14 @@ void token_key(const char *token, char *key, size_t size)
     snprintf(key, size, TOKEN_PREFIX "%s", hash);
 }
 
+void token_id(const char *key, char *id)
+{
+    const char *hash = key + strlen(TOKEN_PREFIX);
+    size_t n = strnlen(hash, TOKEN_ID_LEN); /* a key written by hand may be short */
+    memcpy(id, hash, n);
+    id[n] = '\0';
+}
+
 static int token_check_name(const char *name, err_t *err)
 {
     size_t len = name ? strlen(name) : 0;
@@ -89,8 +97,7 @@ int token_create(etcd *e, const char *name, enum token_role role, char *token, c
     memcpy(token, "dk_", 3);
     token_hexify(secret, sizeof secret, token + 3);
     token_key(token, key, sizeof key);
-    memcpy(id, key + strlen(TOKEN_PREFIX), TOKEN_ID_LEN);
-    id[TOKEN_ID_LEN] = '\0';
+    token_id(key, id);
     strftime(created, TOKEN_TIME_LEN + 1, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
     json_t *rec = json_pack("{s:s,s:s,s:s,s:s}", "id", id, "name", name, "role",
                             token_role_name(role), "created", created);

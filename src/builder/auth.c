@@ -67,8 +67,7 @@ static bool auth_lookup(builder_req *r, const char *token)
     json_t *rec = kv ? json_loads(kv->value, 0, NULL) : NULL;
     if (rec && token_role_parse(json_string_value(json_object_get(rec, "role")), &r->role,
                                 NULL) == 0) {
-        memcpy(r->token_id, key + strlen(TOKEN_PREFIX), TOKEN_ID_LEN);
-        r->token_id[TOKEN_ID_LEN] = '\0';
+        token_id(key, r->token_id);
         known = true;
     }
     json_decref(rec);

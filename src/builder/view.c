@@ -327,7 +327,7 @@ json_t *view_tokens(const store_snap *snap)
     for (size_t i = 0; i < n; i++) {
         char id[TOKEN_ID_LEN + 1];
         json_t *rec = view_value(&kv[i]);
-        snprintf(id, sizeof id, "%s", kv[i].key + strlen(TOKEN_PREFIX));
+        token_id(kv[i].key, id);
         json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:s}", "id", id, "name",
                                              view_field_or(rec, "name", ""), "role",
                                              view_field_or(rec, "role", ""), "created",

@@ -29,7 +29,7 @@ static int cfg_admin_token(etcd *e, const json_t *cfg, char *token, char *id, bo
     if (!*kept)
         return token_create(e, "admin", TOKEN_ADMIN, token, id, created, NULL, err);
     snprintf(token, TOKEN_LEN + 1, "%s", old);
-    snprintf(id, TOKEN_ID_LEN + 1, "%s", key + strlen(TOKEN_PREFIX));
+    token_id(key, id);
     return 0;
 }
 

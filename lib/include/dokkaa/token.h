@@ -34,6 +34,9 @@ bool token_well_formed(const char *text);
 
 /* The etcd key of a token: TOKEN_PREFIX + its hash (size >= 80). */
 void token_key(const char *token, char *key, size_t size);
+/* The id (TOKEN_ID_LEN + 1 bytes) of the token stored under key (a key under
+ * TOKEN_PREFIX). */
+void token_id(const char *key, char *id);
 
 /* Make a token, store its record (name: 1..63 printable ASCII characters) and
  * give the secret in token (TOKEN_LEN + 1 bytes), the record's id (TOKEN_ID_LEN
