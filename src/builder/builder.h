@@ -82,7 +82,7 @@ enum MHD_Result logs_handle(builder_req *r, const char *app, const char *name, i
 enum MHD_Result events_handle(builder_req *r);
 /* metrics.c */
 enum MHD_Result metrics_handle(builder_req *r);
-void metrics_count_request(const char *method, unsigned status);
+void metrics_count_request(unsigned status);
 void metrics_stream(int delta_events, int delta_logs); /* open streams, +1 / -1 */
 /* assets.c: the console's files and openapi.json; false when path is none of them. */
 bool assets_handle(builder_req *r, const char *path, enum MHD_Result *ret);

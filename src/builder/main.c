@@ -122,7 +122,7 @@ static void builder_completed(void *cls, struct MHD_Connection *conn, void **con
     (void)cls, (void)conn, (void)toe;
     builder_req *r = *con_cls;
     if (r) {
-        metrics_count_request(r->method, r->status);
+        metrics_count_request(r->status);
         etcd_free(r->etcd);
         free(r->raw_url);
         free(r->body);

@@ -16,9 +16,8 @@
 static atomic_ullong metrics_requests[METRICS_STATUSES]; /* by status code */
 static atomic_int metrics_events_streams, metrics_logs_streams;
 
-void metrics_count_request(const char *method, unsigned status)
+void metrics_count_request(unsigned status)
 {
-    (void)method;
     if (status < METRICS_STATUSES)
         atomic_fetch_add(&metrics_requests[status], 1);
 }
