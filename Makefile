@@ -25,10 +25,11 @@ demo:              ## up, then the seed's example with the seed's commands
 check:             ## every test: unit (plain, ASan+UBSan, valgrind), e2e, multi-host
 	scripts/check.sh
 
-bench:             ## benchmarks: ratios against raw `docker run`, Docker Swarm, and etcd's own reads (API)
+bench:             ## benchmarks: ratios against raw `docker run`, Docker Swarm, etcd's own reads (API), HAProxy (links)
 	bench/converge.sh
 	bench/cluster.sh
 	bench/api.sh
+	bench/proxy.sh
 
 clean:
 	rm -rf build build-asan build-check

@@ -425,6 +425,9 @@ static int proxy_listen(const proxy *p, int port)
         return -1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    /* accepted sockets inherit it: without, a reply the backend wrote in two pieces
+     * waits for the client's delayed ACK of the first, some 40 ms */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (inet_pton(AF_INET, p->listen_addr, &sa.sin_addr) != 1 ||
         bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 1024) < 0) {
         int saved = errno;
@@ -737,45 +740,53 @@ static void proxy_over_limit(proxy_worker *w, proxy_listener *l, int fd)
     }
 }
 
+/* One connection per event: the listener stays readable while more wait
+ * (level-triggered), and a loop to EAGAIN would cost a failing accept4 each time,
+ * a syscall in five of a short connection's life. */
 static void proxy_accept(proxy_worker *w, proxy_listener *l)
 {
     struct sockaddr_in peer;
     socklen_t len = sizeof peer;
-    int fd;
-    while ((fd = accept4(l->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-        proxy_conn *c;
-        proxy_counters *counters;
-        len = sizeof peer;
-        if (w->nconns >= w->max_conns) {
-            proxy_over_limit(w, l, fd);
-            continue;
-        }
-        if (!proxy_admit(w, l, &peer, &counters)) {
-            close(fd);
-            continue;
-        }
-        if (!(c = proxy_conn_new(w, l, fd, counters))) {
-            if (counters)
-                atomic_fetch_sub(&counters->active, 1);
-            close(fd);
-            continue;
-        }
-        if (proxy_connect_next(w, c) < 0) {
-            if (c->counters)
-                atomic_fetch_add(&c->counters->refused, 1);
-            proxy_log_refused(w, l->port, "no live instance, connection refused");
-            proxy_close(w, c);
-        }
+    proxy_counters *counters;
+    proxy_conn *c;
+    int fd = accept4(l->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+            proxy_pause(w, l, errno);
+        return;
     }
-    int err = errno; /* accept4's: why the loop ended */
-    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM)
-        proxy_pause(w, l, err);
+    if (w->nconns >= w->max_conns) {
+        proxy_over_limit(w, l, fd);
+        return;
+    }
+    if (!proxy_admit(w, l, &peer, &counters)) {
+        close(fd);
+        return;
+    }
+    if (!(c = proxy_conn_new(w, l, fd, counters))) {
+        if (counters)
+            atomic_fetch_sub(&counters->active, 1);
+        close(fd);
+        return;
+    }
+    if (proxy_connect_next(w, c) < 0) {
+        if (c->counters)
+            atomic_fetch_add(&c->counters->refused, 1);
+        proxy_log_refused(w, l->port, "no live instance, connection refused");
+        proxy_close(w, c);
+    }
 }
 
 /* Move bytes from -> to through f's pipe until neither side can make progress;
- * *moved gets what reached to. Returns -1 on a hard error of either socket. */
-static int proxy_pump(proxy_flow *f, int from, int to, unsigned long long *moved)
+ * *moved gets what reached to. A read that did not fill the pipe most likely
+ * emptied the socket: rather than a splice that would only say EAGAIN, the pump
+ * stops there, and level-triggered epoll says so if more came meanwhile. EOF is
+ * passed on as shutdown(SHUT_WR), unless the other flow has ended too and the
+ * connection is about to close. Returns -1 on a hard error of either socket. */
+static int proxy_pump(proxy_flow *f, const proxy_flow *other, int from, int to,
+                      unsigned long long *moved)
 {
+    bool drained = false;
     for (;;) {
         if (f->len > 0) {
             ssize_t n = splice(f->pipe[0], NULL, to, NULL, f->len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -786,11 +797,14 @@ static int proxy_pump(proxy_flow *f, int from, int to, unsigned long long *moved
             continue;
         }
         if (f->eof) {
-            if (!f->shut && shutdown(to, SHUT_WR) < 0 && errno != ENOTCONN)
+            /* the other way done too, both sockets are closed next: no need to */
+            if (!f->shut && !other->shut && shutdown(to, SHUT_WR) < 0 && errno != ENOTCONN)
                 return -1;
             f->shut = true;
             return 0;
         }
+        if (drained)
+            return 0;
         ssize_t n = splice(from, NULL, f->pipe[1], NULL, PROXY_PIPE_BYTES,
                            SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n < 0)
@@ -798,6 +812,7 @@ static int proxy_pump(proxy_flow *f, int from, int to, unsigned long long *moved
         if (n == 0)
             f->eof = true;
         f->len = (size_t)n;
+        drained = n < PROXY_PIPE_BYTES;
     }
 }
 
@@ -825,11 +840,16 @@ static void proxy_connect_again(proxy_worker *w, proxy_conn *c)
     }
 }
 
-static void proxy_on_connected(proxy_worker *w, proxy_conn *c)
+/* A plain EPOLLOUT is a connect that succeeded; with an error or a hang-up,
+ * SO_ERROR says what went wrong. */
+static void proxy_on_connected(proxy_worker *w, proxy_conn *c, uint32_t events)
 {
     int soerr = 0;
     socklen_t len = sizeof soerr;
-    getsockopt(c->bfd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+    if (events != EPOLLOUT)
+        getsockopt(c->bfd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+    if (events != EPOLLOUT && soerr == 0)
+        soerr = ECONNREFUSED; /* hung up without saying why */
     if (soerr != 0) {
         log_debug("link port %d: connect: %s; trying the next instance", c->port, strerror(soerr));
         proxy_connect_again(w, c);
@@ -876,12 +896,20 @@ static int proxy_timeout(const proxy_worker *w)
     return left < 0 ? 0 : left > PROXY_SWEEP_MS ? PROXY_SWEEP_MS : (int)left;
 }
 
-static void proxy_on_io(proxy_worker *w, proxy_conn *c)
+/* Pump only what the event is about: what this side has to read (its own flow),
+ * and, once it is writable, what waits to be written to it (the other flow).
+ * Pumping both flows at every event would cost a splice each that has nothing
+ * to do. */
+static void proxy_on_io(proxy_worker *w, proxy_conn *c, bool client, uint32_t events)
 {
     unsigned long long in = 0, out = 0;
-    int rc = proxy_pump(&c->up, c->cfd, c->bfd, &in);
-    if (rc == 0)
-        rc = proxy_pump(&c->down, c->bfd, c->cfd, &out);
+    int fd = client ? c->cfd : c->bfd, peer = client ? c->bfd : c->cfd, rc = 0;
+    proxy_flow *reads = client ? &c->up : &c->down, *writes = client ? &c->down : &c->up;
+    unsigned long long *read_moved = client ? &in : &out, *write_moved = client ? &out : &in;
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP))
+        rc = proxy_pump(reads, writes, fd, peer, read_moved);
+    if (rc == 0 && (events & EPOLLOUT))
+        rc = proxy_pump(writes, reads, peer, fd, write_moved);
     if (c->counters) {
         atomic_fetch_add(&c->counters->bytes_in, in);
         atomic_fetch_add(&c->counters->bytes_out, out);
@@ -911,11 +939,11 @@ static void proxy_on_event(proxy_worker *w, const struct epoll_event *ev)
         if (c->dead)
             return;
         if (c->connecting) /* an error here is the connect's: SO_ERROR says which */
-            proxy_on_connected(w, c);
+            proxy_on_connected(w, c, ev->events);
         else if (ev->events & EPOLLERR) /* reset: the pumps would fail too */
             proxy_close(w, c);
         else
-            proxy_on_io(w, c);
+            proxy_on_io(w, c, *kind == PROXY_CLIENT, ev->events);
     }
 }
 
