@@ -58,7 +58,7 @@ step "end-to-end (daemons under valgrind)" env DOKKAA_BIN="$PWD/build-check/src"
     tests/e2e/run.sh 'test_0\|test_30'
 step "multi-host (3 hosts)" env DOKKAA_BIN="$PWD/build-check/src" tests/cluster/run.sh
 step "API, CLI and console (2 hosts, ASan+UBSan daemons)" env DOKKAA_BIN="$PWD/build-asan/src" \
-    tests/api/run.sh
+    DOKKAA_VALGRIND_BIN="$PWD/build-check/src" tests/api/run.sh
 
 echo "=== summary"
 printf '%s\n' "${results[@]}"
