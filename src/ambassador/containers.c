@@ -41,6 +41,7 @@ typedef struct containers_rec {
 struct containers {
     docker *d;       /* list, inspect: calls made while the stream is open, */
     docker *stream;  /* so the events need a client of their own */
+    char cluster[64];
     containers_fn fn;
     void *ud;
     pthread_t thread;
@@ -79,13 +80,14 @@ static containers_rec *containers_find(containers *c, const char *id)
 }
 
 /* The record of id, made from labels (an object with dokkaa.app and dokkaa.name)
- * if there is none yet. NULL for a container that is not Dokkaa's. */
+ * if there is none yet. NULL for a container that is not this cluster's. */
 static containers_rec *containers_record(containers *c, const char *id, json_t *labels)
 {
     const char *app = containers_str(labels, "dokkaa.app");
     const char *name = containers_str(labels, "dokkaa.name");
+    const char *cluster = containers_str(labels, "dokkaa.cluster");
     containers_rec *r = containers_find(c, id);
-    if (r || !id || strlen(id) >= sizeof r->id || !app || !name || strlen(app) >= sizeof r->app ||
+    if (r || !id || !cluster || strcmp(cluster, c->cluster) != 0 || strlen(id) >= sizeof r->id || !app || !name || strlen(app) >= sizeof r->app ||
         strlen(name) >= sizeof r->name)
         return r;
     if (c->n == c->cap) {
@@ -333,12 +335,13 @@ static void *containers_main(void *arg)
     return NULL;
 }
 
-containers *containers_start(const char *docker_host, containers_fn on_change, void *ud,
-                             err_t *err)
+containers *containers_start(const char *docker_host, const char *cluster,
+                             containers_fn on_change, void *ud, err_t *err)
 {
     containers *c = calloc(1, sizeof *c);
     if (!c)
         return err_sys(err, "containers"), NULL;
+    snprintf(c->cluster, sizeof c->cluster, "%s", cluster);
     c->fn = on_change;
     c->ud = ud;
     atomic_init(&c->stop, false);

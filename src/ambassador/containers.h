@@ -31,9 +31,11 @@ typedef struct containers containers;
 typedef void (*containers_fn)(void *ud, const table_container *list, size_t n);
 
 /* Follow the engine at docker_host ("unix:///path", a socket path, or NULL for
- * $DOCKER_HOST, else the default socket). */
-containers *containers_start(const char *docker_host, containers_fn on_change, void *ud,
-                             err_t *err);
+ * $DOCKER_HOST, else the default socket): the containers of cluster (label
+ * dokkaa.cluster), so that another cluster's on the same engine, with the same app
+ * names, are no one's. */
+containers *containers_start(const char *docker_host, const char *cluster,
+                             containers_fn on_change, void *ud, err_t *err);
 /* Stop the thread (within about a second) and free everything. */
 void containers_stop(containers *c);
 

@@ -224,6 +224,8 @@ static void ambassador_usage(FILE *out)
           "  --docker HOST    Docker socket, to find the bridge gateway and the local\n"
           "                   containers (default: $DOCKER_HOST)\n"
           "  --listen ADDR    listen on ADDR instead of the Docker bridge gateway\n"
+          "  --cluster NAME   the cluster whose containers may use the links, as the\n"
+          "                   conductor's (default: $DOKKAA_CLUSTER, else dokkaa)\n"
           "  --allow CIDR     let connections from this network use every link, besides\n"
           "                   the local containers that link it (repeatable; e.g. the\n"
           "                   bridge gateway, for the host itself: 172.17.0.1/32)\n"
@@ -257,7 +259,7 @@ static int ambassador_listen_addr(const char *listen, const char *docker_host, c
 
 typedef struct ambassador_options {
     char endpoints[1024];
-    const char *listen, *docker_host;
+    const char *listen, *docker_host, *cluster;
     int workers, max_conns, metrics_port;
 } ambassador_options;
 
@@ -268,11 +270,15 @@ static int ambassador_options_parse(ambassador *a, ambassador_options *o, int ar
         {"etcd", required_argument, 0, 'e'},      {"docker", required_argument, 0, 'd'},
         {"listen", required_argument, 0, 'l'},    {"allow", required_argument, 0, 'a'},
         {"workers", required_argument, 0, 'w'},   {"max-conns", required_argument, 0, 'm'},
-        {"metrics-port", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'},
+        {"metrics-port", required_argument, 0, 'p'}, {"cluster", required_argument, 0, 'c'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int opt;
     config_etcd_endpoints(o->endpoints, sizeof o->endpoints, getenv("ETCD_ADDR"));
     o->docker_host = getenv("DOCKER_HOST");
+    o->cluster = getenv("DOKKAA_CLUSTER");
+    if (!o->cluster || !*o->cluster)
+        o->cluster = "dokkaa"; /* as the conductor's */
     o->metrics_port = AMBASSADOR_METRICS_PORT;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int bad = 0;
@@ -280,6 +286,7 @@ static int ambassador_options_parse(ambassador *a, ambassador_options *o, int ar
         case 'e': config_etcd_endpoints(o->endpoints, sizeof o->endpoints, optarg); break;
         case 'd': o->docker_host = optarg; break;
         case 'l': o->listen = optarg; break;
+        case 'c': o->cluster = optarg; break;
         case 'a': bad = ambassador_allow(a, optarg) < 0; break;
         case 'w': bad = config_int("--workers", optarg, 0, 64, &o->workers) < 0; break;
         case 'm': bad = config_int("--max-conns", optarg, 0, 1000000, &o->max_conns) < 0; break;
@@ -320,7 +327,7 @@ int main(int argc, char **argv)
     /* the containers first: the first tables then likely know them already */
     if (!(a.proxy = proxy_new(addr, o.workers, (size_t)o.max_conns, &err)) ||
         (o.metrics_port && !(stats = metrics_start(a.proxy, o.metrics_port, &err))) ||
-        !(local = containers_start(o.docker_host, ambassador_on_containers, &a, &err)) ||
+        !(local = containers_start(o.docker_host, o.cluster, ambassador_on_containers, &a, &err)) ||
         !(links = mirror_start(o.endpoints, "/links/", ambassador_on_links, &a, &err)) ||
         !(services = mirror_start(o.endpoints, "/services/", ambassador_on_services, &a, &err)) ||
         !(apps = mirror_start(o.endpoints, "/apps/", ambassador_on_apps, &a, &err))) {

@@ -44,7 +44,7 @@ e2e_setup() {
     e2e_start_etcd || return 1
     e2e_start_conductor || return 1
     dk_start "$E2E_ROOT/ambassador.pid" "$E2E_ROOT/ambassador.log" $E2E_WRAP "$E2E_BIN/dokkaa-ambassador" \
-        --etcd "$E2E_ETCD"
+        --etcd "$E2E_ETCD" --cluster "$E2E_CLUSTER"
     dk_start "$E2E_ROOT/builder.pid" "$E2E_ROOT/builder.log" $E2E_WRAP "$E2E_BIN/dokkaa-builder" \
         --etcd "$E2E_ETCD" --port 4001 --host-id "$E2E_HOST"
     dk_wait 20 "the builder" curl -sf "$E2E_BUILDER/healthz" &&

@@ -158,3 +158,25 @@ test_34_metrics_count_each_link() {
         || fail "fewer bytes out than 5 nginx pages of 615 bytes"
     e2e_delete_app obs
 }
+
+# A container of another cluster on the same engine, labelled as if it were the
+# linked client of the same app, is no one's: refused.
+test_35_container_of_another_cluster_is_refused() {
+    local gw port rc ms
+    e2e_set other web '{"image": "dockerfile/nginx", "services": {"web": 80}}'
+    acl_client other client '["web"]'
+    e2e_wait_converged other web 1 web
+    e2e_wait_converged other client 1
+    dk_wait 20 "the link to serve its own client" sh -c \
+        "docker exec other---client sh -c 'curl -sf --max-time 5 http://\$SERVICE_WEB_ADDR:\$SERVICE_WEB_PORT/' | grep -q nginx"
+    trap 'docker rm -f elsewhere---client >/dev/null 2>&1' EXIT
+    docker run -d --name elsewhere---client --label dokkaa.cluster=elsewhere --label dokkaa.app=other \
+        --label dokkaa.name=client --label dokkaa.instance=0 dockerfile/ubuntu sleep infinity >/dev/null
+    gw=$(docker network inspect bridge --format '{{(index .IPAM.Config 0).Gateway}}')
+    port=$(e2e_etcdctl get --print-value-only /links/other/web | sed 's/[^0-9]//g')
+    acl_mark
+    dk_wait 15 "elsewhere---client to be refused at once, and the ambassador to log it" \
+        acl_refused elsewhere---client "http://$gw:$port/" "$(acl_addr elsewhere---client)" other/web "$port"
+    docker rm -f elsewhere---client >/dev/null
+    e2e_delete_app other
+}
