@@ -204,7 +204,6 @@ static enum MHD_Result api_get_manifest(builder_req *r, const char *app, const c
 
 static enum MHD_Result api_get_instances(builder_req *r, const char *app, const char *name)
 {
-    enum MHD_Result ret;
     err_t err;
     const char *only = name ? NULL : MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "app");
     if (only && names_check_label("app name", only, &err) < 0)
@@ -219,8 +218,7 @@ static enum MHD_Result api_get_instances(builder_req *r, const char *app, const 
     json_t *body = json_pack("{s:o}", "instances", view_instances(snap, name ? app : only, name,
                                                                   time(NULL)));
     store_release(snap);
-    ret = builder_reply(r, 200, body, 0);
-    return ret;
+    return builder_reply(r, 200, body, 0);
 }
 
 static enum MHD_Result api_whoami(builder_req *r)
@@ -257,7 +255,7 @@ static enum MHD_Result api_put_manifest(builder_req *r, const char *app, const c
                              (json_int_t)revision, "created", created);
     if (api_flag(r, "dry_run"))
         return builder_reply(r, 200, body, 0);
-    if (!builder_etcd(r) || etcd_put(r->etcd, key, r->body, 0, &revision, &err) < 0) {
+    if (!builder_etcd(r, &err) || etcd_put(r->etcd, key, r->body, 0, &revision, &err) < 0) {
         json_decref(body);
         return api_etcd_failed(r, &err);
     }
@@ -274,7 +272,7 @@ static enum MHD_Result api_delete_manifest(builder_req *r, const char *app, cons
     etcd_kvs gone;
     err_t err;
     snprintf(key, sizeof key, "/apps/%s/%s/manifest", app, name);
-    if (!builder_etcd(r) || etcd_delete(r->etcd, key, false, &gone, &err) < 0)
+    if (!builder_etcd(r, &err) || etcd_delete(r->etcd, key, false, &gone, &err) < 0)
         return api_etcd_failed(r, &err);
     size_t n = gone.n;
     int64_t revision = gone.revision;
@@ -294,7 +292,7 @@ static enum MHD_Result api_delete_app(builder_req *r, const char *app)
     etcd_kvs gone;
     err_t err;
     snprintf(prefix, sizeof prefix, "/apps/%s/", app);
-    if (!builder_etcd(r) || etcd_delete(r->etcd, prefix, true, &gone, &err) < 0)
+    if (!builder_etcd(r, &err) || etcd_delete(r->etcd, prefix, true, &gone, &err) < 0)
         return api_etcd_failed(r, &err);
     snprintf(prefix, sizeof prefix, "/links/%s/", app);
     if (etcd_delete(r->etcd, prefix, true, NULL, &err) < 0) {
@@ -390,8 +388,8 @@ static enum MHD_Result api_scale(builder_req *r, const char *app, const char *na
     if (scale < 0)
         return ret;
     snprintf(key, sizeof key, "/apps/%s/%s/manifest", app, name);
-    if (!builder_etcd(r))
-        return builder_error(r, 500, "cannot make an etcd client");
+    if (!builder_etcd(r, &err))
+        return api_etcd_failed(r, &err);
     for (int attempt = 0; attempt < API_SCALE_TRIES; attempt++) {
         etcd_kvs cur;
         bool swapped;
@@ -456,7 +454,7 @@ static enum MHD_Result api_create_token(builder_req *r)
         return ret;
     }
     if (token_role_parse(json_string_value(json_object_get(body, "role")), &role, &err) < 0 ||
-        !builder_etcd(r) ||
+        !builder_etcd(r, &err) ||
         token_create(r->etcd, name, role, token, id, created, &revision, &err) < 0) {
         json_decref(body);
         return err.code == ERR_INVALID ? builder_error(r, 400, "%s", err.msg)
@@ -503,7 +501,7 @@ static enum MHD_Result api_revoke_token(builder_req *r, const char *id)
         return builder_error(r, 404, "no token %s", id);
     if (admins <= 1 && strcmp(id, r->token_id) == 0)
         return builder_error(r, 409, "token %s is the last admin token; create another first", id);
-    if (!builder_etcd(r) || etcd_delete(r->etcd, key, false, &gone, &err) < 0)
+    if (!builder_etcd(r, &err) || etcd_delete(r->etcd, key, false, &gone, &err) < 0)
         return api_etcd_failed(r, &err);
     int64_t revision = gone.revision;
     etcd_kvs_free(&gone);

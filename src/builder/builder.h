@@ -89,9 +89,8 @@ bool assets_handle(builder_req *r, const char *path, enum MHD_Result *ret);
 const char *assets_find(const char *path, size_t *len, const char **content_type);
 
 /* main.c */
-/* The request's etcd client, made on first use; NULL (reply queued in *ret) when it
- * cannot be made. */
-etcd *builder_etcd(builder_req *r);
+/* The request's etcd client, made on first use; NULL with err when it cannot be. */
+etcd *builder_etcd(builder_req *r, err_t *err);
 /* Queue a JSON response (steals body) with extra header X-Etcd-Index when index > 0;
  * a body that could not be built (NULL) becomes a 500. */
 enum MHD_Result builder_reply(builder_req *r, unsigned status, json_t *body, int64_t index);

@@ -108,11 +108,10 @@ enum MHD_Result builder_error(builder_req *r, unsigned status, const char *fmt, 
     return builder_reply(r, status, body, 0);
 }
 
-etcd *builder_etcd(builder_req *r)
+etcd *builder_etcd(builder_req *r, err_t *err)
 {
-    err_t err;
-    if (!r->etcd && !(r->etcd = etcd_new(r->b->etcd_endpoints, &err)))
-        log_error("etcd client: %s", err.msg);
+    if (!r->etcd && !(r->etcd = etcd_new(r->b->etcd_endpoints, err)))
+        log_error("etcd client: %s", err->msg);
     return r->etcd;
 }
 
@@ -177,8 +176,9 @@ static enum MHD_Result builder_route(builder_req *r)
         return url[1] == 'h' ? builder_healthz(r) : metrics_handle(r);
     }
     if (strncmp(url, "/v2/keys", 8) == 0 && (url[8] == '\0' || url[8] == '/')) {
-        if (!builder_etcd(r))
-            return builder_error(r, 500, "cannot make an etcd client");
+        err_t err;
+        if (!builder_etcd(r, &err))
+            return builder_error(r, 500, "%s", err.msg);
         return v2_handle(r);
     }
     if (strncmp(url, "/api/v1/", 8) == 0) {
