@@ -253,8 +253,10 @@ static enum MHD_Result api_put_manifest(builder_req *r, const char *app, const c
     json_t *body = json_pack("{s:s,s:s,s:o,s:I,s:b}", "app", app, "name", name, "manifest",
                              json_loadb(r->body, r->body_len, 0, NULL), "revision",
                              (json_int_t)revision, "created", created);
-    if (api_flag(r, "dry_run"))
+    if (api_flag(r, "dry_run")) { /* "created": whether a PUT would create it */
+        json_object_set_new(body, "dry_run", json_true());
         return builder_reply(r, 200, body, 0);
+    }
     if (!builder_etcd(r, &err) || etcd_put(r->etcd, key, r->body, 0, &revision, &err) < 0) {
         json_decref(body);
         return api_etcd_failed(r, &err);

@@ -27,7 +27,10 @@ int cfg_validate(const cfg_global *g, int argc, char **argv)
     (void)g;
     int bad = 0;
     if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-        fputs("usage: dokkaacfg validate FILE|- ...\n", argc < 2 ? stderr : stdout);
+        fputs("usage: dokkaacfg validate FILE|- ...\n"
+              "  checks each manifest as the cluster would, without a cluster: one line each,\n"
+              "  \"ok\" or the precise error; exit 5 if any is invalid or cannot be read\n",
+              argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     for (int i = 1; i < argc; i++) {
@@ -51,5 +54,5 @@ int cfg_validate(const cfg_global *g, int argc, char **argv)
         }
         free(text);
     }
-    return bad ? 1 : 0;
+    return bad ? 5 : 0; /* as the app commands' invalid input (api.h) */
 }
