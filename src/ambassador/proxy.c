@@ -840,8 +840,12 @@ static void proxy_connect_again(proxy_worker *w, proxy_conn *c)
     }
 }
 
+static void proxy_on_io(proxy_worker *w, proxy_conn *c, bool client, uint32_t events);
+
 /* A plain EPOLLOUT is a connect that succeeded; with an error or a hang-up,
- * SO_ERROR says what went wrong. */
+ * SO_ERROR says what went wrong. Connected, the client's first bytes are most
+ * likely waiting already (a request): they are passed on now rather than after
+ * one more round through epoll. */
 static void proxy_on_connected(proxy_worker *w, proxy_conn *c, uint32_t events)
 {
     int soerr = 0;
@@ -861,7 +865,7 @@ static void proxy_on_connected(proxy_worker *w, proxy_conn *c, uint32_t events)
         proxy_close(w, c);
         return;
     }
-    proxy_interest(w, c);
+    proxy_on_io(w, c, true, EPOLLIN);
 }
 
 /* The connect took too long: the instance is as good as gone. */
