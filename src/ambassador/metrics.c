@@ -53,11 +53,27 @@ static const struct metrics_family {
     {"dokkaa_link_backend_failures_total", "counter", "Connects to an instance that failed or timed out."},
 };
 
+/* A label value as Prometheus wants it: \\, \" and \n escaped. Names are DNS
+ * labels when Dokkaa writes them, but a key written by hand into etcd may hold
+ * anything, and must not break the whole page. */
+static void metrics_label(char *out, size_t size, const char *in)
+{
+    size_t o = 0;
+    for (; *in && o + 3 < size; in++) {
+        if (*in == '\\' || *in == '"' || *in == '\n')
+            out[o++] = '\\';
+        out[o++] = *in == '\n' ? 'n' : *in;
+    }
+    out[o] = '\0';
+}
+
 static void metrics_link(void *ud, const proxy_link_stats *s)
 {
     metrics_text *t = ud;
-    char labels[200];
-    snprintf(labels, sizeof labels, "app=\"%s\",service=\"%s\",port=\"%d\"", s->app, s->service,
+    char labels[400], app[140], service[140];
+    metrics_label(app, sizeof app, s->app);
+    metrics_label(service, sizeof service, s->service);
+    snprintf(labels, sizeof labels, "app=\"%s\",service=\"%s\",port=\"%d\"", app, service,
              s->port);
     const char *name = metrics_families[t->pass].name;
     switch (t->pass) {
@@ -72,8 +88,6 @@ static void metrics_link(void *ud, const proxy_link_stats *s)
     }
 }
 
-/* App and service names are DNS labels (validated where they are written), so
- * they need no escaping in label values. */
 static enum MHD_Result metrics_handle(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version,
                                       const char *upload, size_t *upload_size, void **con_cls)

@@ -355,12 +355,14 @@ static void proxy_release(proxy_conn *c, bool failed)
 {
     if (!c->instance)
         return;
-    atomic_fetch_sub(&c->instance->active, 1);
     if (failed) {
         atomic_store(&c->instance->down_until, proxy_now() + PROXY_BACKOFF_MS);
         if (c->counters)
             atomic_fetch_add(&c->counters->failures, 1);
     }
+    /* the last touch: with no connection left, a worker syncing a new table may
+     * free an instance no link names any more (proxy_prune) */
+    atomic_fetch_sub(&c->instance->active, 1);
     c->instance = NULL;
 }
 
@@ -900,6 +902,24 @@ static int proxy_timeout(const proxy_worker *w)
     return left < 0 ? 0 : left > PROXY_SWEEP_MS ? PROXY_SWEEP_MS : (int)left;
 }
 
+/* One side failed (a reset): what the pipes still hold for the other side goes to
+ * it as far as it takes it at once (an answer sent just before a reset, say), and
+ * the connection closes. */
+static void proxy_flush(proxy_flow *f, int to)
+{
+    ssize_t n = f->len ? splice(f->pipe[0], NULL, to, NULL, f->len,
+                                SPLICE_F_MOVE | SPLICE_F_NONBLOCK) : 0;
+    if (n > 0)
+        f->len -= (size_t)n; /* a pipe not emptied is closed, never pooled */
+}
+
+static void proxy_close_flushed(proxy_worker *w, proxy_conn *c)
+{
+    proxy_flush(&c->up, c->bfd);
+    proxy_flush(&c->down, c->cfd);
+    proxy_close(w, c);
+}
+
 /* Pump only what the event is about: what this side has to read (its own flow),
  * and, once it is writable, what waits to be written to it (the other flow).
  * Pumping both flows at every event would cost a splice each that has nothing
@@ -918,7 +938,11 @@ static void proxy_on_io(proxy_worker *w, proxy_conn *c, bool client, uint32_t ev
         atomic_fetch_add(&c->counters->bytes_in, in);
         atomic_fetch_add(&c->counters->bytes_out, out);
     }
-    if (rc < 0 || (c->up.shut && c->down.shut)) {
+    if (rc < 0) {
+        proxy_close_flushed(w, c);
+        return;
+    }
+    if (c->up.shut && c->down.shut) {
         proxy_close(w, c);
         return;
     }
@@ -944,9 +968,9 @@ static void proxy_on_event(proxy_worker *w, const struct epoll_event *ev)
             return;
         if (c->connecting) /* an error here is the connect's: SO_ERROR says which */
             proxy_on_connected(w, c, ev->events);
-        else if (ev->events & EPOLLERR) /* reset: the pumps would fail too */
-            proxy_close(w, c);
-        else
+        else if ((ev->events & EPOLLERR) && !(ev->events & EPOLLIN)) /* reset, nothing left */
+            proxy_close_flushed(w, c);
+        else /* what came before a reset is still read, and passed on */
             proxy_on_io(w, c, *kind == PROXY_CLIENT, ev->events);
     }
 }

@@ -9,6 +9,7 @@
  * own etcd client (one client per thread, see etcd.h). */
 #include <arpa/inet.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
@@ -142,12 +143,17 @@ static bool builder_admit(builder_req *r, enum MHD_Result *ret)
     bool write = !builder_is_read(r->method);
     auth_identify(r);
     if (strncmp(r->url, "/v2/keys", 8) == 0) {
-        if (r->token_invalid)
-            *ret = v2_unauthorized(r, "the token is unknown or revoked");
-        else if (write && !r->trusted && r->role != TOKEN_ADMIN)
-            *ret = v2_unauthorized(r, "anonymous writes are accepted from loopback and trusted "
-                                      "networks only");
-        return !r->token_invalid && (!write || r->trusted || r->role == TOKEN_ADMIN);
+        /* as the API: manifests may hold secrets (env), so reads from outside need a
+         * token too; anonymous writes from trusted clients keep the seed's commands */
+        const char *why = r->token_invalid ? "the token is unknown or revoked"
+                          : write && !r->trusted && r->role != TOKEN_ADMIN
+                              ? "anonymous writes are accepted from loopback and trusted networks only"
+                          : !write && !r->trusted && r->role == TOKEN_ANONYMOUS
+                              ? "reads from outside loopback and trusted networks need a token"
+                              : NULL;
+        if (why)
+            *ret = v2_unauthorized(r, why);
+        return !why;
     }
     if (strncmp(r->url, "/api/v1/", 8) == 0 && strcmp(r->url, "/api/v1/openapi.json") != 0)
         return auth_allow(r, write, ret);
@@ -335,8 +341,15 @@ int main(int argc, char **argv)
         return 1;
     }
     log_info("serving on port %d; host %s; etcd %s", b.port, b.host_id, b.etcd_endpoints);
+    /* the signals stay blocked but while waiting, so none comes between the check and
+     * the wait (pause() would then sleep on) */
+    sigset_t stops, before;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGTERM);
+    sigaddset(&stops, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stops, &before);
     while (!builder_stop)
-        pause();
+        sigsuspend(&before);
     log_info("stopping");
     /* streams end when they see these, so that stopping the daemon does not wait
      * on a follower that would never hang up */

@@ -890,6 +890,11 @@ test_40_reads_from_an_untrusted_address_need_a_token() {
     ta_expect 200 "with a read-only token"
     ta_ro GET /api/v1/hosts
     ta_body_is '(.hosts | length) == 2'
+    # the v2 endpoint's reads as the API's: manifests may hold secrets
+    ta_req GET /v2/keys/apps
+    ta_expect 401 "an anonymous v2 read from outside"
+    ta_ro GET /v2/keys/apps
+    ta_expect 200 "a v2 read from outside with a read-only token"
     before=$(ta_state)
     ta_guard_on
     ta_req PUT /v2/keys/apps/api-far/web/manifest --data-urlencode "value=$TA_NGINX"

@@ -1119,6 +1119,44 @@ static void test_a_source_the_link_does_not_allow_is_closed_at_once(void **state
     assert_int_equal(sum.total, 1);
 }
 
+/* Answer at once with ANSWER_BYTES, and close without reading what came: the
+ * kernel then resets the connection right after the answer. */
+#define ANSWER_BYTES 8000
+static void *answer_and_reset_main(void *arg)
+{
+    server *s = arg;
+    static char answer[ANSWER_BYTES];
+    int fd = server_accept(s);
+    if (fd < 0)
+        return NULL;
+    memset(answer, 'a', sizeof answer);
+    wait_readable(fd, WAIT_MS); /* the request is there, unread */
+    write_all(fd, answer, sizeof answer);
+    close(fd);
+    return NULL;
+}
+
+static void test_an_answer_sent_just_before_a_reset_reaches_the_client(void **state)
+{
+    (void)state;
+    static server s;
+    static harness h;
+    static char got[ANSWER_BYTES + 1];
+    server_start(&s, answer_and_reset_main);
+    harness_start(&h, &s.port, 1);
+    int fd = connect_local(h.port);
+    assert_true(fd >= 0);
+    assert_int_equal(write_all(fd, "a request the backend never reads", 33), 0);
+    size_t n = 0;
+    ssize_t k;
+    while (n < sizeof got && (k = read(fd, got + n, sizeof got - n)) > 0)
+        n += (size_t)k;
+    close(fd);
+    harness_stop(&h);
+    server_stop(&s);
+    assert_int_equal(n, ANSWER_BYTES);
+}
+
 /* The fd count once it stops changing (the proxy closes what the peers closed). */
 static int settled_fds(void)
 {
@@ -1194,6 +1232,7 @@ int main(void)
         cmocka_unit_test_teardown(test_100_mb_each_way_half_closed_checksummed, stop_everything),
         cmocka_unit_test_teardown(test_1000_connections_leak_no_descriptor, stop_everything),
         cmocka_unit_test_teardown(test_a_source_the_link_does_not_allow_is_closed_at_once, stop_everything),
+        cmocka_unit_test_teardown(test_an_answer_sent_just_before_a_reset_reaches_the_client, stop_everything),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
