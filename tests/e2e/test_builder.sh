@@ -106,3 +106,24 @@ test_45_value_json_cannot_carry_gets_an_error_naming_the_key() {
     e2e_delete_app bin
     assert_eq 0 "$(e2e_count_keys /apps/bin/)" "bin is gone"
 }
+
+# Tokens: the last admin token cannot revoke itself (nobody could write again);
+# with a second one it can, and is refused from then on.
+test_46_last_admin_token_is_kept() {
+    local t1 h1 id1 t2 out
+    t1=dk_$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
+    h1=$(printf %s "$t1" | sha256sum | cut -c1-64)
+    id1=${h1:0:12}
+    e2e_etcdctl put "/tokens/$h1" "{\"id\":\"$id1\",\"name\":\"e2e\",\"role\":\"admin\",\"created\":\"2026-01-01T00:00:00Z\"}" >/dev/null
+    dk_wait 10 "the builder to know the token" sh -c \
+        "curl -s -H 'Authorization: Bearer $t1' $E2E_BUILDER/api/v1/whoami | grep -q '\"admin\"'"
+    out=$(curl -s -w ' %{http_code}' -XDELETE -H "Authorization: Bearer $t1" "$E2E_BUILDER/api/v1/tokens/$id1")
+    [[ "$out" == *"last admin token"*' 409' ]] || fail "revoking the last admin token: $out"
+    t2=$(curl -sf -XPOST -H "Authorization: Bearer $t1" -d '{"name":"second","role":"admin"}' \
+        "$E2E_BUILDER/api/v1/tokens" | jq -r .token)
+    out=$(curl -s -w ' %{http_code}' -XDELETE -H "Authorization: Bearer $t2" "$E2E_BUILDER/api/v1/tokens/$id1")
+    [[ "$out" == *' 200' ]] || fail "revoking the first admin token with the second: $out"
+    out=$(curl -s -w ' %{http_code}' -H "Authorization: Bearer $t1" "$E2E_BUILDER/api/v1/whoami")
+    [[ "$out" == *' 401' ]] || fail "the revoked token still works: $out"
+    e2e_etcdctl del --prefix /tokens/ >/dev/null
+}
