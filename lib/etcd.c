@@ -320,6 +320,28 @@ void etcd_kvs_free(etcd_kvs *kvs)
     memset(kvs, 0, sizeof *kvs);
 }
 
+size_t etcd_kvs_search(const etcd_kvs *kvs, const char *key, bool *found)
+{
+    size_t lo = 0, hi = kvs->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(kvs->kvs[mid].key, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (found)
+        *found = lo < kvs->n && strcmp(kvs->kvs[lo].key, key) == 0;
+    return lo;
+}
+
+const etcd_kv *etcd_kvs_get(const etcd_kvs *kvs, const char *key)
+{
+    bool found;
+    size_t i = etcd_kvs_search(kvs, key, &found);
+    return found ? &kvs->kvs[i] : NULL;
+}
+
 /* Decode resp[field] (a range's "kvs", a delete's "prev_kvs") and the revision. */
 static int etcd_kvs_decode(const json_t *resp, const char *field, etcd_kvs *out, err_t *err)
 {

@@ -28,30 +28,10 @@ static void mirror_kv_free(etcd_kv *kv)
     free(kv->value);
 }
 
-/* Index of key in the copy, or where it would go (*found false). */
-static size_t mirror_find(const mirror *m, const char *key, bool *found)
-{
-    size_t lo = 0, hi = m->kvs.n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(m->kvs.kvs[mid].key, key);
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = false;
-    return lo;
-}
-
 static void mirror_apply(mirror *m, const etcd_event *ev)
 {
     bool found;
-    size_t i = mirror_find(m, ev->kv.key, &found);
+    size_t i = etcd_kvs_search(&m->kvs, ev->kv.key, &found);
     if (ev->type == ETCD_EVENT_DELETE) {
         if (found) {
             mirror_kv_free(&m->kvs.kvs[i]);

@@ -107,23 +107,6 @@ static void ambassador_on_services(void *ud, const etcd_kvs *kvs, const etcd_eve
     ambassador_update(a, &a->services, kvs);
 }
 
-/* The last value of key in old (sorted), or NULL. */
-static const etcd_kv *ambassador_find(const etcd_kvs *old, const char *key)
-{
-    size_t lo = 0, hi = old->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(old->kvs[mid].key, key);
-        if (c == 0)
-            return &old->kvs[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
-}
-
 static bool ambassador_changed(const etcd_event *events, size_t n, const char *key)
 {
     for (size_t i = 0; i < n; i++)
@@ -151,7 +134,7 @@ static void ambassador_in_force(const etcd_kvs *old, const etcd_kvs *kvs,
             /* a placement: not the access list's business */
         } else if (manifest_parse(kv->value, kv->value_len, &m, &err) == 0) {
             manifest_free(&m);
-        } else if ((prev = ambassador_find(old, kv->key))) {
+        } else if ((prev = etcd_kvs_get(old, kv->key))) {
             if (ambassador_changed(events, nevents, kv->key))
                 log_warn("%s: %s; its containers keep the links of the last valid one",
                          kv->key, err.msg);

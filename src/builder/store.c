@@ -193,29 +193,14 @@ int64_t store_revision(const store_snap *snap)
     return snap->kvs.revision;
 }
 
-/* Index of the first key >= key. */
-static size_t store_lower_bound(const store_snap *snap, const char *key)
-{
-    size_t lo = 0, hi = snap->kvs.n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (strcmp(snap->kvs.kvs[mid].key, key) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 const etcd_kv *store_get(const store_snap *snap, const char *key)
 {
-    size_t i = store_lower_bound(snap, key);
-    return i < snap->kvs.n && strcmp(snap->kvs.kvs[i].key, key) == 0 ? &snap->kvs.kvs[i] : NULL;
+    return etcd_kvs_get(&snap->kvs, key);
 }
 
 size_t store_range(const store_snap *snap, const char *prefix, const etcd_kv **first)
 {
-    size_t i = store_lower_bound(snap, prefix), j = i, len = strlen(prefix);
+    size_t i = etcd_kvs_search(&snap->kvs, prefix, NULL), j = i, len = strlen(prefix);
     while (j < snap->kvs.n && strncmp(snap->kvs.kvs[j].key, prefix, len) == 0)
         j++;
     *first = snap->kvs.kvs + i;

@@ -80,6 +80,12 @@ int etcd_get(etcd *e, const char *key, etcd_kvs *out, err_t *err);
 int etcd_get_prefix(etcd *e, const char *prefix, etcd_kvs *out, err_t *err);
 void etcd_kvs_free(etcd_kvs *kvs);
 
+/* In kvs sorted by key (as every range is): the index of the first key >= key,
+ * *found telling whether it is key itself (found may be NULL); O(log n). */
+size_t etcd_kvs_search(const etcd_kvs *kvs, const char *key, bool *found);
+/* The kv of key in kvs sorted by key, or NULL. */
+const etcd_kv *etcd_kvs_get(const etcd_kvs *kvs, const char *key);
+
 /* *revision (may be NULL) gets the store revision after the write. */
 int etcd_put(etcd *e, const char *key, const char *value, int64_t lease, int64_t *revision,
              err_t *err);
