@@ -4,7 +4,6 @@
 #include "metrics.h"
 
 #include <microhttpd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,33 +14,9 @@ struct metrics {
 };
 
 typedef struct metrics_text {
-    char *s;
-    size_t len, cap;
-    int pass; /* which family is being written: they are written one after another */
+    FILE *out; /* an open_memstream */
+    int pass;  /* which family is being written: they are written one after another */
 } metrics_text;
-
-static void metrics_printf(metrics_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void metrics_printf(metrics_text *t, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if (t->len + (size_t)n + 1 > t->cap) {
-        size_t cap = (t->cap + (size_t)n + 1) * 2;
-        char *grown = realloc(t->s, cap);
-        if (!grown)
-            return;
-        t->s = grown;
-        t->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
-    va_end(ap);
-    t->len += (size_t)n;
-}
 
 static const struct metrics_family {
     const char *name, *type, *help;
@@ -77,14 +52,14 @@ static void metrics_link(void *ud, const proxy_link_stats *s)
              s->port);
     const char *name = metrics_families[t->pass].name;
     switch (t->pass) {
-    case 0: metrics_printf(t, "%s{%s} %llu\n", name, labels, s->active); break;
-    case 1: metrics_printf(t, "%s{%s} %llu\n", name, labels, s->total); break;
+    case 0: fprintf(t->out, "%s{%s} %llu\n", name, labels, s->active); break;
+    case 1: fprintf(t->out, "%s{%s} %llu\n", name, labels, s->total); break;
     case 2:
-        metrics_printf(t, "%s{%s,direction=\"in\"} %llu\n", name, labels, s->bytes_in);
-        metrics_printf(t, "%s{%s,direction=\"out\"} %llu\n", name, labels, s->bytes_out);
+        fprintf(t->out, "%s{%s,direction=\"in\"} %llu\n", name, labels, s->bytes_in);
+        fprintf(t->out, "%s{%s,direction=\"out\"} %llu\n", name, labels, s->bytes_out);
         break;
-    case 3: metrics_printf(t, "%s{%s} %llu\n", name, labels, s->refused); break;
-    default: metrics_printf(t, "%s{%s} %llu\n", name, labels, s->failures); break;
+    case 3: fprintf(t->out, "%s{%s} %llu\n", name, labels, s->refused); break;
+    default: fprintf(t->out, "%s{%s} %llu\n", name, labels, s->failures); break;
     }
 }
 
@@ -94,22 +69,25 @@ static enum MHD_Result metrics_handle(void *cls, struct MHD_Connection *conn, co
 {
     (void)version, (void)upload, (void)upload_size, (void)con_cls;
     metrics *m = cls;
-    metrics_text t = {0};
+    char *text = NULL;
+    size_t len = 0;
+    metrics_text t = {.out = open_memstream(&text, &len)};
     unsigned status = 200;
+    if (!t.out)
+        return MHD_NO;
     if (strcmp(url, "/metrics") != 0 || strcmp(method, "GET") != 0) {
         status = 404;
-        metrics_printf(&t, "only GET /metrics is served here\n");
+        fputs("only GET /metrics is served here\n", t.out);
     }
     for (t.pass = 0; status == 200 && t.pass < (int)(sizeof metrics_families / sizeof *metrics_families); t.pass++) {
         const struct metrics_family *f = &metrics_families[t.pass];
-        metrics_printf(&t, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, f->type);
+        fprintf(t.out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, f->type);
         proxy_stats(m->p, metrics_link, &t);
     }
-    if (!t.s)
-        return MHD_NO;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(t.len, t.s, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp = fclose(t.out) == 0
+        ? MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE) : NULL;
     if (!resp) {
-        free(t.s);
+        free(text);
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");

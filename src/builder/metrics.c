@@ -3,7 +3,6 @@
  * Request counters are process-wide atomics bumped as each request completes;
  * the cluster's figures (apps, instances by state, hosts) are counted from the
  * store's snapshot when scraped, so they cost nothing between scrapes. */
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,52 +27,24 @@ void metrics_stream(int delta_events, int delta_logs)
     atomic_fetch_add(&metrics_logs_streams, delta_logs);
 }
 
-typedef struct metrics_buf {
-    char *text;
-    size_t len, cap;
-} metrics_buf;
-
-static void metrics_printf(metrics_buf *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void metrics_printf(metrics_buf *m, const char *fmt, ...)
+static void metrics_requests_text(FILE *out)
 {
-    va_list ap;
-    for (;;) {
-        va_start(ap, fmt);
-        int n = vsnprintf(m->text ? m->text + m->len : NULL, m->text ? m->cap - m->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            return;
-        if (m->text && m->len + (size_t)n < m->cap) {
-            m->len += (size_t)n;
-            return;
-        }
-        size_t cap = (m->cap ? m->cap * 2 : 4096) + (size_t)n;
-        char *grown = realloc(m->text, cap);
-        if (!grown)
-            return;
-        m->text = grown;
-        m->cap = cap;
-    }
-}
-
-static void metrics_requests_text(metrics_buf *m)
-{
-    metrics_printf(m, "# HELP dokkaa_builder_requests_total HTTP requests answered, by status.\n"
-                      "# TYPE dokkaa_builder_requests_total counter\n");
+    fprintf(out, "# HELP dokkaa_builder_requests_total HTTP requests answered, by status.\n"
+                 "# TYPE dokkaa_builder_requests_total counter\n");
     for (unsigned s = 100; s < METRICS_STATUSES; s++) {
         unsigned long long n = atomic_load(&metrics_requests[s]);
         if (n)
-            metrics_printf(m, "dokkaa_builder_requests_total{code=\"%u\"} %llu\n", s, n);
+            fprintf(out, "dokkaa_builder_requests_total{code=\"%u\"} %llu\n", s, n);
     }
-    metrics_printf(m, "# HELP dokkaa_builder_streams Open streams (events, logs).\n"
-                      "# TYPE dokkaa_builder_streams gauge\n"
-                      "dokkaa_builder_streams{kind=\"events\"} %d\n"
-                      "dokkaa_builder_streams{kind=\"logs\"} %d\n",
-                   atomic_load(&metrics_events_streams), atomic_load(&metrics_logs_streams));
+    fprintf(out, "# HELP dokkaa_builder_streams Open streams (events, logs).\n"
+                 "# TYPE dokkaa_builder_streams gauge\n"
+                 "dokkaa_builder_streams{kind=\"events\"} %d\n"
+                 "dokkaa_builder_streams{kind=\"logs\"} %d\n",
+              atomic_load(&metrics_events_streams), atomic_load(&metrics_logs_streams));
 }
 
 /* Instances by the state their conductors report. */
-static void metrics_states_text(metrics_buf *m, const store_snap *snap)
+static void metrics_states_text(FILE *out, const store_snap *snap)
 {
     const etcd_kv *kv;
     size_t n = store_range(snap, "/status/", &kv);
@@ -86,17 +57,17 @@ static void metrics_states_text(metrics_buf *m, const store_snap *snap)
                                 json_integer(json_integer_value(json_object_get(states, state)) + 1));
         json_decref(v);
     }
-    metrics_printf(m, "# HELP dokkaa_instances Instances by reported state.\n"
-                      "# TYPE dokkaa_instances gauge\n");
+    fprintf(out, "# HELP dokkaa_instances Instances by reported state.\n"
+                 "# TYPE dokkaa_instances gauge\n");
     const char *state;
     json_t *count;
     json_object_foreach(states, state, count)
-        metrics_printf(m, "dokkaa_instances{state=\"%s\"} %lld\n", state,
-                       (long long)json_integer_value(count));
+        fprintf(out, "dokkaa_instances{state=\"%s\"} %lld\n", state,
+                  (long long)json_integer_value(count));
     json_decref(states);
 }
 
-static void metrics_cluster_text(metrics_buf *m, builder *b)
+static void metrics_cluster_text(FILE *out, builder *b)
 {
     const etcd_kv *kv;
     store_snap *snap = store_acquire(b->store);
@@ -104,31 +75,35 @@ static void metrics_cluster_text(metrics_buf *m, builder *b)
     size_t apps_keys = store_range(snap, "/apps/", &kv);
     for (size_t i = 0; i < apps_keys; i++)
         manifests += strlen(kv[i].key) > 9 && strcmp(kv[i].key + strlen(kv[i].key) - 9, "/manifest") == 0;
-    metrics_printf(m, "# HELP dokkaa_manifests Manifests stored.\n# TYPE dokkaa_manifests gauge\n"
-                      "dokkaa_manifests %zu\n"
-                      "# HELP dokkaa_hosts Live hosts.\n# TYPE dokkaa_hosts gauge\n"
-                      "dokkaa_hosts %zu\n"
-                      "# HELP dokkaa_builder_store_keys Keys in this builder's copy of etcd.\n"
-                      "# TYPE dokkaa_builder_store_keys gauge\n"
-                      "dokkaa_builder_store_keys %zu\n"
-                      "# HELP dokkaa_builder_store_revision The etcd revision of that copy.\n"
-                      "# TYPE dokkaa_builder_store_revision gauge\n"
-                      "dokkaa_builder_store_revision %lld\n",
-                   manifests, store_range(snap, "/hosts/", &kv), keys,
-                   (long long)store_revision(snap));
-    metrics_states_text(m, snap);
+    fprintf(out, "# HELP dokkaa_manifests Manifests stored.\n# TYPE dokkaa_manifests gauge\n"
+                 "dokkaa_manifests %zu\n"
+                 "# HELP dokkaa_hosts Live hosts.\n# TYPE dokkaa_hosts gauge\n"
+                 "dokkaa_hosts %zu\n"
+                 "# HELP dokkaa_builder_store_keys Keys in this builder's copy of etcd.\n"
+                 "# TYPE dokkaa_builder_store_keys gauge\n"
+                 "dokkaa_builder_store_keys %zu\n"
+                 "# HELP dokkaa_builder_store_revision The etcd revision of that copy.\n"
+                 "# TYPE dokkaa_builder_store_revision gauge\n"
+                 "dokkaa_builder_store_revision %lld\n",
+              manifests, store_range(snap, "/hosts/", &kv), keys,
+              (long long)store_revision(snap));
+    metrics_states_text(out, snap);
     store_release(snap);
 }
 
 enum MHD_Result metrics_handle(builder_req *r)
 {
-    metrics_buf m = {0};
-    metrics_requests_text(&m);
-    metrics_cluster_text(&m, r->b);
-    if (!m.text)
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    if (!out)
         return MHD_NO;
+    metrics_requests_text(out);
+    metrics_cluster_text(out, r->b);
+    bool ok = fclose(out) == 0;
     enum MHD_Result ret =
-        builder_reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", m.text, m.len);
-    free(m.text);
+        ok ? builder_reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len)
+           : MHD_NO;
+    free(text);
     return ret;
 }
