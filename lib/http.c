@@ -2,6 +2,7 @@
 #include "dokkaa/http.h"
 
 #include <curl/curl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +24,36 @@ struct http_sink {
 };
 
 static pthread_once_t http_once_flag = PTHREAD_ONCE_INIT;
-/* Dokkaa speaks plain HTTP only (loopback etcd, the engine's unix socket, hosts on
- * its own bridge): leaving TLS uninitialised saves megabytes of resident memory. */
-static void http_global_init(void) { curl_global_init(CURL_GLOBAL_NOTHING); }
+
+/* The TLS files (http_tls_set); "" for none. set: http_tls_set was called, so
+ * the environment is not read. */
+static struct {
+    char ca[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
+    bool set;
+} http_tls;
+
+static void http_tls_copy(char *dst, const char *src)
+{
+    snprintf(dst, PATH_MAX, "%s", src ? src : "");
+}
+
+/* TLS is left uninitialised here (CURL_GLOBAL_NOTHING): libcurl brings OpenSSL up
+ * on the first https:// request, so the local provider's plain-HTTP daemons never
+ * pay its resident memory. */
+static void http_global_init(void)
+{
+    curl_global_init(CURL_GLOBAL_NOTHING);
+    if (!http_tls.set)
+        http_tls_set(getenv("DOKKAA_TLS_CA"), getenv("DOKKAA_TLS_CERT"), getenv("DOKKAA_TLS_KEY"));
+}
+
+void http_tls_set(const char *ca, const char *cert, const char *key)
+{
+    http_tls_copy(http_tls.ca, ca);
+    http_tls_copy(http_tls.cert, cert);
+    http_tls_copy(http_tls.key, key);
+    http_tls.set = true;
+}
 
 http_client *http_client_new(const char *unix_socket, err_t *err)
 {
@@ -126,6 +154,14 @@ static int http_perform(http_client *c, const http_req *req, struct http_sink *s
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, why);
     if (c->unix_socket)
         curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->unix_socket);
+    if (strncmp(req->url, "https:", 6) == 0) {
+        if (http_tls.ca[0])
+            curl_easy_setopt(h, CURLOPT_CAINFO, http_tls.ca);
+        if (http_tls.cert[0] && http_tls.key[0]) {
+            curl_easy_setopt(h, CURLOPT_SSLCERT, http_tls.cert);
+            curl_easy_setopt(h, CURLOPT_SSLKEY, http_tls.key);
+        }
+    }
     if (req->body) {
         snprintf(ctype, sizeof ctype, "Content-Type: %s",
                  req->content_type ? req->content_type : "application/json");

@@ -6,7 +6,7 @@ dk_die() { printf '%s\n' "dokkaa: error: $*" >&2; exit 1; }
 
 # Debian packages Dokkaa needs to build, run and test.
 DK_PACKAGES=(cmake gcc make pkg-config libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev
-             libssl-dev libcmocka-dev docker.io etcd-server etcd-client docker-registry
+             libssl-dev libgnutls28-dev libcmocka-dev docker.io etcd-server etcd-client docker-registry
              debootstrap curl iproute2 iptables valgrind bc jq)
 # Only the tests and benchmarks need these: dk_need_packages "${DK_TEST_PACKAGES[@]}".
 DK_TEST_PACKAGES=(chromium wrk)

@@ -11,8 +11,14 @@
  *                   curl commands work from the machine and trusted networks)
  *
  * A token that is given but unknown is refused even where anonymous access would
- * do: a client that means to be someone should hear that it is not. */
+ * do: a client that means to be someone should hear that it is not.
+ *
+ * With TLS (real machines), plain HTTP is for loopback and trusted networks only:
+ * anywhere else a token would cross the network in the clear. A client that
+ * presents a certificate of the cluster's CA over HTTPS is another host of the
+ * cluster (a builder forwarding a log request) and counts as trusted. */
 #include <arpa/inet.h>
+#include <gnutls/gnutls.h>
 #include <string.h>
 
 #include "builder.h"
@@ -75,10 +81,24 @@ static bool auth_lookup(builder_req *r, const char *token)
     return known;
 }
 
+/* A client certificate that chains to the cluster's CA (MHD was given it as
+ * MHD_OPTION_HTTPS_MEM_TRUST, so it asks clients for one, optionally). */
+static bool auth_cluster_cert(builder_req *r)
+{
+    const union MHD_ConnectionInfo *info =
+        r->tls ? MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION) : NULL;
+    unsigned int status = 1, n = 0;
+    if (!info || !info->tls_session)
+        return false;
+    gnutls_session_t session = info->tls_session;
+    return gnutls_certificate_get_peers(session, &n) && n > 0 &&
+           gnutls_certificate_verify_peers2(session, &status) == 0 && status == 0;
+}
+
 void auth_identify(builder_req *r)
 {
     const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
-    r->trusted = auth_trusted(r->b, r->conn);
+    r->trusted = auth_trusted(r->b, r->conn) || auth_cluster_cert(r);
     r->role = TOKEN_ANONYMOUS;
     if (!h)
         return;
@@ -112,5 +132,15 @@ bool auth_allow(builder_req *r, bool write, enum MHD_Result *ret)
     else
         *ret = builder_error(r, 401, "reads from outside loopback and trusted networks need a "
                                      "token (Authorization: Bearer ...)");
+    return false;
+}
+
+bool auth_transport_allowed(builder_req *r, enum MHD_Result *ret)
+{
+    if (!r->b->tls_daemon || r->tls || r->trusted)
+        return true;
+    *ret = builder_error(r, 403, "plain HTTP is accepted from loopback and trusted networks only; "
+                                 "use https:// on this port (the cluster's CA is in the CLI's "
+                                 "config directory), with a token");
     return false;
 }

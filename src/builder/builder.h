@@ -8,6 +8,7 @@
  * events.c /api/v1/events: Server-Sent Events from the store's changes
  * metrics.c /metrics in Prometheus text format
  * assets.c the console and openapi.json, compiled in
+ * listen.c one port for HTTP and HTTPS, when the builder has a certificate
  * v2.c     the etcd v2 keys API of the seed's curl commands */
 #ifndef DOKKAA_BUILDER_H
 #define DOKKAA_BUILDER_H
@@ -31,6 +32,8 @@ typedef struct builder_net {
     uint32_t addr, mask; /* host order */
 } builder_net;
 
+typedef struct builder_listener builder_listener;
+
 typedef struct builder {
     char etcd_endpoints[1024];
     char host_id[64];        /* this host's id, as its conductor registers it */
@@ -38,6 +41,11 @@ typedef struct builder {
     int port;
     builder_net trusted[BUILDER_MAX_TRUST]; /* besides loopback, always trusted */
     int ntrusted;
+    /* TLS (--tls-cert, --tls-key, --tls-ca): the port then speaks HTTPS too, plain
+     * HTTP is for loopback and trusted networks only, and a client presenting a
+     * certificate of the cluster's CA (another host's builder) is trusted. */
+    char tls_cert[256], tls_key[256], tls_ca[256];
+    struct MHD_Daemon *tls_daemon; /* NULL without TLS */
     store *store;
     atomic_bool stopping;
 } builder;
@@ -55,16 +63,26 @@ typedef struct builder_req {
     size_t body_len;
     bool too_large;
     unsigned status;     /* of the reply queued, for /metrics */
-    bool trusted;        /* from loopback or a trusted network */
+    bool tls;            /* came over HTTPS */
+    bool trusted;        /* from loopback, a trusted network, or a cluster certificate */
     enum token_role role; /* from the bearer token; TOKEN_ANONYMOUS without one */
     char token_id[TOKEN_ID_LEN + 1];
     bool token_invalid;  /* a token was given and is unknown or malformed */
     etcd *etcd;          /* this request's client, made on first use (builder_etcd) */
 } builder_req;
 
+/* listen.c: accept on port, hand each connection to plain or tls by its first
+ * byte. Neither daemon listens itself (MHD_USE_NO_LISTEN_SOCKET). */
+builder_listener *listen_start(int port, struct MHD_Daemon *plain, struct MHD_Daemon *tls,
+                               err_t *err);
+void listen_stop(builder_listener *l);
+
 /* auth.c */
 /* Fill r->trusted, r->role, r->token_id, r->token_invalid. */
 void auth_identify(builder_req *r);
+/* Whether r may use the transport it came by (with TLS on, plain HTTP only from
+ * trusted clients); when not, the refusal is queued and its result in *ret. */
+bool auth_transport_allowed(builder_req *r, enum MHD_Result *ret);
 /* Whether r may read (write: may change things); when not, the reply refusing it
  * has been queued and its result is in *ret. */
 bool auth_allow(builder_req *r, bool write, enum MHD_Result *ret);

@@ -522,8 +522,9 @@ static enum MHD_Result logs_remote(builder_req *r, const logs_target *t, bool fo
         return builder_error(r, 500, "out of memory or descriptors");
     if (tail >= 0)
         snprintf(tailq, sizeof tailq, "&tail=%d", tail);
-    if (asprintf(&s->url, "http://%s:%d/api/v1/apps/%s/%s/instances/%d/logs?follow=%d%s",
-                 t->addr, r->b->port, t->app, t->name, t->instance, follow, tailq) < 0)
+    /* with TLS, over HTTPS: the host's certificate makes this builder trusted there */
+    if (asprintf(&s->url, "%s://%s:%d/api/v1/apps/%s/%s/instances/%d/logs?follow=%d%s",
+                 r->b->tls_daemon ? "https" : "http", t->addr, r->b->port, t->app, t->name, t->instance, follow, tailq) < 0)
         s->url = NULL;
     if (!s->url || (auth && !(s->auth = strdup(auth))) || logs_stream_start(s) < 0) {
         logs_stream_free(s);

@@ -142,6 +142,8 @@ static bool builder_admit(builder_req *r, enum MHD_Result *ret)
 {
     bool write = !builder_is_read(r->method);
     auth_identify(r);
+    if (!auth_transport_allowed(r, ret))
+        return false;
     if (strncmp(r->url, "/v2/keys", 8) == 0) {
         /* as the API: manifests may hold secrets (env), so reads from outside need a
          * token too; anonymous writes from trusted clients keep the seed's commands */
@@ -223,8 +225,11 @@ static enum MHD_Result builder_handle(void *cls, struct MHD_Connection *conn, co
     if (!r || !r->started) {
         if (!r && !(r = calloc(1, sizeof *r)))
             return MHD_NO;
-        *r = (builder_req){.b = cls, .conn = conn, .method = method, .url = url,
-                           .raw_url = r->raw_url, .started = true};
+        const union MHD_ConnectionInfo *d = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_DAEMON);
+        builder *b = cls;
+        *r = (builder_req){.b = b, .conn = conn, .method = method, .url = url,
+                           .raw_url = r->raw_url, .started = true,
+                           .tls = b->tls_daemon && d && d->daemon == b->tls_daemon};
         *con_cls = r;
         return builder_admit(r, &ret) ? MHD_YES : ret;
     }
@@ -246,7 +251,7 @@ static enum MHD_Result builder_handle(void *cls, struct MHD_Connection *conn, co
     return builder_route(r);
 }
 
-static int builder_add_trust(builder *b, const char *cidr)
+static int builder_add_trust_one(builder *b, const char *cidr)
 {
     char addr[64];
     int bits = 32;
@@ -261,6 +266,17 @@ static int builder_add_trust(builder *b, const char *cidr)
     return 0;
 }
 
+/* One CIDR, or a comma-separated list of them ($DOKKAA_TRUST). */
+static int builder_add_trust(builder *b, const char *cidrs)
+{
+    char list[1024], *save = NULL;
+    snprintf(list, sizeof list, "%s", cidrs);
+    for (char *c = strtok_r(list, ", ", &save); c; c = strtok_r(NULL, ", ", &save))
+        if (builder_add_trust_one(b, c) < 0)
+            return -1;
+    return 0;
+}
+
 static void builder_usage(FILE *out)
 {
     fputs("usage: dokkaa-builder [options]\n"
@@ -271,9 +287,21 @@ static void builder_usage(FILE *out)
           "                   hostname); logs of its instances come from its own engine\n"
           "  --docker HOST    this host's Docker engine (default: $DOCKER_HOST, else\n"
           "                   /var/run/docker.sock)\n"
-          "  --trust CIDR     a network whose anonymous writes are accepted, besides\n"
-          "                   loopback (repeatable)\n",
+          "  --trust CIDRS    networks whose anonymous writes are accepted, besides\n"
+          "                   loopback (comma-separated, repeatable; default: $DOKKAA_TRUST)\n"
+          "  --tls-cert FILE  serve HTTPS too, on the same port, with this certificate\n"
+          "                   (PEM; default: $DOKKAA_TLS_CERT); plain HTTP is then for\n"
+          "                   loopback and trusted networks only\n"
+          "  --tls-key FILE   its key (default: $DOKKAA_TLS_KEY)\n"
+          "  --tls-ca FILE    the cluster's CA: clients with a certificate of it are\n"
+          "                   trusted (default: $DOKKAA_TLS_CA)\n",
           out);
+}
+
+static void builder_env(char *buf, size_t size, const char *name)
+{
+    const char *v = getenv(name);
+    snprintf(buf, size, "%s", v ? v : "");
 }
 
 /* Defaults as the conductor's: $HOST_ID, else the hostname. */
@@ -286,6 +314,9 @@ static void builder_defaults(builder *b)
     snprintf(b->docker_host, sizeof b->docker_host, "%s", docker ? docker : "");
     config_etcd_endpoints(b->etcd_endpoints, sizeof b->etcd_endpoints, getenv("ETCD_ADDR"));
     b->port = 4001;
+    builder_env(b->tls_cert, sizeof b->tls_cert, "DOKKAA_TLS_CERT");
+    builder_env(b->tls_key, sizeof b->tls_key, "DOKKAA_TLS_KEY");
+    builder_env(b->tls_ca, sizeof b->tls_ca, "DOKKAA_TLS_CA");
 }
 
 static int builder_options(builder *b, int argc, char **argv)
@@ -294,20 +325,93 @@ static int builder_options(builder *b, int argc, char **argv)
         {"etcd", required_argument, 0, 'e'},    {"port", required_argument, 0, 'p'},
         {"trust", required_argument, 0, 't'},   {"host-id", required_argument, 0, 'i'},
         {"docker", required_argument, 0, 'd'},  {"help", no_argument, 0, 'h'},
+        {"tls-cert", required_argument, 0, 'C'}, {"tls-key", required_argument, 0, 'K'},
+        {"tls-ca", required_argument, 0, 'A'},
         {0, 0, 0, 0}};
+    const char *trust = getenv("DOKKAA_TRUST");
+    bool trust_given = false;
     int opt;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
         case 'e': config_etcd_endpoints(b->etcd_endpoints, sizeof b->etcd_endpoints, optarg); break;
         case 'p': if (config_int("--port", optarg, 1, 65535, &b->port) < 0) return 2; break;
-        case 't': if (builder_add_trust(b, optarg) < 0) return 2; break;
+        case 't': if (builder_add_trust(b, optarg) < 0) return 2; trust_given = true; break;
+        case 'C': snprintf(b->tls_cert, sizeof b->tls_cert, "%s", optarg); break;
+        case 'K': snprintf(b->tls_key, sizeof b->tls_key, "%s", optarg); break;
+        case 'A': snprintf(b->tls_ca, sizeof b->tls_ca, "%s", optarg); break;
         case 'i': snprintf(b->host_id, sizeof b->host_id, "%s", optarg); break;
         case 'd': snprintf(b->docker_host, sizeof b->docker_host, "%s", optarg); break;
         case 'h': builder_usage(stdout); return 0;
         default: builder_usage(stderr); return 2;
         }
     }
+    if (!trust_given && trust && *trust && builder_add_trust(b, trust) < 0)
+        return 2;
+    if (!b->tls_cert[0] != !b->tls_key[0]) {
+        fputs("dokkaa-builder: --tls-cert and --tls-key go together\n", stderr);
+        return 2;
+    }
     return -1;
+}
+
+/* The daemons, and what they need to outlive: MHD keeps pointers to the PEM text. */
+static struct MHD_Daemon *builder_plain;
+static builder_listener *builder_listening;
+static char *builder_pem[3]; /* cert, key, CA */
+
+/* A PEM file, NUL-terminated (certificates and keys are a few KiB). */
+static char *builder_read_pem(const char *path, err_t *err)
+{
+    enum { MAX = 64 * 1024 };
+    FILE *f = fopen(path, "r");
+    char *text = f ? malloc(MAX + 1) : NULL;
+    size_t len = text ? fread(text, 1, MAX + 1, f) : 0;
+    bool ok = text && !ferror(f) && len <= MAX;
+    if (f)
+        fclose(f);
+    if (!ok) {
+        free(text);
+        return err_sys(err, "%s", path), NULL;
+    }
+    text[len] = '\0';
+    return text;
+}
+
+/* A thread per connection: the limit keeps a flood of idle connections from
+ * taking every thread and descriptor the process has. Without a certificate MHD
+ * listens itself, for plain HTTP; with one, two daemons (plain and TLS) take the
+ * connections listen.c accepts on the one port. */
+static int builder_serve(builder *b, err_t *err)
+{
+    const unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
+    if (!b->tls_cert[0]) {
+        builder_plain = MHD_start_daemon(
+            flags | MHD_USE_DUAL_STACK, (uint16_t)b->port, NULL, NULL, builder_handle, b,
+            MHD_OPTION_NOTIFY_COMPLETED, builder_completed, NULL, MHD_OPTION_URI_LOG_CALLBACK,
+            builder_uri_log, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT,
+            1024u, MHD_OPTION_END);
+        return builder_plain ? 0 : err_set(err, ERR_SYS, "cannot listen on port %d", b->port);
+    }
+    if (!(builder_pem[0] = builder_read_pem(b->tls_cert, err)) ||
+        !(builder_pem[1] = builder_read_pem(b->tls_key, err)) ||
+        (b->tls_ca[0] && !(builder_pem[2] = builder_read_pem(b->tls_ca, err))))
+        return -1;
+    const unsigned own = flags | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
+    builder_plain = MHD_start_daemon(
+        own, 0, NULL, NULL, builder_handle, b, MHD_OPTION_NOTIFY_COMPLETED, builder_completed,
+        NULL, MHD_OPTION_URI_LOG_CALLBACK, builder_uri_log, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+        30u, MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_END);
+    b->tls_daemon = MHD_start_daemon(
+        own | MHD_USE_TLS, 0, NULL, NULL, builder_handle, b, MHD_OPTION_NOTIFY_COMPLETED,
+        builder_completed, NULL, MHD_OPTION_URI_LOG_CALLBACK, builder_uri_log, NULL,
+        MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT, 1024u,
+        MHD_OPTION_HTTPS_MEM_CERT, builder_pem[0], MHD_OPTION_HTTPS_MEM_KEY, builder_pem[1],
+        builder_pem[2] ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, builder_pem[2],
+        MHD_OPTION_END);
+    if (!builder_plain || !b->tls_daemon)
+        return err_set(err, ERR_SYS, "cannot start the HTTPS server with %s and %s", b->tls_cert,
+                       b->tls_key);
+    return (builder_listening = listen_start(b->port, builder_plain, b->tls_daemon, err)) ? 0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -327,20 +431,13 @@ int main(int argc, char **argv)
         log_error("%s", err.msg);
         return 1;
     }
-    /* A thread per connection: the limit keeps a flood of idle connections from
-     * taking every thread and descriptor the process has. */
-    struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_DUAL_STACK,
-        (uint16_t)b.port, NULL, NULL, builder_handle, &b, MHD_OPTION_NOTIFY_COMPLETED,
-        builder_completed, NULL, MHD_OPTION_URI_LOG_CALLBACK, builder_uri_log, NULL,
-        MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-        MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_END);
-    if (!d) {
-        log_error("cannot listen on port %d", b.port);
+    if (builder_serve(&b, &err) < 0) {
+        log_error("%s", err.msg);
         store_stop(b.store);
         return 1;
     }
-    log_info("serving on port %d; host %s; etcd %s", b.port, b.host_id, b.etcd_endpoints);
+    log_info("serving %s on port %d; host %s; etcd %s", b.tls_daemon ? "HTTP and HTTPS" : "HTTP",
+             b.port, b.host_id, b.etcd_endpoints);
     /* the signals stay blocked but while waiting, so none comes between the check and
      * the wait (pause() would then sleep on) */
     sigset_t stops, before;
@@ -355,7 +452,12 @@ int main(int argc, char **argv)
      * on a follower that would never hang up */
     atomic_store(&b.stopping, true);
     store_shutdown(b.store);
-    MHD_stop_daemon(d);
+    listen_stop(builder_listening);
+    MHD_stop_daemon(builder_plain);
+    MHD_stop_daemon(b.tls_daemon);
     store_stop(b.store);
+    free(builder_pem[0]);
+    free(builder_pem[1]);
+    free(builder_pem[2]);
     return 0;
 }

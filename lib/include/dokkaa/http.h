@@ -37,6 +37,14 @@ typedef struct http_req {
 /* Called with each chunk of a streamed response body; return false to stop. */
 typedef bool (*http_chunk_fn)(void *ud, const char *data, size_t len);
 
+/* TLS for https:// URLs, process-wide: the CA that servers' certificates must
+ * chain to (else the system's), and the client certificate and key presented to
+ * servers that ask for one (etcd with client-cert-auth). Read once from
+ * $DOKKAA_TLS_CA, $DOKKAA_TLS_CERT and $DOKKAA_TLS_KEY, the variables of
+ * /etc/dokkaa/dokkaa.conf; http_tls_set replaces them (NULL or "" for none). Set
+ * it before any thread makes requests. Plain http:// and unix sockets ignore it. */
+void http_tls_set(const char *ca, const char *cert, const char *key);
+
 /* unix_socket may be NULL for TCP. */
 http_client *http_client_new(const char *unix_socket, err_t *err);
 void http_client_free(http_client *c);
