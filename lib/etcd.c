@@ -285,6 +285,71 @@ static int etcd_call(etcd *e, const char *path, const json_t *body, json_t **out
     return 0;
 }
 
+/* ---- membership ------------------------------------------------------------------ */
+
+/* The gateway writes uint64 ids as JSON strings (proto3's JSON mapping). */
+static uint64_t etcd_json_u64(const json_t *v)
+{
+    if (json_is_string(v))
+        return strtoull(json_string_value(v), NULL, 10);
+    return json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
+}
+
+int etcd_member_list(etcd *e, etcd_member **members, size_t *n, err_t *err)
+{
+    json_t *req = json_object(), *resp = NULL, *m;
+    size_t i;
+    *members = NULL;
+    *n = 0;
+    if (!req)
+        return etcd_oom(err);
+    int rc = etcd_call(e, "/v3/cluster/member/list", req, &resp, err);
+    json_decref(req);
+    if (rc < 0)
+        return -1;
+    json_t *list = json_object_get(resp, "members");
+    if (json_array_size(list) && !(*members = calloc(json_array_size(list), sizeof **members))) {
+        json_decref(resp);
+        return etcd_oom(err);
+    }
+    json_array_foreach(list, i, m) {
+        etcd_member *out = &(*members)[(*n)++];
+        const char *name = json_string_value(json_object_get(m, "name"));
+        const char *peer = json_string_value(json_array_get(json_object_get(m, "peerURLs"), 0));
+        out->id = etcd_json_u64(json_object_get(m, "ID"));
+        snprintf(out->name, sizeof out->name, "%s", name ? name : "");
+        snprintf(out->peer_url, sizeof out->peer_url, "%s", peer ? peer : "");
+    }
+    json_decref(resp);
+    return 0;
+}
+
+int etcd_member_add(etcd *e, const char *peer_url, uint64_t *id, err_t *err)
+{
+    json_t *req = json_pack("{s:[s]}", "peerURLs", peer_url), *resp = NULL;
+    if (!req)
+        return etcd_oom(err);
+    int rc = etcd_call(e, "/v3/cluster/member/add", req, &resp, err);
+    json_decref(req);
+    if (rc == 0 && id)
+        *id = etcd_json_u64(json_object_get(json_object_get(resp, "member"), "ID"));
+    json_decref(resp);
+    return rc;
+}
+
+int etcd_member_remove(etcd *e, uint64_t id, err_t *err)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%llu", (unsigned long long)id);
+    json_t *req = json_pack("{s:s}", "ID", text), *resp = NULL;
+    if (!req)
+        return etcd_oom(err);
+    int rc = etcd_call(e, "/v3/cluster/member/remove", req, &resp, err);
+    json_decref(req);
+    json_decref(resp);
+    return rc;
+}
+
 /* ---- key-value ------------------------------------------------------------------- */
 
 static void etcd_kv_clear(etcd_kv *kv)

@@ -38,6 +38,7 @@ enum api_exit {
 typedef struct api_config {
     char url[512];   /* without a trailing "/" */
     char token[128]; /* "" for none */
+    char ca[4096];   /* the CA file its certificate chains to; "" for the system's */
 } api_config;
 
 /* The config file's path: $XDG_CONFIG_HOME/dokkaa/config.json, else

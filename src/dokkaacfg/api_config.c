@@ -1,7 +1,9 @@
 /* api_config.c - where the API is and which token goes with it.
  *
  * The file ($XDG_CONFIG_HOME/dokkaa/config.json, written by `up` and `init`) is
- * {"api": URL, "token": "dk_..."}; $DOKKAA_API and $DOKKAA_TOKEN override it, and
+ * {"api": URL, "token": "dk_...", "ca": FILE, "cluster": NAME} (the last two for a
+ * cluster on real machines: the CA its API's certificate chains to, and the name
+ * of its directory beside the file, clusters/NAME/); $DOKKAA_API and $DOKKAA_TOKEN override it, and
  * --api and --token override those, each field on its own (--token "" sends none). The file holds a
  * secret: it is written 0600, in a directory of mode 0700. */
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "dokkaa/http.h"
 
 int api_config_path(char *path, size_t size, err_t *err)
 {
@@ -149,7 +152,8 @@ int api_config_load(api_config *c, const cfg_global *g, err_t *err)
     if (api_config_path(path, sizeof path, NULL) == API_OK) {
         if ((rc = api_config_read(path, &obj, err)) != API_OK ||
             (rc = api_config_field(path, obj, "api", c->url, sizeof c->url, err)) != API_OK ||
-            (rc = api_config_field(path, obj, "token", c->token, sizeof c->token, err)) != API_OK) {
+            (rc = api_config_field(path, obj, "token", c->token, sizeof c->token, err)) != API_OK ||
+            (rc = api_config_field(path, obj, "ca", c->ca, sizeof c->ca, err)) != API_OK) {
             json_decref(obj);
             return rc;
         }
@@ -161,5 +165,8 @@ int api_config_load(api_config *c, const cfg_global *g, err_t *err)
     if (g->token) /* --token "" asks for no token at all */
         snprintf(c->token, sizeof c->token, "%s", g->token);
     api_config_url(c->url, sizeof c->url);
+    /* a cluster on real machines: its API's certificate chains to the cluster's CA */
+    if (c->ca[0])
+        http_tls_set(c->ca, NULL, NULL);
     return API_OK;
 }

@@ -16,6 +16,7 @@ typedef struct cfg_global {
     bool etcd_given; /* by --etcd or $ETCD_ADDR: else a local cluster's own are used */
     const char *api;   /* --api URL, or NULL: then $DOKKAA_API, the config, the default */
     const char *token; /* --token T, or NULL: then $DOKKAA_TOKEN, the config */
+    const char *provider; /* --provider P before the command (the seed's order), or NULL */
 } cfg_global;
 
 /* Each returns the process exit code: 0 ok, 1 failure, 2 usage, and for the
@@ -37,6 +38,7 @@ int cfg_logs(const cfg_global *g, int argc, char **argv);
 int cfg_hosts(const cfg_global *g, int argc, char **argv);
 int cfg_events(const cfg_global *g, int argc, char **argv);
 int cfg_token(const cfg_global *g, int argc, char **argv);
+int cfg_push(const cfg_global *g, int argc, char **argv);
 
 /* Read all of f, up to one byte over the manifest limit (so that whoever checks
  * the limit sees it exceeded): NUL-terminated, free() it; NULL when out of memory
@@ -45,7 +47,10 @@ char *cfg_read(FILE *f, size_t *len);
 
 /* The CLI's config after a cluster is made (init.c): keep the admin token the
  * config holds if it exists in the cluster's etcd, else make one there; write
- * the config with api_url and that token, and say where it went. */
-int cfg_admin_config(const char *etcd_endpoints, const char *api_url, err_t *err);
+ * the config with api_url and that token, the CA that the API's certificate
+ * chains to and the cluster's name (both NULL for a local cluster), and say
+ * where it went. */
+int cfg_admin_config(const char *etcd_endpoints, const char *api_url, const char *ca,
+                     const char *cluster, err_t *err);
 
 #endif

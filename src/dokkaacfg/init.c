@@ -33,7 +33,8 @@ static int cfg_admin_token(etcd *e, const json_t *cfg, char *token, char *id, bo
     return 0;
 }
 
-int cfg_admin_config(const char *etcd_endpoints, const char *api_url, err_t *err)
+int cfg_admin_config(const char *etcd_endpoints, const char *api_url, const char *ca,
+                     const char *cluster, err_t *err)
 {
     char path[PATH_MAX], url[512], token[TOKEN_LEN + 1], id[TOKEN_ID_LEN + 1];
     json_t *cfg = NULL;
@@ -46,8 +47,13 @@ int cfg_admin_config(const char *etcd_endpoints, const char *api_url, err_t *err
         api_config_read(path, &cfg, err) != API_OK || !(e = etcd_new(etcd_endpoints, err)) ||
         cfg_admin_token(e, cfg, token, id, &kept, err) < 0)
         goto out;
+    /* a local cluster's config names no CA and no cluster: drop an earlier one's */
+    json_object_del(cfg, "ca");
+    json_object_del(cfg, "cluster");
     if (json_object_set_new(cfg, "api", json_string(url)) < 0 ||
-        json_object_set_new(cfg, "token", json_string(token)) < 0) {
+        json_object_set_new(cfg, "token", json_string(token)) < 0 ||
+        (ca && json_object_set_new(cfg, "ca", json_string(ca)) < 0) ||
+        (cluster && json_object_set_new(cfg, "cluster", json_string(cluster)) < 0)) {
         err_set(err, ERR_SYS, "out of memory");
         goto out;
     }
@@ -77,7 +83,7 @@ int cfg_init(const cfg_global *g, int argc, char **argv)
     if (rc != API_GO_ON)
         return rc;
     /* --api, here or before the command, is where the API is: not asked of it */
-    if (cfg_admin_config(g->etcd, args.g.api ? args.g.api : API_DEFAULT_URL, &err) < 0) {
+    if (cfg_admin_config(g->etcd, args.g.api ? args.g.api : API_DEFAULT_URL, NULL, NULL, &err) < 0) {
         fprintf(stderr, "dokkaacfg init: %s\n", err.msg);
         return API_FAIL;
     }

@@ -14,9 +14,10 @@ static const struct cfg_command {
     int (*run)(const cfg_global *, int, char **);
     const char *help;
 } cfg_commands[] = {
-    {"up", cfg_up, "make a local cluster: up --provider=local --scale=N [--name NAME]"},
-    {"down", cfg_down, "remove a local cluster and all it made: down [--name NAME]"},
-    {"status", cfg_status, "hosts, instances; with a local cluster, its hosts, etcd and engines"},
+    {"up", cfg_up, "make or grow a cluster: up --provider=local|ssh|digitalocean ... (up --help)"},
+    {"down", cfg_down, "remove a cluster and all it made: down [--provider=P] [--name NAME]"},
+    {"status", cfg_status, "hosts, instances; and the local or ssh cluster's own view"},
+    {"push", cfg_push, "copy images from the local engine into the cluster's registry"},
     {"rebalance", cfg_rebalance, "even out instances over the hosts, without downtime"},
     {"validate", cfg_validate, "validate manifest files (- for stdin) as the cluster would"},
     {"init", cfg_init, "write the CLI's config with an admin token made in etcd: init [--api URL]"},
@@ -36,8 +37,8 @@ static const struct cfg_command {
 
 static void cfg_usage(FILE *out)
 {
-    fputs("usage: dokkaacfg [--api URL] [--token T] [--etcd URLS] COMMAND [ARGS]\n\n"
-          "the cluster, through etcd and the local provider:\n", out);
+    fputs("usage: dokkaacfg [--api URL] [--token T] [--etcd URLS] [--provider P] COMMAND [ARGS]\n\n"
+          "the cluster, through its provider and etcd:\n", out);
     for (size_t i = 0; i < CFG_NCOMMANDS; i++)
         if (cfg_commands[i].name)
             fprintf(out, "  %-10s %s\n", cfg_commands[i].name, cfg_commands[i].help);
@@ -47,6 +48,7 @@ static void cfg_usage(FILE *out)
           ")\n"
           "  --token T     the API token (default: $DOKKAA_TOKEN, else the config's; \"\" for none)\n"
           "  --etcd URLS   etcd endpoints (default: $ETCD_ADDR, else http://127.0.0.1:2379)\n"
+          "  --provider P  for up and down: local, ssh or digitalocean\n"
           "  (--api and --token may also follow an app command)\n\n"
           "The config, $XDG_CONFIG_HOME/dokkaa/config.json (else ~/.config/dokkaa/), is written\n"
           "by up and init: {\"api\": URL, \"token\": \"dk_...\"}. The app commands print tables,\n"
@@ -70,6 +72,7 @@ int main(int argc, char **argv)
     static const struct option opts[] = {{"etcd", required_argument, 0, 'e'},
                                          {"api", required_argument, 0, 'a'},
                                          {"token", required_argument, 0, 't'},
+                                         {"provider", required_argument, 0, 'p'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     cfg_global g = {.etcd_given = getenv("ETCD_ADDR") && *getenv("ETCD_ADDR")};
@@ -84,6 +87,7 @@ int main(int argc, char **argv)
             break;
         case 'a': g.api = optarg; break;
         case 't': g.token = optarg; break;
+        case 'p': g.provider = optarg; break;
         case 'h': cfg_usage(stdout); return 0;
         default: cfg_usage(stderr); return 2;
         }

@@ -105,6 +105,19 @@ int etcd_lease_revoke(etcd *e, int64_t lease, err_t *err);
 /* The keys bound to a lease (values empty: etcd does not say them). */
 int etcd_lease_keys(etcd *e, int64_t lease, etcd_kvs *keys, err_t *err);
 
+/* The cluster's membership (the Cluster service): what `dokkaacfg up` needs to
+ * bring back a member that lost its data (remove it, add it again, start it with
+ * initial-cluster-state existing). A member added but not started yet has no
+ * name. */
+typedef struct etcd_member {
+    uint64_t id;
+    char name[64];
+    char peer_url[256]; /* the first */
+} etcd_member;
+int etcd_member_list(etcd *e, etcd_member **members, size_t *n, err_t *err);
+int etcd_member_add(etcd *e, const char *peer_url, uint64_t *id, err_t *err);
+int etcd_member_remove(etcd *e, uint64_t id, err_t *err);
+
 /* Watch every key under prefix from start_revision (0 = from now on) and deliver
  * events to fn until it returns false (returns 0) or *stop becomes true (returns -1,
  * ERR_CANCELLED). When the connection or the endpoint is lost, the watch reconnects
