@@ -11,6 +11,8 @@
 struct http_client {
     CURL *curl;
     char *unix_socket;
+    bool own_tls; /* http_client_tls: these, not the process's */
+    char *ca, *cert, *key;
 };
 
 struct http_sink {
@@ -77,7 +79,27 @@ void http_client_free(http_client *c)
     if (c->curl)
         curl_easy_cleanup(c->curl);
     free(c->unix_socket);
+    free(c->ca);
+    free(c->cert);
+    free(c->key);
     free(c);
+}
+
+static char *http_dup_or_null(const char *s)
+{
+    return s && *s ? strdup(s) : NULL;
+}
+
+int http_client_tls(http_client *c, const char *ca, const char *cert, const char *key)
+{
+    free(c->ca);
+    free(c->cert);
+    free(c->key);
+    c->ca = http_dup_or_null(ca);
+    c->cert = http_dup_or_null(cert);
+    c->key = http_dup_or_null(key);
+    c->own_tls = true;
+    return (ca && *ca && !c->ca) || (cert && *cert && !c->cert) || (key && *key && !c->key) ? -1 : 0;
 }
 
 void http_buf_free(http_buf *b)
@@ -155,11 +177,14 @@ static int http_perform(http_client *c, const http_req *req, struct http_sink *s
     if (c->unix_socket)
         curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->unix_socket);
     if (strncmp(req->url, "https:", 6) == 0) {
-        if (http_tls.ca[0])
-            curl_easy_setopt(h, CURLOPT_CAINFO, http_tls.ca);
-        if (http_tls.cert[0] && http_tls.key[0]) {
-            curl_easy_setopt(h, CURLOPT_SSLCERT, http_tls.cert);
-            curl_easy_setopt(h, CURLOPT_SSLKEY, http_tls.key);
+        const char *ca = c->own_tls ? c->ca : http_tls.ca[0] ? http_tls.ca : NULL;
+        const char *cert = c->own_tls ? c->cert : http_tls.cert[0] ? http_tls.cert : NULL;
+        const char *key = c->own_tls ? c->key : http_tls.key[0] ? http_tls.key : NULL;
+        if (ca)
+            curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+        if (cert && key) {
+            curl_easy_setopt(h, CURLOPT_SSLCERT, cert);
+            curl_easy_setopt(h, CURLOPT_SSLKEY, key);
         }
     }
     if (req->body) {

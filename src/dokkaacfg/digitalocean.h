@@ -74,8 +74,9 @@ void do_api_free(do_api *api);
 
 /* Retries of an answer 429 (every call) or 5xx (GET and DELETE only: a POST that
  * failed on the server may still have created droplets). The waits double from
- * first_ms, capped at 30 s; the default, 6 retries from 1 s, waits up to a minute in
- * all, the API's burst window. */
+ * first_ms, capped at 30 s; the default, 7 retries from 1 s, waits 91 s in all,
+ * more than the minute of the API's burst window. No answer at all (refused,
+ * timed out) is retried twice at most, for GET and DELETE. */
 void do_api_set_retry(do_api *api, int retries, long first_ms);
 
 /* The HTTP status of the last answer (0 if none came). */
@@ -106,7 +107,9 @@ int do_droplets_create(do_api *api, const char *const names[], size_t n, const c
 /* DELETE /v2/droplets/ID: 204. ERR_NOTFOUND if there is no such droplet. */
 int do_droplet_delete(do_api *api, int64_t id, err_t *err);
 
-/* DELETE /v2/droplets?tag_name=TAG: every droplet with the tag. */
+/* DELETE /v2/droplets?tag_name=TAG: every droplet with the tag. The endpoint
+ * documents a 404 (ERR_NOTFOUND), for a tag the account does not have: for `down`,
+ * nothing to delete. */
 int do_droplets_delete_tag(do_api *api, const char *tag, err_t *err);
 
 void do_key_clear(do_key *key);

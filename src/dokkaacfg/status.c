@@ -10,6 +10,7 @@
 #include "dokkaa/etcd.h"
 #include "dokkaacfg.h"
 #include "provider_local.h"
+#include "provider_ssh.h"
 
 static const char *cfg_field(json_t *v, const char *name)
 {
@@ -62,23 +63,71 @@ out:
     return rc;
 }
 
+/* A cluster on real machines: the etcd view through a tunnel to a member, then
+ * each host's units as systemd sees them (over SSH). */
+static int cfg_status_ssh(ssh_cluster *c)
+{
+    static const char script[] =
+        "for u in etcd conductor ambassador builder registry; do\n"
+        "  printf '%s ' \"$(systemctl is-active dokkaa-$u.service 2>/dev/null)\"; done\n"
+        "dpkg-query -W -f='${Version}\\n' dokkaa 2>/dev/null || echo -\n";
+    ssh_etcd t;
+    err_t err;
+    int rc = 0;
+    if (provider_ssh_etcd_open(c, &t, &err) < 0) {
+        fprintf(stderr, "dokkaacfg status: %s\n", err.msg);
+        rc = 1;
+    } else {
+        rc = cfg_status_etcd(t.endpoint);
+        provider_ssh_etcd_close(&t);
+    }
+    printf("\ncluster %s (%s provider), hosts as systemd sees them:\n%-14s %-16s %-8s %-9s "
+           "%-10s %-10s %-9s %s\n", c->name, c->provider, "HOST", "ADDRESS", "ETCD", "CONDUCTOR",
+           "AMBASSADOR", "BUILDER", "REGISTRY", "PACKAGE");
+    for (size_t i = 0; i < c->nhosts; i++) {
+        ssh_host *h = &c->hosts[i];
+        char *out = NULL, st[5][16] = {{0}}, version[64] = "-";
+        if (ssh_script(&c->ssh, h->target, script, &out, &err) < 0) {
+            printf("%-14s %-16s unreachable: %s\n", h->id, h->addr, err.msg);
+            rc = 1;
+            continue;
+        }
+        sscanf(out, "%15s %15s %15s %15s %15s %63s", st[0], st[1], st[2], st[3], st[4], version);
+        printf("%-14s %-16s %-8s %-9s %-10s %-10s %-9s %s\n", h->id, h->addr, h->member ? st[0] : "-",
+               st[1], st[2], st[3], i == 0 ? st[4] : "-", version);
+        free(out);
+    }
+    return rc;
+}
+
 /* With a local cluster (made by `up`), its own etcd unless --etcd says otherwise,
- * and its view of hosts, members and engines after the etcd view. */
+ * and its view of hosts, members and engines after the etcd view. With a cluster
+ * on real machines (the CLI's config names it, or --name does), its view. */
 int cfg_status(const cfg_global *g, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"name", required_argument, 0, 'n'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *name = PROVIDER_LOCAL_DEFAULT_NAME;
+    bool named = false, found = false;
     provider_local *pl = calloc(1, sizeof *pl);
+    ssh_cluster *c = calloc(1, sizeof *c);
     err_t err;
     int opt, rc = 1;
     optind = 0;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
-        case 'n': name = optarg; break;
+        case 'n': name = optarg; named = true; break;
         case 'h': puts("usage: dokkaacfg status [--name NAME]"); rc = 0; goto out;
         default: fputs("usage: dokkaacfg status [--name NAME]\n", stderr); rc = 2; goto out;
         }
+    }
+    if (!c || (named ? provider_ssh_load(c, name, &err) : provider_ssh_current(c, &found, &err)) < 0) {
+        fprintf(stderr, "dokkaacfg status: %s\n", c ? err.msg : "out of memory");
+        goto out;
+    }
+    if (!g->etcd_given && c->nhosts) {
+        rc = cfg_status_ssh(c);
+        goto out;
     }
     if (!pl || provider_local_init(pl, name, -1, &err) < 0) {
         fprintf(stderr, "dokkaacfg status: %s\n", pl ? err.msg : "out of memory");
@@ -91,5 +140,6 @@ int cfg_status(const cfg_global *g, int argc, char **argv)
     }
 out:
     free(pl);
+    free(c);
     return rc;
 }

@@ -45,6 +45,11 @@ typedef bool (*http_chunk_fn)(void *ud, const char *data, size_t len);
  * it before any thread makes requests. Plain http:// and unix sockets ignore it. */
 void http_tls_set(const char *ca, const char *cert, const char *key);
 
+/* This client's own TLS files instead of the process's (NULL or "" for none: the
+ * system's CAs, no client certificate): for a third party's API, such as a
+ * cloud's, in a process that also speaks to the cluster. */
+int http_client_tls(http_client *c, const char *ca, const char *cert, const char *key);
+
 /* unix_socket may be NULL for TCP. */
 http_client *http_client_new(const char *unix_socket, err_t *err);
 void http_client_free(http_client *c);
