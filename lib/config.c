@@ -36,3 +36,12 @@ int config_int(const char *name, const char *text, int min, int max, int *out)
     *out = (int)v;
     return 0;
 }
+
+const char *config_env(const char *name, const char *seed_name)
+{
+    const char *v = getenv(name);
+    if (v && *v)
+        return v;
+    v = seed_name ? getenv(seed_name) : NULL;
+    return v && *v ? v : NULL;
+}

@@ -5,6 +5,8 @@
  * engine answers in the shape this file was written for. */
 #include "dokkaa/docker.h"
 
+#include <arpa/inet.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,10 +271,21 @@ int docker_network_gateway(docker *d, const char *network, char **gateway, err_t
     if (docker_call(d, "GET", path, NULL, NULL, &resp, err) < 0)
         return -1;
     *gateway = NULL;
+    /* An engine started without --bip lists only the Subnet (Debian's docker.io
+     * does): the bridge then takes the subnet's first address. */
     json_array_foreach(json_object_get(json_object_get(resp, "IPAM"), "Config"), i, config) {
         const char *gw = json_string_value(json_object_get(config, "Gateway"));
+        const char *subnet = json_string_value(json_object_get(config, "Subnet"));
+        struct in_addr net;
+        char addr[INET_ADDRSTRLEN], first[INET_ADDRSTRLEN];
         if (gw && !strchr(gw, ':')) { /* the IPv4 one */
             *gateway = strdup(gw);
+            break;
+        }
+        if (!gw && subnet && sscanf(subnet, "%15[0-9.]/", addr) == 1 &&
+            inet_pton(AF_INET, addr, &net) == 1) {
+            net.s_addr = htonl(ntohl(net.s_addr) + 1);
+            *gateway = strdup(inet_ntop(AF_INET, &net, first, sizeof first));
             break;
         }
     }

@@ -283,7 +283,8 @@ static void builder_usage(FILE *out)
           "  --etcd URLS      etcd endpoints, comma-separated (default: $ETCD_ADDR, else\n"
           "                   http://127.0.0.1:2379)\n"
           "  --port N         HTTP port (default 4001)\n"
-          "  --host-id ID     this host's id, as its conductor's (default: $HOST_ID, else the\n"
+          "  --host-id ID     this host's id, as its conductor's (default: $DOKKAA_HOST_ID or\n"
+          "                   $HOST_ID, else the\n"
           "                   hostname); logs of its instances come from its own engine\n"
           "  --docker HOST    this host's Docker engine (default: $DOCKER_HOST, else\n"
           "                   /var/run/docker.sock)\n"
@@ -307,7 +308,7 @@ static void builder_env(char *buf, size_t size, const char *name)
 /* Defaults as the conductor's: $HOST_ID, else the hostname. */
 static void builder_defaults(builder *b)
 {
-    const char *id = getenv("HOST_ID"), *docker = getenv("DOCKER_HOST");
+    const char *id = config_env("DOKKAA_HOST_ID", "HOST_ID"), *docker = getenv("DOCKER_HOST");
     char hostname[64] = "";
     gethostname(hostname, sizeof hostname - 1);
     snprintf(b->host_id, sizeof b->host_id, "%s", id && *id ? id : hostname);

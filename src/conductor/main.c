@@ -29,8 +29,10 @@ static void conductor_on_signal(int sig)
 static void conductor_usage(FILE *out)
 {
     fputs("usage: dokkaa-conductor [options]\n"
-          "  --host-id ID       this host's id (default: $HOST_ID, else the hostname)\n"
-          "  --host-ip ADDR     address announced for services (default: $HOST_IP, else 127.0.0.1)\n"
+          "  --host-id ID       this host's id (default: $DOKKAA_HOST_ID or $HOST_ID, else the\n"
+          "                     hostname)\n"
+          "  --host-ip ADDR     address announced for services (default: $DOKKAA_HOST_IP or\n"
+          "                     $HOST_IP, else 127.0.0.1)\n"
           "  --etcd URLS        etcd endpoints, comma-separated (default: $ETCD_ADDR, else\n"
           "                     http://127.0.0.1:2379)\n"
           "  --docker HOST      Docker socket (default: $DOCKER_HOST, else /var/run/docker.sock)\n"
@@ -57,7 +59,8 @@ static int conductor_parse(conductor *c, int argc, char **argv)
         {"link-ports", required_argument, 0, 'l'}, {"registry", required_argument, 0, 'g'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    const char *host_id = getenv("HOST_ID"), *host_ip = getenv("HOST_IP");
+    const char *host_id = config_env("DOKKAA_HOST_ID", "HOST_ID");
+    const char *host_ip = config_env("DOKKAA_HOST_IP", "HOST_IP");
     const char *cluster = getenv("DOKKAA_CLUSTER"), *registry = getenv("DOKKAA_REGISTRY");
     char hostname[64] = "localhost";
     err_t err;

@@ -223,8 +223,9 @@ int provider_ssh_package(ssh_cluster *c, const char *file, err_t *err)
         snprintf(c->package, sizeof c->package, "%s", file);
         return provider_ssh_package_version(c, err);
     }
-    /* this CLI's own version, built by `make deb` (build/src/dokkaacfg beside
-     * build/dokkaa_*.deb), or kept by apt when it installed the package */
+    /* this CLI's own version, built by `make deb` (build/dokkaa_*.deb, beside
+     * build/src/dokkaacfg and build/deb/src/dokkaacfg), or kept by apt when it
+     * installed the package */
     if ((n = readlink("/proc/self/exe", exe, sizeof exe - 1)) < 0)
         return err_sys(err, "/proc/self/exe");
     exe[n] = '\0';
@@ -232,11 +233,12 @@ int provider_ssh_package(ssh_cluster *c, const char *file, err_t *err)
     if (slash)
         *slash = '\0';
     const char *const candidates[] = {"%s/../dokkaa_" DOKKAA_VERSION "_*.deb",
+                                      "%s/../../dokkaa_" DOKKAA_VERSION "_*.deb",
                                       "%s/dokkaa_" DOKKAA_VERSION "_*.deb",
                                       "/var/cache/apt/archives/dokkaa_" DOKKAA_VERSION "_*.deb%s"};
     for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++) {
         glob_t g;
-        snprintf(pattern, sizeof pattern, candidates[i], i < 2 ? exe : "");
+        snprintf(pattern, sizeof pattern, candidates[i], i < 3 ? exe : "");
         if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0) {
             char *real = realpath(g.gl_pathv[0], NULL);
             snprintf(c->package, sizeof c->package, "%s", real ? real : g.gl_pathv[0]);

@@ -275,11 +275,11 @@ static bool provider_ssh_conf(const ssh_cluster *c, const ssh_host *h, provider_
     return provider_ssh_add(
         b,
         "# /etc/dokkaa/dokkaa.conf - written by `dokkaacfg up` for cluster %s; the\n"
-        "# dokkaa-* units read it. What each setting means: dokkaa.conf(5) in\n"
+        "# dokkaa-* units read it. Every setting is explained in\n"
         "# /usr/share/doc/dokkaa/dokkaa.conf.example. A later `up` writes it again.\n"
         "DOKKAA_CLUSTER=%s\n"
-        "HOST_ID=%s\n"
-        "HOST_IP=%s\n"
+        "DOKKAA_HOST_ID=%s\n"
+        "DOKKAA_HOST_IP=%s\n"
         "ETCD_ADDR=%s\n"
         "DOKKAA_TRUST=%s\n"
         "DOKKAA_REGISTRY=%s:5000\n"

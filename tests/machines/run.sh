@@ -57,6 +57,7 @@ mt_on_fail() {
 # Every machine and the network gone; nothing of the suite left on this machine.
 mt_teardown() {
     local rc=0
+    [ -n "${MT_STATE:-}" ] && mt_do_stop
     machine_cleanup || rc=1
     [ -n "${MT_STATE:-}" ] && rm -rf "$MT_STATE"
     if docker ps -a --filter label=dokkaa.test=machine -q | grep -q .; then

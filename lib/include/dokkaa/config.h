@@ -10,6 +10,11 @@
  * comma-separated, with or without http://) into URLs; NULL or "" gives the default. */
 void config_etcd_endpoints(char *buf, size_t size, const char *in);
 
+/* The first of the environment variables name and seed_name that is set and not
+ * empty, else NULL: $DOKKAA_HOST_ID (/etc/dokkaa/dokkaa.conf's) before the seed's
+ * $HOST_ID. */
+const char *config_env(const char *name, const char *seed_name);
+
 /* Parse a decimal integer in min..max for option name; prints the error itself. */
 int config_int(const char *name, const char *text, int min, int max, int *out);
 
