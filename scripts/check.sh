@@ -10,6 +10,10 @@
 #   6. the interfaces suite (tests/api): the REST API, the dokkaacfg app commands
 #      and the web console in headless Chromium, on a local cluster of 2 hosts
 #      whose daemons are built with ASan+UBSan
+#   7. the Debian package (make deb), and the real-machines suite (tests/machines):
+#      `dokkaacfg up --provider=ssh` on Debian 12 machines (containers with systemd,
+#      sshd and their own Docker Engine), and the seed's DigitalOcean line against
+#      a stand-in for DigitalOcean's API that boots such machines
 # Installs what it needs; starts dockerd if none runs (and stops it afterwards).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -59,6 +63,11 @@ step "end-to-end (daemons under valgrind)" env DOKKAA_BIN="$PWD/build-check/src"
 step "multi-host (3 hosts)" env DOKKAA_BIN="$PWD/build-check/src" tests/cluster/run.sh
 step "API, CLI and console (2 hosts, ASan+UBSan daemons)" env DOKKAA_BIN="$PWD/build-asan/src" \
     DOKKAA_VALGRIND_BIN="$PWD/build-check/src" tests/api/run.sh
+
+step "Debian package (make deb)" make deb
+step "real machines: ssh and DigitalOcean providers" env DOKKAA_BIN="$PWD/build-asan/src" \
+    ASAN_OPTIONS=detect_leaks=1 \
+    DOKKAA_DEB="$(ls -t build/dokkaa_*_amd64.deb 2>/dev/null | head -1)" tests/machines/run.sh
 
 echo "=== summary"
 printf '%s\n' "${results[@]}"

@@ -9,7 +9,7 @@ DK_PACKAGES=(cmake gcc make pkg-config libcurl4-openssl-dev libjansson-dev libmi
              libssl-dev libgnutls28-dev libcmocka-dev docker.io etcd-server etcd-client docker-registry
              debootstrap curl iproute2 iptables valgrind bc jq)
 # Only the tests and benchmarks need these: dk_need_packages "${DK_TEST_PACKAGES[@]}".
-DK_TEST_PACKAGES=(chromium wrk)
+DK_TEST_PACKAGES=(chromium wrk lintian dpkg-dev help2man openssh-client)
 
 # Install whichever of DK_PACKAGES and the packages given is missing (apt-get
 # update once, only if needed).

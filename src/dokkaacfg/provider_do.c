@@ -19,7 +19,7 @@
 #include "provider_ssh.h"
 #include "run.h"
 
-#define PROVIDER_DO_WAIT_ACTIVE 600
+#define PROVIDER_DO_WAIT_ACTIVE 300
 #define PROVIDER_DO_WAIT_SSH 300
 
 static const char provider_do_user_data[] =

@@ -42,6 +42,7 @@ static int provider_ssh_leave(ssh_cluster *c, ssh_host *h, err_t *err)
              "fi\n"
              "rm -rf /etc/dokkaa /var/lib/dokkaa /var/tmp/dokkaa.deb /var/tmp/dokkaa.deb.part "
              "'/etc/docker/certs.d/%s:5000'\n"
+             "rmdir /etc/docker/certs.d 2>/dev/null || true\n"
              "[ -z \"$was\" ] || systemctl enable -q --now etcd.service\n"
              "[ -z \"$reg\" ] || systemctl enable -q --now docker-registry.service\n"
              "systemctl daemon-reload\n",

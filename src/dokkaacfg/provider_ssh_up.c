@@ -148,7 +148,7 @@ static int provider_ssh_install(ssh_cluster *c, ssh_host *h, err_t *err)
 {
     char script[1024], *out = NULL;
     if (strcmp(h->version, c->package_version) == 0) {
-        provider_ssh_say(h, "package", "dokkaa %s installed", h->version);
+        provider_ssh_say(h, "package", "dokkaa %s, as wanted", h->version);
         return 0;
     }
     /* dpkg compares: never a downgrade behind the operator's back */

@@ -91,7 +91,9 @@ machine__ready() {
         docker logs --tail 20 "$name" >&2 2>&1
         return 1
     fi
-    state=$(machine_ssh "$ip" timeout "$MACHINE_BOOT_TIMEOUT" systemctl is-system-running --wait < /dev/null) || true
+    # polled, not one `--wait`: cloud-init may restart sshd under a first connection
+    dk_wait "$MACHINE_BOOT_TIMEOUT" "systemd on $name to finish booting" machine__booted "$ip" || true
+    state=$(machine_ssh "$ip" systemctl is-system-running < /dev/null) || true
     case $state in
         running) ;;
         degraded) dk_log "machine $name is degraded, failed units:" \
@@ -100,6 +102,9 @@ machine__ready() {
     esac
 }
 machine__ssh_ok() { machine_ssh "$1" true < /dev/null; }
+machine__booted() {
+    case $(machine_ssh "$1" systemctl is-system-running < /dev/null) in running|degraded) ;; *) return 1 ;; esac
+}
 
 # machine_kill NAME: kill the machine outright (SIGKILL to its init: every process in
 # it dies, its containers too); its disks stay as they were.

@@ -9,6 +9,7 @@
 # package, default the newest build/dokkaa_*.deb), the example images in the
 # root engine (images/build.sh), and the root engine running.
 set -uo pipefail
+[ -z "${DOKKAA_DEB:-}" ] || DOKKAA_DEB=$(realpath "$DOKKAA_DEB") # relative to the caller
 cd "$(dirname "$0")"
 . ../../scripts/lib.sh
 . ./lib.sh
@@ -23,6 +24,17 @@ MT_NAME=mtest
 MT_TRUST=10.87.0.0/25
 mt_ip() { echo "10.87.0.$((10 + $1))"; }
 MT_OUTSIDER_IP=10.87.0.200
+
+# Assertions that a command fails. Not `! cmd`: bash's set -e ignores a negated
+# command, so a test would go on when cmd succeeds; a function's status it does not.
+mt_not() { ! "$@"; }
+# mt_fails VAR CMD...: CMD must fail; its output (stdout and stderr) goes to VAR.
+mt_fails() {
+    local __var=$1 __out __rc=0; shift
+    __out=$("$@" 2>&1) || __rc=$?
+    printf -v "$__var" '%s' "$__out"
+    [ "$__rc" != 0 ]
+}
 
 mt_cfg() { "$MT_BIN/dokkaacfg" "$@"; }
 mt_ssh() { machine_ssh "$(mt_ip "$1")" "${@:2}"; }

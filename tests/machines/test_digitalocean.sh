@@ -9,22 +9,26 @@ MT_DO_TOKEN=dop_v1_0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab
 
 # The stand-in and an ssh-agent holding the key (the seed's line names no key
 # file: the agent is how ssh finds it), started once, ended by mt_do_stop.
+# Each test runs in a subshell of its own: what they share is in $MT_STATE.
 mt_do_start() {
-    [ -s "$MT_STATE/standin.pid" ] && return 0
     local root; root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-    eval "$(ssh-agent -s)" >/dev/null
-    echo "$SSH_AGENT_PID" > "$MT_STATE/agent.pid"
-    ssh-add -q "$MT_STATE/id_ed25519"
-    python3 "$root/tests/digitalocean/standin.py" 0 --token "$MT_DO_TOKEN" \
-        --key "$MT_DO_KEY=$MT_STATE/id_ed25519.pub" --fake-keys 30 --no-capacity sfo9 \
-        --boot "$root/tests/machines/do-boot.sh" --log "$MT_STATE/standin.log" \
-        > "$MT_STATE/standin.out" 2> "$MT_STATE/standin.err" &
-    echo $! > "$MT_STATE/standin.pid"
-    dk_wait 20 "the stand-in to listen" grep -q 'listening on' "$MT_STATE/standin.out"
-    DIGITALOCEAN_API_URL=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$MT_STATE/standin.out")
-    export DIGITALOCEAN_API_URL SSH_AUTH_SOCK
     # the CLI that `make deb` built its package beside, as a new user has it
-    MT_DO_CLI="$root/build/src/dokkaacfg"
+    MT_DO_CLI="$root/build/deb/src/dokkaacfg"
+    if [ ! -s "$MT_STATE/standin.pid" ]; then
+        ssh-agent -s > "$MT_STATE/agent.env"
+        (. "$MT_STATE/agent.env" >/dev/null && echo "$SSH_AGENT_PID" > "$MT_STATE/agent.pid" &&
+            ssh-add -q "$MT_STATE/id_ed25519")
+        python3 "$root/tests/digitalocean/standin.py" 0 --token "$MT_DO_TOKEN" \
+            --key "$MT_DO_KEY=$MT_STATE/id_ed25519.pub" --fake-keys 30 --no-capacity sfo2 \
+            --boot "$root/tests/machines/do-boot.sh" --log "$MT_STATE/standin.log" \
+            > "$MT_STATE/standin.out" 2> "$MT_STATE/standin.err" &
+        echo $! > "$MT_STATE/standin.pid"
+        dk_wait 20 "the stand-in to listen" grep -q 'listening on' "$MT_STATE/standin.out"
+    fi
+    . "$MT_STATE/agent.env" >/dev/null
+    DIGITALOCEAN_API_URL=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$MT_STATE/standin.out")
+    export DIGITALOCEAN_API_URL SSH_AUTH_SOCK MT_DO_CLI
+    touch "$MT_STATE/standin.log"
 }
 mt_do_stop() {
     [ -s "$MT_STATE/standin.pid" ] && dk_stop "$MT_STATE/standin.pid" 120
@@ -44,24 +48,24 @@ test_do_10_bad_token_is_refused_and_makes_nothing() {
     mt_do_start
     local out posts
     posts=$(mt_do_posts)
-    ! out=$(DIGITALOCEAN_ACCESS_TOKEN=not-my-token "$MT_DO_CLI" --provider=digitalocean up \
-        --scale=2 --ssh_key=$MT_DO_KEY 2>&1)
+    mt_fails out env DIGITALOCEAN_ACCESS_TOKEN=not-my-token "$MT_DO_CLI" --provider=digitalocean up \
+        --scale=2 --ssh_key=$MT_DO_KEY
     echo "$out"
     echo "$out" | grep -q "401"
     [ "$(mt_do_posts)" = "$posts" ]
-    ! out=$(env -u DIGITALOCEAN_ACCESS_TOKEN "$MT_DO_CLI" --provider=digitalocean up --scale=2 \
-        --ssh_key=$MT_DO_KEY 2>&1)
+    mt_fails out env -u DIGITALOCEAN_ACCESS_TOKEN "$MT_DO_CLI" --provider=digitalocean up --scale=2 \
+        --ssh_key=$MT_DO_KEY
     echo "$out" | grep -q DIGITALOCEAN_ACCESS_TOKEN
 }
 
 test_do_20_unknown_key_and_full_region_make_nothing() {
     mt_do_start
     local out
-    ! out=$(DIGITALOCEAN_ACCESS_TOKEN=$MT_DO_TOKEN "$MT_DO_CLI" --provider=digitalocean up \
-        --scale=2 --ssh_key=no-such-key 2>&1)
+    mt_fails out env DIGITALOCEAN_ACCESS_TOKEN=$MT_DO_TOKEN "$MT_DO_CLI" --provider=digitalocean up \
+        --scale=2 --ssh_key=no-such-key
     echo "$out"; echo "$out" | grep -q "no-such-key"
-    ! out=$(DIGITALOCEAN_ACCESS_TOKEN=$MT_DO_TOKEN "$MT_DO_CLI" --provider=digitalocean up \
-        --scale=2 --ssh_key=$MT_DO_KEY --region sfo9 2>&1)
+    mt_fails out env DIGITALOCEAN_ACCESS_TOKEN=$MT_DO_TOKEN "$MT_DO_CLI" --provider=digitalocean up \
+        --scale=2 --ssh_key=$MT_DO_KEY --region sfo2
     echo "$out"; echo "$out" | grep -q "422"
     [ "$(mt_do_droplets)" = 0 ]
 }
@@ -98,9 +102,10 @@ mt_do_fetched() {
 
 test_do_40_down_deletes_the_droplets() {
     mt_do_start
+    export DIGITALOCEAN_ACCESS_TOKEN=$MT_DO_TOKEN
     "$MT_DO_CLI" --provider=digitalocean down > "$MT_LOG" 2>&1 || { cat "$MT_LOG"; return 1; }
     cat "$MT_LOG"
     [ "$(mt_do_droplets)" = 0 ]
-    ! docker ps -a --format '{{.Names}}' | grep -q '^do-'
+    [ -z "$(docker ps -a --format '{{.Names}}' | grep '^do-')" ]
     mt_do_stop
 }
