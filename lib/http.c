@@ -2,6 +2,7 @@
 #include "dokkaa/http.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -224,8 +225,13 @@ static int http_perform(http_client *c, const http_req *req, struct http_sink *s
         return 0;
     if (rc == CURLE_ABORTED_BY_CALLBACK)
         return err_set(err, ERR_CANCELLED, "%s %s: cancelled", req->method, req->url);
-    return err_set(err, ERR_UNAVAIL, "%s %s: %s", req->method, req->url,
-                   why[0] ? why : curl_easy_strerror(rc));
+    curl_off_t connected = 0;
+    curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
+    err_set(err, ERR_UNAVAIL, "%s %s: %s", req->method, req->url,
+            why[0] ? why : curl_easy_strerror(rc));
+    if (err && connected == 0 && rc != CURLE_SSL_CONNECT_ERROR && rc != CURLE_PEER_FAILED_VERIFICATION)
+        err->sys_errno = ENOTCONN; /* never connected: the request was not sent */
+    return -1;
 }
 
 int http_do(http_client *c, const http_req *req, long *status, http_buf *resp, err_t *err)

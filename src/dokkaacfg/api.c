@@ -1,4 +1,5 @@
 /* api.c - requests to the builders' API, and their answers as exit codes. */
+#include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -75,9 +76,29 @@ static bool api_on_chunk(void *ud, const char *data, size_t len)
     return true;
 }
 
+static int api_perform_once(api *a, const api_req *req, api_sink *s, err_t *err);
+
 /* One exchange: the body into s (a plain answer's whole, a stream's error); -1
- * only when there was no answer. */
+ * only when there was no answer. When the API cannot be reached and the config
+ * names other hosts' APIs, the next one is asked (and kept for the commands'
+ * later requests): a read whatever went wrong, a write only if it was never sent. */
 static int api_perform(api *a, const api_req *req, api_sink *s, err_t *err)
+{
+    bool read = strcmp(req->method, "GET") == 0;
+    int rc = api_perform_once(a, req, s, err);
+    for (int i = 0; rc < 0 && i < a->cfg.nmore && err->code == ERR_UNAVAIL &&
+                    (read || err->sys_errno == ENOTCONN);
+         i++) {
+        if (strcmp(a->cfg.more[i], a->cfg.url) == 0)
+            continue;
+        fprintf(stderr, "dokkaacfg: %s cannot be reached; asking %s\n", a->cfg.url, a->cfg.more[i]);
+        snprintf(a->cfg.url, sizeof a->cfg.url, "%s", a->cfg.more[i]);
+        rc = api_perform_once(a, req, s, err);
+    }
+    return rc;
+}
+
+static int api_perform_once(api *a, const api_req *req, api_sink *s, err_t *err)
 {
     char url[sizeof a->cfg.url + sizeof req->path], auth[sizeof a->cfg.token + 32];
     const char *headers[] = {a->cfg.token[0] ? auth : NULL, NULL};

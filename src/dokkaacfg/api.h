@@ -35,10 +35,16 @@ enum api_exit {
 
 /* ---- api_config.c ---- */
 
+#define API_MORE_MAX 8
+
 typedef struct api_config {
     char url[512];   /* without a trailing "/" */
     char token[128]; /* "" for none */
     char ca[4096];   /* the CA file its certificate chains to; "" for the system's */
+    /* the other hosts' APIs (the config's "apis"), tried in turn when url cannot
+     * be reached; none when --api or $DOKKAA_API names the API */
+    char more[API_MORE_MAX][256];
+    int nmore;
 } api_config;
 
 /* The config file's path: $XDG_CONFIG_HOME/dokkaa/config.json, else

@@ -1,9 +1,10 @@
 /* api_config.c - where the API is and which token goes with it.
  *
  * The file ($XDG_CONFIG_HOME/dokkaa/config.json, written by `up` and `init`) is
- * {"api": URL, "token": "dk_...", "ca": FILE, "cluster": NAME} (the last two for a
- * cluster on real machines: the CA its API's certificate chains to, and the name
- * of its directory beside the file, clusters/NAME/); $DOKKAA_API and $DOKKAA_TOKEN override it, and
+ * {"api": URL, "token": "dk_...", "ca": FILE, "cluster": NAME, "apis": [URL...]} (the
+ * last three for a cluster on real machines: the CA its API's certificate chains
+ * to, the name of its directory beside the file, clusters/NAME/, and the other
+ * hosts' APIs, tried when the first cannot be reached); $DOKKAA_API and $DOKKAA_TOKEN override it, and
  * --api and --token override those, each field on its own (--token "" sends none). The file holds a
  * secret: it is written 0600, in a directory of mode 0700. */
 #include <errno.h>
@@ -141,6 +142,18 @@ void api_config_url(char *url, size_t size)
     }
 }
 
+/* "apis": the other hosts' API URLs, for when the first cannot be reached. */
+static void api_config_more(api_config *c, const json_t *obj)
+{
+    size_t i;
+    json_t *v;
+    c->nmore = 0;
+    json_array_foreach(json_object_get(obj, "apis"), i, v)
+        if (json_is_string(v) && c->nmore < API_MORE_MAX &&
+            json_string_length(v) < sizeof c->more[0])
+            snprintf(c->more[c->nmore++], sizeof c->more[0], "%s", json_string_value(v));
+}
+
 int api_config_load(api_config *c, const cfg_global *g, err_t *err)
 {
     char path[PATH_MAX];
@@ -157,8 +170,11 @@ int api_config_load(api_config *c, const cfg_global *g, err_t *err)
             json_decref(obj);
             return rc;
         }
+        api_config_more(c, obj);
         json_decref(obj);
     }
+    if ((getenv("DOKKAA_API") && *getenv("DOKKAA_API")) || (g->api && *g->api))
+        c->nmore = 0; /* the API named: that one only */
     api_config_set(c->url, sizeof c->url, getenv("DOKKAA_API"));
     api_config_set(c->token, sizeof c->token, getenv("DOKKAA_TOKEN"));
     api_config_set(c->url, sizeof c->url, g->api);

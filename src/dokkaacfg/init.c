@@ -47,9 +47,10 @@ int cfg_admin_config(const char *etcd_endpoints, const char *api_url, const char
         api_config_read(path, &cfg, err) != API_OK || !(e = etcd_new(etcd_endpoints, err)) ||
         cfg_admin_token(e, cfg, token, id, &kept, err) < 0)
         goto out;
-    /* a local cluster's config names no CA and no cluster: drop an earlier one's */
+    /* a local cluster's config names no CA, cluster or other APIs: drop an earlier one's */
     json_object_del(cfg, "ca");
     json_object_del(cfg, "cluster");
+    json_object_del(cfg, "apis");
     if (json_object_set_new(cfg, "api", json_string(url)) < 0 ||
         json_object_set_new(cfg, "token", json_string(token)) < 0 ||
         (ca && json_object_set_new(cfg, "ca", json_string(ca)) < 0) ||

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "dokkaa/etcd.h"
 #include "dokkaa/http.h"
 #include "dokkaacfg.h"
@@ -560,6 +561,26 @@ static int provider_ssh_ready(ssh_cluster *c, etcd *e, err_t *err)
     return 0;
 }
 
+/* The other hosts' APIs into the CLI's config ("apis"), for when the first host
+ * cannot be reached. */
+static int provider_ssh_apis(const ssh_cluster *c, err_t *err)
+{
+    char path[PATH_MAX], url[128];
+    json_t *cfg = NULL, *apis = json_array();
+    int rc = -1;
+    for (size_t i = 1; apis && i < c->nhosts && i <= API_MORE_MAX; i++) {
+        snprintf(url, sizeof url, "https://%s:4001", c->hosts[i].addr);
+        json_array_append_new(apis, json_string(url));
+    }
+    if (apis && api_config_path(path, sizeof path, err) == API_OK &&
+        api_config_read(path, &cfg, err) == API_OK && json_object_set(cfg, "apis", apis) == 0 &&
+        api_config_write(path, cfg, err) == API_OK)
+        rc = 0;
+    json_decref(apis);
+    json_decref(cfg);
+    return rc;
+}
+
 /* The first hosts become members when etcd is first formed; later hosts are
  * its clients (the membership is fixed from then on). */
 static void provider_ssh_members(ssh_cluster *c)
@@ -627,7 +648,7 @@ int provider_ssh_up(ssh_cluster *c, err_t *err)
         goto out;
     snprintf(api, sizeof api, "https://%s:4001", c->hosts[0].addr);
     snprintf(ca, sizeof ca, "%s/ca.pem", c->dir);
-    if (cfg_admin_config(t.endpoint, api, ca, c->name, err) < 0) {
+    if (cfg_admin_config(t.endpoint, api, ca, c->name, err) < 0 || provider_ssh_apis(c, err) < 0) {
         err_prefix(err, "the cluster is up, but the CLI's config is not written");
         goto out;
     }

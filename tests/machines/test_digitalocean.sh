@@ -100,6 +100,21 @@ mt_do_fetched() {
     return 1
 }
 
+test_do_35_up_with_another_scale_adds_and_removes_droplets() {
+    mt_do_start
+    export DIGITALOCEAN_ACCESS_TOKEN=$MT_DO_TOKEN
+    "$MT_DO_CLI" --provider=digitalocean up --scale=3 --ssh_key=$MT_DO_KEY > "$MT_LOG" 2>&1 \
+        || { cat "$MT_LOG"; return 1; }
+    [ "$(mt_do_droplets)" = 3 ]
+    mt_hosts_are 3
+    "$MT_DO_CLI" --provider=digitalocean up --scale=2 > "$MT_LOG" 2>&1 || { cat "$MT_LOG"; return 1; }
+    grep -q "dokkaa-3: droplet ... deleted" "$MT_LOG"
+    [ "$(mt_do_droplets)" = 2 ]
+    mt_hosts_are 2
+    # the example still runs
+    dk_wait 60 "the crawler served" mt_do_fetched
+}
+
 test_do_40_down_deletes_the_droplets() {
     mt_do_start
     export DIGITALOCEAN_ACCESS_TOKEN=$MT_DO_TOKEN

@@ -38,6 +38,15 @@ mt_runs_nginx() {
 mt_runs_once() { [ "$(mt_where "$1" | wc -l)" = 1 ]; }
 mt_runs_elsewhere() { local w; w=$(mt_where "$1"); [ -n "$w" ] && [ "$w" != "$2" ]; }
 
+# A host that cannot be reached stops up before anything changes anywhere, and
+# the error names it and the step.
+test_05_unreachable_host_stops_up_before_any_change() {
+    mt_fails out mt_up 1 89
+    cat "$MT_LOG"
+    grep -q "10.87.0.99 (10.87.0.99): reach: ssh" "$MT_LOG"
+    mt_ssh 1 '! dpkg -s dokkaa >/dev/null 2>&1 && ! test -e /etc/dokkaa'
+}
+
 test_10_up_on_three_fresh_machines() {
     local t0=$SECONDS
     mt_up 1 2 3 || { cat "$MT_LOG"; return 1; }
@@ -102,10 +111,36 @@ test_50_machine_back_rejoins() {
     dk_wait 60 "the crawler served" mt_fetched_more_than 0
 }
 
+# The CLI's API is the first host's; when it cannot be reached, the others' are asked.
+test_55_cli_works_with_the_first_hosts_api_down() {
+    mt_ssh 1 systemctl stop dokkaa-builder
+    mt_cfg ps dummy 2> "$MT_STATE/stderr"
+    grep -q "cannot be reached; asking https://$(mt_ip 2):4001" "$MT_STATE/stderr"
+    mt_cfg scale dummy/crawler 1   # a write, too
+    mt_ssh 1 systemctl start dokkaa-builder
+}
+
 test_60_up_again_changes_nothing() {
     mt_up 1 2 3 || { cat "$MT_LOG"; return 1; }
     grep -q "nothing changed" "$MT_LOG"
     mt_not grep "(re)started\|installed$\|written\|made$" "$MT_LOG"
+}
+
+# A member reinstalled, or whose disk was lost: its etcd data is gone. `up` again
+# takes it out of etcd's membership and adds it back, and it syncs from the others.
+test_65_member_that_lost_its_data_rejoins_on_up() {
+    mt_ssh 2 "systemctl stop dokkaa-etcd && rm -rf /var/lib/dokkaa/etcd"
+    mt_up 1 2 3 || { cat "$MT_LOG"; return 1; }
+    grep -q "m2 (10.87.0.12): etcd ... lost its data: removed and added back" "$MT_LOG"
+    dk_wait 60 "m2's etcd to serve the cluster's data again" mt_etcd_has_manifest 2
+    mt_cfg status | grep -q "^m2 .*active"
+}
+# Whether host i's own etcd member holds the nginx manifest (read with its certificate).
+mt_etcd_has_manifest() {
+    mt_ssh "$1" 'curl -s --cacert /etc/dokkaa/tls/ca.pem --cert /etc/dokkaa/tls/host.pem \
+        --key /etc/dokkaa/tls/host.key https://127.0.0.1:2379/v3/kv/range \
+        -d "{\"key\":\"$(printf /apps/dummy/nginx/manifest | base64 -w0)\",\"serializable\":true}"' |
+        grep -q '"kvs"'
 }
 
 test_70_a_fourth_machine_joins() {

@@ -55,7 +55,9 @@ http_client *http_client_new(const char *unix_socket, err_t *err);
 void http_client_free(http_client *c);
 
 /* Perform a request and collect the whole body. *status gets the HTTP status;
- * any status is a success of http_do: the caller decides what an error is. */
+ * any status is a success of http_do: the caller decides what an error is. No
+ * answer is ERR_UNAVAIL; with err->sys_errno ENOTCONN when no connection was made
+ * at all (so nothing was sent: safe to send elsewhere, even a write). */
 int http_do(http_client *c, const http_req *req, long *status, http_buf *resp, err_t *err);
 
 /* Perform a request whose body is a stream: each chunk goes to fn as it comes.
