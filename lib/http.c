@@ -181,8 +181,12 @@ static int http_perform(http_client *c, const http_req *req, struct http_sink *s
         const char *ca = c->own_tls ? c->ca : http_tls.ca[0] ? http_tls.ca : NULL;
         const char *cert = c->own_tls ? c->cert : http_tls.cert[0] ? http_tls.cert : NULL;
         const char *key = c->own_tls ? c->key : http_tls.key[0] ? http_tls.key : NULL;
-        if (ca)
+        /* the cluster's CA alone: libcurl's default CA path stays trusted otherwise,
+         * and any certificate a public CA issued for a host's address would pass */
+        if (ca) {
             curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+            curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+        }
         if (cert && key) {
             curl_easy_setopt(h, CURLOPT_SSLCERT, cert);
             curl_easy_setopt(h, CURLOPT_SSLKEY, key);
@@ -225,12 +229,14 @@ static int http_perform(http_client *c, const http_req *req, struct http_sink *s
         return 0;
     if (rc == CURLE_ABORTED_BY_CALLBACK)
         return err_set(err, ERR_CANCELLED, "%s %s: cancelled", req->method, req->url);
-    curl_off_t connected = 0;
-    curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
+    /* The transfer phase never began (no pre-transfer time, which a reused
+     * connection has too): the request was not sent. */
+    curl_off_t pretransfer = 0;
+    curl_easy_getinfo(h, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
     err_set(err, ERR_UNAVAIL, "%s %s: %s", req->method, req->url,
             why[0] ? why : curl_easy_strerror(rc));
-    if (err && connected == 0 && rc != CURLE_SSL_CONNECT_ERROR && rc != CURLE_PEER_FAILED_VERIFICATION)
-        err->sys_errno = ENOTCONN; /* never connected: the request was not sent */
+    if (err && pretransfer == 0)
+        err->sys_errno = ENOTCONN;
     return -1;
 }
 

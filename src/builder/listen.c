@@ -38,6 +38,7 @@ struct builder_listener {
     int fd, epfd;
     struct MHD_Daemon *plain, *tls;
     atomic_bool stop;
+    time_t paused_until; /* 0, or when to watch the listening socket again */
     pthread_t thread;
     listen_pending pending[LISTEN_PENDING];
 };
@@ -57,8 +58,16 @@ static void listen_accept(builder_listener *l)
         socklen_t len = sizeof addr;
         int fd = accept4(l->fd, (struct sockaddr *)&addr, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+            if (errno == EMFILE || errno == ENFILE) {
+                /* out of descriptors: the socket stays readable, so stop
+                 * watching it for a second instead of spinning on it */
+                log_warn("accept on the API port: %s; pausing for a second", strerror(errno));
+                epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->fd, NULL);
+                l->paused_until = time(NULL) + 1;
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                       errno != ECONNABORTED) {
                 log_warn("accept on the API port: %s", strerror(errno));
+            }
             return;
         }
         listen_pending *slot = NULL, *oldest = &l->pending[0];
@@ -114,6 +123,11 @@ static void *listen_run(void *arg)
                 listen_dispatch(l, evs[i].data.ptr);
         }
         time_t now = time(NULL);
+        if (l->paused_until && now >= l->paused_until) {
+            struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
+            if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->fd, &ev) == 0)
+                l->paused_until = 0;
+        }
         for (size_t i = 0; i < LISTEN_PENDING; i++)
             if (l->pending[i].fd >= 0 && l->pending[i].deadline <= now)
                 listen_drop(l, &l->pending[i]);

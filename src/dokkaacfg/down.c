@@ -40,6 +40,8 @@ static int cfg_down_ssh(ssh_cluster *c, char *const *hosts, int nhosts)
         fprintf(stderr, "dokkaacfg down: no cluster %s made by the ssh provider here\n", c->name);
         return 1;
     }
+    for (size_t i = 0; i < c->nhosts; i++) /* without --host: every host */
+        c->hosts[i].leaving = nhosts == 0;
     for (int i = 0; i < nhosts; i++) {
         ssh_host *h = provider_ssh_find(c, hosts[i], &err);
         if (!h) {

@@ -52,7 +52,10 @@ static do_api *provider_do_api(const char *api_url, err_t *err)
     if (!token || !*token)
         return err_set(err, ERR_INVALID, "DIGITALOCEAN_ACCESS_TOKEN is not set: export it with "
                                          "a token of your DigitalOcean account"), NULL;
-    return do_api_new(url && *url ? url : PROVIDER_DO_API_URL, token, err);
+    do_api *api = do_api_new(url && *url ? url : PROVIDER_DO_API_URL, token, err);
+    /* no child (ssh, with a SendEnv that matches it, or docker) inherits it */
+    unsetenv("DIGITALOCEAN_ACCESS_TOKEN");
+    return api;
 }
 
 /* Make the droplets missing up to scale. */
@@ -149,9 +152,14 @@ static int provider_do_shrink(do_api *api, ssh_cluster *c, do_droplets *list, in
             }
         }
         do_droplet *d = &list->v[pick];
-        for (size_t j = 0; j < c->nhosts; j++)
+        bool known = false;
+        for (size_t j = 0; j < c->nhosts; j++) {
             c->hosts[j].leaving = strcmp(c->hosts[j].addr, d->public_ipv4) == 0;
-        if (provider_ssh_down(c, err) < 0)
+            known |= c->hosts[j].leaving;
+        }
+        /* a droplet the cluster never got to install (an up that failed before)
+         * has nothing of Dokkaa: it is only deleted */
+        if (known && provider_ssh_down(c, err) < 0)
             return -1;
         if (do_droplet_delete(api, d->id, err) < 0)
             return -1;

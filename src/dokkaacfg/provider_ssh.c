@@ -77,6 +77,7 @@ int provider_ssh_load(ssh_cluster *c, const char *name, err_t *err)
         provider_ssh_copy(host->addr, sizeof host->addr, h, "addr");
         provider_ssh_copy(host->id, sizeof host->id, h, "id");
         host->member = json_is_true(json_object_get(h, "etcd_member"));
+        host->joined = json_is_true(json_object_get(h, "etcd_joined"));
     }
     json_array_foreach(json_object_get(root, "trust"), i, h)
         if (json_is_string(h) && c->ntrust < PROVIDER_SSH_MAX_TRUST)
@@ -117,9 +118,10 @@ int provider_ssh_save(const ssh_cluster *c, err_t *err)
         json_object_set_new(root, "identity", json_string(c->identity));
     for (size_t i = 0; i < c->nhosts; i++)
         json_array_append_new(json_object_get(root, "hosts"),
-                              json_pack("{s:s,s:s,s:s,s:b}", "target", c->hosts[i].target, "addr",
-                                        c->hosts[i].addr, "id", c->hosts[i].id, "etcd_member",
-                                        c->hosts[i].member));
+                              json_pack("{s:s,s:s,s:s,s:b,s:b}", "target", c->hosts[i].target,
+                                        "addr", c->hosts[i].addr, "id", c->hosts[i].id,
+                                        "etcd_member", c->hosts[i].member, "etcd_joined",
+                                        c->hosts[i].joined));
     for (size_t i = 0; i < c->ntrust; i++)
         json_array_append_new(json_object_get(root, "trust"), json_string(c->trust[i]));
     snprintf(hosts_dir, sizeof hosts_dir, "%s/hosts", c->dir);
@@ -180,9 +182,11 @@ int provider_ssh_add_host(ssh_cluster *c, const char *target, err_t *err)
 int provider_ssh_add_trust(ssh_cluster *c, const char *cidr, err_t *err)
 {
     char addr[64];
-    int bits = 32;
+    int bits = 32, end = 0;
     struct in_addr in;
-    if (sscanf(cidr, "%63[0-9.]/%d", addr, &bits) < 1 || bits < 0 || bits > 32 ||
+    /* the whole text, nothing after: it ends up in the hosts' dokkaa.conf */
+    int got = sscanf(cidr, "%63[0-9.]%n/%d%n", addr, &end, &bits, &end);
+    if (got < 1 || cidr[end] != '\0' || bits < 0 || bits > 32 ||
         inet_pton(AF_INET, addr, &in) != 1 || strlen(cidr) >= sizeof c->trust[0])
         return err_set(err, ERR_INVALID, "--trust: expected an IPv4 network like 10.0.0.0/24, "
                                          "got \"%s\"", cidr);

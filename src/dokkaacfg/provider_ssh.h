@@ -31,11 +31,19 @@ typedef struct ssh_host {
     char target[256]; /* [user@]addr, as given to --host */
     char addr[64];    /* its IPv4 address, which the other hosts reach it at */
     char id[64];      /* its host id: the machine's hostname */
-    bool member;      /* one of the etcd members (fixed when etcd is formed) */
+    bool member;      /* one of the etcd members */
+    bool joined;      /* a member that joined etcd once it was formed (its
+                       * etcd.conf says "existing", for good: a rerun of up
+                       * writes the same file) */
     /* learnt by this run */
     char version[64]; /* the dokkaa package installed, "" for none */
     bool etcd_data;   /* it holds etcd data (a member that lost it must rejoin) */
-    bool conf_changed; /* its configuration or certificates were (re)written */
+    /* what this run's config step rewrote decides what restarts: the programs on
+     * a new dokkaa.conf, registry.yml or certificate; etcd on a new certificate,
+     * or on a new etcd.conf before it has data (once it has, etcd ignores the
+     * INITIAL_* settings that a growing membership changes) */
+    bool restart_units, restart_etcd;
+    bool etcd_started; /* by this run already (a member that joined) */
     bool leaving;     /* down: Dokkaa is taken off this host */
 } ssh_host;
 
@@ -75,9 +83,10 @@ int provider_ssh_package(ssh_cluster *c, const char *file, err_t *err);
  * for every host to register, and write the CLI's config. Idempotent. */
 int provider_ssh_up(ssh_cluster *c, err_t *err);
 
-/* Take Dokkaa off the hosts marked leaving (all of them when none is): units,
- * package, files, etcd data, containers. With every host gone, the cluster's
- * directory too. */
+/* Take Dokkaa off the hosts marked leaving: units, package, files, etcd data,
+ * containers. A host that cannot be reached any more (a dead machine) is dropped
+ * from the cluster with a warning, so that it never blocks the next `up`. With
+ * every host gone, the cluster's directory too. */
 int provider_ssh_down(ssh_cluster *c, err_t *err);
 
 /* Forget the cluster here: its directory, and the CLI's config if it names it. */

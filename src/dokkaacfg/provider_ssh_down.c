@@ -8,6 +8,8 @@
  * use them; `apt-get autoremove` removes them). An etcd member taken out of a
  * cluster that keeps other hosts is first removed from etcd's membership, so the
  * remaining members keep their quorum. */
+#include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +42,7 @@ static int provider_ssh_leave(ssh_cluster *c, ssh_host *h, err_t *err)
              "|| { tail -n 3 /var/tmp/dokkaa-purge.log; exit 1; }\n"
              "  rm -f /var/tmp/dokkaa-purge.log\n"
              "fi\n"
-             "rm -rf /etc/dokkaa /var/lib/dokkaa /var/tmp/dokkaa.deb /var/tmp/dokkaa.deb.part "
+             "rm -rf /etc/dokkaa /var/lib/dokkaa /root/dokkaa.deb /root/dokkaa.deb.part "
              "'/etc/docker/certs.d/%s:5000'\n"
              "rmdir /etc/docker/certs.d 2>/dev/null || true\n"
              "[ -z \"$was\" ] || systemctl enable -q --now etcd.service\n"
@@ -83,9 +85,15 @@ static int provider_ssh_forget_member(ssh_cluster *c, ssh_host *h, err_t *err)
     return rc;
 }
 
+static int provider_ssh_unlink(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st, (void)type, (void)ftw;
+    return remove(path);
+}
+
 int provider_ssh_forget(ssh_cluster *c, err_t *err)
 {
-    char path[PATH_MAX], cmd[PATH_MAX + 16];
+    char path[PATH_MAX];
     json_t *cfg = NULL;
     if (api_config_path(path, sizeof path, NULL) == API_OK && api_config_read(path, &cfg, NULL) == API_OK) {
         const char *named = json_string_value(json_object_get(cfg, "cluster"));
@@ -93,33 +101,34 @@ int provider_ssh_forget(ssh_cluster *c, err_t *err)
             printf("config: %s removed\n", path);
         json_decref(cfg);
     }
-    if (strchr(c->dir, '\''))
-        return err_set(err, ERR_INVALID, "%s: a quote in the path", c->dir);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", c->dir);
-    if (system(cmd) != 0)
-        return err_set(err, ERR_SYS, "could not remove %s", c->dir);
+    if (nftw(c->dir, provider_ssh_unlink, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+        return err_sys(err, "removing %s", c->dir);
     printf("%s: forgotten (%s removed)\n", c->name, c->dir);
     return 0;
 }
 
 int provider_ssh_down(ssh_cluster *c, err_t *err)
 {
-    size_t leaving = 0, staying = 0;
-    for (size_t i = 0; i < c->nhosts; i++)
-        leaving += c->hosts[i].leaving;
-    if (!leaving)
-        for (size_t i = 0; i < c->nhosts; i++)
-            c->hosts[i].leaving = true;
+    size_t staying = 0;
     for (size_t i = 0; i < c->nhosts; i++)
         staying += !c->hosts[i].leaving;
     for (size_t i = 0; i < c->nhosts; i++) {
         ssh_host *h = &c->hosts[i];
         if (!h->leaving)
             continue;
-        if (staying && h->member && c->formed && provider_ssh_forget_member(c, h, err) < 0)
-            return -1;
-        if (provider_ssh_leave(c, h, err) < 0)
-            return -1;
+        if (staying && h->member && c->formed) {
+            if (provider_ssh_forget_member(c, h, err) < 0)
+                return -1;
+            h->member = false; /* out of etcd: say so at once, whatever comes next */
+            if (provider_ssh_save(c, err) < 0)
+                return -1;
+        }
+        if (provider_ssh_leave(c, h, err) < 0) {
+            if (err->code != ERR_UNAVAIL)
+                return -1;
+            /* a dead machine: nothing to take off it, and it must not stay listed */
+            fprintf(stderr, "dokkaacfg down: %s; dropped from the cluster all the same\n", err->msg);
+        }
     }
     /* keep what stays, forget what left */
     size_t kept = 0;

@@ -7,7 +7,8 @@
  *   2. certs   the cluster's CA and each host's certificate, here in the CLI's
  *              config directory (pki.h)
  *   3. package send the .deb and install it with its dependencies (apt-get), one
- *              host at a time; a newer package upgrades, an older one is refused
+ *              host at a time, each upgraded host running again before the next;
+ *              an older package is refused; docker-registry on the first host
  *   4. config  /etc/dokkaa/dokkaa.conf, etcd.conf on members, the TLS files, the
  *              engine's trust of the cluster's registry: rewritten only if changed
  *   5. etcd    members started together (they wait for each other), awaited
@@ -71,6 +72,13 @@ static void provider_ssh_fact(const char *out, const char *key, char *buf, size_
         }
 }
 
+static bool provider_ssh_label_ok(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && n <= 63 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n &&
+           s[0] != '-' && s[n - 1] != '-';
+}
+
 /* 1. What the host is and has. */
 static int provider_ssh_reach(ssh_cluster *c, ssh_host *h, err_t *err)
 {
@@ -87,6 +95,7 @@ static int provider_ssh_reach(ssh_cluster *c, ssh_host *h, err_t *err)
     char *out = NULL, os[64], hostname[64], uid[16], arch[32], data[8];
     if (ssh_script(&c->ssh, h->target, script, &out, err) < 0)
         return provider_ssh_fail(h, "reach", err);
+    err_clear(err);
     provider_ssh_fact(out, "os", os, sizeof os);
     provider_ssh_fact(out, "hostname", hostname, sizeof hostname);
     provider_ssh_fact(out, "uid", uid, sizeof uid);
@@ -101,18 +110,15 @@ static int provider_ssh_reach(ssh_cluster *c, ssh_host *h, err_t *err)
         err_set(err, ERR_INVALID, "not root (uid %s), and sudo did not make it root", uid);
     else if (strcmp(arch, "amd64") != 0)
         err_set(err, ERR_INVALID, "the package is for amd64, this is %s", arch);
-    else if (!hostname[0])
-        err_set(err, ERR_INVALID, "no hostname");
-    else
-        goto ok;
-    return provider_ssh_fail(h, "reach", err);
-ok:
-    for (size_t i = 0; i < c->nhosts; i++)
-        if (&c->hosts[i] != h && strcmp(c->hosts[i].id, hostname) == 0) {
+    else if (!provider_ssh_label_ok(hostname)) /* it becomes a certificate's name, etcd's */
+        err_set(err, ERR_INVALID, "hostname \"%s\": the host id must be a DNS label "
+                "(a-z, 0-9, inner '-', at most 63)", hostname);
+    for (size_t i = 0; i < c->nhosts && !err->msg[0]; i++)
+        if (&c->hosts[i] != h && strcmp(c->hosts[i].id, hostname) == 0)
             err_set(err, ERR_INVALID, "hostname %s is also %s's: host ids must differ", hostname,
                     c->hosts[i].addr);
-            return provider_ssh_fail(h, "reach", err);
-        }
+    if (err->msg[0])
+        return provider_ssh_fail(h, "reach", err);
     snprintf(h->id, sizeof h->id, "%s", hostname);
     provider_ssh_say(h, "reach", "Debian 12, %s", h->version[0] ? h->version : "no dokkaa yet");
     return 0;
@@ -165,27 +171,73 @@ static int provider_ssh_install(ssh_cluster *c, ssh_host *h, err_t *err)
                 "(--package)", h->version, c->package_version);
         return provider_ssh_fail(h, "package", err);
     }
-    if (ssh_send(&c->ssh, h->target, c->package, "/var/tmp/dokkaa.deb", err) < 0)
+    if (ssh_send(&c->ssh, h->target, c->package, "/root/dokkaa.deb", err) < 0)
         return provider_ssh_fail(h, "package: copying it", err);
     /* apt resolves the dependencies; its lists are refreshed only if it needs
      * them (a fresh cloud image has none). --force-confold keeps the config that
-     * `up` wrote. On an upgrade the package restarts the units itself. */
+     * `up` wrote. On an upgrade the package restarts the units itself. Before the
+     * first install, whether Debian's etcd and registry units were enabled is
+     * noted (installing etcd-server enables its unit): `down` leaves them so. */
     static const char install[] =
         "export DEBIAN_FRONTEND=noninteractive\n"
-        "log=/var/tmp/dokkaa-install.log\n"
-        "inst() { apt-get install -y -q -o Dpkg::Options::=--force-confold /var/tmp/dokkaa.deb; }\n"
-        "if ! inst >$log 2>&1; then\n"
-        "  apt-get update -q >>$log 2>&1 && inst >>$log 2>&1 || { tail -n 3 $log; exit 1; }\n"
+        "if ! dpkg-query -W dokkaa >/dev/null 2>&1; then\n"
+        "  mkdir -p /etc/dokkaa\n"
+        "  for u in etcd docker-registry; do\n"
+        "    if systemctl is-enabled -q $u.service 2>/dev/null; then\n"
+        "      touch /etc/dokkaa/$u.service.was-enabled; fi; done\n"
         "fi\n"
-        "rm -f /var/tmp/dokkaa.deb $log\n";
+        "log=/root/dokkaa-install.log\n"
+        "inst() { apt-get install -y -q -o Dpkg::Options::=--force-confold /root/dokkaa.deb; }\n"
+        "if ! inst >$log 2>&1; then\n"
+        "  apt-get update -q >>$log 2>&1 && inst >>$log 2>&1 || "
+        "{ tail -n 3 $log; rm -f /root/dokkaa.deb $log; exit 1; }\n"
+        "fi\n"
+        "rm -f /root/dokkaa.deb $log\n";
     if (ssh_script(&c->ssh, h->target, install, NULL, err) < 0)
         return provider_ssh_fail(h, "package: apt-get install", err);
-    provider_ssh_say(h, "package", "dokkaa %s %s", c->package_version,
-                     h->version[0] ? "upgraded from " : "installed");
+    /* an upgrade: the next host only once this one runs again */
+    static const char settled[] =
+        "for i in $(seq 180); do ok=1\n"
+        "  for u in conductor ambassador builder; do systemctl is-active -q dokkaa-$u || ok=; done\n"
+        "  if [ -e /etc/dokkaa/etcd.conf ] && ! systemctl is-active -q dokkaa-etcd; then ok=; fi\n"
+        "  [ -z \"$ok\" ] || exit 0; sleep 0.5; done\n"
+        "echo 'the dokkaa units did not run again within 90 s'; exit 1\n";
+    if (h->version[0] && ssh_script(&c->ssh, h->target, settled, NULL, err) < 0)
+        return provider_ssh_fail(h, "package: upgrade", err);
     if (h->version[0])
-        printf("    (was %s)\n", h->version);
+        provider_ssh_say(h, "package", "dokkaa %s, upgraded from %s", c->package_version, h->version);
+    else
+        provider_ssh_say(h, "package", "dokkaa %s installed", c->package_version);
     snprintf(h->version, sizeof h->version, "%s", c->package_version);
     c->changed++;
+    return 0;
+}
+
+/* 3b. The registry's program on the first host (Debian's docker-registry, only
+ * suggested by the package: the other hosts do not need it). Its own unit serves
+ * an open registry on the port ours takes: stopped at once, unless the operator
+ * had it (then `down` starts it again). */
+static int provider_ssh_registry(ssh_cluster *c, ssh_host *h, err_t *err)
+{
+    static const char script[] =
+        "command -v docker-registry >/dev/null && exit 0\n"
+        "export DEBIAN_FRONTEND=noninteractive\n"
+        "log=/root/dokkaa-install.log\n"
+        "inst() { apt-get install -y -q --no-install-recommends docker-registry; }\n"
+        "if ! inst >$log 2>&1; then\n"
+        "  apt-get update -q >>$log 2>&1 && inst >>$log 2>&1 || { tail -n 3 $log; rm -f $log; exit 1; }\n"
+        "fi\n"
+        "rm -f $log\n"
+        "systemctl disable -q --now docker-registry.service\n"
+        "echo installed\n";
+    char *out = NULL;
+    if (ssh_script(&c->ssh, h->target, script, &out, err) < 0)
+        return provider_ssh_fail(h, "registry: apt-get install docker-registry", err);
+    if (out && strstr(out, "installed")) {
+        provider_ssh_say(h, "registry", "docker-registry installed");
+        c->changed++;
+    }
+    free(out);
     return 0;
 }
 
@@ -367,13 +419,14 @@ static bool provider_ssh_registry_files(const ssh_cluster *c, const ssh_host *h,
 }
 
 /* 4. The host's files, written where they differ. */
-static int provider_ssh_configure(ssh_cluster *c, ssh_host *h, const char *initial, bool existing,
-                                  err_t *err)
+static int provider_ssh_configure(ssh_cluster *c, ssh_host *h, err_t *err)
 {
+    char initial[2048];
     char path[PATH_MAX];
     char *ca = NULL, *cert = NULL, *key = NULL, *out = NULL;
     provider_ssh_buf conf = {0}, etcd_conf = {0}, script = {0};
     int rc = -1;
+    provider_ssh_initial_cluster(c, initial, sizeof initial);
     snprintf(path, sizeof path, "%s/ca.pem", c->dir);
     if (!(ca = provider_ssh_read(path, err)))
         goto out;
@@ -384,7 +437,7 @@ static int provider_ssh_configure(ssh_cluster *c, ssh_host *h, const char *initi
     if (!(key = provider_ssh_read(path, err)))
         goto out;
     bool ok = provider_ssh_conf(c, h, &conf) &&
-              (!h->member || provider_ssh_etcd_conf(c, h, initial, existing, &etcd_conf)) &&
+              (!h->member || provider_ssh_etcd_conf(c, h, initial, h->joined, &etcd_conf)) &&
               provider_ssh_add(&script,
                                "set -e\numask 022\nmkdir -p /etc/dokkaa/tls\n"
                                "dk_put() { t=$(mktemp \"$1.XXXXXX\"); cat > \"$t\"; chmod \"$2\" \"$t\"\n"
@@ -403,9 +456,13 @@ static int provider_ssh_configure(ssh_cluster *c, ssh_host *h, const char *initi
     }
     if (ssh_script(&c->ssh, h->target, script.data, &out, err) < 0)
         goto out;
-    h->conf_changed = out && strstr(out, "changed ");
-    provider_ssh_say(h, "config", "%s", h->conf_changed ? "written" : "unchanged");
-    c->changed += h->conf_changed;
+    bool tls = out && strstr(out, "changed /etc/dokkaa/tls/");
+    h->restart_units = tls || (out && (strstr(out, "changed /etc/dokkaa/dokkaa.conf") ||
+                                       strstr(out, "changed /etc/dokkaa/registry.yml")));
+    h->restart_etcd = tls || (out && strstr(out, "changed /etc/dokkaa/etcd.conf") && !h->etcd_data);
+    bool changed = out && strstr(out, "changed ");
+    provider_ssh_say(h, "config", "%s", changed ? "written" : "unchanged");
+    c->changed += changed;
     rc = 0;
 out:
     if (rc < 0)
@@ -422,22 +479,22 @@ out:
 
 /* 5a. Start (or restart, after a change) a member's etcd without waiting: a new
  * member is not ready until the others are up too. Debian's own etcd unit uses
- * the same ports: it is stopped and disabled (down enables it again if it was). */
+ * the same ports: it is stopped and disabled (down enables it again if it was
+ * before the package came, as the install step noted). */
 static int provider_ssh_etcd_start(ssh_cluster *c, ssh_host *h, err_t *err)
 {
     char script[1024];
     snprintf(script, sizeof script,
              "set -e\n"
              "if systemctl is-enabled -q etcd.service 2>/dev/null; then\n"
-             "  touch /etc/dokkaa/etcd.service.was-enabled\n"
              "  systemctl disable -q --now etcd.service\n"
              "fi\n"
              "systemctl enable -q dokkaa-etcd.service\n"
              "systemctl %s --no-block dokkaa-etcd.service\n",
-             h->conf_changed ? "restart" : "start");
+             h->restart_etcd ? "restart" : "start");
     if (ssh_script(&c->ssh, h->target, script, NULL, err) < 0)
         return provider_ssh_fail(h, "etcd", err);
-    provider_ssh_say(h, "etcd", "%s", h->conf_changed ? "(re)started" : "running");
+    provider_ssh_say(h, "etcd", "%s", h->restart_etcd ? "(re)started" : "running");
     return 0;
 }
 
@@ -460,15 +517,18 @@ static int provider_ssh_etcd_ready(void *ud, err_t *last)
     return rc;
 }
 
-/* 5b. A member whose data is gone (a reinstalled host) must be removed from the
- * cluster and added again before it starts, as "existing". The others have the
- * data; ask one of them. */
-static int provider_ssh_rejoin(ssh_cluster *c, ssh_host *h, char *initial, size_t size, err_t *err)
+/* 5b. A member whose data is gone (a reinstalled host), or a host that becomes a
+ * member once etcd runs (the cluster grows to three members): out of etcd's
+ * membership if it is in, added, configured and started as "existing", and
+ * awaited, before the next one (adding a second member to one makes the quorum
+ * two: it must run before anything else is asked of etcd). A member that is
+ * already running is asked; never the joining host. */
+static int provider_ssh_join(ssh_cluster *c, ssh_host *h, err_t *err)
 {
     ssh_etcd t;
     etcd *e = NULL;
     etcd_member *members = NULL;
-    size_t n = 0, len = 0;
+    size_t n = 0;
     char peer[128];
     int rc = -1;
     snprintf(peer, sizeof peer, "https://%s:2380", h->addr);
@@ -476,7 +536,7 @@ static int provider_ssh_rejoin(ssh_cluster *c, ssh_host *h, char *initial, size_
     int opened = provider_ssh_etcd_open(c, &t, err);
     h->leaving = false;
     if (opened < 0)
-        return provider_ssh_fail(h, "etcd rejoin", err);
+        return provider_ssh_fail(h, "etcd join", err);
     if (!(e = etcd_new(t.endpoint, err)) || etcd_member_list(e, &members, &n, err) < 0)
         goto out;
     for (size_t i = 0; i < n; i++)
@@ -484,17 +544,21 @@ static int provider_ssh_rejoin(ssh_cluster *c, ssh_host *h, char *initial, size_
             goto out;
     if (etcd_member_add(e, peer, NULL, err) < 0)
         goto out;
-    initial[0] = '\0';
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(members[i].peer_url, peer) != 0 && members[i].name[0])
-            len += (size_t)snprintf(initial + len, size - len, "%s%s=%s", len ? "," : "",
-                                    members[i].name, members[i].peer_url);
-    snprintf(initial + len, size - len, "%s%s=%s", len ? "," : "", h->id, peer);
-    provider_ssh_say(h, "etcd", "lost its data: removed and added back as a member");
+    provider_ssh_say(h, "etcd", h->joined ? "lost its data: removed and added back as a member"
+                                          : "added as a member");
+    h->joined = true;
+    if (provider_ssh_save(c, err) < 0 || provider_ssh_configure(c, h, err) < 0 ||
+        provider_ssh_etcd_start(c, h, err) < 0)
+        goto out;
+    provider_ssh_probe quorum = {.etcd = e};
+    if (cfg_wait("etcd to have a quorum again", SSH_WAIT_ETCD, provider_ssh_etcd_ready, &quorum,
+                 err) < 0)
+        goto out;
+    h->etcd_started = true;
     rc = 0;
 out:
     if (rc < 0)
-        provider_ssh_fail(h, "etcd rejoin", err);
+        provider_ssh_fail(h, "etcd join", err);
     free(members);
     etcd_free(e);
     provider_ssh_etcd_close(&t);
@@ -511,17 +575,16 @@ static int provider_ssh_units(ssh_cluster *c, ssh_host *h, err_t *err)
              "units='dokkaa-conductor.service dokkaa-ambassador.service dokkaa-builder.service'\n"
              "if [ -e /etc/dokkaa/registry.yml ]; then\n"
              "  if systemctl is-enabled -q docker-registry.service 2>/dev/null; then\n"
-             "    touch /etc/dokkaa/docker-registry.service.was-enabled\n"
              "    systemctl disable -q --now docker-registry.service\n"
              "  fi\n"
              "  units=\"$units dokkaa-registry.service\"\n"
              "fi\n"
              "systemctl enable -q $units\n"
              "systemctl %s $units\n",
-             h->conf_changed ? "restart" : "start");
+             h->restart_units ? "restart" : "start");
     if (ssh_script(&c->ssh, h->target, script, NULL, err) < 0)
         return provider_ssh_fail(h, "units", err);
-    provider_ssh_say(h, "units", "%s", h->conf_changed ? "(re)started" : "running");
+    provider_ssh_say(h, "units", "%s", h->restart_units ? "(re)started" : "running");
     return 0;
 }
 
@@ -581,15 +644,14 @@ static int provider_ssh_apis(const ssh_cluster *c, err_t *err)
     return rc;
 }
 
-/* The first hosts become members when etcd is first formed; later hosts are
- * its clients (the membership is fixed from then on). */
+/* The first three hosts are the etcd members. Before etcd is formed they are
+ * simply chosen; once it runs, a cluster made with fewer hosts grows its
+ * membership up to three as hosts join (provider_ssh_join). */
 static void provider_ssh_members(ssh_cluster *c)
 {
     size_t members = 0;
     for (size_t i = 0; i < c->nhosts; i++)
         members += c->hosts[i].member;
-    if (c->formed)
-        return;
     for (size_t i = 0; i < c->nhosts && members < PROVIDER_SSH_MAX_MEMBERS; i++)
         if (!c->hosts[i].member) {
             c->hosts[i].member = true;
@@ -599,7 +661,7 @@ static void provider_ssh_members(ssh_cluster *c)
 
 int provider_ssh_up(ssh_cluster *c, err_t *err)
 {
-    char initial[2048], api[128], ca[PATH_MAX];
+    char api[128], ca[PATH_MAX];
     ssh_etcd t = {0};
     etcd *e = NULL;
     int rc = -1;
@@ -615,18 +677,17 @@ int provider_ssh_up(ssh_cluster *c, err_t *err)
     for (size_t i = 0; i < c->nhosts; i++)
         if (provider_ssh_install(c, &c->hosts[i], err) < 0)
             return -1;
-    provider_ssh_initial_cluster(c, initial, sizeof initial);
+    if (provider_ssh_registry(c, &c->hosts[0], err) < 0)
+        return -1;
     for (size_t i = 0; i < c->nhosts; i++) {
         ssh_host *h = &c->hosts[i];
-        char own[2048];
-        bool rejoin = c->formed && h->member && !h->etcd_data;
-        snprintf(own, sizeof own, "%s", initial);
-        if ((rejoin && provider_ssh_rejoin(c, h, own, sizeof own, err) < 0) ||
-            provider_ssh_configure(c, h, own, rejoin, err) < 0)
+        if (c->formed && h->member && !h->etcd_data ? provider_ssh_join(c, h, err) < 0
+                                                    : provider_ssh_configure(c, h, err) < 0)
             return -1;
     }
     for (size_t i = 0; i < c->nhosts; i++)
-        if (c->hosts[i].member && provider_ssh_etcd_start(c, &c->hosts[i], err) < 0)
+        if (c->hosts[i].member && !c->hosts[i].etcd_started &&
+            provider_ssh_etcd_start(c, &c->hosts[i], err) < 0)
             return -1;
     if (provider_ssh_etcd_open(c, &t, err) < 0 || !(e = etcd_new(t.endpoint, err)))
         goto out;

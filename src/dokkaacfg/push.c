@@ -60,6 +60,9 @@ static int cfg_push_one(ssh_cluster *c, const ssh_host *h, const char *image, er
     close(fds[0]);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
+    /* ssh first: when it fails, docker save dies of the broken pipe */
+    if (rc < 0 && err->code == ERR_UNAVAIL)
+        return err_prefix(err, "%s: docker load", h->addr);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         return err_set(err, ERR_NOTFOUND, "docker save %s failed here: is the image in the local "
                        "engine? (docker image ls)", image);

@@ -6,10 +6,11 @@
 MT_EXAMPLE=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../examples/nginx-and-crawler" && pwd)
 
 mt_up() { # mt_up HOST_NUMBERS...: up on those machines, output in $MT_LOG
-    local hosts=() i
+    local hosts=() i deb=$MT_DEB
+    [ -s "$MT_STATE/package" ] && deb=$(cat "$MT_STATE/package") # test_68's, once it ran
     for i in "$@"; do hosts+=(--host "root@$(mt_ip "$i")"); done
     mt_cfg up --provider=ssh "${hosts[@]}" --identity "$MT_STATE/id_ed25519" --name "$MT_NAME" \
-        --trust "$MT_TRUST" --package "$MT_DEB" > "$MT_LOG" 2>&1
+        --trust "$MT_TRUST" --package "$deb" > "$MT_LOG" 2>&1
 }
 mt_running() { [ "$(docker inspect -f '{{.State.Running}}' "m$1" 2>/dev/null)" = true ]; }
 mt_machines() { local i; for i in 1 2 3 4; do if mt_running $i; then echo $i; fi; done; }
@@ -67,6 +68,8 @@ test_20_push_the_example_images() {
     mt_cfg push dockerfile/nginx dockerfile/ubuntu
     # the registry has them, and lets in no one without the cluster's certificate
     mt_ssh 2 "docker pull -q $(mt_ip 1):5000/dockerfile/nginx" >/dev/null
+    # and is every engine's mirror of Docker Hub: the plain name is found there
+    mt_ssh 3 "docker pull -q dockerfile/ubuntu" >/dev/null
     mt_not curl -s --max-time 5 -k "https://$(mt_ip 1):5000/v2/_catalog"
 }
 
@@ -134,6 +137,9 @@ test_65_member_that_lost_its_data_rejoins_on_up() {
     grep -q "m2 (10.87.0.12): etcd ... lost its data: removed and added back" "$MT_LOG"
     dk_wait 60 "m2's etcd to serve the cluster's data again" mt_etcd_has_manifest 2
     mt_cfg status | grep -q "^m2 .*active"
+    # and up after that changes nothing either
+    mt_up 1 2 3 || { cat "$MT_LOG"; return 1; }
+    grep -q "nothing changed" "$MT_LOG"
 }
 # Whether host i's own etcd member holds the nginx manifest (read with its certificate).
 mt_etcd_has_manifest() {
@@ -141,6 +147,28 @@ mt_etcd_has_manifest() {
         --key /etc/dokkaa/tls/host.key https://127.0.0.1:2379/v3/kv/range \
         -d "{\"key\":\"$(printf /apps/dummy/nginx/manifest | base64 -w0)\",\"serializable\":true}"' |
         grep -q '"kvs"'
+}
+
+# A newer package: up upgrades the hosts one at a time, and the containers keep
+# running (the same containers, not new ones).
+test_68_newer_package_upgrades_hosts_one_at_a_time() {
+    local dir=$MT_STATE/newer before after i
+    rm -rf "$dir"; mkdir -p "$dir"
+    dpkg-deb -R "$MT_DEB" "$dir/root"
+    sed -i 's/^Version: \(.*\)$/Version: \1+test1/' "$dir/root/DEBIAN/control"
+    dpkg-deb -b --root-owner-group "$dir/root" "$dir/newer.deb" >/dev/null
+    before=$(for i in 1 2 3; do mt_ssh $i "docker ps -q --filter label=dokkaa.cluster"; done | sort)
+    mt_cfg up --provider=ssh --host "root@$(mt_ip 1)" --host "root@$(mt_ip 2)" --host "root@$(mt_ip 3)" \
+        --identity "$MT_STATE/id_ed25519" --name "$MT_NAME" --package "$dir/newer.deb" > "$MT_LOG" 2>&1 \
+        || { cat "$MT_LOG"; return 1; }
+    for i in 1 2 3; do
+        grep -q "m$i ($(mt_ip $i)): package ... dokkaa .*+test1, upgraded from" "$MT_LOG"
+        [ "$(mt_ssh $i "dpkg-query -W -f='\${Version}' dokkaa")" = "$(dpkg-deb -f "$dir/newer.deb" Version)" ]
+    done
+    after=$(for i in 1 2 3; do mt_ssh $i "docker ps -q --filter label=dokkaa.cluster"; done | sort)
+    [ "$before" = "$after" ]
+    mt_hosts_are 3
+    echo "$dir/newer.deb" > "$MT_STATE/package"
 }
 
 test_70_a_fourth_machine_joins() {
@@ -181,6 +209,8 @@ test_80_another_network_needs_a_token() {
     mt_not mt_outsider curl -s --max-time 5 --cacert /ca.pem "https://$(mt_ip 1):2379/health"
 }
 
+# Down: nothing of Dokkaa on the machines, and Debian's own etcd and registry units
+# as they were before (the test image has them enabled, as Debian leaves them).
 test_90_down_leaves_nothing_of_dokkaa() {
     local i
     mt_cfg down --provider=ssh --name "$MT_NAME" > "$MT_LOG" 2>&1 || { cat "$MT_LOG"; return 1; }
@@ -189,7 +219,8 @@ test_90_down_leaves_nothing_of_dokkaa() {
             ! test -e /etc/dokkaa && ! test -e /var/lib/dokkaa &&
             ! dpkg -s dokkaa >/dev/null 2>&1 &&
             [ -z "$(docker ps -aq --filter label=dokkaa.cluster)" ] &&
-            ! ls /etc/docker/certs.d/*:5000 >/dev/null 2>&1' || { echo "m$i keeps something"; return 1; }
+            ! ls /etc/docker/certs.d/*:5000 >/dev/null 2>&1 && ! test -e /etc/docker/daemon.json &&
+            systemctl is-enabled -q etcd docker-registry' || { echo "m$i keeps something"; return 1; }
     done
     [ ! -e "$XDG_CONFIG_HOME/dokkaa/clusters/$MT_NAME" ]
     [ ! -e "$XDG_CONFIG_HOME/dokkaa/config.json" ]
