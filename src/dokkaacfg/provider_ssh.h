@@ -44,6 +44,7 @@ typedef struct ssh_host {
      * INITIAL_* settings that a growing membership changes) */
     bool restart_units, restart_etcd;
     bool etcd_started; /* by this run already (a member that joined) */
+    bool promoted;     /* made a member by this run, of a running etcd */
     bool leaving;     /* down: Dokkaa is taken off this host */
 } ssh_host;
 

@@ -544,8 +544,8 @@ static int provider_ssh_join(ssh_cluster *c, ssh_host *h, err_t *err)
             goto out;
     if (etcd_member_add(e, peer, NULL, err) < 0)
         goto out;
-    provider_ssh_say(h, "etcd", h->joined ? "lost its data: removed and added back as a member"
-                                          : "added as a member");
+    provider_ssh_say(h, "etcd", "%s", h->promoted ? "added as a member"
+                                                  : "lost its data: removed and added back as a member");
     h->joined = true;
     if (provider_ssh_save(c, err) < 0 || provider_ssh_configure(c, h, err) < 0 ||
         provider_ssh_etcd_start(c, h, err) < 0)
@@ -655,6 +655,7 @@ static void provider_ssh_members(ssh_cluster *c)
     for (size_t i = 0; i < c->nhosts && members < PROVIDER_SSH_MAX_MEMBERS; i++)
         if (!c->hosts[i].member) {
             c->hosts[i].member = true;
+            c->hosts[i].promoted = c->formed;
             members++;
         }
 }
