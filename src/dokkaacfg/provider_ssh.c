@@ -108,7 +108,7 @@ static int provider_ssh_mkdirs(const char *dir, err_t *err)
 
 int provider_ssh_save(const ssh_cluster *c, err_t *err)
 {
-    char path[PATH_MAX], hosts_dir[PATH_MAX + 8];
+    char path[PATH_MAX], hosts_dir[PATH_MAX];
     json_t *root = json_pack("{s:s,s:s,s:b,s:[],s:[]}", "name", c->name, "provider", c->provider,
                              "etcd_formed", c->formed, "hosts", "trust");
     int rc = -1;

@@ -136,5 +136,11 @@ int provider_ssh_down(ssh_cluster *c, err_t *err)
         if (!c->hosts[i].leaving)
             c->hosts[kept++] = c->hosts[i];
     c->nhosts = kept;
-    return kept ? provider_ssh_save(c, err) : provider_ssh_forget(c, err);
+    if (!kept)
+        return provider_ssh_forget(c, err);
+    /* the hosts that stay still name the ones gone (etcd endpoints, the registry
+     * if the first host left): the next up rewrites their configuration */
+    printf("%s: %zu host(s) stay; run `dokkaacfg up --provider=ssh --name %s` to update their "
+           "configuration\n", c->name, kept, c->name);
+    return provider_ssh_save(c, err);
 }
