@@ -925,7 +925,7 @@ test_41_builders_alive_and_answering_after_all_of_it() {
         ta_expect 200 "h$h alive"
         pid=$(cat "/run/$CL_NAME/h$h/builder.pid")
         kill -0 "$pid" || fail "h$h's builder (pid $pid) is gone"
-        assert_eq 1 "$(grep -c 'serving on port' "/var/lib/$CL_NAME/h$h/builder.log")" "times h$h's builder started"
+        assert_eq 1 "$(grep -c 'serving HTTP.* on port' "/var/lib/$CL_NAME/h$h/builder.log")" "times h$h's builder started"
         ! grep -E 'Segmentation|Aborted|AddressSanitizer|runtime error' "/var/lib/$CL_NAME/h$h/builder.log" ||
             fail "h$h's builder log shows a crash"
         TA_H=$h ta_req GET /api/v1/apps

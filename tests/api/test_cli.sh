@@ -74,7 +74,7 @@ test_60_cli_help_and_usage_errors() {
     local c
     tc_begin
     tc_run 0 --help
-    tc_out_has '^usage: dokkaacfg \[--api URL\] \[--token T\] \[--etcd URLS\] COMMAND'
+    tc_out_has '^usage: dokkaacfg \[--api URL\] \[--token T\] \[--etcd URLS\] \[--provider P\] COMMAND'
     for c in up down status rebalance validate init ls get set rm scale ps logs hosts events token \
         "token create" "token ls" "token revoke"; do
         tc_run 0 $c --help # word-split on purpose: "token create"
