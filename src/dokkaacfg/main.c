@@ -1,5 +1,6 @@
 /* dokkaacfg - the Dokkaa CLI: parse the global options, dispatch to a command. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,49 @@ static void cfg_default_etcd(cfg_global *g)
         snprintf(g->etcd, sizeof g->etcd, "%s", pl.etcd);
 }
 
+/* The seed writes `dokkaacfg --provider=digitalocean up --scale=2 ...`: options of
+ * a command may come before it. Those that are not the global ones move to just
+ * after the command, in their order, so the command parses them as its own.
+ * An option's value is its "=..." part, or the next word for the commands'
+ * options that take one. */
+static char **cfg_reorder(int argc, char **argv)
+{
+    static const char *const global[] = {"--etcd", "--api", "--token", "--provider", NULL};
+    static const char *const valued[] = {"--scale", "--ssh_key", "--ssh-key", "--region", "--size",
+                                         "--image", "--api-url", "--name", "--host", "--identity",
+                                         "--trust", "--package", "--net", NULL};
+    char **out = calloc((size_t)argc + 1, sizeof *out), **moved = calloc((size_t)argc + 1, sizeof *moved);
+    int n = 0, m = 0, i = 1;
+    if (!out || !moved) {
+        free(out);
+        free(moved);
+        return argv;
+    }
+    out[n++] = argv[0];
+    for (; i < argc && argv[i][0] == '-' && strcmp(argv[i], "--") != 0; i++) {
+        size_t len = strcspn(argv[i], "=");
+        bool has_value = argv[i][len] == '=', is_global = false, takes = false;
+        for (int k = 0; global[k]; k++)
+            is_global |= strlen(global[k]) == len && strncmp(argv[i], global[k], len) == 0;
+        for (int k = 0; valued[k] && !is_global; k++)
+            takes |= strlen(valued[k]) == len && strncmp(argv[i], valued[k], len) == 0;
+        char **to = is_global ? out : moved;
+        int *at = is_global ? &n : &m;
+        to[(*at)++] = argv[i];
+        if (!has_value && (is_global || takes) && i + 1 < argc)
+            to[(*at)++] = argv[++i];
+    }
+    if (i < argc)
+        out[n++] = argv[i++]; /* the command */
+    for (int k = 0; k < m; k++)
+        out[n++] = moved[k];
+    while (i < argc)
+        out[n++] = argv[i++];
+    free(moved);
+    static char **kept; /* lives as long as the process, and stays reachable */
+    return kept = out;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"etcd", required_argument, 0, 'e'},
@@ -79,6 +123,7 @@ int main(int argc, char **argv)
     int opt;
 
     config_etcd_endpoints(g.etcd, sizeof g.etcd, getenv("ETCD_ADDR"));
+    argv = cfg_reorder(argc, argv);
     while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
         switch (opt) {
         case 'e':

@@ -190,6 +190,12 @@ mt_outsider() { docker run --rm --network dokkaa-machines --ip "$MT_OUTSIDER_IP"
 test_80_another_network_needs_a_token() {
     local token code
     token=$(jq -r .token "$XDG_CONFIG_HOME/dokkaa/config.json")
+    # from a trusted network (--trust 10.87.0.0/25: m2), the seed's command works as
+    # written against another host
+    code=$(mt_ssh 2 "curl -s -o /dev/null -w '%{http_code}' -XPUT -d value='{\"image\":\"dockerfile/nginx\",\"scale\":0}' \
+        http://$(mt_ip 1):4001/v2/keys/apps/trusted/x/manifest")
+    echo "anonymous over HTTP from a trusted network: $code"; [ "$code" = 201 ]
+    mt_cfg rm trusted
     # anonymous, plain HTTP, as the seed writes it: refused, nothing stored
     code=$(mt_outsider curl -s -o /dev/null -w '%{http_code}' -XPUT -d value='{"image":"dockerfile/nginx"}' \
         "http://$(mt_ip 1):4001/v2/keys/apps/evil/x/manifest")
