@@ -73,20 +73,14 @@ static void cfg_default_etcd(cfg_global *g)
  * after the command, in their order, so the command parses them as its own.
  * An option's value is its "=..." part, or the next word for the commands'
  * options that take one. */
-static char **cfg_reorder(int argc, char **argv)
+static void cfg_reorder(int argc, char **argv)
 {
     static const char *const global[] = {"--etcd", "--api", "--token", "--provider", NULL};
     static const char *const valued[] = {"--scale", "--ssh_key", "--ssh-key", "--region", "--size",
                                          "--image", "--api-url", "--name", "--host", "--identity",
                                          "--trust", "--package", "--net", NULL};
-    char **out = calloc((size_t)argc + 1, sizeof *out), **moved = calloc((size_t)argc + 1, sizeof *moved);
+    char *out[argc], *moved[argc]; /* argv is permuted in place, as getopt does */
     int n = 0, m = 0, i = 1;
-    if (!out || !moved) {
-        free(out);
-        free(moved);
-        return argv;
-    }
-    out[n++] = argv[0];
     for (; i < argc && argv[i][0] == '-' && strcmp(argv[i], "--") != 0; i++) {
         size_t len = strcspn(argv[i], "=");
         bool has_value = argv[i][len] == '=', is_global = false, takes = false;
@@ -106,9 +100,7 @@ static char **cfg_reorder(int argc, char **argv)
         out[n++] = moved[k];
     while (i < argc)
         out[n++] = argv[i++];
-    free(moved);
-    static char **kept; /* lives as long as the process, and stays reachable */
-    return kept = out;
+    memcpy(argv + 1, out, (size_t)n * sizeof *out);
 }
 
 int main(int argc, char **argv)
@@ -123,7 +115,7 @@ int main(int argc, char **argv)
     int opt;
 
     config_etcd_endpoints(g.etcd, sizeof g.etcd, getenv("ETCD_ADDR"));
-    argv = cfg_reorder(argc, argv);
+    cfg_reorder(argc, argv);
     while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
         switch (opt) {
         case 'e':
