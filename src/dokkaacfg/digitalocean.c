@@ -308,45 +308,67 @@ static int do_parse_key_obj(const json_t *o, size_t i, do_key *k, err_t *err)
     return 0;
 }
 
-int do_parse_keys(const char *json, size_t len, do_keys *keys, do_page *page, err_t *err)
+/* One page of a collection: root[field] is an array whose items parse() fills
+ * into elements of elem_size, appended to *vec (*n of them) only if every item
+ * parsed; otherwise what was parsed is cleared and *vec keeps earlier pages. */
+typedef int (*do_item_fn)(const json_t *item, size_t index, void *elem, err_t *err);
+static int do_parse_collection(const char *json, size_t len, const char *field, size_t elem_size,
+                               do_item_fn parse, void (*clear)(void *), void **vec, size_t *n,
+                               do_page *page, err_t *err)
 {
     json_t *root = do_load(json, len, err), *arr;
-    do_key *fresh = NULL, *grown;
+    char *fresh = NULL, *grown;
     size_t m = 0, got = 0;
     int rc = -1;
     if (!root)
         return -1;
-    arr = json_object_get(root, "ssh_keys");
+    arr = json_object_get(root, field);
     if (!json_is_array(arr)) {
-        do_bad(err, "\"ssh_keys\" is %s", arr ? "not an array" : "missing");
+        do_bad(err, "\"%s\" is %s", field, arr ? "not an array" : "missing");
         goto out;
     }
     if (do_parse_page(root, page, err) < 0)
         goto out;
     m = json_array_size(arr);
-    if (m && !(fresh = calloc(m, sizeof *fresh))) {
+    if (m && !(fresh = calloc(m, elem_size))) {
         do_oom(err);
         goto out;
     }
     for (; got < m; got++)
-        if (do_parse_key_obj(json_array_get(arr, got), got, &fresh[got], err) < 0)
+        if (parse(json_array_get(arr, got), got, fresh + got * elem_size, err) < 0)
             goto out;
-    if (m && !(grown = realloc(keys->v, (keys->n + m) * sizeof *grown))) {
+    if (m && !(grown = realloc(*vec, (*n + m) * elem_size))) {
         do_oom(err);
         goto out;
     }
     if (m) {
-        memcpy(grown + keys->n, fresh, m * sizeof *fresh);
-        keys->v = grown;
-        keys->n += m;
+        memcpy(grown + *n * elem_size, fresh, m * elem_size);
+        *vec = grown;
+        *n += m;
         got = 0; /* moved: nothing of fresh is ours to clear */
     }
     rc = 0;
 out:
     for (size_t i = 0; i < got; i++)
-        do_key_clear(&fresh[i]);
+        clear(fresh + i * elem_size);
     free(fresh);
     json_decref(root);
+    return rc;
+}
+
+static int do_key_item(const json_t *item, size_t index, void *elem, err_t *err)
+{
+    return do_parse_key_obj(item, index, elem, err);
+}
+
+static void do_key_clear_any(void *k) { do_key_clear(k); }
+
+int do_parse_keys(const char *json, size_t len, do_keys *keys, do_page *page, err_t *err)
+{
+    void *v = keys->v;
+    int rc = do_parse_collection(json, len, "ssh_keys", sizeof *keys->v, do_key_item,
+                                 do_key_clear_any, &v, &keys->n, page, err);
+    keys->v = v;
     return rc;
 }
 
@@ -441,48 +463,21 @@ static int do_parse_droplet_obj(const json_t *o, const char *where, do_droplet *
     return 0;
 }
 
+static int do_droplet_item(const json_t *item, size_t index, void *elem, err_t *err)
+{
+    char where[48];
+    snprintf(where, sizeof where, "droplets[%zu]", index);
+    return do_parse_droplet_obj(item, where, elem, err);
+}
+
+static void do_droplet_clear_any(void *d) { do_droplet_clear(d); }
+
 int do_parse_droplets(const char *json, size_t len, do_droplets *list, do_page *page, err_t *err)
 {
-    json_t *root = do_load(json, len, err), *arr;
-    do_droplet *fresh = NULL, *grown;
-    size_t m = 0, got = 0;
-    char where[48];
-    int rc = -1;
-    if (!root)
-        return -1;
-    arr = json_object_get(root, "droplets");
-    if (!json_is_array(arr)) {
-        do_bad(err, "\"droplets\" is %s", arr ? "not an array" : "missing");
-        goto out;
-    }
-    if (do_parse_page(root, page, err) < 0)
-        goto out;
-    m = json_array_size(arr);
-    if (m && !(fresh = calloc(m, sizeof *fresh))) {
-        do_oom(err);
-        goto out;
-    }
-    for (; got < m; got++) {
-        snprintf(where, sizeof where, "droplets[%zu]", got);
-        if (do_parse_droplet_obj(json_array_get(arr, got), where, &fresh[got], err) < 0)
-            goto out;
-    }
-    if (m && !(grown = realloc(list->v, (list->n + m) * sizeof *grown))) {
-        do_oom(err);
-        goto out;
-    }
-    if (m) {
-        memcpy(grown + list->n, fresh, m * sizeof *fresh);
-        list->v = grown;
-        list->n += m;
-        got = 0;
-    }
-    rc = 0;
-out:
-    for (size_t i = 0; i < got; i++)
-        do_droplet_clear(&fresh[i]);
-    free(fresh);
-    json_decref(root);
+    void *v = list->v;
+    int rc = do_parse_collection(json, len, "droplets", sizeof *list->v, do_droplet_item,
+                                 do_droplet_clear_any, &v, &list->n, page, err);
+    list->v = v;
     return rc;
 }
 

@@ -195,19 +195,9 @@ int provider_do_up(const provider_do_opts *o)
         return 1;
     }
     provider_do_tag(o->name, tag, sizeof tag);
-    if (provider_ssh_load(c, o->name, &err) < 0 || !(api = provider_do_api(o->api_url, &err)))
+    if (provider_ssh_open(c, o->name, "digitalocean", o->identity, o->trust, o->ntrust, &err) < 0 ||
+        !(api = provider_do_api(o->api_url, &err)))
         goto fail;
-    if (c->nhosts && strcmp(c->provider, "digitalocean") != 0) {
-        err_set(&err, ERR_INVALID, "cluster %s was made by the %s provider", c->name, c->provider);
-        goto fail;
-    }
-    snprintf(c->provider, sizeof c->provider, "digitalocean");
-    if (o->identity)
-        snprintf(c->identity, sizeof c->identity, "%s", o->identity);
-    c->ssh.identity = c->identity[0] ? c->identity : NULL;
-    for (int i = 0; i < o->ntrust; i++)
-        if (provider_ssh_add_trust(c, o->trust[i], &err) < 0)
-            goto fail;
     /* the package before any droplet is made: a missing one costs nothing then */
     if (provider_ssh_package(c, o->package, &err) < 0 || do_droplets_list(api, tag, &list, &err) < 0)
         goto fail;

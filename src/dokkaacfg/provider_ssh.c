@@ -88,6 +88,24 @@ int provider_ssh_load(ssh_cluster *c, const char *name, err_t *err)
     return 0;
 }
 
+int provider_ssh_open(ssh_cluster *c, const char *name, const char *provider, const char *identity,
+                      const char *const *trust, int ntrust, err_t *err)
+{
+    if (provider_ssh_load(c, name, err) < 0)
+        return -1;
+    if (c->nhosts && strcmp(c->provider, provider) != 0)
+        return err_set(err, ERR_INVALID, "cluster %s was made by the %s provider", c->name,
+                       c->provider);
+    snprintf(c->provider, sizeof c->provider, "%s", provider);
+    if (identity)
+        snprintf(c->identity, sizeof c->identity, "%s", identity);
+    c->ssh.identity = c->identity[0] ? c->identity : NULL;
+    for (int i = 0; i < ntrust; i++)
+        if (provider_ssh_add_trust(c, trust[i], err) < 0)
+            return -1;
+    return 0;
+}
+
 /* mkdir -p dir, 0700 each. */
 static int provider_ssh_mkdirs(const char *dir, err_t *err)
 {

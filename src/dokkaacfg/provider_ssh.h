@@ -69,6 +69,12 @@ typedef struct ssh_cluster {
 int provider_ssh_load(ssh_cluster *c, const char *name, err_t *err);
 int provider_ssh_save(const ssh_cluster *c, err_t *err);
 
+/* For `up` of provider ("ssh", "digitalocean"): load cluster name, refuse one
+ * another provider made, take identity (NULL: the one it had) and add the
+ * trusted networks. */
+int provider_ssh_open(ssh_cluster *c, const char *name, const char *provider, const char *identity,
+                      const char *const *trust, int ntrust, err_t *err);
+
 /* Add a host given as [user@]addr unless the cluster has it already. */
 int provider_ssh_add_host(ssh_cluster *c, const char *target, err_t *err);
 /* The cluster's host that target names (by address); NULL and ERR_NOTFOUND if

@@ -150,6 +150,17 @@ static int provider_ssh_certs(ssh_cluster *c, err_t *err)
     return 0;
 }
 
+/* The shell function dk_apt ARGS: `apt-get install -y ARGS`, quiet unless it
+ * fails (then its last lines); apt's lists are refreshed only if the install
+ * needs them (a fresh cloud image has none). */
+#define PROVIDER_SSH_APT                                                                          \
+    "export DEBIAN_FRONTEND=noninteractive\n"                                                    \
+    "dk_apt() { log=/root/dokkaa-install.log\n"                                                  \
+    "  if apt-get install -y -q \"$@\" >$log 2>&1 ||\n"                                           \
+    "     { apt-get update -q >>$log 2>&1 && apt-get install -y -q \"$@\" >>$log 2>&1; }; then\n" \
+    "    rm -f $log; return 0; fi\n"                                                             \
+    "  tail -n 3 $log; rm -f $log; return 1; }\n"
+
 /* 3. The package, if the host has another version. */
 static int provider_ssh_install(ssh_cluster *c, ssh_host *h, err_t *err)
 {
@@ -173,26 +184,21 @@ static int provider_ssh_install(ssh_cluster *c, ssh_host *h, err_t *err)
     }
     if (ssh_send(&c->ssh, h->target, c->package, "/root/dokkaa.deb", err) < 0)
         return provider_ssh_fail(h, "package: copying it", err);
-    /* apt resolves the dependencies; its lists are refreshed only if it needs
-     * them (a fresh cloud image has none). --force-confold keeps the config that
+    /* apt resolves the dependencies (dk_apt). --force-confold keeps the config that
      * `up` wrote. On an upgrade the package restarts the units itself. Before the
      * first install, whether Debian's etcd and registry units were enabled is
      * noted (installing etcd-server enables its unit): `down` leaves them so. */
     static const char install[] =
-        "export DEBIAN_FRONTEND=noninteractive\n"
         "if ! dpkg-query -W dokkaa >/dev/null 2>&1; then\n"
         "  mkdir -p /etc/dokkaa\n"
         "  for u in etcd docker-registry; do\n"
         "    if systemctl is-enabled -q $u.service 2>/dev/null; then\n"
         "      touch /etc/dokkaa/$u.service.was-enabled; fi; done\n"
         "fi\n"
-        "log=/root/dokkaa-install.log\n"
-        "inst() { apt-get install -y -q -o Dpkg::Options::=--force-confold /root/dokkaa.deb; }\n"
-        "if ! inst >$log 2>&1; then\n"
-        "  apt-get update -q >>$log 2>&1 && inst >>$log 2>&1 || "
-        "{ tail -n 3 $log; rm -f /root/dokkaa.deb $log; exit 1; }\n"
-        "fi\n"
-        "rm -f /root/dokkaa.deb $log\n";
+        PROVIDER_SSH_APT
+        "dk_apt -o Dpkg::Options::=--force-confold /root/dokkaa.deb || "
+        "{ rm -f /root/dokkaa.deb; exit 1; }\n"
+        "rm -f /root/dokkaa.deb\n";
     if (ssh_script(&c->ssh, h->target, install, NULL, err) < 0)
         return provider_ssh_fail(h, "package: apt-get install", err);
     /* an upgrade: the next host only once this one runs again */
@@ -221,13 +227,8 @@ static int provider_ssh_registry(ssh_cluster *c, ssh_host *h, err_t *err)
 {
     static const char script[] =
         "command -v docker-registry >/dev/null && exit 0\n"
-        "export DEBIAN_FRONTEND=noninteractive\n"
-        "log=/root/dokkaa-install.log\n"
-        "inst() { apt-get install -y -q --no-install-recommends docker-registry; }\n"
-        "if ! inst >$log 2>&1; then\n"
-        "  apt-get update -q >>$log 2>&1 && inst >>$log 2>&1 || { tail -n 3 $log; rm -f $log; exit 1; }\n"
-        "fi\n"
-        "rm -f $log\n"
+        PROVIDER_SSH_APT
+        "dk_apt --no-install-recommends docker-registry || exit 1\n"
         "systemctl disable -q --now docker-registry.service\n"
         "echo installed\n";
     char *out = NULL;

@@ -99,20 +99,10 @@ static int cfg_up_ssh(const cfg_up_opts *o)
         fputs("dokkaacfg up: out of memory\n", stderr);
         return 1;
     }
-    if (provider_ssh_load(c, o->name, &err) < 0)
+    if (provider_ssh_open(c, o->name, "ssh", o->identity, o->trust, o->ntrust, &err) < 0)
         goto fail;
-    if (c->nhosts && strcmp(c->provider, "ssh") != 0) {
-        err_set(&err, ERR_INVALID, "cluster %s was made by the %s provider", c->name, c->provider);
-        goto fail;
-    }
-    if (o->identity)
-        snprintf(c->identity, sizeof c->identity, "%s", o->identity);
-    c->ssh.identity = c->identity[0] ? c->identity : NULL;
     for (int i = 0; i < o->nhosts; i++)
         if (provider_ssh_add_host(c, o->hosts[i], &err) < 0)
-            goto fail;
-    for (int i = 0; i < o->ntrust; i++)
-        if (provider_ssh_add_trust(c, o->trust[i], &err) < 0)
             goto fail;
     if (!c->nhosts) {
         fputs("dokkaacfg up --provider=ssh: name the machines with --host [USER@]ADDR\n", stderr);
