@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dokkaa/names.h"
+
 void config_etcd_endpoints(char *buf, size_t size, const char *in)
 {
     size_t len = 0;
@@ -24,16 +26,29 @@ void config_etcd_endpoints(char *buf, size_t size, const char *in)
     free(copy);
 }
 
-int config_int(const char *name, const char *text, int min, int max, int *out)
+int config_int(const char *name, const char *text, int min, int max, int *out, err_t *err)
 {
     char *end;
     errno = 0;
     long v = strtol(text, &end, 10);
     if (errno || end == text || *end || v < min || v > max) {
-        fprintf(stderr, "%s: must be an integer %d..%d, got \"%s\"\n", name, min, max, text);
-        return -1;
+        char quoted[128];
+        names_quote(text, strlen(text), quoted, sizeof quoted);
+        return err_set(err, ERR_INVALID, "%s: must be an integer %d..%d, got %s", name, min, max,
+                       quoted);
     }
     *out = (int)v;
+    return 0;
+}
+
+int config_cluster(const char *name, char *buf, size_t size, err_t *err)
+{
+    const char *env = getenv("DOKKAA_CLUSTER");
+    if (!name || !*name)
+        name = env && *env ? env : CONFIG_CLUSTER_DEFAULT;
+    if (names_check_label("cluster name", name, err) < 0)
+        return -1;
+    snprintf(buf, size, "%s", name);
     return 0;
 }
 

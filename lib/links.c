@@ -7,26 +7,14 @@
  * which happens once per link in the life of an app. */
 #include "dokkaa/links.h"
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define LINKS_PREFIX "/links/"
-#define LINKS_TRIES 20
+#include "dokkaa/keys.h"
 
-int links_parse(const char *value, int *port, err_t *err)
-{
-    json_t *v = json_loads(value, 0, NULL);
-    json_t *p = json_object_get(v, "port");
-    int ok = json_is_integer(p) && json_integer_value(p) >= 1 && json_integer_value(p) <= 65535;
-    if (ok)
-        *port = (int)json_integer_value(p);
-    json_decref(v);
-    return ok ? 0 : err_set(err, ERR_INVALID, "link value must be {\"port\": 1..65535}, got %.100s",
-                            value);
-}
+#define LINKS_TRIES 20
 
 /* Lowest port in range that no link uses, 0 when all are taken, -1 when out of
  * memory. */
@@ -34,11 +22,13 @@ static int links_free_port(const etcd_kvs *all, links_range range)
 {
     bool *used = calloc((size_t)(range.max - range.min + 1), sizeof *used);
     int p, found = 0;
+    keys_link l;
     if (!used)
         return -1;
     for (size_t i = 0; i < all->n; i++)
-        if (links_parse(all->kvs[i].value, &p, NULL) == 0 && p >= range.min && p <= range.max)
-            used[p - range.min] = true;
+        if (keys_link_decode(all->kvs[i].value, all->kvs[i].value_len, &l, NULL) == 0 &&
+            l.port >= range.min && l.port <= range.max)
+            used[l.port - range.min] = true;
     for (p = range.min; p <= range.max && !found; p++)
         if (!used[p - range.min])
             found = p;
@@ -46,34 +36,37 @@ static int links_free_port(const etcd_kvs *all, links_range range)
     return found;
 }
 
-int links_parse_range(const char *text, links_range *range)
+int links_parse_range(const char *text, links_range *range, err_t *err)
 {
     char end;
     if (sscanf(text, "%d-%d%c", &range->min, &range->max, &end) != 2 || range->min < 1024 ||
-        range->max > 65535 || range->min > range->max) {
-        fprintf(stderr, "link ports: expected MIN-MAX within 1024-65535, got \"%s\"\n", text);
-        return -1;
-    }
+        range->max > 65535 || range->min > range->max)
+        return err_set(err, ERR_INVALID, "link ports: expected MIN-MAX within 1024-65535, got \"%s\"",
+                       text);
     return 0;
 }
 
 static int links_find(const etcd_kvs *all, const char *key, int *port, err_t *err)
 {
+    keys_link l;
     for (size_t i = 0; i < all->n; i++)
-        if (strcmp(all->kvs[i].key, key) == 0)
-            return links_parse(all->kvs[i].value, port, err) < 0
-                       ? err_prefix(err, "%s", key) : 1;
+        if (strcmp(all->kvs[i].key, key) == 0) {
+            if (keys_link_decode(all->kvs[i].value, all->kvs[i].value_len, &l, err) < 0)
+                return err_prefix(err, "%s", key);
+            *port = l.port;
+            return 1;
+        }
     return 0;
 }
 
 int links_port(etcd *e, links_range range, const char *app, const char *service, int *port,
                err_t *err)
 {
-    char key[256], value[32];
-    snprintf(key, sizeof key, LINKS_PREFIX "%s/%s", app, service);
+    char key[KEYS_SIZE];
+    keys_link_key(key, app, service);
     for (int attempt = 0; attempt < LINKS_TRIES; attempt++) {
         etcd_kvs all;
-        if (etcd_get_prefix(e, LINKS_PREFIX, &all, err) < 0)
+        if (etcd_get_prefix(e, KEYS_LINKS, &all, err) < 0)
             return -1;
         int found = links_find(&all, key, port, err);
         int candidate = found ? 0 : links_free_port(&all, range);
@@ -85,15 +78,19 @@ int links_port(etcd *e, links_range range, const char *app, const char *service,
             return err_set(err, candidate ? ERR_SYS : ERR_CONFLICT,
                            "link %s/%s: no free port in %d..%d", app, service, range.min,
                            range.max);
-        snprintf(value, sizeof value, "{\"port\":%d}", candidate);
+        char *value = keys_link_encode(&(keys_link){.port = candidate});
+        if (!value)
+            return err_set(err, ERR_SYS, "out of memory");
         etcd_cmp cmps[] = {
-            {.key = LINKS_PREFIX, .prefix = true, .target = ETCD_CMP_MOD, .result = ETCD_LESS,
+            {.key = KEYS_LINKS, .prefix = true, .target = ETCD_CMP_MOD, .result = ETCD_LESS,
              .number = revision + 1},
             {.key = key, .target = ETCD_CMP_CREATE, .result = ETCD_EQUAL, .number = 0},
         };
         etcd_op put = {.type = ETCD_OP_PUT, .key = key, .value = value};
         bool won;
-        if (etcd_txn(e, cmps, 2, &put, 1, NULL, 0, &won, err) < 0)
+        int rc = etcd_txn(e, cmps, 2, &put, 1, NULL, 0, &won, err);
+        free(value);
+        if (rc < 0)
             return -1;
         if (won) {
             *port = candidate;

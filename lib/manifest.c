@@ -1,7 +1,5 @@
-/* manifest.c - parse and strictly validate a container manifest, and the naming
- * rules (DNS labels, container names, link variables, etcd keys) that every part
- * of Dokkaa must agree on. See manifest.h for the contract and DESIGN.md for why
- * the names look the way they do.
+/* manifest.c - parse and strictly validate a container manifest. See manifest.h
+ * for the contract; the names it checks are names.c's.
  *
  * Validation errors are for a person fixing a manifest by hand: each names the
  * field path, the value found and what was expected, and the first problem wins. */
@@ -14,40 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define NAMES_MAX_LABEL 63
-/* Quoted values in messages are cut here: enough to recognise, never a flood. */
-#define NAMES_QUOTE_MAX 80
-
-/* ---- quoting values for messages ---------------------------------------- */
-
-/* How many of s's first n bytes to keep so that a cut never splits a UTF-8 sequence. */
-static size_t names_utf8_cut(const char *s, size_t n)
-{
-    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-        n--;
-    return n;
-}
-
-/* Quote s for an error message: escapes make control characters visible, and a
- * long value is cut so one bad field cannot push the rest of the message out. */
-static void names_quote(const char *s, size_t len, char *buf, size_t size)
-{
-    size_t o = 0, keep = len > NAMES_QUOTE_MAX ? names_utf8_cut(s, NAMES_QUOTE_MAX) : len;
-    buf[o++] = '"';
-    /* Each byte takes at most 4 here; 5 more are kept for '..."' and the NUL. */
-    size_t i;
-    for (i = 0; i < keep && o + 9 <= size; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\')
-            o += (size_t)snprintf(buf + o, size - o, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
-            o += (size_t)snprintf(buf + o, size - o, "\\x%02x", c);
-        else
-            buf[o++] = (char)c;
-    }
-    snprintf(buf + o, size - o, "%s\"", i < len ? "..." : "");
-}
 
 /* A JSON value as the user wrote it (compact), for "got ..." in messages. */
 static void manifest_describe(const json_t *v, char *buf, size_t size)
@@ -66,107 +30,6 @@ static void manifest_describe(const json_t *v, char *buf, size_t size)
     else
         snprintf(buf, size, "%s", text);
     free(text);
-}
-
-/* ---- names ---------------------------------------------------------------- */
-
-static bool names_is_lower_alnum(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-/* Why s[0..len) is not a label, or NULL if it is one. */
-static const char *names_label_reason(const char *s, size_t len)
-{
-    if (len == 0)
-        return "must not be empty";
-    if (len > NAMES_MAX_LABEL)
-        return "must be at most 63 characters";
-    for (size_t i = 0; i < len; i++)
-        if (!names_is_lower_alnum(s[i]) && s[i] != '-')
-            return "must contain only lower case letters a-z, digits 0-9 and '-'";
-    if (s[0] == '-' || s[len - 1] == '-')
-        return "must start and end with a letter or digit";
-    /* "---" joins app, name and instance in container names; a "--" inside a
-     * label would make those names ambiguous. */
-    for (size_t i = 0; i + 1 < len; i++)
-        if (s[i] == '-' && s[i + 1] == '-')
-            return "must not contain \"--\" (Dokkaa joins names with \"---\")";
-    return NULL;
-}
-
-static int names_check_label_n(const char *what, const char *s, size_t len, err_t *err)
-{
-    const char *reason = names_label_reason(s, len);
-    if (!reason)
-        return 0;
-    char quoted[128];
-    names_quote(s, len, quoted, sizeof quoted);
-    return err_set(err, ERR_INVALID, "%s %s: %s", what, quoted, reason);
-}
-
-int names_check_label(const char *what, const char *s, err_t *err)
-{
-    return names_check_label_n(what, s, strlen(s), err);
-}
-
-int names_container(char *buf, size_t size, const char *app, const char *name, int instance)
-{
-    if (instance == 0)
-        return snprintf(buf, size, "%s---%s", app, name);
-    return snprintf(buf, size, "%s---%s---%d", app, name, instance);
-}
-
-int names_service_env(char *buf, size_t size, const char *service)
-{
-    static const char prefix[] = "SERVICE_";
-    int n = snprintf(buf, size, "%s%s", prefix, service);
-    for (size_t i = sizeof prefix - 1; i < size && buf[i]; i++) {
-        if (buf[i] == '-')
-            buf[i] = '_';
-        else if (buf[i] >= 'a' && buf[i] <= 'z')
-            buf[i] = (char)(buf[i] - 'a' + 'A');
-    }
-    return n;
-}
-
-/* Take the next "/"-free segment of a key into out[64] after checking it is a label. */
-static int names_key_segment(const char *key, const char **p, const char *what, char out[64],
-                             err_t *err)
-{
-    size_t len = strcspn(*p, "/");
-    if (names_check_label_n(what, *p, len, err) < 0)
-        return err_prefix(err, "key \"%s\"", key);
-    memcpy(out, *p, len);
-    out[len] = '\0';
-    *p += len;
-    return 0;
-}
-
-int names_parse_manifest_key(const char *key, char app[64], char name[64], err_t *err)
-{
-    static const char prefix[] = "/apps/", suffix[] = "/manifest";
-    app[0] = name[0] = '\0';
-    const char *p = key;
-    if (strncmp(p, prefix, sizeof prefix - 1) != 0)
-        goto not_a_key;
-    p += sizeof prefix - 1;
-    if (names_key_segment(key, &p, "app name", app, err) < 0)
-        goto fail;
-    if (*p != '/')
-        goto not_a_key;
-    p++;
-    if (names_key_segment(key, &p, "container name", name, err) < 0)
-        goto fail;
-    if (strcmp(p, suffix) != 0)
-        goto not_a_key;
-    return 0;
-not_a_key:
-    err_set(err, ERR_INVALID,
-            "key \"%s\": not a manifest key (expected /apps/<app>/<name>/manifest)", key);
-fail:
-    app[0] = name[0] = '\0';
-    return -1;
 }
 
 /* ---- image references ------------------------------------------------------ */
@@ -641,12 +504,14 @@ static int manifest_check_fields(const json_t *root, err_t *err)
         while (i < MANIFEST_NFIELDS && strcmp(key, manifest_fields[i].name) != 0)
             i++;
         if (i == MANIFEST_NFIELDS) {
-            char quoted[128];
+            char quoted[128], valid[128];
+            size_t len = 0;
             names_quote(key, strlen(key), quoted, sizeof quoted);
-            return err_set(err, ERR_INVALID,
-                           "unknown field %s; valid fields: image, scale, command, services, "
-                           "links, env",
-                           quoted);
+            /* the list is the table's, so a new field is never missing from it */
+            for (i = 0; i < MANIFEST_NFIELDS && len < sizeof valid; i++)
+                len += (size_t)snprintf(valid + len, sizeof valid - len, "%s%s", i ? ", " : "",
+                                        manifest_fields[i].name);
+            return err_set(err, ERR_INVALID, "unknown field %s; valid fields: %s", quoted, valid);
         }
     }
     if (!json_object_get(root, "image"))

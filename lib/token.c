@@ -1,13 +1,14 @@
 /* token.c - API tokens (see token.h). */
 #include "dokkaa/token.h"
 
-#include <jansson.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+
+#include "dokkaa/keys.h"
 
 static const char token_hex[] = "0123456789abcdef";
 
@@ -55,15 +56,15 @@ void token_key(const char *token, char *key, size_t size)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    char hash[TOKEN_HASH_LEN + 1];
+    char hash[TOKEN_HASH_LEN + 1], full[KEYS_SIZE];
     EVP_Digest(token, strlen(token), md, &mdlen, EVP_sha256(), NULL);
     token_hexify(md, mdlen, hash);
-    snprintf(key, size, TOKEN_PREFIX "%s", hash);
+    snprintf(key, size, "%s", keys_token_key(full, hash));
 }
 
 void token_id(const char *key, char *id)
 {
-    const char *hash = key + strlen(TOKEN_PREFIX);
+    const char *hash = key + strlen(KEYS_TOKENS);
     size_t n = strnlen(hash, TOKEN_ID_LEN); /* a key written by hand may be short */
     memcpy(id, hash, n);
     id[n] = '\0';
@@ -99,10 +100,11 @@ int token_create(etcd *e, const char *name, enum token_role role, char *token, c
     token_key(token, key, sizeof key);
     token_id(key, id);
     strftime(created, TOKEN_TIME_LEN + 1, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-    json_t *rec = json_pack("{s:s,s:s,s:s,s:s}", "id", id, "name", name, "role",
-                            token_role_name(role), "created", created);
-    char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
-    json_decref(rec);
+    keys_token rec = {.role = role};
+    snprintf(rec.id, sizeof rec.id, "%s", id);
+    snprintf(rec.name, sizeof rec.name, "%s", name);
+    snprintf(rec.created, sizeof rec.created, "%s", created);
+    char *text = keys_token_encode(&rec);
     if (!text)
         return err_set(err, ERR_SYS, "token: out of memory");
     int rc = etcd_put(e, key, text, 0, revision, err);

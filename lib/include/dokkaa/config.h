@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "dokkaa/err.h"
+
 #define CONFIG_ETCD_DEFAULT "http://127.0.0.1:2379"
 
 /* Normalise an etcd endpoint list as the seed's ETCD_ADDR gives it ("10.0.0.1:4001",
@@ -15,7 +17,15 @@ void config_etcd_endpoints(char *buf, size_t size, const char *in);
  * $HOST_ID. */
 const char *config_env(const char *name, const char *seed_name);
 
-/* Parse a decimal integer in min..max for option name; prints the error itself. */
-int config_int(const char *name, const char *text, int min, int max, int *out);
+/* Parse a decimal integer in min..max for option name; -1 with a precise err
+ * ("--parallel: must be an integer 1..64, got \"x\"") otherwise. */
+int config_int(const char *name, const char *text, int min, int max, int *out, err_t *err);
+
+/* The default cluster name (DESIGN.md): a second cluster on a machine takes its own. */
+#define CONFIG_CLUSTER_DEFAULT "dokkaa"
+/* The cluster name into buf: name when given, else $DOKKAA_CLUSTER, else
+ * CONFIG_CLUSTER_DEFAULT; -1 with err when it is not a DNS label (it names
+ * containers' labels, files and droplets). */
+int config_cluster(const char *name, char *buf, size_t size, err_t *err);
 
 #endif

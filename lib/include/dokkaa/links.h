@@ -20,10 +20,7 @@ typedef struct links_range {
 int links_port(etcd *e, links_range range, const char *app, const char *service, int *port,
                err_t *err);
 
-/* Parse "MIN-MAX" (1024..65535); -1 with a message on stderr when malformed. */
-int links_parse_range(const char *text, links_range *range);
-
-/* Decode a /links/ value {"port": N}; -1 with a precise error when malformed. */
-int links_parse(const char *value, int *port, err_t *err);
+/* Parse "MIN-MAX" (1024..65535); -1 with a precise err when malformed. */
+int links_parse_range(const char *text, links_range *range, err_t *err);
 
 #endif

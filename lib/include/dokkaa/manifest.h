@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "dokkaa/err.h"
+#include "dokkaa/names.h"
 
 #define MANIFEST_MAX_SCALE 1000
 #define MANIFEST_MAX_BYTES (1024 * 1024)
@@ -49,22 +50,5 @@ typedef struct manifest {
  * is wrong and where, e.g. "services.nginx: must be a port 1..65535, got 0". */
 int manifest_parse(const char *json, size_t len, manifest *m, err_t *err);
 void manifest_free(manifest *m);
-
-/* A DNS label (RFC 1123: [a-z0-9-], 1..63, starts and ends with a letter or digit)
- * without "--", as app, container and service names must be. On failure err says
- * why, naming what: e.g. what="app name". */
-int names_check_label(const char *what, const char *s, err_t *err);
-
-/* Container name of instance i: "<app>---<name>" for 0, "<app>---<name>---<i>" else.
- * Returns snprintf's result. */
-int names_container(char *buf, size_t size, const char *app, const char *name, int instance);
-
-/* Environment variable prefix of a linked service: "SERVICE_" + upper case, '-' -> '_'
- * ("my-db" -> "SERVICE_MY_DB"). Returns snprintf's result. */
-int names_service_env(char *buf, size_t size, const char *service);
-
-/* Split "/apps/<app>/<name>/manifest" into app and name (each buffer 64 bytes).
- * Returns 0, or -1 with err when key is not a manifest key or a name is not a label. */
-int names_parse_manifest_key(const char *key, char app[64], char name[64], err_t *err);
 
 #endif

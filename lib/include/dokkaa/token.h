@@ -15,7 +15,6 @@
 #include "dokkaa/err.h"
 #include "dokkaa/etcd.h"
 
-#define TOKEN_PREFIX "/tokens/"
 #define TOKEN_LEN 51     /* "dk_" + 48 hex digits */
 #define TOKEN_HASH_LEN 64
 #define TOKEN_ID_LEN 12
@@ -32,10 +31,10 @@ int token_role_parse(const char *text, enum token_role *role, err_t *err);
 /* Whether text has the shape of a token (not whether one exists). */
 bool token_well_formed(const char *text);
 
-/* The etcd key of a token: TOKEN_PREFIX + its hash (size >= 80). */
+/* The etcd key of a token: /tokens/ + its hash (keys.h; size >= 80). */
 void token_key(const char *token, char *key, size_t size);
 /* The id (TOKEN_ID_LEN + 1 bytes) of the token stored under key (a key under
- * TOKEN_PREFIX). */
+ * /tokens/). */
 void token_id(const char *key, char *id);
 
 /* Make a token, store its record (name: 1..63 printable ASCII characters) and

@@ -1,0 +1,216 @@
+/* keys.h - the cluster's etcd keys and the records stored under them.
+ *
+ * This module is DESIGN.md's key table as code, and the only place that spells a
+ * key or a record. The four programs meet only in etcd, so this is their whole
+ * contract: a program builds a key with keys_<kind>_key(), takes one apart with
+ * keys_parse(), and turns a record into JSON and back with keys_<record>_encode /
+ * _decode. None formats or parses a key or a record's JSON by hand.
+ *
+ *   key                                              record         written by
+ *   /apps/<app>/<name>/manifest                      manifest.h     user, builder
+ *   /apps/<app>/<name>/instances/<i>                 keys_placement the elected scheduler
+ *   /hosts/<host>                                    keys_host      the host's conductor
+ *   /status/<app>/<name>/<i>                         keys_status    the conductor running it
+ *   /services/<app>/<service>/<container>@<host>     keys_service   the conductor running it
+ *   /links/<app>/<service>                           keys_link      the link's first user
+ *   /cluster/leader                                  keys_leader    conductors (election)
+ *   /cluster/rebalance                               keys_rebalance dokkaacfg rebalance
+ *   /tokens/<sha256 of the token, hex>               keys_token     builder, dokkaacfg
+ *
+ * Invariants this module keeps:
+ *  - a key it builds parses back to the same parts (the unit test walks every kind);
+ *  - keys_parse accepts only the canonical spelling: names are DNS labels without
+ *    "--" (names.h), an instance number is a decimal without sign or leading zero in
+ *    0..MANIFEST_MAX_SCALE-1, a host id is keys_check_host's; so a key that parses
+ *    is the one key its parts would build, and whoever deletes it by its parts
+ *    deletes it;
+ *  - a builder given parts too long for their kind writes "" (which etcd refuses)
+ *    rather than a cut key that could name another one;
+ *  - decoders check every field they know and ignore fields they do not, so that a
+ *    newer conductor's extra field never breaks an older builder mid-upgrade;
+ *    encoders write the fields in a fixed order, so that a record that did not
+ *    change is the same bytes and is not written again.
+ */
+#ifndef DOKKAA_KEYS_H
+#define DOKKAA_KEYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "dokkaa/err.h"
+#include "dokkaa/token.h"
+
+#define KEYS_SIZE 512           /* any key this module builds fits, with its NUL */
+#define KEYS_NAME_SIZE 64       /* a label or a host id (at most 63) and its NUL */
+#define KEYS_CONTAINER_SIZE 200 /* "<app>---<name>---<i>" and its NUL */
+#define KEYS_TIME_SIZE 32       /* RFC 3339 UTC, "2026-12-02T17:20:42Z" */
+#define KEYS_ERROR_SIZE 1024    /* a status's error, as long as an err_t's */
+
+/* The prefixes, for ranges and watches. */
+#define KEYS_APPS "/apps/"
+#define KEYS_HOSTS "/hosts/"
+#define KEYS_STATUSES "/status/"
+#define KEYS_SERVICES "/services/"
+#define KEYS_LINKS "/links/"
+#define KEYS_CLUSTER "/cluster/"
+#define KEYS_TOKENS "/tokens/"
+#define KEYS_LEADER_KEY "/cluster/leader"
+#define KEYS_REBALANCE_KEY "/cluster/rebalance"
+
+/* ---- keys ------------------------------------------------------------------------ */
+
+enum keys_kind {
+    KEYS_OTHER,     /* not a key of the table, or not spelled canonically */
+    KEYS_MANIFEST,  /* app, name */
+    KEYS_INSTANCE,  /* app, name, instance: a placement */
+    KEYS_HOST,      /* host */
+    KEYS_STATUS,    /* app, name, instance */
+    KEYS_SERVICE,   /* app, service, container, host */
+    KEYS_LINK,      /* app, service */
+    KEYS_LEADER,
+    KEYS_REBALANCE,
+    KEYS_TOKEN,     /* hash */
+};
+
+/* A key taken apart; the fields its kind does not have are "" (instance -1). */
+typedef struct keys_key {
+    enum keys_kind kind;
+    char app[KEYS_NAME_SIZE];
+    char name[KEYS_NAME_SIZE];
+    char service[KEYS_NAME_SIZE];
+    char host[KEYS_NAME_SIZE];
+    char container[KEYS_CONTAINER_SIZE];
+    char hash[65];
+    int instance;
+} keys_key;
+
+/* Take key apart. -1 with ERR_INVALID (and k->kind KEYS_OTHER) when it is not a
+ * key of the table spelled canonically; err then says what is wrong with it, as
+ * precisely as it can ("key \"/apps/x/y/instances/01\": instance: must be ..."). */
+int keys_parse(const char *key, keys_key *k, err_t *err);
+
+/* Like keys_parse, but only a key of kind counts (no error text: for scans of a
+ * range that holds several kinds, such as /apps/). */
+bool keys_is(const char *key, enum keys_kind kind, keys_key *k);
+
+/* A host id: 1..63 of [A-Za-z0-9._-], not starting with '.' or '-' (a hostname, or
+ * the local provider's "h1"); -1 with a precise err otherwise. */
+int keys_check_host(const char *id, err_t *err);
+
+/* Builders: keys_<kind>_key writes the key into key (KEYS_SIZE bytes) and returns
+ * it. */
+const char *keys_manifest_key(char *key, const char *app, const char *name);
+const char *keys_instance_key(char *key, const char *app, const char *name, int instance);
+const char *keys_host_key(char *key, const char *host);
+const char *keys_status_key(char *key, const char *app, const char *name, int instance);
+const char *keys_service_key(char *key, const char *app, const char *service,
+                             const char *container, const char *host);
+const char *keys_link_key(char *key, const char *app, const char *service);
+const char *keys_token_key(char *key, const char *hash);
+
+/* Prefixes of a part of the table, each ending in '/'. A NULL name or service gives
+ * the prefix of the whole app. */
+const char *keys_app_prefix(char *key, const char *app);                           /* /apps/a/ */
+const char *keys_instances_prefix(char *key, const char *app, const char *name);   /* /apps/a/n/instances/ */
+const char *keys_status_prefix(char *key, const char *app, const char *name);      /* /status/a/[n/] */
+const char *keys_services_prefix(char *key, const char *app, const char *service); /* /services/a/[s/] */
+const char *keys_links_prefix(char *key, const char *app);                         /* /links/a/ */
+
+/* ---- records --------------------------------------------------------------------- */
+
+/* Encoders return the record's compact JSON (free() it), or NULL when out of memory.
+ * Decoders fill the struct from a value or fail with ERR_INVALID saying which field
+ * is wrong ("placement: host: must be a host id, got 7"), the struct then zeroed. */
+
+/* /apps/<app>/<name>/instances/<i>: where the scheduler put an instance. During a
+ * handoff (sched.h) also where it comes from and since when (Unix seconds). */
+typedef struct keys_placement {
+    char host[KEYS_NAME_SIZE];
+    char from[KEYS_NAME_SIZE]; /* "" unless handed off */
+    long long since;           /* with from */
+} keys_placement;
+char *keys_placement_encode(const keys_placement *p);
+int keys_placement_decode(const char *json, size_t len, keys_placement *p, err_t *err);
+
+/* An instance's state: Docker's container states, and Dokkaa's own for an instance
+ * without a container (pending: placed, not created yet; failed: its last create or
+ * start failed; invalid: its manifest does not validate). */
+enum keys_state {
+    KEYS_STATE_UNKNOWN,
+    KEYS_STATE_PENDING,
+    KEYS_STATE_CREATED,
+    KEYS_STATE_RUNNING,
+    KEYS_STATE_PAUSED,
+    KEYS_STATE_RESTARTING,
+    KEYS_STATE_REMOVING,
+    KEYS_STATE_EXITED,
+    KEYS_STATE_DEAD,
+    KEYS_STATE_FAILED,
+    KEYS_STATE_INVALID,
+};
+/* "running", ...; "unknown" for KEYS_STATE_UNKNOWN. */
+const char *keys_state_name(enum keys_state state);
+/* The state named text, or -1 with a precise err. */
+int keys_state_parse(const char *text, enum keys_state *state, err_t *err);
+
+/* /status/<app>/<name>/<i> */
+typedef struct keys_status {
+    char host[KEYS_NAME_SIZE];
+    char container[KEYS_CONTAINER_SIZE];
+    enum keys_state state;
+    char since[KEYS_TIME_SIZE]; /* when it entered state */
+    char error[KEYS_ERROR_SIZE]; /* "" for none */
+} keys_status;
+char *keys_status_encode(const keys_status *s);
+int keys_status_decode(const char *json, size_t len, keys_status *s, err_t *err);
+
+/* /services/<app>/<service>/<container>@<host>: where the host publishes it. */
+typedef struct keys_service {
+    char addr[KEYS_NAME_SIZE];
+    int port;
+} keys_service;
+char *keys_service_encode(const keys_service *s);
+int keys_service_decode(const char *json, size_t len, keys_service *s, err_t *err);
+
+/* /hosts/<host> */
+typedef struct keys_host {
+    char addr[KEYS_NAME_SIZE];
+    int cpus;
+    long long memory; /* bytes */
+    char version[KEYS_NAME_SIZE];
+    char started[KEYS_TIME_SIZE];
+} keys_host;
+char *keys_host_encode(const keys_host *h);
+int keys_host_decode(const char *json, size_t len, keys_host *h, err_t *err);
+
+/* /links/<app>/<service>: the port every ambassador listens on for the link. */
+typedef struct keys_link {
+    int port;
+} keys_link;
+char *keys_link_encode(const keys_link *l);
+int keys_link_decode(const char *json, size_t len, keys_link *l, err_t *err);
+
+/* /cluster/leader: the conductor that schedules. */
+typedef struct keys_leader {
+    char host[KEYS_NAME_SIZE];
+} keys_leader;
+char *keys_leader_encode(const keys_leader *l);
+int keys_leader_decode(const char *json, size_t len, keys_leader *l, err_t *err);
+
+/* /cluster/rebalance: asked when (Unix seconds); its presence is the request. */
+typedef struct keys_rebalance {
+    long long requested;
+} keys_rebalance;
+char *keys_rebalance_encode(const keys_rebalance *r);
+
+/* /tokens/<hash>: a token's record (token.h); the secret itself is never stored. */
+typedef struct keys_token {
+    char id[TOKEN_ID_LEN + 1];
+    char name[TOKEN_MAX_NAME + 1];
+    enum token_role role;
+    char created[KEYS_TIME_SIZE];
+} keys_token;
+char *keys_token_encode(const keys_token *t);
+int keys_token_decode(const char *json, size_t len, keys_token *t, err_t *err);
+
+#endif

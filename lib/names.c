@@ -1,0 +1,102 @@
+/* names.c - the naming rules every part of Dokkaa must agree on: DNS labels for
+ * apps, containers and services, container names, link variables, and how a
+ * value is quoted in an error message. See names.h; DESIGN.md says why the names
+ * look the way they do. */
+#include "dokkaa/names.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "dokkaa/err.h"
+
+/* ---- quoting values for messages ---------------------------------------- */
+
+/* How many of s's first n bytes to keep so that a cut never splits a UTF-8 sequence. */
+size_t names_utf8_cut(const char *s, size_t n)
+{
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+        n--;
+    return n;
+}
+
+/* Quote s for an error message: escapes make control characters visible, and a
+ * long value is cut so one bad field cannot push the rest of the message out. */
+void names_quote(const char *s, size_t len, char *buf, size_t size)
+{
+    size_t o = 0, keep = len > NAMES_QUOTE_MAX ? names_utf8_cut(s, NAMES_QUOTE_MAX) : len;
+    buf[o++] = '"';
+    /* Each byte takes at most 4 here; 5 more are kept for '..."' and the NUL. */
+    size_t i;
+    for (i = 0; i < keep && o + 9 <= size; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            o += (size_t)snprintf(buf + o, size - o, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            o += (size_t)snprintf(buf + o, size - o, "\\x%02x", c);
+        else
+            buf[o++] = (char)c;
+    }
+    snprintf(buf + o, size - o, "%s\"", i < len ? "..." : "");
+}
+
+/* ---- names ---------------------------------------------------------------- */
+
+bool names_is_lower_alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* Why s[0..len) is not a label, or NULL if it is one. */
+const char *names_label_reason(const char *s, size_t len)
+{
+    if (len == 0)
+        return "must not be empty";
+    if (len > NAMES_MAX_LABEL)
+        return "must be at most 63 characters";
+    for (size_t i = 0; i < len; i++)
+        if (!names_is_lower_alnum(s[i]) && s[i] != '-')
+            return "must contain only lower case letters a-z, digits 0-9 and '-'";
+    if (s[0] == '-' || s[len - 1] == '-')
+        return "must start and end with a letter or digit";
+    /* "---" joins app, name and instance in container names; a "--" inside a
+     * label would make those names ambiguous. */
+    for (size_t i = 0; i + 1 < len; i++)
+        if (s[i] == '-' && s[i + 1] == '-')
+            return "must not contain \"--\" (Dokkaa joins names with \"---\")";
+    return NULL;
+}
+
+int names_check_label_n(const char *what, const char *s, size_t len, err_t *err)
+{
+    const char *reason = names_label_reason(s, len);
+    if (!reason)
+        return 0;
+    char quoted[128];
+    names_quote(s, len, quoted, sizeof quoted);
+    return err_set(err, ERR_INVALID, "%s %s: %s", what, quoted, reason);
+}
+
+int names_check_label(const char *what, const char *s, err_t *err)
+{
+    return names_check_label_n(what, s, strlen(s), err);
+}
+
+int names_container(char *buf, size_t size, const char *app, const char *name, int instance)
+{
+    if (instance == 0)
+        return snprintf(buf, size, "%s---%s", app, name);
+    return snprintf(buf, size, "%s---%s---%d", app, name, instance);
+}
+
+int names_service_env(char *buf, size_t size, const char *service)
+{
+    static const char prefix[] = "SERVICE_";
+    int n = snprintf(buf, size, "%s%s", prefix, service);
+    for (size_t i = sizeof prefix - 1; i < size && buf[i]; i++) {
+        if (buf[i] == '-')
+            buf[i] = '_';
+        else if (buf[i] >= 'a' && buf[i] <= 'z')
+            buf[i] = (char)(buf[i] - 'a' + 'A');
+    }
+    return n;
+}

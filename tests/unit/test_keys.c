@@ -1,0 +1,408 @@
+/* test_keys.c - the cluster's keys and records (lib/keys.c): every key kind built
+ * and parsed back, every record encoded and decoded back, and the malformed keys
+ * and values that etcd can hold because anyone can write there. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dokkaa/keys.h"
+
+static void parse_ok(const char *key, enum keys_kind kind, keys_key *k)
+{
+    err_t err = {0};
+    if (keys_parse(key, k, &err) != 0)
+        fail_msg("%s: %s", key, err.msg);
+    assert_int_equal(k->kind, kind);
+}
+
+static void parse_bad(const char *key, const char *says)
+{
+    keys_key k;
+    err_t err = {0};
+    if (keys_parse(key, &k, &err) == 0)
+        fail_msg("accepted %s", key);
+    assert_int_equal(err.code, ERR_INVALID);
+    assert_int_equal(k.kind, KEYS_OTHER);
+    if (!strstr(err.msg, says))
+        fail_msg("%s: \"%s\" does not say \"%s\"", key, err.msg, says);
+}
+
+/* Every builder's key parses back to the parts it was made of. */
+static void test_round_trip_keys(void **state)
+{
+    (void)state;
+    char key[KEYS_SIZE];
+    keys_key k;
+
+    parse_ok(keys_manifest_key(key, "dummy", "nginx"), KEYS_MANIFEST, &k);
+    assert_string_equal(key, "/apps/dummy/nginx/manifest");
+    assert_string_equal(k.app, "dummy");
+    assert_string_equal(k.name, "nginx");
+    assert_int_equal(k.instance, -1);
+
+    parse_ok(keys_instance_key(key, "dummy", "nginx", 12), KEYS_INSTANCE, &k);
+    assert_string_equal(key, "/apps/dummy/nginx/instances/12");
+    assert_int_equal(k.instance, 12);
+
+    parse_ok(keys_status_key(key, "a", "b-c", 0), KEYS_STATUS, &k);
+    assert_string_equal(key, "/status/a/b-c/0");
+    assert_string_equal(k.name, "b-c");
+    assert_int_equal(k.instance, 0);
+
+    parse_ok(keys_host_key(key, "web-1.example.com"), KEYS_HOST, &k);
+    assert_string_equal(k.host, "web-1.example.com");
+
+    parse_ok(keys_service_key(key, "dummy", "nginx", "dummy---nginx---2", "h1"), KEYS_SERVICE, &k);
+    assert_string_equal(key, "/services/dummy/nginx/dummy---nginx---2@h1");
+    assert_string_equal(k.app, "dummy");
+    assert_string_equal(k.service, "nginx");
+    assert_string_equal(k.container, "dummy---nginx---2");
+    assert_string_equal(k.host, "h1");
+
+    parse_ok(keys_link_key(key, "dummy", "db"), KEYS_LINK, &k);
+    assert_string_equal(k.service, "db");
+
+    char hash[65];
+    memset(hash, 'a', 64);
+    hash[64] = '\0';
+    parse_ok(keys_token_key(key, hash), KEYS_TOKEN, &k);
+    assert_string_equal(k.hash, hash);
+
+    parse_ok(KEYS_LEADER_KEY, KEYS_LEADER, &k);
+    parse_ok(KEYS_REBALANCE_KEY, KEYS_REBALANCE, &k);
+}
+
+static void test_prefixes(void **state)
+{
+    (void)state;
+    char key[KEYS_SIZE];
+    assert_string_equal(keys_app_prefix(key, "a"), "/apps/a/");
+    assert_string_equal(keys_instances_prefix(key, "a", "n"), "/apps/a/n/instances/");
+    assert_string_equal(keys_status_prefix(key, "a", "n"), "/status/a/n/");
+    assert_string_equal(keys_status_prefix(key, "a", NULL), "/status/a/");
+    assert_string_equal(keys_services_prefix(key, "a", "s"), "/services/a/s/");
+    assert_string_equal(keys_services_prefix(key, "a", NULL), "/services/a/");
+    assert_string_equal(keys_links_prefix(key, "a"), "/links/a/");
+}
+
+/* Parts too long for a key give "", never a key cut to name another one. */
+static void test_builder_never_cuts(void **state)
+{
+    (void)state;
+    char key[KEYS_SIZE], long_name[600];
+    memset(long_name, 'a', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    assert_string_equal(keys_manifest_key(key, "app", long_name), "");
+    assert_string_equal(keys_service_key(key, "a", "s", long_name, "h"), "");
+}
+
+/* Regression: the conductor refused "01" and "+1" as instance numbers while the
+ * builder's view read them with atoi as instance 1, so the API showed an instance
+ * that nothing ran and nothing would ever delete. Now nobody accepts them. */
+static void test_instance_numbers(void **state)
+{
+    (void)state;
+    keys_key k;
+    parse_bad("/apps/a/b/instances/01", "leading zero");
+    parse_bad("/apps/a/b/instances/+1", "instance");
+    parse_bad("/apps/a/b/instances/-1", "instance");
+    parse_bad("/apps/a/b/instances/ 1", "instance");
+    parse_bad("/apps/a/b/instances/1x", "instance");
+    parse_bad("/apps/a/b/instances/", "instance");
+    parse_bad("/apps/a/b/instances/1000", "0..999");
+    parse_bad("/apps/a/b/instances/99999999999999999999", "instance");
+    parse_bad("/status/a/b/00", "instance");
+    parse_bad("/status/a/b/1/", "instance");
+    parse_ok("/apps/a/b/instances/0", KEYS_INSTANCE, &k);
+    parse_ok("/apps/a/b/instances/999", KEYS_INSTANCE, &k);
+    assert_int_equal(k.instance, 999);
+    assert_false(keys_is("/apps/a/b/instances/01", KEYS_INSTANCE, &k));
+    assert_true(keys_is("/apps/a/b/manifest", KEYS_MANIFEST, &k));
+    assert_false(keys_is("/apps/a/b/manifest", KEYS_INSTANCE, NULL));
+}
+
+static void test_malformed_keys(void **state)
+{
+    (void)state;
+    parse_bad("", "not a key");
+    parse_bad("/", "not a key");
+    parse_bad("/apps", "not a key");
+    parse_bad("/apps/", "app name");
+    parse_bad("/apps/x", "not a manifest key");
+    parse_bad("/apps/x/", "container name");
+    parse_bad("/apps/x/y", "not a manifest key");
+    parse_bad("/apps/x/y/", "not a manifest key");
+    parse_bad("/apps/x/y/manifest/", "not a manifest key");
+    parse_bad("/apps/x/y/manifests", "not a manifest key");
+    parse_bad("/apps/X/y/manifest", "app name");
+    parse_bad("/apps/a--b/y/manifest", "--");
+    parse_bad("/apps/x//manifest", "must not be empty");
+    parse_bad("/apps/x/y/other", "not a manifest key");
+    parse_bad("/hosts/", "host id");
+    parse_bad("/hosts/a/b", "expected /hosts/<host>");
+    parse_bad("/hosts/-x", "host id");
+    parse_bad("/hosts/a b", "host id");
+    parse_bad("/services/a/s/a---n", "expected");
+    parse_bad("/services/a/s/b---n@h1", "container");
+    parse_bad("/services/a/s/a---n@", "host id");
+    parse_bad("/services/a/s/a---n@h1/x", "expected");
+    parse_bad("/services/a/s/@h1", "container");
+    parse_bad("/services/a/S/a---n@h1", "service name");
+    parse_bad("/links/a", "expected");
+    parse_bad("/links/a/s/x", "expected");
+    parse_bad("/tokens/abc", "sha256");
+    parse_bad("/tokens/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "sha256");
+    parse_bad("/cluster/leader/x", "not a key");
+    parse_bad("/cluster/other", "not a key");
+    parse_bad("/apps/x/y/manifest\n", "not a manifest key");
+}
+
+static void test_check_host(void **state)
+{
+    (void)state;
+    err_t err;
+    assert_int_equal(keys_check_host("h1", &err), 0);
+    assert_int_equal(keys_check_host("Node_7.local", &err), 0);
+    assert_int_equal(keys_check_host("", &err), -1);
+    assert_int_equal(keys_check_host("a/b", &err), -1);
+    assert_int_equal(keys_check_host("a@b", &err), -1);
+    assert_int_equal(keys_check_host(".x", &err), -1);
+    assert_non_null(strstr(err.msg, "\".x\""));
+    char long_id[70];
+    memset(long_id, 'h', 64);
+    long_id[64] = '\0';
+    assert_int_equal(keys_check_host(long_id, &err), -1);
+}
+
+/* ---- records ---------------------------------------------------------------------- */
+
+#define DECODE_BAD(type, json, says)                                                     \
+    do {                                                                                  \
+        type r;                                                                           \
+        err_t err = {0};                                                                  \
+        memset(&r, 'x', sizeof r);                                                        \
+        if (type##_decode(json, strlen(json), &r, &err) == 0)                             \
+            fail_msg("%s accepted %s", #type, json);                                      \
+        assert_int_equal(err.code, ERR_INVALID);                                          \
+        if (!strstr(err.msg, says))                                                       \
+            fail_msg("%s: \"%s\" does not say \"%s\"", json, err.msg, says);              \
+        for (size_t i = 0; i < sizeof r; i++) /* nothing half-read survives */            \
+            assert_int_equal(((unsigned char *)&r)[i], 0);                                \
+    } while (0)
+
+static void test_placement(void **state)
+{
+    (void)state;
+    keys_placement p = {.host = "h2"}, back;
+    err_t err;
+    char *json = keys_placement_encode(&p);
+    assert_string_equal(json, "{\"host\":\"h2\"}");
+    assert_int_equal(keys_placement_decode(json, strlen(json), &back, &err), 0);
+    assert_string_equal(back.host, "h2");
+    assert_string_equal(back.from, "");
+    free(json);
+
+    p = (keys_placement){.host = "h2", .from = "h1", .since = 1764700000};
+    json = keys_placement_encode(&p);
+    assert_string_equal(json, "{\"host\":\"h2\",\"from\":\"h1\",\"since\":1764700000}");
+    assert_int_equal(keys_placement_decode(json, strlen(json), &back, &err), 0);
+    assert_string_equal(back.from, "h1");
+    assert_int_equal(back.since, 1764700000);
+    free(json);
+
+    /* a newer version's field is not an error */
+    const char *newer = "{\"host\":\"h1\",\"revision\":3}";
+    assert_int_equal(keys_placement_decode(newer, strlen(newer), &back, &err), 0);
+
+    DECODE_BAD(keys_placement, "", "not JSON");
+    DECODE_BAD(keys_placement, "{", "not JSON");
+    DECODE_BAD(keys_placement, "[]", "must be a JSON object");
+    DECODE_BAD(keys_placement, "\"h1\"", "must be a JSON object");
+    DECODE_BAD(keys_placement, "{}", "host: must be a host id, got nothing");
+    DECODE_BAD(keys_placement, "{\"host\":7}", "got 7");
+    DECODE_BAD(keys_placement, "{\"host\":\"\"}", "host");
+    DECODE_BAD(keys_placement, "{\"host\":\"a/b\"}", "host");
+    DECODE_BAD(keys_placement, "{\"host\":\"h1\",\"host\":\"h2\"}", "not JSON");
+    DECODE_BAD(keys_placement, "{\"host\":\"h1\",\"from\":null}", "from");
+    DECODE_BAD(keys_placement, "{\"host\":\"h1\",\"from\":\"h2\",\"since\":-1}", "since");
+    DECODE_BAD(keys_placement, "{\"host\":\"h1\",\"from\":\"h2\",\"since\":\"1\"}", "since");
+    DECODE_BAD(keys_placement, "{\"host\":\"h\\u00001\"}", "placement");
+}
+
+static void test_status(void **state)
+{
+    (void)state;
+    keys_status s = {.host = "h1", .container = "dummy---nginx", .state = KEYS_STATE_RUNNING,
+                     .since = "2026-12-02T17:20:42Z"},
+                back;
+    err_t err;
+    char *json = keys_status_encode(&s);
+    /* the bytes earlier versions wrote: an unchanged status is not written again */
+    assert_string_equal(json, "{\"container\":\"dummy---nginx\",\"host\":\"h1\",\"since\":"
+                              "\"2026-12-02T17:20:42Z\",\"state\":\"running\"}");
+    assert_int_equal(keys_status_decode(json, strlen(json), &back, &err), 0);
+    assert_string_equal(back.host, s.host);
+    assert_string_equal(back.container, s.container);
+    assert_int_equal(back.state, s.state);
+    assert_string_equal(back.since, s.since);
+    assert_string_equal(back.error, "");
+    free(json);
+
+    snprintf(s.error, sizeof s.error, "image \"x\": not found");
+    s.state = KEYS_STATE_FAILED;
+    json = keys_status_encode(&s);
+    assert_non_null(strstr(json, "\"error\":\"image \\\"x\\\": not found\""));
+    assert_int_equal(keys_status_decode(json, strlen(json), &back, &err), 0);
+    assert_int_equal(back.state, KEYS_STATE_FAILED);
+    assert_string_equal(back.error, s.error);
+    free(json);
+
+    /* an error longer than the field is cut on a character, not refused */
+    char *big = malloc(3000), *text = malloc(2900);
+    for (int i = 0; i < 2898; i += 2)
+        memcpy(text + i, "\xc3\xa9", 2); /* é */
+    text[2898] = '\0';
+    snprintf(big, 3000, "{\"host\":\"h1\",\"container\":\"a---b\",\"state\":\"failed\",\"error\":\"%s\"}",
+             text);
+    assert_int_equal(keys_status_decode(big, strlen(big), &back, &err), 0);
+    assert_true(strlen(back.error) < KEYS_ERROR_SIZE);
+    assert_int_equal(strlen(back.error) % 2, 0);
+    free(big);
+    free(text);
+
+    for (int st = KEYS_STATE_UNKNOWN; st <= KEYS_STATE_INVALID; st++) {
+        enum keys_state parsed;
+        assert_int_equal(keys_state_parse(keys_state_name((enum keys_state)st), &parsed, &err), 0);
+        assert_int_equal(parsed, st);
+    }
+    enum keys_state parsed;
+    assert_int_equal(keys_state_parse("Running", &parsed, &err), -1);
+    assert_non_null(strstr(err.msg, "\"Running\""));
+    assert_string_equal(keys_state_name((enum keys_state)99), "unknown");
+
+    DECODE_BAD(keys_status, "null", "must be a JSON object");
+    DECODE_BAD(keys_status, "{\"container\":\"a---b\",\"state\":\"running\"}", "host");
+    DECODE_BAD(keys_status, "{\"host\":\"h1\",\"state\":\"running\"}", "container");
+    DECODE_BAD(keys_status, "{\"host\":\"h1\",\"container\":\"a---b\"}", "state");
+    DECODE_BAD(keys_status, "{\"host\":\"h1\",\"container\":\"a---b\",\"state\":\"sleepy\"}",
+               "\"sleepy\"");
+    DECODE_BAD(keys_status, "{\"host\":\"h1\",\"container\":\"a---b\",\"state\":\"running\","
+                            "\"error\":5}", "error");
+    DECODE_BAD(keys_status, "{\"host\":\"h1\",\"container\":\"a---b\",\"state\":\"running\","
+                            "\"since\":[]}", "since");
+}
+
+static void test_service(void **state)
+{
+    (void)state;
+    keys_service s = {.addr = "10.88.0.11", .port = 32768}, back;
+    err_t err;
+    char *json = keys_service_encode(&s);
+    assert_string_equal(json, "{\"addr\":\"10.88.0.11\",\"port\":32768}");
+    assert_int_equal(keys_service_decode(json, strlen(json), &back, &err), 0);
+    assert_string_equal(back.addr, s.addr);
+    assert_int_equal(back.port, s.port);
+    free(json);
+    DECODE_BAD(keys_service, "{\"port\":80}", "addr");
+    DECODE_BAD(keys_service, "{\"addr\":\"\",\"port\":80}", "addr");
+    DECODE_BAD(keys_service, "{\"addr\":\"10.0.0.1\"}", "port");
+    DECODE_BAD(keys_service, "{\"addr\":\"10.0.0.1\",\"port\":0}", "port: must be an integer 1..65535, got 0");
+    DECODE_BAD(keys_service, "{\"addr\":\"10.0.0.1\",\"port\":65536}", "port");
+    DECODE_BAD(keys_service, "{\"addr\":\"10.0.0.1\",\"port\":80.5}", "port");
+    DECODE_BAD(keys_service, "{\"addr\":\"10.0.0.1\",\"port\":\"80\"}", "\"80\"");
+}
+
+static void test_host(void **state)
+{
+    (void)state;
+    keys_host h = {.addr = "10.88.0.12", .cpus = 2, .memory = 25769803776LL,
+                   .version = "0.1.0", .started = "2026-12-02T17:20:42Z"},
+              back;
+    err_t err;
+    char *json = keys_host_encode(&h);
+    assert_string_equal(json, "{\"addr\":\"10.88.0.12\",\"cpus\":2,\"memory\":25769803776,"
+                              "\"labels\":{},\"version\":\"0.1.0\",\"started\":"
+                              "\"2026-12-02T17:20:42Z\"}");
+    assert_int_equal(keys_host_decode(json, strlen(json), &back, &err), 0);
+    assert_string_equal(back.addr, h.addr);
+    assert_int_equal(back.cpus, h.cpus);
+    assert_int_equal(back.memory, h.memory);
+    assert_string_equal(back.version, h.version);
+    assert_string_equal(back.started, h.started);
+    free(json);
+    const char *minimal = "{\"addr\":\"10.0.0.1\"}";
+    assert_int_equal(keys_host_decode(minimal, strlen(minimal), &back, &err), 0);
+    assert_int_equal(back.cpus, 0);
+    DECODE_BAD(keys_host, "{}", "addr");
+    DECODE_BAD(keys_host, "{\"addr\":\"10.0.0.1\",\"cpus\":-2}", "cpus");
+    DECODE_BAD(keys_host, "{\"addr\":\"10.0.0.1\",\"memory\":\"lots\"}", "memory");
+    DECODE_BAD(keys_host, "{\"addr\":\"10.0.0.1\",\"version\":1}", "version");
+}
+
+static void test_link_leader_rebalance(void **state)
+{
+    (void)state;
+    keys_link l = {.port = 20000}, lb;
+    keys_leader ld = {.host = "h3"}, ldb;
+    keys_rebalance rb = {.requested = 1764700000};
+    err_t err;
+    char *json = keys_link_encode(&l);
+    assert_string_equal(json, "{\"port\":20000}");
+    assert_int_equal(keys_link_decode(json, strlen(json), &lb, &err), 0);
+    assert_int_equal(lb.port, 20000);
+    free(json);
+    json = keys_leader_encode(&ld);
+    assert_string_equal(json, "{\"host\":\"h3\"}");
+    assert_int_equal(keys_leader_decode(json, strlen(json), &ldb, &err), 0);
+    assert_string_equal(ldb.host, "h3");
+    free(json);
+    json = keys_rebalance_encode(&rb);
+    assert_string_equal(json, "{\"requested\":1764700000}");
+    free(json);
+    DECODE_BAD(keys_link, "{}", "port");
+    DECODE_BAD(keys_link, "{\"port\":-1}", "port");
+    DECODE_BAD(keys_link, "{\"port\":true}", "got true");
+    DECODE_BAD(keys_link, "20000", "must be a JSON object");
+    DECODE_BAD(keys_leader, "{\"host\":[]}", "host");
+}
+
+static void test_token(void **state)
+{
+    (void)state;
+    keys_token t = {.id = "0123456789ab", .name = "ci", .role = TOKEN_READ_ONLY,
+                    .created = "2026-12-02T17:20:42Z"},
+               back;
+    err_t err;
+    char *json = keys_token_encode(&t);
+    assert_string_equal(json, "{\"id\":\"0123456789ab\",\"name\":\"ci\",\"role\":\"read-only\","
+                              "\"created\":\"2026-12-02T17:20:42Z\"}");
+    assert_int_equal(keys_token_decode(json, strlen(json), &back, &err), 0);
+    assert_string_equal(back.id, t.id);
+    assert_string_equal(back.name, t.name);
+    assert_int_equal(back.role, t.role);
+    assert_string_equal(back.created, t.created);
+    free(json);
+    DECODE_BAD(keys_token, "{\"id\":\"0123456789ab\",\"name\":\"ci\",\"role\":\"root\"}", "role");
+    DECODE_BAD(keys_token, "{\"id\":\"0123456789ab\",\"name\":\"ci\",\"role\":\"anonymous\"}", "role");
+    DECODE_BAD(keys_token, "{\"name\":\"ci\",\"role\":\"admin\"}", "id");
+    DECODE_BAD(keys_token, "{\"id\":\"0123456789abcdef\",\"name\":\"ci\",\"role\":\"admin\"}", "id");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip_keys), cmocka_unit_test(test_prefixes),
+        cmocka_unit_test(test_builder_never_cuts), cmocka_unit_test(test_instance_numbers),
+        cmocka_unit_test(test_malformed_keys),  cmocka_unit_test(test_check_host),
+        cmocka_unit_test(test_placement),       cmocka_unit_test(test_status),
+        cmocka_unit_test(test_service),         cmocka_unit_test(test_host),
+        cmocka_unit_test(test_link_leader_rebalance), cmocka_unit_test(test_token),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
