@@ -46,6 +46,18 @@ static void test_round_trip_keys(void **state)
     assert_string_equal(k.name, "nginx");
     assert_int_equal(k.instance, -1);
 
+    /* names of the longest a label may be */
+    static const char long63[] = "/apps/123456789012345678901234567890123456789012345678901234567890123/"
+                                 "a23456789012345678901234567890123456789012345678901234567890123/manifest";
+    parse_ok(long63, KEYS_MANIFEST, &k);
+    assert_int_equal(strlen(k.app), 63);
+    assert_int_equal(strlen(k.name), 63);
+    parse_bad("/apps/1234567890123456789012345678901234567890123456789012345678901234/n/manifest",
+              "must be at most 63 characters");
+    parse_bad("/apps/dummy/../manifest", "container name \"..\"");
+    parse_bad("/apps/Dummy/nginx/manifest", "key \"/apps/Dummy/nginx/manifest\": app name \"Dummy\"");
+    parse_bad("apps/dummy/nginx/manifest", "not a key");
+
     parse_ok(keys_instance_key(key, "dummy", "nginx", 12), KEYS_INSTANCE, &k);
     assert_string_equal(key, "/apps/dummy/nginx/instances/12");
     assert_int_equal(k.instance, 12);
