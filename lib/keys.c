@@ -194,9 +194,34 @@ static bool keys_skip(keys_walk *w, const char *literal)
     return true;
 }
 
+/* The key must end here; shape is the message when it does not. */
 static int keys_end(keys_walk *w, const char *shape)
 {
-    return *w->p ? keys_bad(w, "expected %s", shape) : 0;
+    return *w->p ? keys_bad(w, "%s", shape) : 0;
+}
+
+/* "<app>/<second>", the start of every key under an app: second is a container
+ * name (what = "container name") or a service name. */
+static int keys_app_and(keys_walk *w, keys_key *k, const char *what, char *second,
+                        const char *shape)
+{
+    if (keys_label(w, "app name", k->app) < 0)
+        return -1;
+    if (!keys_skip(w, "/"))
+        return keys_bad(w, "%s", shape);
+    return keys_label(w, what, second);
+}
+
+/* "<sep><i>" ending the key of an instance (a placement or a status). */
+static int keys_instance_end(keys_walk *w, keys_key *k, const char *sep, enum keys_kind kind,
+                             const char *shape)
+{
+    if (!keys_skip(w, sep))
+        return keys_bad(w, "%s", shape);
+    if (keys_number(w, &k->instance) < 0)
+        return -1;
+    k->kind = kind;
+    return 0;
 }
 
 /* /apps/<app>/<name>/manifest | /apps/<app>/<name>/instances/<i> */
@@ -204,62 +229,41 @@ static int keys_parse_apps(keys_walk *w, keys_key *k)
 {
     static const char shape[] = "not a manifest key (/apps/<app>/<name>/manifest) nor a "
                                 "placement key (/apps/<app>/<name>/instances/<i>)";
-    if (keys_label(w, "app name", k->app) < 0)
-        return -1;
-    if (!keys_skip(w, "/"))
-        return keys_bad(w, "%s", shape);
-    if (keys_label(w, "container name", k->name) < 0)
+    if (keys_app_and(w, k, "container name", k->name, shape) < 0)
         return -1;
     if (keys_skip(w, "/manifest") && !*w->p) {
         k->kind = KEYS_MANIFEST;
         return 0;
     }
-    if (!keys_skip(w, "/instances/"))
-        return keys_bad(w, "%s", shape);
-    if (keys_number(w, &k->instance) < 0)
-        return -1;
-    k->kind = KEYS_INSTANCE;
-    return 0;
+    return keys_instance_end(w, k, "/instances/", KEYS_INSTANCE, shape);
 }
 
 /* /status/<app>/<name>/<i> */
 static int keys_parse_status(keys_walk *w, keys_key *k)
 {
-    if (keys_label(w, "app name", k->app) < 0)
+    static const char shape[] = "expected /status/<app>/<name>/<i>";
+    if (keys_app_and(w, k, "container name", k->name, shape) < 0)
         return -1;
-    if (!keys_skip(w, "/"))
-        return keys_bad(w, "expected /status/<app>/<name>/<i>");
-    if (keys_label(w, "container name", k->name) < 0)
-        return -1;
-    if (!keys_skip(w, "/"))
-        return keys_bad(w, "expected /status/<app>/<name>/<i>");
-    if (keys_number(w, &k->instance) < 0)
-        return -1;
-    k->kind = KEYS_STATUS;
-    return 0;
+    return keys_instance_end(w, k, "/", KEYS_STATUS, shape);
 }
 
 /* /services/<app>/<service>/<container>@<host>: the container is "<app>---<name>"
  * or "<app>---<name>---<i>" (names.h), of the key's own app. */
 static int keys_parse_service(keys_walk *w, keys_key *k)
 {
-    static const char shape[] = "/services/<app>/<service>/<container>@<host>";
+    static const char shape[] = "expected /services/<app>/<service>/<container>@<host>";
     char prefix[KEYS_NAME_SIZE + 3];
-    if (keys_label(w, "app name", k->app) < 0)
+    if (keys_app_and(w, k, "service name", k->service, shape) < 0)
         return -1;
     if (!keys_skip(w, "/"))
-        return keys_bad(w, "expected %s", shape);
-    if (keys_label(w, "service name", k->service) < 0)
-        return -1;
-    if (!keys_skip(w, "/"))
-        return keys_bad(w, "expected %s", shape);
+        return keys_bad(w, "%s", shape);
     size_t len = keys_take(w, "@/", k->container, sizeof k->container);
     snprintf(prefix, sizeof prefix, "%s---", k->app);
     if (len == 0 || len >= sizeof k->container || strncmp(k->container, prefix, strlen(prefix)) != 0 ||
         strspn(k->container, "abcdefghijklmnopqrstuvwxyz0123456789-") != len)
         return keys_bad(w, "container: must be <app>---<name>[---<i>] of app \"%s\"", k->app);
     if (!keys_skip(w, "@"))
-        return keys_bad(w, "expected %s", shape);
+        return keys_bad(w, "%s", shape);
     if (keys_host_segment(w, k->host) < 0 || keys_end(w, shape) < 0)
         return -1;
     k->kind = KEYS_SERVICE;
@@ -269,11 +273,8 @@ static int keys_parse_service(keys_walk *w, keys_key *k)
 /* /links/<app>/<service> */
 static int keys_parse_link(keys_walk *w, keys_key *k)
 {
-    if (keys_label(w, "app name", k->app) < 0)
-        return -1;
-    if (!keys_skip(w, "/"))
-        return keys_bad(w, "expected /links/<app>/<service>");
-    if (keys_label(w, "service name", k->service) < 0 || keys_end(w, "/links/<app>/<service>") < 0)
+    static const char shape[] = "expected /links/<app>/<service>";
+    if (keys_app_and(w, k, "service name", k->service, shape) < 0 || keys_end(w, shape) < 0)
         return -1;
     k->kind = KEYS_LINK;
     return 0;
@@ -298,7 +299,7 @@ int keys_parse(const char *key, keys_key *k, err_t *err)
     if (keys_skip(&w, KEYS_APPS))
         rc = keys_parse_apps(&w, k);
     else if (keys_skip(&w, KEYS_HOSTS))
-        rc = keys_host_segment(&w, k->host) < 0 || keys_end(&w, "/hosts/<host>") < 0
+        rc = keys_host_segment(&w, k->host) < 0 || keys_end(&w, "expected /hosts/<host>") < 0
                  ? -1 : (k->kind = KEYS_HOST, 0);
     else if (keys_skip(&w, KEYS_STATUSES))
         rc = keys_parse_status(&w, k);
