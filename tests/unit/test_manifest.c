@@ -508,52 +508,6 @@ static void test_names_check_label(void **state)
     assert_int_equal(names_check_label("x", "A", NULL), -1); /* NULL err is allowed */
 }
 
-static void test_names_parse_manifest_key(void **state)
-{
-    (void)state;
-    char app[64], name[64];
-    err_t err;
-    assert_int_equal(names_parse_manifest_key("/apps/dummy/nginx/manifest", app, name, &err), 0);
-    assert_string_equal(app, "dummy");
-    assert_string_equal(name, "nginx");
-    static const char long63[] = "/apps/123456789012345678901234567890123456789012345678901234567890123/"
-                                 "a23456789012345678901234567890123456789012345678901234567890123/manifest";
-    assert_int_equal(names_parse_manifest_key(long63, app, name, &err), 0);
-    assert_int_equal(strlen(app), 63);
-    assert_int_equal(strlen(name), 63);
-
-    static const struct {
-        const char *key, *expect;
-    } bad[] = {
-        {"", "not a manifest key"},
-        {"/apps", "not a manifest key"},
-        {"/apps/", "app name \"\": must not be empty"},
-        {"/apps/dummy", "not a manifest key"},
-        {"/apps/dummy/", "container name \"\": must not be empty"},
-        {"/apps/dummy/nginx", "not a manifest key"},
-        {"/apps/dummy/nginx/", "not a manifest key"},
-        {"/apps/dummy/nginx/manifest/", "not a manifest key"},
-        {"/apps/dummy/nginx/manifestx", "not a manifest key"},
-        {"/apps/dummy/nginx/instances/0", "not a manifest key"},
-        {"apps/dummy/nginx/manifest", "not a manifest key"},
-        {"/apps//nginx/manifest", "app name \"\": must not be empty"},
-        {"/apps/Dummy/nginx/manifest", "key \"/apps/Dummy/nginx/manifest\": app name \"Dummy\""},
-        {"/apps/dummy/ng--inx/manifest", "container name \"ng--inx\": must not contain"},
-        {"/apps/dummy/../manifest", "container name \"..\""},
-        {"/apps/1234567890123456789012345678901234567890123456789012345678901234/n/manifest",
-         "must be at most 63 characters"},
-        {"/hosts/dummy/nginx/manifest", "not a manifest key"},
-    };
-    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
-        err_clear(&err);
-        assert_int_equal(names_parse_manifest_key(bad[i].key, app, name, &err), -1);
-        if (!strstr(err.msg, bad[i].expect))
-            fail_msg("'%s': error '%s' does not contain '%s'", bad[i].key, err.msg, bad[i].expect);
-        assert_string_equal(app, "");
-        assert_string_equal(name, "");
-    }
-}
-
 int main(void)
 {
     struct CMUnitTest table[ARRAY_LEN(rows)];
@@ -573,7 +527,6 @@ int main(void)
         cmocka_unit_test(test_names_container),
         cmocka_unit_test(test_names_service_env),
         cmocka_unit_test(test_names_check_label),
-        cmocka_unit_test(test_names_parse_manifest_key),
     };
     int failed = cmocka_run_group_tests_name("manifest table", table, NULL, NULL);
     failed += cmocka_run_group_tests_name("manifest", tests, NULL, NULL);
