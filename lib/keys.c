@@ -367,8 +367,10 @@ static int keys_wrong(keys_rec *r, const char *field, const char *expected, cons
         names_quote(json_string_value(v), json_string_length(v), got, sizeof got);
     } else if (v) {
         char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-        snprintf(got, sizeof got, "%.*s", text ? (int)names_utf8_cut(text, NAMES_QUOTE_MAX) : 7,
-                 text ? text : "a value");
+        size_t len = text ? strlen(text) : 0;
+        /* names_utf8_cut reads text[NAMES_QUOTE_MAX]: only for a text that long */
+        size_t keep = len > NAMES_QUOTE_MAX ? names_utf8_cut(text, NAMES_QUOTE_MAX) : len;
+        snprintf(got, sizeof got, "%.*s", text ? (int)keep : 7, text ? text : "a value");
         free(text);
     }
     return err_set(r->err, ERR_INVALID, "%s: %s: must be %s, got %s", r->what, field, expected, got);

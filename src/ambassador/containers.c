@@ -21,10 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "dokkaa/docker.h"
 #include "dokkaa/log.h"
+#include "dokkaa/net.h"
+#include "dokkaa/sleep.h"
 
 #define CONTAINERS_BACKOFF_MIN_MS 200
 #define CONTAINERS_BACKOFF_MAX_MS 5000
@@ -159,13 +160,13 @@ static bool containers_addr_of(json_t *settings, uint32_t *addr, const char **ne
     json_object_foreach(nets, key, n) {
         const char *ip = containers_str(n, "IPAddress");
         bool same = !top || !*top || (ip && strcmp(ip, top) == 0);
-        if (ip && *ip && same && table_addr_parse(ip, addr) == 0) {
+        if (ip && *ip && same && net_addr_parse(ip, addr) == 0) {
             *net = containers_str(n, "NetworkID");
             return true;
         }
     }
     *net = NULL;
-    return top && *top && table_addr_parse(top, addr) == 0;
+    return top && *top && net_addr_parse(top, addr) == 0;
 }
 
 /* Replace the records with the engine's listing. */
@@ -230,7 +231,7 @@ static bool containers_on_connect(containers *c, containers_rec *r, const char *
     ep = json_object_get(json_object_get(net, "Containers"), r->id);
     containers_copy(ip, sizeof ip, containers_str(ep, "IPv4Address")); /* "172.17.0.3/16" */
     ip[strcspn(ip, "/")] = '\0';
-    bool changed = table_addr_parse(ip, &addr) == 0 && containers_set_addr(r, addr, net_id);
+    bool changed = net_addr_parse(ip, &addr) == 0 && containers_set_addr(r, addr, net_id);
     json_decref(net);
     return changed;
 }
@@ -289,12 +290,6 @@ static bool containers_on_event(void *ud, json_t *event)
 
 /* ---- the thread -------------------------------------------------------------------- */
 
-static void containers_pause(containers *c, int ms)
-{
-    for (int left = ms; left > 0 && !atomic_load(&c->stop); left -= 100)
-        usleep((useconds_t)(left < 100 ? left : 100) * 1000);
-}
-
 /* List, publish, then follow the events from just before the listing until the
  * stream ends. Returns how long the stream lasted (ns), or -1. */
 static long long containers_follow(containers *c, json_t *filters, err_t *err)
@@ -326,7 +321,7 @@ static void *containers_main(void *arg)
         if (lasted >= CONTAINERS_STEADY_NS)
             backoff = CONTAINERS_BACKOFF_MIN_MS;
         log_warn("containers: %s; listing them again in %d ms", err.msg, backoff);
-        containers_pause(c, backoff);
+        sleep_ms(backoff, &c->stop);
         backoff = backoff * 2 > CONTAINERS_BACKOFF_MAX_MS ? CONTAINERS_BACKOFF_MAX_MS : backoff * 2;
     }
     if (!filters)

@@ -13,6 +13,7 @@
 
 #include "dokkaa/config.h"
 #include "dokkaa/docker.h"
+#include "dokkaa/keys.h"
 #include "dokkaa/log.h"
 #include "dokkaa/manifest.h"
 #include "dokkaa/mirror.h"
@@ -31,7 +32,7 @@ typedef struct ambassador {
     etcd_kvs apps;       /* last contents of /apps/: the manifests say who links what */
     table_container *containers; /* the local containers, as containers.c last said */
     size_t ncontainers;
-    table_net *nets;     /* --allow, set before any thread runs */
+    net_cidr *nets;      /* --allow, set before any thread runs */
     size_t nnets;
 } ambassador;
 
@@ -56,7 +57,10 @@ static void ambassador_copy(etcd_kvs *dst, const etcd_kvs *src)
         etcd_kv *kv = &dst->kvs[dst->n];
         *kv = src->kvs[i];
         kv->key = strdup(src->kvs[i].key);
-        kv->value = strdup(src->kvs[i].value);
+        /* value_len bytes, not strdup's: a value may hold a NUL, and the decoders
+         * read value_len bytes of it */
+        if ((kv->value = malloc(src->kvs[i].value_len + 1)))
+            memcpy(kv->value, src->kvs[i].value, src->kvs[i].value_len + 1);
         if (kv->key && kv->value)
             dst->n++;
         else { /* out of memory: leave this entry out */
@@ -129,8 +133,7 @@ static void ambassador_in_force(const etcd_kvs *old, const etcd_kvs *kvs,
         const etcd_kv *kv = &kvs->kvs[i], *prev;
         manifest m;
         err_t err;
-        char app[64], name[64];
-        if (names_parse_manifest_key(kv->key, app, name, NULL) < 0) {
+        if (!keys_is(kv->key, KEYS_MANIFEST, NULL)) {
             /* a placement: not the access list's business */
         } else if (manifest_parse(kv->value, kv->value_len, &m, &err) == 0) {
             manifest_free(&m);
@@ -184,12 +187,12 @@ static void ambassador_on_containers(void *ud, const table_container *list, size
 static int ambassador_allow(ambassador *a, const char *cidr)
 {
     err_t err;
-    table_net net;
-    if (table_net_parse(cidr, &net, &err) < 0) {
+    net_cidr net;
+    if (net_cidr_parse(cidr, &net, &err) < 0) {
         fprintf(stderr, "dokkaa-ambassador: --allow %s\n", err.msg);
         return -1;
     }
-    table_net *grown = realloc(a->nets, (a->nnets + 1) * sizeof *grown);
+    net_cidr *grown = realloc(a->nets, (a->nnets + 1) * sizeof *grown);
     if (!grown) {
         fprintf(stderr, "dokkaa-ambassador: --allow: out of memory\n");
         return -1;
@@ -242,7 +245,8 @@ static int ambassador_listen_addr(const char *listen, const char *docker_host, c
 
 typedef struct ambassador_options {
     char endpoints[1024];
-    const char *listen, *docker_host, *cluster;
+    char cluster[64];
+    const char *listen, *docker_host;
     int workers, max_conns, metrics_port;
 } ambassador_options;
 
@@ -256,12 +260,11 @@ static int ambassador_options_parse(ambassador *a, ambassador_options *o, int ar
         {"metrics-port", required_argument, 0, 'p'}, {"cluster", required_argument, 0, 'c'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
+    const char *cluster = NULL;
+    err_t err = {0};
     int opt;
     config_etcd_endpoints(o->endpoints, sizeof o->endpoints, getenv("ETCD_ADDR"));
     o->docker_host = getenv("DOCKER_HOST");
-    o->cluster = getenv("DOKKAA_CLUSTER");
-    if (!o->cluster || !*o->cluster)
-        o->cluster = "dokkaa"; /* as the conductor's */
     o->metrics_port = AMBASSADOR_METRICS_PORT;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int bad = 0;
@@ -269,20 +272,26 @@ static int ambassador_options_parse(ambassador *a, ambassador_options *o, int ar
         case 'e': config_etcd_endpoints(o->endpoints, sizeof o->endpoints, optarg); break;
         case 'd': o->docker_host = optarg; break;
         case 'l': o->listen = optarg; break;
-        case 'c': o->cluster = optarg; break;
+        case 'c': cluster = optarg; break;
         case 'a': bad = ambassador_allow(a, optarg) < 0; break;
-        case 'w': bad = config_int("--workers", optarg, 0, 64, &o->workers) < 0; break;
-        case 'm': bad = config_int("--max-conns", optarg, 0, 1000000, &o->max_conns) < 0; break;
-        case 'p': bad = config_int("--metrics-port", optarg, 0, 65535, &o->metrics_port) < 0; break;
+        case 'w': bad = config_int("--workers", optarg, 0, 64, &o->workers, &err) < 0; break;
+        case 'm': bad = config_int("--max-conns", optarg, 0, 1000000, &o->max_conns, &err) < 0; break;
+        case 'p': bad = config_int("--metrics-port", optarg, 0, 65535, &o->metrics_port, &err) < 0; break;
         case 'h': ambassador_usage(stdout); return 0;
         default: bad = 1;
         }
-        if (bad) {
-            ambassador_usage(stderr);
-            return 2;
-        }
+        if (bad)
+            goto usage;
     }
+    /* the conductor's default and check: its containers carry this name */
+    if (config_cluster(cluster, o->cluster, sizeof o->cluster, &err) < 0)
+        goto usage;
     return -1;
+usage:
+    if (err.code) /* getopt and --allow said what was wrong themselves */
+        fprintf(stderr, "%s\n", err.msg);
+    ambassador_usage(stderr);
+    return 2;
 }
 
 int main(int argc, char **argv)
@@ -311,9 +320,9 @@ int main(int argc, char **argv)
     if (!(a.proxy = proxy_new(addr, o.workers, (size_t)o.max_conns, &err)) ||
         (o.metrics_port && !(stats = metrics_start(a.proxy, o.metrics_port, &err))) ||
         !(local = containers_start(o.docker_host, o.cluster, ambassador_on_containers, &a, &err)) ||
-        !(links = mirror_start(o.endpoints, "/links/", ambassador_on_links, &a, &err)) ||
-        !(services = mirror_start(o.endpoints, "/services/", ambassador_on_services, &a, &err)) ||
-        !(apps = mirror_start(o.endpoints, "/apps/", ambassador_on_apps, &a, &err))) {
+        !(links = mirror_start(o.endpoints, KEYS_LINKS, ambassador_on_links, &a, &err)) ||
+        !(services = mirror_start(o.endpoints, KEYS_SERVICES, ambassador_on_services, &a, &err)) ||
+        !(apps = mirror_start(o.endpoints, KEYS_APPS, ambassador_on_apps, &a, &err))) {
         log_error("%s", err.msg);
         goto out;
     }

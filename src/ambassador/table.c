@@ -1,115 +1,101 @@
 /* table.c - build the ambassador's routing table and access list (see table.h).
  *
- * /links/<app>/<service>            -> {"port": N}
- * /services/<app>/<service>/<inst>  -> {"addr": "10.88.0.11", "port": 32768}
- * /apps/<app>/<name>/manifest       -> the manifest, whose "links" grant access
- * A rebuild scans the services once per link, O(links x services), and parses the
- * manifests of the local containers only, each once; it runs only when one of its
- * sources changes, never per connection. At accept, table_allows is a binary
+ * /links/<app>/<service>                        -> keys_link: the port
+ * /services/<app>/<service>/<container>@<host>  -> keys_service: an instance
+ * /apps/<app>/<name>/manifest                   -> the manifest, whose "links" grant access
+ * Keys and records are keys.h's. A rebuild decodes each announcement once, then
+ * scans them once per link, O(links x services), and parses the manifests of the
+ * local containers only, each once; it runs only when one of its sources changes,
+ * never per connection. At accept, table_allows is a binary
  * search in the link's few addresses plus the operator's few networks. */
 #include "table.h"
 
-#include <arpa/inet.h>
-#include <ctype.h>
-#include <errno.h>
-#include <jansson.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dokkaa/links.h"
+#include "dokkaa/keys.h"
 #include "dokkaa/manifest.h"
 
 typedef void (*table_warn_fn)(const char *key, const char *msg);
 
-/* Split "<prefix><a>/<b>[/<c>]" into labels; returns how many parts were found. */
-static int table_split(const char *key, const char *prefix, char parts[3][64])
-{
-    size_t plen = strlen(prefix);
-    int n = 0;
-    if (strncmp(key, prefix, plen) != 0)
-        return 0;
-    for (const char *p = key + plen; n < 3; n++) {
-        const char *slash = strchr(p, '/');
-        size_t len = slash ? (size_t)(slash - p) : strlen(p);
-        if (len == 0 || len >= 64)
-            return 0;
-        memcpy(parts[n], p, len);
-        parts[n][len] = '\0';
-        if (!slash)
-            return n + 1;
-        p = slash + 1;
-    }
-    return 0; /* more parts than any key has */
-}
+/* The table's names and addresses are keys.h's, copied whole: nothing is cut. */
+_Static_assert(sizeof((table_link *)0)->app == KEYS_NAME_SIZE &&
+                   sizeof((table_link *)0)->service == KEYS_NAME_SIZE &&
+                   sizeof((table_backend *)0)->addr == sizeof((keys_service *)0)->addr,
+               "table.h's sizes must be keys.h's");
 
 /* ---- routes: links and their instances ------------------------------------------ */
 
-static int table_backend_parse(const char *value, table_backend *b)
-{
-    json_t *v = json_loads(value, 0, NULL);
-    const char *addr = json_string_value(json_object_get(v, "addr"));
-    json_int_t port = json_integer_value(json_object_get(v, "port"));
-    int ok = addr && strlen(addr) < sizeof b->addr && port > 0 && port <= 65535;
-    if (ok) {
-        snprintf(b->addr, sizeof b->addr, "%s", addr);
-        b->port = (int)port;
-    }
-    json_decref(v);
-    return ok ? 0 : -1;
-}
-
-/* Report every malformed announcement once per rebuild, linked or not. */
-static void table_check_services(const etcd_kvs *services, table_warn_fn warn)
-{
-    char parts[3][64];
+/* A well-formed announcement of /services/: whose service, and where it is served. */
+typedef struct table_announce {
+    char app[KEYS_NAME_SIZE];
+    char service[KEYS_NAME_SIZE];
     table_backend b;
-    for (size_t i = 0; warn && i < services->n; i++) {
+} table_announce;
+
+/* The well-formed announcements, in key order, each key and value decoded once per
+ * rebuild; every malformed one is reported, linked or not. NULL when out of memory. */
+static table_announce *table_announces(const etcd_kvs *services, size_t *n, table_warn_fn warn)
+{
+    table_announce *as = calloc(services->n + 1, sizeof *as);
+    keys_key k;
+    keys_service s;
+    err_t err;
+    *n = 0;
+    for (size_t i = 0; as && i < services->n; i++) {
         const etcd_kv *kv = &services->kvs[i];
-        if (table_split(kv->key, "/services/", parts) != 3)
-            warn(kv->key, "not a service key (/services/<app>/<service>/<instance>)");
-        else if (table_backend_parse(kv->value, &b) < 0)
-            warn(kv->key, "must be {\"addr\": ADDRESS, \"port\": 1..65535}");
+        table_announce *a = &as[*n];
+        if (!keys_is(kv->key, KEYS_SERVICE, &k)) {
+            if (warn)
+                warn(kv->key, "not a service key (/services/<app>/<service>/<container>@<host>)");
+        } else if (keys_service_decode(kv->value, kv->value_len, &s, &err) < 0) {
+            if (warn)
+                warn(kv->key, err.msg);
+        } else {
+            memcpy(a->app, k.app, sizeof a->app);
+            memcpy(a->service, k.service, sizeof a->service);
+            memcpy(a->b.addr, s.addr, sizeof a->b.addr);
+            a->b.port = s.port;
+            (*n)++;
+        }
     }
+    return as;
 }
 
-/* The well-formed announcements of l's service; the rest were reported above. */
-static int table_add_backends(table_link *l, const etcd_kvs *services)
+/* The announcements of l's service. */
+static int table_add_backends(table_link *l, const table_announce *as, size_t n)
 {
-    char parts[3][64];
-    if (!(l->backends = calloc(services->n + 1, sizeof *l->backends)))
+    if (!(l->backends = calloc(n + 1, sizeof *l->backends)))
         return -1;
-    for (size_t i = 0; i < services->n; i++) {
-        const etcd_kv *kv = &services->kvs[i];
-        if (table_split(kv->key, "/services/", parts) == 3 && strcmp(parts[0], l->app) == 0 &&
-            strcmp(parts[1], l->service) == 0 &&
-            table_backend_parse(kv->value, &l->backends[l->nbackends]) == 0)
-            l->nbackends++;
-    }
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(as[i].app, l->app) == 0 && strcmp(as[i].service, l->service) == 0)
+            l->backends[l->nbackends++] = as[i].b;
     return 0;
 }
 
 /* Append the link of kv to t, unless kv is malformed (reported, skipped). */
-static int table_add_link(table *t, const etcd_kv *kv, const etcd_kvs *services,
+static int table_add_link(table *t, const etcd_kv *kv, const table_announce *as, size_t n,
                           table_warn_fn warn)
 {
-    char parts[3][64];
     table_link *l = &t->links[t->n];
+    keys_key k;
+    keys_link link;
     err_t err;
-    if (table_split(kv->key, "/links/", parts) != 2) {
+    if (!keys_is(kv->key, KEYS_LINK, &k)) {
         if (warn)
             warn(kv->key, "not a link key (/links/<app>/<service>)");
         return 0;
     }
-    if (links_parse(kv->value, &l->port, &err) < 0) {
+    if (keys_link_decode(kv->value, kv->value_len, &link, &err) < 0) {
         if (warn)
             warn(kv->key, err.msg);
         return 0;
     }
-    memcpy(l->app, parts[0], sizeof l->app);
-    memcpy(l->service, parts[1], sizeof l->service);
+    memcpy(l->app, k.app, sizeof l->app);
+    memcpy(l->service, k.service, sizeof l->service);
+    l->port = link.port;
     t->n++; /* counted before the backends, so that table_free frees them */
-    return table_add_backends(l, services);
+    return table_add_backends(l, as, n);
 }
 
 /* ---- the access list: which local container may use which link ------------------ */
@@ -176,11 +162,11 @@ static long table_link_index(const table *t, const char *app, const char *servic
 static int table_grant_manifest(const table *t, const etcd_kvs *apps, const table_container *cs,
                                 size_t n, table_grants *gs, table_warn_fn warn)
 {
-    char key[256];
+    char key[KEYS_SIZE];
     manifest m;
     err_t err;
     int rc = 0;
-    snprintf(key, sizeof key, "/apps/%s/%s/manifest", cs[0].app, cs[0].name);
+    keys_manifest_key(key, cs[0].app, cs[0].name);
     const etcd_kv *kv =
         apps->n ? bsearch(key, apps->kvs, apps->n, sizeof *apps->kvs, table_cmp_key) : NULL;
     if (!kv)
@@ -267,17 +253,21 @@ static int table_add_nets(table *t, const table_sources *src)
 int table_build(table *t, const table_sources *src, table_warn_fn warn)
 {
     const etcd_kvs *links = src->links;
+    table_announce *as;
+    size_t nas;
     *t = (table){0};
-    if (!(t->links = calloc(links->n + 1, sizeof *t->links)))
+    if (!(as = table_announces(src->services, &nas, warn)) ||
+        !(t->links = calloc(links->n + 1, sizeof *t->links)))
         goto err;
-    table_check_services(src->services, warn);
     for (size_t i = 0; i < links->n; i++)
-        if (table_add_link(t, &links->kvs[i], src->services, warn) < 0)
+        if (table_add_link(t, &links->kvs[i], as, nas, warn) < 0)
             goto err;
     if (table_add_containers(t, src, warn) < 0 || table_add_nets(t, src) < 0)
         goto err;
+    free(as);
     return 0;
 err:
+    free(as);
     table_free(t);
     return -1;
 }
@@ -314,42 +304,7 @@ bool table_allows(const table_link *link, uint32_t addr)
             hi = mid;
     }
     for (size_t i = 0; i < link->nnets; i++)
-        if ((addr & link->nets[i].mask) == link->nets[i].net)
+        if (net_cidr_contains(&link->nets[i], addr))
             return true;
     return false;
-}
-
-int table_addr_parse(const char *s, uint32_t *addr)
-{
-    struct in_addr in;
-    if (!s || inet_pton(AF_INET, s, &in) != 1)
-        return -1;
-    *addr = ntohl(in.s_addr);
-    return 0;
-}
-
-int table_net_parse(const char *cidr, table_net *net, err_t *err)
-{
-    char addr[16];
-    const char *slash = strchr(cidr, '/');
-    size_t len = slash ? (size_t)(slash - cidr) : strlen(cidr);
-    long bits = 32;
-    uint32_t a;
-    if (len < sizeof addr) {
-        memcpy(addr, cidr, len);
-        addr[len] = '\0';
-    }
-    if (slash) {
-        char *end;
-        errno = 0;
-        bits = strtol(slash + 1, &end, 10); /* which takes " 24" and "+24": not here */
-        if (!isdigit((unsigned char)slash[1]) || *end || errno || bits < 0 || bits > 32)
-            bits = -1;
-    }
-    if (len >= sizeof addr || bits < 0 || table_addr_parse(addr, &a) < 0)
-        return err_set(err, ERR_INVALID,
-                       "\"%s\": expected an IPv4 network like 10.88.0.0/24, or an address", cidr);
-    net->mask = bits ? ~0u << (32 - bits) : 0;
-    net->net = a & net->mask;
-    return 0;
 }

@@ -15,19 +15,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dokkaa/err.h"
 #include "dokkaa/etcd.h"
+#include "dokkaa/net.h"
 
 typedef struct table_backend {
     char addr[64];
     int port;
 } table_backend;
-
-/* A network given with --allow: an address matches when (addr & mask) == net. */
-typedef struct table_net {
-    uint32_t net;
-    uint32_t mask;
-} table_net;
 
 /* A container running on this host, as the engine reports it: its address on its
  * network and the manifest it runs (labels dokkaa.app and dokkaa.name). */
@@ -41,18 +35,18 @@ typedef struct table_link {
     char app[64];
     char service[64];
     int port;                 /* where the ambassador listens */
-    table_backend *backends;  /* sorted by key, i.e. by instance name */
+    table_backend *backends;  /* in /services/ key order */
     size_t nbackends;
     uint32_t *allowed;        /* local containers that link the service: sorted, unique */
     size_t nallowed;
-    const table_net *nets;    /* the operator's networks, the table's (shared by links) */
+    const net_cidr *nets;     /* the operator's networks, the table's (shared by links) */
     size_t nnets;
 } table_link;
 
 typedef struct table {
     table_link *links; /* in /links/ key order */
     size_t n;
-    table_net *nets;   /* owned; every link points here */
+    net_cidr *nets;    /* owned; every link points here */
     size_t nnets;
 } table;
 
@@ -65,7 +59,7 @@ typedef struct table_sources {
     const etcd_kvs *apps;
     const table_container *containers; /* the running local containers, any order */
     size_t ncontainers;
-    const table_net *nets;             /* --allow networks, copied into the table */
+    const net_cidr *nets;              /* --allow networks, copied into the table */
     size_t nnets;
 } table_sources;
 
@@ -83,12 +77,5 @@ const table_link *table_by_port(const table *t, int port);
 /* Whether a connection from addr (IPv4, host order) may use link: a local
  * container allowed to, or an address in one of the operator's networks. */
 bool table_allows(const table_link *link, uint32_t addr);
-
-/* Parse "10.88.0.0/24", or a bare address (a /32), into net; as with the
- * builder's --trust, host bits are dropped ("10.88.0.1/24" is 10.88.0.0/24). */
-int table_net_parse(const char *cidr, table_net *net, err_t *err);
-
-/* Parse a dotted IPv4 address ("172.17.0.2") into host order. */
-int table_addr_parse(const char *s, uint32_t *addr);
 
 #endif

@@ -221,7 +221,7 @@ static table one_link(int port, const int *ports, size_t n)
     snprintf(l->app, sizeof l->app, "test");
     snprintf(l->service, sizeof l->service, "svc");
     l->port = port;
-    static const table_net loopback = {.net = 0x7f000000, .mask = 0xff000000};
+    static const net_cidr loopback = {.net = 0x7f000000, .mask = 0xff000000};
     l->nets = &loopback; /* the test's clients are on loopback: let them in */
     l->nnets = 1;
     l->nbackends = n;

@@ -46,16 +46,17 @@ static void assert_backend(const table_backend *b, const char *addr, int port)
     assert_int_equal(b->port, port);
 }
 
-/* The seed's link and its three nginx instances, with neighbours that must not mix in. */
+/* The seed's link and its three nginx instances, with neighbours that must not mix in;
+ * sorted by key, as etcd gives them ('-' sorts before '@'). */
 static etcd_kv seed_links[] = {
     KV("/links/dummy/nginx", "{\"port\": 20000}"),
 };
 static etcd_kv seed_services[] = {
-    KV("/services/dummy/nginx/dummy---nginx", "{\"addr\": \"10.88.0.11\", \"port\": 32768}"),
-    KV("/services/dummy/nginx/dummy---nginx---1", "{\"addr\": \"10.88.0.12\", \"port\": 32769}"),
-    KV("/services/dummy/nginx/dummy---nginx---2", "{\"addr\": \"10.88.0.13\", \"port\": 32770}"),
-    KV("/services/dummy/web/dummy---web", "{\"addr\": \"10.88.0.11\", \"port\": 32771}"),
-    KV("/services/other/nginx/other---nginx", "{\"addr\": \"10.88.0.14\", \"port\": 32772}"),
+    KV("/services/dummy/nginx/dummy---nginx---1@h1", "{\"addr\": \"10.88.0.12\", \"port\": 32769}"),
+    KV("/services/dummy/nginx/dummy---nginx---2@h2", "{\"addr\": \"10.88.0.13\", \"port\": 32770}"),
+    KV("/services/dummy/nginx/dummy---nginx@h1", "{\"addr\": \"10.88.0.11\", \"port\": 32768}"),
+    KV("/services/dummy/web/dummy---web@h1", "{\"addr\": \"10.88.0.11\", \"port\": 32771}"),
+    KV("/services/other/nginx/other---nginx@h2", "{\"addr\": \"10.88.0.14\", \"port\": 32772}"),
 };
 
 static void test_link_gets_all_its_instances_in_key_order(void **state)
@@ -68,9 +69,9 @@ static void test_link_gets_all_its_instances_in_key_order(void **state)
     assert_string_equal(t.links[0].service, "nginx");
     assert_int_equal(t.links[0].port, 20000);
     assert_int_equal(t.links[0].nbackends, 3);
-    assert_backend(&t.links[0].backends[0], "10.88.0.11", 32768);
-    assert_backend(&t.links[0].backends[1], "10.88.0.12", 32769);
-    assert_backend(&t.links[0].backends[2], "10.88.0.13", 32770);
+    assert_backend(&t.links[0].backends[0], "10.88.0.12", 32769);
+    assert_backend(&t.links[0].backends[1], "10.88.0.13", 32770);
+    assert_backend(&t.links[0].backends[2], "10.88.0.11", 32768);
     table_free(&t);
     assert_null(t.links);
     assert_int_equal(t.n, 0);
@@ -162,12 +163,12 @@ static void test_malformed_service_values_are_skipped_and_reported(void **state)
 {
     (void)state;
     static etcd_kv services[] = {
-        KV("/services/dummy/nginx/dummy---nginx", "{\"addr\": \"10.88.0.11\", \"port\": 32768}"),
-        KV("/services/dummy/nginx/dummy---nginx---1", "{\"addr\": \"10.88.0.12\"}"),
-        KV("/services/dummy/nginx/dummy---nginx---2", "{\"addr\": 7, \"port\": 32770}"),
-        KV("/services/dummy/nginx/dummy---nginx---3", "{\"addr\": \"10.88.0.14\", \"port\": 0}"),
-        KV("/services/dummy/nginx/dummy---nginx---4", "garbage"),
-        KV("/services/dummy/nginx/dummy---nginx---5", "{\"addr\": \"10.88.0.15\", \"port\": 32771}"),
+        KV("/services/dummy/nginx/dummy---nginx@h1", "{\"addr\": \"10.88.0.11\", \"port\": 32768}"),
+        KV("/services/dummy/nginx/dummy---nginx---1@h1", "{\"addr\": \"10.88.0.12\"}"),
+        KV("/services/dummy/nginx/dummy---nginx---2@h1", "{\"addr\": 7, \"port\": 32770}"),
+        KV("/services/dummy/nginx/dummy---nginx---3@h1", "{\"addr\": \"10.88.0.14\", \"port\": 0}"),
+        KV("/services/dummy/nginx/dummy---nginx---4@h1", "garbage"),
+        KV("/services/dummy/nginx/dummy---nginx---5@h1", "{\"addr\": \"10.88.0.15\", \"port\": 32771}"),
     };
     table t = build((etcd_kvs)KVS(seed_links), (etcd_kvs)KVS(services));
     assert_int_equal(warnings, 4);
@@ -185,22 +186,28 @@ static void test_malformed_service_keys_are_skipped_and_reported(void **state)
     static etcd_kv services[] = {
         KV("/services/dummy/nginx", "{\"addr\": \"10.88.0.12\", \"port\": 32769}"),
         KV("/services/dummy/nginx/", "{\"addr\": \"10.88.0.13\", \"port\": 32770}"),
-        KV("/services/dummy/nginx/dummy---nginx", "{\"addr\": \"10.88.0.11\", \"port\": 32768}"),
-        KV("/services/dummy/nginx/dummy---nginx/x", "{\"addr\": \"10.88.0.14\", \"port\": 32771}"),
+        KV("/services/dummy/nginx/dummy---nginx@h1", "{\"addr\": \"10.88.0.11\", \"port\": 32768}"),
+        KV("/services/dummy/nginx/dummy---nginx@h1/x", "{\"addr\": \"10.88.0.14\", \"port\": 32771}"),
+        /* keys.h's canonical spelling only: the container is of the key's app, and
+         * the key names the host that announces it */
+        KV("/services/dummy/nginx/dummy---nginx", "{\"addr\": \"10.88.0.15\", \"port\": 32772}"),
+        KV("/services/dummy/nginx/other---nginx@h1", "{\"addr\": \"10.88.0.16\", \"port\": 32773}"),
+        KV("/services/dummy/nginx/dummy---nginx@", "{\"addr\": \"10.88.0.17\", \"port\": 32774}"),
+        KV("/services/dummy/Nginx/dummy---nginx@h1", "{\"addr\": \"10.88.0.18\", \"port\": 32775}"),
     };
     table t = build((etcd_kvs)KVS(seed_links), (etcd_kvs)KVS(services));
     assert_int_equal(t.n, 1);
     assert_int_equal(t.links[0].nbackends, 1);
     assert_backend(&t.links[0].backends[0], "10.88.0.11", 32768);
     table_free(&t);
-    assert_int_equal(warnings, 3);
+    assert_int_equal(warnings, 7);
 }
 
 static void test_warn_may_be_null(void **state)
 {
     (void)state;
     static etcd_kv links[] = {KV("/links/dummy", "x"), KV("/links/dummy/nginx", "{\"port\": 20000}")};
-    static etcd_kv services[] = {KV("/services/dummy/nginx/dummy---nginx", "x")};
+    static etcd_kv services[] = {KV("/services/dummy/nginx/dummy---nginx@h1", "x")};
     etcd_kvs l = KVS(links), s = KVS(services), apps = {0};
     table_sources src = {.links = &l, .services = &s, .apps = &apps};
     table t;
@@ -251,7 +258,7 @@ static etcd_kv acl_apps[] = { /* sorted by key, as etcd gives them */
 static uint32_t ip(const char *s)
 {
     uint32_t a = 0;
-    assert_int_equal(table_addr_parse(s, &a), 0);
+    assert_int_equal(net_addr_parse(s, &a), 0);
     return a;
 }
 
@@ -264,7 +271,7 @@ static table_container acl_containers[] = {
     {.app = "acl", .name = "client"},   /* 172.17.0.3 */
 };
 
-static table build_acl(etcd_kvs apps, const table_net *nets, size_t nnets)
+static table build_acl(etcd_kvs apps, const net_cidr *nets, size_t nnets)
 {
     static const char *addrs[] = {"172.17.0.5", "172.17.0.7", "172.17.0.2", "172.17.0.4",
                                   "172.17.0.3"};
@@ -357,9 +364,9 @@ static void test_nobody_is_allowed_without_containers(void **state)
 static void test_allowed_networks_reach_every_link(void **state)
 {
     (void)state;
-    table_net nets[2];
-    assert_int_equal(table_net_parse("127.0.0.0/8", &nets[0], NULL), 0);
-    assert_int_equal(table_net_parse("10.88.0.5", &nets[1], NULL), 0);
+    net_cidr nets[2];
+    assert_int_equal(net_cidr_parse("127.0.0.0/8", &nets[0], NULL), 0);
+    assert_int_equal(net_cidr_parse("10.88.0.5", &nets[1], NULL), 0);
     table t = build_acl((etcd_kvs)KVS(acl_apps), nets, ARRAY_LEN(nets));
     for (size_t i = 0; i < t.n; i++) {
         assert_true(table_allows(&t.links[i], ip("127.0.0.1")));
@@ -370,7 +377,7 @@ static void test_allowed_networks_reach_every_link(void **state)
         assert_false(table_allows(&t.links[i], ip("172.17.0.4"))); /* loner, still */
     }
     /* the table holds its own copy */
-    nets[0] = (table_net){0};
+    nets[0] = (net_cidr){0};
     assert_true(table_allows(link_of(&t, "acl", "web"), ip("127.0.0.1")));
     assert_false(table_allows(link_of(&t, "acl", "web"), ip("1.2.3.4")));
     table_free(&t);
@@ -472,23 +479,24 @@ static void test_many_containers_are_found_by_binary_search(void **state)
     free(cs);
 }
 
+/* --allow takes net.h's networks: what it accepts and refuses. */
 static void test_networks_parse(void **state)
 {
     (void)state;
-    table_net n;
+    net_cidr n;
     err_t err;
-    assert_int_equal(table_net_parse("10.88.0.0/24", &n, &err), 0);
+    assert_int_equal(net_cidr_parse("10.88.0.0/24", &n, &err), 0);
     assert_int_equal(n.net, ip("10.88.0.0"));
     assert_int_equal(n.mask, 0xffffff00u);
-    assert_int_equal(table_net_parse("10.88.0.77/24", &n, &err), 0); /* as --trust does */
+    assert_int_equal(net_cidr_parse("10.88.0.77/24", &n, &err), 0); /* as --trust does */
     assert_int_equal(n.net, ip("10.88.0.0"));
-    assert_int_equal(table_net_parse("172.17.0.1", &n, &err), 0);
+    assert_int_equal(net_cidr_parse("172.17.0.1", &n, &err), 0);
     assert_int_equal(n.net, ip("172.17.0.1"));
     assert_int_equal(n.mask, 0xffffffffu);
-    assert_int_equal(table_net_parse("1.2.3.4/0", &n, &err), 0);
+    assert_int_equal(net_cidr_parse("1.2.3.4/0", &n, &err), 0);
     assert_int_equal(n.net, 0);
     assert_int_equal(n.mask, 0);
-    assert_int_equal(table_net_parse("1.2.3.4/32", &n, &err), 0);
+    assert_int_equal(net_cidr_parse("1.2.3.4/32", &n, &err), 0);
     assert_int_equal(n.mask, 0xffffffffu);
     static const char *bad[] = {"", "/8", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/-1",
                                 "10.0.0.0/+8", "10.0.0.0/ 8", "10.0.0.0/8x", "10.0.0/8",
@@ -496,7 +504,7 @@ static void test_networks_parse(void **state)
                                 "255.255.255.255.255/8", "10.0.0.0/99999999999999999999"};
     for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
         err_clear(&err);
-        assert_int_equal(table_net_parse(bad[i], &n, &err), -1);
+        assert_int_equal(net_cidr_parse(bad[i], &n, &err), -1);
         assert_int_equal(err.code, ERR_INVALID);
         assert_non_null(strstr(err.msg, "expected an IPv4 network"));
     }
@@ -506,11 +514,11 @@ static void test_addresses_parse_in_host_order(void **state)
 {
     (void)state;
     uint32_t a;
-    assert_int_equal(table_addr_parse("172.17.0.2", &a), 0);
+    assert_int_equal(net_addr_parse("172.17.0.2", &a), 0);
     assert_int_equal(a, 0xac110002u);
-    assert_int_equal(table_addr_parse("172.17.0.256", &a), -1);
-    assert_int_equal(table_addr_parse("", &a), -1);
-    assert_int_equal(table_addr_parse(NULL, &a), -1);
+    assert_int_equal(net_addr_parse("172.17.0.256", &a), -1);
+    assert_int_equal(net_addr_parse("", &a), -1);
+    assert_int_equal(net_addr_parse(NULL, &a), -1);
 }
 
 int main(void)
