@@ -5,18 +5,21 @@
  *                                          also of one being handed off to another host
  *                                          (the host in the key: during a handoff both
  *                                          hosts announce the instance, each its own key)
- * built afresh each pass and written by announce_sync (kvset.c), which sends only
- * what changed. */
+ * Each pass builds the wanted set afresh (keys and records from keys.h), and
+ * announce_sync makes etcd hold it: a merge walk over two key-sorted sets, O(n) per
+ * pass, that puts or deletes only where something changed, so a quiet cluster
+ * writes nothing. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "dokkaa/keys.h"
 #include "dokkaa/log.h"
 #include "reconcile.h"
 
 /* Does any host run, or is any host to run, an instance of spec? */
-static bool reconcile_placed_anywhere(const reconcile_view *v, const plan_spec *spec)
+static bool announce_placed_anywhere(const reconcile_view *v, const plan_spec *spec)
 {
     for (size_t i = 0; i < v->nplacements; i++)
         if (strcmp(v->placements[i].app, spec->app) == 0 &&
@@ -25,7 +28,7 @@ static bool reconcile_placed_anywhere(const reconcile_view *v, const plan_spec *
     return false;
 }
 
-static json_t *reconcile_container_json(const reconcile_view *v, const char *cname)
+static json_t *announce_container_json(const reconcile_view *v, const char *cname)
 {
     const plan_container *pc = plan_find_container(v->containers, v->ncontainers, cname);
     return pc ? json_array_get(v->list, (size_t)(pc - v->containers)) : NULL;
@@ -33,45 +36,44 @@ static json_t *reconcile_container_json(const reconcile_view *v, const char *cna
 
 /* "since" survives as long as the state does, so a quiet instance's status value
  * stays the same from pass to pass and is not written again. */
-static void reconcile_since(reconciler *r, const char *key, const char *state, char since[32])
+static void announce_since(reconciler *r, const char *key, enum keys_state state,
+                           char since[KEYS_TIME_SIZE])
 {
     const char *prev = kvset_get(&r->announced, key);
-    json_t *old = prev ? json_loads(prev, 0, NULL) : NULL;
-    const char *old_state = json_string_value(json_object_get(old, "state"));
-    const char *old_since = json_string_value(json_object_get(old, "since"));
-    if (old_state && old_since && strcmp(old_state, state) == 0) {
-        snprintf(since, 32, "%s", old_since);
-    } else {
-        time_t now = time(NULL);
-        struct tm tm;
-        strftime(since, 32, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    keys_status old;
+    /* a value adopted from the lease is "" (etcd lists no values): a new since */
+    if (prev && keys_status_decode(prev, strlen(prev), &old, NULL) == 0 && old.state == state &&
+        *old.since) {
+        memcpy(since, old.since, KEYS_TIME_SIZE);
+        return;
     }
-    json_decref(old);
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(since, KEYS_TIME_SIZE, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
 }
 
-static void reconcile_status(reconciler *r, kvset *want, const plan_spec *spec, int instance,
-                             json_t *container, const char *error)
+/* The status of instance of spec: its container's state, or without one why not. */
+static void announce_status(reconciler *r, kvset *want, const plan_spec *spec, int instance,
+                            json_t *container, const char *error)
 {
-    char key[512], cname[200], since[32];
-    const char *state = container ? json_string_value(json_object_get(container, "State"))
-                        : !spec->valid ? "invalid"
-                        : error        ? "failed"
-                                       : "pending";
-    names_container(cname, sizeof cname, spec->app, spec->name, instance);
-    snprintf(key, sizeof key, "/status/%s/%s/%d", spec->app, spec->name, instance);
-    reconcile_since(r, key, state ? state : "unknown", since);
-    json_t *v = json_pack("{s:s,s:s,s:s,s:s}", "host", r->c->host_id, "container", cname,
-                          "state", state ? state : "unknown", "since", since);
-    if (error)
-        json_object_set_new(v, "error", json_string(error));
-    char *value = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
-    kvset_set(want, key, value);
+    char key[KEYS_SIZE];
+    keys_status s = {.state = container     ? reconcile_engine_state(container)
+                              : !spec->valid ? KEYS_STATE_INVALID
+                              : error        ? KEYS_STATE_FAILED
+                                             : KEYS_STATE_PENDING};
+    snprintf(s.host, sizeof s.host, "%s", r->c->host_id);
+    names_container(s.container, sizeof s.container, spec->app, spec->name, instance);
+    snprintf(s.error, sizeof s.error, "%s", error ? error : "");
+    keys_status_key(key, spec->app, spec->name, instance);
+    announce_since(r, key, s.state, s.since);
+    char *value = keys_status_encode(&s);
+    if (value) /* out of memory: announced next pass */
+        kvset_set(want, key, value);
     free(value);
-    json_decref(v);
 }
 
 /* The host port the engine published for a container port, or 0. */
-static int reconcile_published(json_t *container, int port)
+static int announce_published(json_t *container, int port)
 {
     size_t i;
     json_t *p;
@@ -84,67 +86,158 @@ static int reconcile_published(json_t *container, int port)
     return 0;
 }
 
-static void reconcile_services(reconciler *r, kvset *want, const plan_spec *spec, int instance,
-                               json_t *container)
+static void announce_services(reconciler *r, kvset *want, const plan_spec *spec, int instance,
+                              json_t *container)
 {
-    char key[512], cname[200], value[128];
-    const char *state = json_string_value(json_object_get(container, "State"));
-    if (!state || strcmp(state, "running") != 0)
+    char key[KEYS_SIZE], cname[KEYS_CONTAINER_SIZE];
+    keys_service s = {0};
+    if (reconcile_engine_state(container) != KEYS_STATE_RUNNING)
         return;
+    snprintf(s.addr, sizeof s.addr, "%s", r->c->host_ip);
     names_container(cname, sizeof cname, spec->app, spec->name, instance);
     for (size_t k = 0; k < spec->m.nservices; k++) {
-        int port = reconcile_published(container, spec->m.services[k].port);
-        if (!port)
+        if (!(s.port = announce_published(container, spec->m.services[k].port)))
             continue;
-        snprintf(key, sizeof key, "/services/%s/%s/%s@%s", spec->app, spec->m.services[k].name,
-                 cname, r->c->host_id);
-        snprintf(value, sizeof value, "{\"addr\":\"%s\",\"port\":%d}", r->c->host_ip, port);
-        kvset_set(want, key, value);
+        keys_service_key(key, spec->app, spec->m.services[k].name, cname, r->c->host_id);
+        char *value = keys_service_encode(&s);
+        if (value)
+            kvset_set(want, key, value);
+        free(value);
     }
 }
 
 /* Keep announcing the services of a container whose manifest turned invalid: it
  * keeps running, and its users must keep reaching it. */
-static void reconcile_keep_services(reconciler *r, kvset *want, const plan_spec *spec,
-                                    const char *cname)
+static void announce_keep_services(reconciler *r, kvset *want, const plan_spec *spec,
+                                   const char *cname)
 {
-    char prefix[128], suffix[300];
-    size_t plen = (size_t)snprintf(prefix, sizeof prefix, "/services/%s/", spec->app);
-    size_t slen = (size_t)snprintf(suffix, sizeof suffix, "/%s@%s", cname, r->c->host_id);
-    for (size_t k = 0; k < r->announced.n; k++) {
-        const char *key = r->announced.kvs[k].key;
-        size_t len = strlen(key);
-        if (strncmp(key, prefix, plen) == 0 && len > slen && strcmp(key + len - slen, suffix) == 0)
-            kvset_set(want, key, r->announced.kvs[k].value);
+    keys_key k;
+    for (size_t i = 0; i < r->announced.n; i++) {
+        const kvset_kv *kv = &r->announced.kvs[i];
+        if (keys_is(kv->key, KEYS_SERVICE, &k) && strcmp(k.app, spec->app) == 0 &&
+            strcmp(k.container, cname) == 0 && strcmp(k.host, r->c->host_id) == 0)
+            kvset_set(want, kv->key, kv->value);
     }
 }
 
 /* Containers of an invalid manifest keep running; their status says why they are
  * not updated. With none running anywhere, the leader gives instance 0 the error. */
-static void reconcile_announce_invalid(reconciler *r, kvset *want, const reconcile_view *v,
-                                       const plan_spec *spec)
+static void announce_invalid(reconciler *r, kvset *want, const reconcile_view *v,
+                             const plan_spec *spec)
 {
     bool any = false;
     for (size_t i = 0; i < v->ncontainers; i++) {
         const plan_container *pc = &v->containers[i];
         if (strcmp(pc->app, spec->app) == 0 && strcmp(pc->name, spec->name) == 0 &&
             pc->instance >= 0) {
-            reconcile_status(r, want, spec, pc->instance, json_array_get(v->list, i), spec->error);
-            reconcile_keep_services(r, want, spec, pc->cname);
+            announce_status(r, want, spec, pc->instance, json_array_get(v->list, i), spec->error);
+            announce_keep_services(r, want, spec, pc->cname);
             any = true;
         }
     }
-    if (!any && atomic_load(&r->c->leading) && !reconcile_placed_anywhere(v, spec))
-        reconcile_status(r, want, spec, 0, NULL, spec->error);
+    if (!any && atomic_load(&r->c->leading) && !announce_placed_anywhere(v, spec))
+        announce_status(r, want, spec, 0, NULL, spec->error);
+}
+
+/* etcd refuses a txn of more than 128 operations by default (--max-txn-ops). */
+#define ANNOUNCE_TXN_OPS 100
+
+typedef struct announce_change {
+    const kvset_kv *old; /* what etcd holds, or NULL */
+    const kvset_kv *new; /* what is wanted, or NULL for a delete */
+} announce_change;
+
+/* Write one batch of puts in one txn; record in next what etcd then holds. */
+static void announce_put(const announce_change *ch, size_t n, kvset *next, etcd *e,
+                         int64_t lease)
+{
+    etcd_op ops[ANNOUNCE_TXN_OPS];
+    bool ok = false;
+    err_t err;
+    for (size_t k = 0; k < n; k++)
+        ops[k] = (etcd_op){.type = ETCD_OP_PUT, .key = ch[k].new->key,
+                           .value = ch[k].new->value, .lease = lease};
+    if (etcd_txn(e, NULL, 0, ops, n, NULL, 0, &ok, &err) < 0)
+        log_warn("announce: %s", err.msg);
+    for (size_t k = 0; k < n; k++) {
+        const kvset_kv *now = ok ? ch[k].new : ch[k].old; /* a failed batch changed nothing */
+        if (ok)
+            log_info("%s = %s", now->key, now->value);
+        if (now)
+            kvset_append(next, now->key, now->value);
+    }
+}
+
+/* Delete a key only while it is still ours (bound to our lease): a status key is
+ * shared by the hosts an instance moves between, and the new host may have
+ * written it already. Either way it is no longer ours to track. */
+static void announce_delete(const kvset_kv *old, kvset *next, etcd *e, int64_t lease)
+{
+    etcd_cmp ours = {.key = old->key, .target = ETCD_CMP_LEASE, .result = ETCD_EQUAL,
+                     .number = lease};
+    etcd_op del = {.type = ETCD_OP_DELETE, .key = old->key};
+    bool ok = false;
+    err_t err;
+    if (etcd_txn(e, &ours, 1, &del, 1, NULL, 0, &ok, &err) < 0) {
+        log_warn("announce: %s", err.msg);
+        kvset_append(next, old->key, old->value); /* try again next pass */
+    } else {
+        log_info(ok ? "%s deleted" : "%s: another host's now, left alone", old->key);
+    }
+}
+
+/* Make etcd hold exactly want under lease, writing only what differs from cur (what
+ * this host announced before). want is consumed; cur becomes what etcd now holds.
+ * Puts go out in batches of one txn each, so announcing a hundred new instances
+ * costs one round trip, not a hundred. */
+static void announce_sync(kvset *cur, kvset *want, etcd *e, int64_t lease)
+{
+    kvset next = {0};
+    announce_change *changes;
+    size_t i = 0, j = 0, n = 0;
+
+    kvset_sort(cur);
+    kvset_sort(want);
+    changes = calloc(cur->n + want->n + 1, sizeof *changes);
+    if (!changes) { /* keep what we had; the next pass tries again */
+        kvset_clear(want);
+        return;
+    }
+    while (i < cur->n || j < want->n) {
+        int order = i == cur->n ? 1 : j == want->n ? -1 : strcmp(cur->kvs[i].key, want->kvs[j].key);
+        const kvset_kv *old = order <= 0 ? &cur->kvs[i++] : NULL;
+        const kvset_kv *new = order >= 0 ? &want->kvs[j++] : NULL;
+        if (old && new && strcmp(old->value, new->value) == 0)
+            kvset_append(&next, new->key, new->value);
+        else
+            changes[n++] = (announce_change){.old = old, .new = new};
+    }
+    /* puts first, batched; then the deletes, each on its own condition */
+    size_t nputs = 0;
+    for (size_t k = 0; k < n; k++)
+        if (changes[k].new)
+            changes[nputs++] = changes[k];
+        else
+            announce_delete(changes[k].old, &next, e, lease);
+    for (size_t k = 0; k < nputs; k += ANNOUNCE_TXN_OPS)
+        announce_put(changes + k, nputs - k < ANNOUNCE_TXN_OPS ? nputs - k : ANNOUNCE_TXN_OPS,
+                     &next, e, lease);
+    free(changes);
+    kvset_clear(cur);
+    kvset_clear(want);
+    *cur = next;
 }
 
 /* The lease changed: what we knew we had announced is moot. A new lease holds
- * nothing; one adopted from this host's previous run holds what that run wrote,
- * which etcd lists (without values, so every wanted key is written again and
- * every other one deleted). */
+ * nothing of ours; one adopted from this host's previous run holds what that run
+ * announced, which etcd lists (without values, so every wanted key is written again
+ * and every other one deleted). Only status and service keys are ours: the lease
+ * also holds host.c's /hosts/<id> and, on the leader, /cluster/leader, which must
+ * not be deleted as "no longer announced". */
 static int announce_adopt(reconciler *r, int64_t lease, int epoch)
 {
     etcd_kvs keys;
+    keys_key k;
     err_t err;
     if (etcd_lease_keys(r->e, lease, &keys, &err) < 0) {
         log_warn("%s", err.msg);
@@ -152,7 +245,7 @@ static int announce_adopt(reconciler *r, int64_t lease, int epoch)
     }
     kvset_clear(&r->announced);
     for (size_t i = 0; i < keys.n; i++)
-        if (strncmp(keys.kvs[i].key, "/hosts/", 7) != 0) /* host.c's own */
+        if (keys_is(keys.kvs[i].key, KEYS_STATUS, &k) || keys_is(keys.kvs[i].key, KEYS_SERVICE, &k))
             kvset_set(&r->announced, keys.kvs[i].key, "");
     r->announced_epoch = epoch;
     etcd_kvs_free(&keys);
@@ -171,25 +264,24 @@ void announce_pass(reconciler *r, const reconcile_view *v)
     for (size_t s = 0; s < v->nspecs; s++) {
         const plan_spec *spec = &v->specs[s];
         if (!spec->valid) {
-            reconcile_announce_invalid(r, &want, v, spec);
+            announce_invalid(r, &want, v, spec);
             continue;
         }
         for (int i = 0; i < spec->m.scale; i++) {
-            char cname[200];
+            char cname[KEYS_CONTAINER_SIZE];
             bool here = spec->here && spec->here[i];
             bool draining = spec->draining && spec->draining[i];
             if (!here && !draining)
                 continue; /* another host's, or not placed yet */
             names_container(cname, sizeof cname, spec->app, spec->name, i);
-            json_t *container = reconcile_container_json(v, cname);
+            json_t *container = announce_container_json(v, cname);
             if (here) { /* a draining instance's status is the new host's to write */
                 pthread_mutex_lock(&r->mu);
-                reconcile_status(r, &want, spec, i, container, kvset_get(&r->failures, cname));
+                announce_status(r, &want, spec, i, container, kvset_get(&r->failures, cname));
                 pthread_mutex_unlock(&r->mu);
             }
-            reconcile_services(r, &want, spec, i, container); /* serves until handed off */
+            announce_services(r, &want, spec, i, container); /* serves until handed off */
         }
     }
     announce_sync(&r->announced, &want, r->e, lease);
 }
-

@@ -3,11 +3,12 @@
  * Everything this host announces (/hosts/, /status/, /services/) is bound to this
  * lease, so when the host dies its announcements vanish by themselves after the
  * TTL. A conductor that stops leaves its lease to expire rather than revoking it,
- * so that one restarted within the TTL takes it over and nothing moves. While etcd cannot be reached the thread keeps trying; when it finds the
- * lease expired it takes a new one and bumps lease_epoch, which makes the main
- * loop write every announcement again under the new lease. */
-#include <jansson.h>
+ * so that one restarted within the TTL takes it over and nothing moves. While etcd
+ * cannot be reached the thread keeps trying; when it finds the lease expired it
+ * takes a new one and bumps lease_epoch, which makes the main loop write every
+ * announcement again under the new lease. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/sysinfo.h>
 #include <time.h>
@@ -15,15 +16,9 @@
 
 #include "conductor.h"
 #include "dokkaa/etcd.h"
+#include "dokkaa/keys.h"
 #include "dokkaa/log.h"
-
-/* Sleep up to seconds, returning early (false) when asked to stop. */
-static bool host_sleep(conductor *c, int seconds)
-{
-    for (int i = 0; i < seconds * 10 && !atomic_load(&c->stop); i++)
-        usleep(100 * 1000);
-    return !atomic_load(&c->stop);
-}
+#include "dokkaa/sleep.h"
 
 /* A conductor restarted within the TTL (an upgrade, a crash) finds the lease of
  * its previous run alive, holding /hosts/ and its announcements: it takes the
@@ -44,26 +39,32 @@ static int64_t host_adopt(conductor *c, etcd *e, const char *key)
     return lease;
 }
 
-static int host_register(conductor *c, etcd *e, err_t *err)
+/* What the cluster is told about this host. */
+static char *host_record(conductor *c)
 {
-    char key[128], started[32];
-    int64_t lease;
+    keys_host h = {.cpus = (int)sysconf(_SC_NPROCESSORS_ONLN)};
     struct sysinfo si;
     struct tm tm;
     time_t now = time(NULL);
+    if (sysinfo(&si) == 0)
+        h.memory = (long long)si.totalram * si.mem_unit;
+    snprintf(h.addr, sizeof h.addr, "%s", c->host_ip);
+    snprintf(h.version, sizeof h.version, "%s", DOKKAA_VERSION);
+    strftime(h.started, sizeof h.started, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    return keys_host_encode(&h);
+}
 
-    snprintf(key, sizeof key, "/hosts/%s", c->host_id);
+static int host_register(conductor *c, etcd *e, err_t *err)
+{
+    char key[KEYS_SIZE];
+    int64_t lease;
+
+    keys_host_key(key, c->host_id);
     if (!(lease = host_adopt(c, e, key)) && etcd_lease_grant(e, c->lease_ttl, &lease, err) < 0)
         return -1;
-    sysinfo(&si);
-    strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-    json_t *v = json_pack("{s:s,s:i,s:I,s:{},s:s,s:s}", "addr", c->host_ip, "cpus",
-                          (int)sysconf(_SC_NPROCESSORS_ONLN), "memory",
-                          (json_int_t)si.totalram * si.mem_unit, "labels", "version",
-                          DOKKAA_VERSION, "started", started);
-    char *value = json_dumps(v, JSON_COMPACT);
-    json_decref(v);
-    int rc = etcd_put(e, key, value, lease, NULL, err);
+    char *value = host_record(c);
+    int rc = value ? etcd_put(e, key, value, lease, NULL, err)
+                   : err_set(err, ERR_SYS, "%s: out of memory", key);
     free(value);
     if (rc < 0) {
         etcd_lease_revoke(e, lease, NULL);
@@ -106,14 +107,14 @@ void *host_thread(void *arg)
     bool complained = false;
     while (!atomic_load(&c->stop)) {
         if (host_engine_lost(c)) {
-            host_sleep(c, 1);
+            sleep_ms(1000, &c->stop);
             continue;
         }
         int64_t ttl = 0, lease = atomic_load(&c->lease);
         int rc = lease ? etcd_lease_keepalive(e, lease, &ttl, &err) : -1;
         if (rc == 0 && ttl > 0) {
             complained = false;
-            host_sleep(c, c->lease_ttl / 3 > 0 ? c->lease_ttl / 3 : 1);
+            sleep_ms((c->lease_ttl / 3 > 0 ? c->lease_ttl / 3 : 1) * 1000L, &c->stop);
             continue;
         }
         if (rc == 0 || !lease) { /* expired, or never had one */
@@ -125,7 +126,7 @@ void *host_thread(void *arg)
             complained = true;
         }
         if (rc < 0)
-            host_sleep(c, 1);
+            sleep_ms(1000, &c->stop);
     }
     etcd_free(e);
     return NULL;

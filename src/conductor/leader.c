@@ -9,58 +9,79 @@
  *
  * The leader also finishes handoffs (sched.h): once the new host reports the
  * instance running, it clears `from` and the old host lets go; and it serves
- * rebalance requests: `dokkaacfg rebalance` writes /cluster/rebalance. */
+ * rebalance requests: `dokkaacfg rebalance` writes /cluster/rebalance.
+ *
+ * A failed read or campaign is logged once (leader_report), not on every pass of an
+ * etcd that stays unwell; the pass then schedules nothing. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "dokkaa/keys.h"
 #include "dokkaa/log.h"
 #include "reconcile.h"
 
-#define LEADER_KEY "/cluster/leader"
-#define REBALANCE_KEY "/cluster/rebalance"
 #define LEADER_TXN_OPS 100 /* below etcd's default --max-txn-ops of 128 */
 
 /* Read /cluster/ (the leader and any rebalance request) and campaign when nobody
- * leads. Returns whether this conductor leads; *rebalance says if one is asked. */
-static bool leader_elect(reconciler *r, int64_t lease, bool *rebalance)
+ * leads. Returns whether this conductor leads (false with err when etcd failed);
+ * *rebalance says if one is asked. */
+static bool leader_elect(reconciler *r, int64_t lease, bool *rebalance, err_t *err)
 {
     etcd_kvs kvs;
-    char value[128];
-    bool won = false, leading = false, contested = false;
-    snprintf(value, sizeof value, "{\"host\":\"%s\"}", r->c->host_id);
-    etcd_cmp absent = {.key = LEADER_KEY, .target = ETCD_CMP_CREATE, .result = ETCD_EQUAL};
-    etcd_op put = {.type = ETCD_OP_PUT, .key = LEADER_KEY, .value = value, .lease = lease};
+    keys_leader me = {{0}};
+    char *value = NULL;
+    bool won = false;
+    etcd_cmp absent = {.key = KEYS_LEADER_KEY, .target = ETCD_CMP_CREATE, .result = ETCD_EQUAL};
+    etcd_op put = {.type = ETCD_OP_PUT, .key = KEYS_LEADER_KEY, .lease = lease};
     *rebalance = false;
-    if (etcd_get_prefix(r->e, "/cluster/", &kvs, NULL) < 0)
+    if (etcd_get_prefix(r->e, KEYS_CLUSTER, &kvs, err) < 0) {
+        err_prefix(err, "leader: campaign");
         return false;
-    for (size_t i = 0; i < kvs.n; i++) {
-        if (strcmp(kvs.kvs[i].key, LEADER_KEY) == 0) {
-            contested = true;
-            leading = kvs.kvs[i].lease == lease;
-        }
-        *rebalance |= strcmp(kvs.kvs[i].key, REBALANCE_KEY) == 0;
     }
-    if (!contested && etcd_txn(r->e, &absent, 1, &put, 1, NULL, 0, &won, NULL) == 0)
-        leading = won;
+    const etcd_kv *leader = etcd_kvs_get(&kvs, KEYS_LEADER_KEY);
+    *rebalance = etcd_kvs_get(&kvs, KEYS_REBALANCE_KEY) != NULL;
+    if (leader) { /* someone leads: we, or another until its lease ends */
+        won = leader->lease == lease;
+        goto out;
+    }
+    snprintf(me.host, sizeof me.host, "%s", r->c->host_id);
+    if (!(put.value = value = keys_leader_encode(&me))) {
+        err_set(err, ERR_SYS, "leader: campaign: out of memory");
+        goto out;
+    }
+    if (etcd_txn(r->e, &absent, 1, &put, 1, NULL, 0, &won, err) < 0) {
+        err_prefix(err, "leader: campaign");
+        won = false;
+    }
+out:
+    free(value);
     etcd_kvs_free(&kvs);
-    return leading;
+    return won;
 }
 
-/* The live hosts, from /hosts/. */
-static int leader_hosts(reconciler *r, char (**hosts)[64], size_t *n)
+/* The live hosts, from /hosts/. A key there that is not a host's is reported and
+ * left out: instances placed on it would never run. */
+static int leader_hosts(reconciler *r, char (**hosts)[64], size_t *n, err_t *err)
 {
     etcd_kvs kvs;
-    if (etcd_get_prefix(r->e, "/hosts/", &kvs, NULL) < 0)
-        return -1;
+    keys_key k;
+    err_t why;
+    if (etcd_get_prefix(r->e, KEYS_HOSTS, &kvs, err) < 0)
+        return err_prefix(err, "leader: hosts");
     *hosts = calloc(kvs.n + 1, sizeof **hosts);
     *n = 0;
-    for (size_t i = 0; *hosts && i < kvs.n; i++)
-        if (snprintf((*hosts)[*n], 64, "%s", kvs.kvs[i].key + strlen("/hosts/")) < 64)
-            (*n)++;
+    for (size_t i = 0; *hosts && i < kvs.n; i++) {
+        if (keys_parse(kvs.kvs[i].key, &k, &why) == 0 && k.kind == KEYS_HOST) {
+            snprintf((*hosts)[(*n)++], sizeof **hosts, "%s", k.host);
+        } else {
+            err_prefix(&why, "not a host (ignored)");
+            reconcile_warn(r, kvs.kvs[i].key, why.msg);
+        }
+    }
     etcd_kvs_free(&kvs);
-    return *hosts ? 0 : -1;
+    return *hosts ? 0 : err_set(err, ERR_SYS, "leader: hosts: out of memory");
 }
 
 /* One batch of placement writes (and, if extra is set, one more op) in a txn
@@ -68,36 +89,40 @@ static int leader_hosts(reconciler *r, char (**hosts)[64], size_t *n)
 static int leader_commit(reconciler *r, const sched_placement *changes, size_t n,
                          const etcd_op *extra, int64_t lease)
 {
-    etcd_cmp fence = {.key = LEADER_KEY, .target = ETCD_CMP_LEASE, .result = ETCD_EQUAL,
+    etcd_cmp fence = {.key = KEYS_LEADER_KEY, .target = ETCD_CMP_LEASE, .result = ETCD_EQUAL,
                       .number = lease};
-    char keys[LEADER_TXN_OPS][256], values[LEADER_TXN_OPS][160];
+    char keys[LEADER_TXN_OPS][KEYS_SIZE];
+    char *values[LEADER_TXN_OPS] = {0}; /* keys_placement_encode's, freed after the txn */
     etcd_op ops[LEADER_TXN_OPS + 1];
     bool ok = false;
     err_t err = {0};
+    int rc = -1;
     for (size_t b = 0; b < n; b++) {
         const sched_placement *c = &changes[b];
-        snprintf(keys[b], sizeof keys[b], "/apps/%s/%s/instances/%d", c->app, c->name, c->instance);
-        if (*c->from)
-            snprintf(values[b], sizeof values[b],
-                     "{\"host\":\"%s\",\"from\":\"%s\",\"since\":%ld}", c->host, c->from,
-                     c->since);
-        else
-            snprintf(values[b], sizeof values[b], "{\"host\":\"%s\"}", c->host);
+        keys_placement p = {.since = c->since};
+        snprintf(p.host, sizeof p.host, "%s", c->host);
+        snprintf(p.from, sizeof p.from, "%s", c->from);
+        keys_instance_key(keys[b], c->app, c->name, c->instance);
+        if (*c->host && !(values[b] = keys_placement_encode(&p))) {
+            log_warn("schedule: not written: out of memory");
+            goto out;
+        }
         ops[b] = *c->host ? (etcd_op){.type = ETCD_OP_PUT, .key = keys[b], .value = values[b]}
                           : (etcd_op){.type = ETCD_OP_DELETE, .key = keys[b]};
         log_info("schedule: %s %s", keys[b], *c->host ? values[b] : "deleted");
     }
     if (extra)
         ops[n++] = *extra;
-    if (etcd_txn(r->e, &fence, 1, ops, n, NULL, 0, &ok, &err) < 0) {
+    if (etcd_txn(r->e, &fence, 1, ops, n, NULL, 0, &ok, &err) < 0)
         log_warn("schedule: not written: %s", err.msg);
-        return -1;
-    }
-    if (!ok) {
+    else if (!ok)
         log_warn("schedule: not written: no longer the leader");
-        return -1;
-    }
-    return 0;
+    else
+        rc = 0;
+out:
+    for (size_t b = 0; b < LEADER_TXN_OPS; b++)
+        free(values[b]);
+    return rc;
 }
 
 /* Write all changes, batch by batch; returns how many were written. */
@@ -119,35 +144,31 @@ static size_t leader_write(reconciler *r, const sched_placement *changes, size_t
 #define LEADER_HANDOFF_SECONDS 120
 
 /* How handoff p stands: 1 done (the new host runs it), -1 to give up (the new
- * host failed it, or took too long), 0 still going. */
+ * host failed it, or took too long), 0 still going. A status that does not decode
+ * says nothing either way. */
 static int leader_handoff_state(const sched_placement *p, const etcd_kvs *status)
 {
-    char key[256];
+    char key[KEYS_SIZE];
+    keys_status s;
     int verdict = time(NULL) - p->since > LEADER_HANDOFF_SECONDS ? -1 : 0;
-    snprintf(key, sizeof key, "/status/%s/%s/%d", p->app, p->name, p->instance);
-    for (size_t k = 0; k < status->n; k++) {
-        if (strcmp(status->kvs[k].key, key) != 0)
-            continue;
-        json_t *s = json_loads(status->kvs[k].value, 0, NULL);
-        const char *host = json_string_value(json_object_get(s, "host"));
-        const char *state = json_string_value(json_object_get(s, "state"));
-        if (host && state && strcmp(host, p->host) == 0)
-            verdict = strcmp(state, "running") == 0 ? 1 : strcmp(state, "failed") == 0 ? -1 : verdict;
-        json_decref(s);
-    }
-    return verdict;
+    const etcd_kv *kv = etcd_kvs_get(status, keys_status_key(key, p->app, p->name, p->instance));
+    if (!kv || keys_status_decode(kv->value, kv->value_len, &s, NULL) < 0 ||
+        strcmp(s.host, p->host) != 0)
+        return verdict;
+    return s.state == KEYS_STATE_RUNNING ? 1 : s.state == KEYS_STATE_FAILED ? -1 : verdict;
 }
 
 /* Finish the handoffs that are done (clear `from`: the old host lets go) and give
  * back those that failed (the old host, which still runs them, keeps them). */
 static int leader_handoffs(reconciler *r, const reconcile_view *v, sched_placement **done,
-                           size_t *ndone)
+                           size_t *ndone, err_t *err)
 {
     etcd_kvs status;
     *ndone = 0;
-    *done = calloc(v->nplacements + 1, sizeof **done);
-    if (!*done || etcd_get_prefix(r->e, "/status/", &status, NULL) < 0)
-        return -1;
+    if (!(*done = calloc(v->nplacements + 1, sizeof **done)))
+        return err_set(err, ERR_SYS, "leader: handoffs: out of memory");
+    if (etcd_get_prefix(r->e, KEYS_STATUSES, &status, err) < 0)
+        return err_prefix(err, "leader: handoffs");
     for (size_t i = 0; i < v->nplacements; i++) {
         const sched_placement *p = &v->placements[i];
         int verdict = *p->from ? leader_handoff_state(p, &status) : 0;
@@ -196,18 +217,18 @@ static bool leader_has_handoffs(const reconcile_view *v)
 
 /* Schedule what needs it; once settled, finish handoffs and serve a rebalance. */
 static size_t leader_schedule(reconciler *r, const reconcile_view *v, char (*hosts)[64],
-                              size_t nhosts, bool rebalance, int64_t lease)
+                              size_t nhosts, bool rebalance, int64_t lease, err_t *err)
 {
     sched_placement *changes = NULL;
     size_t n = 0, written = 0;
-    etcd_op done = {.type = ETCD_OP_DELETE, .key = REBALANCE_KEY};
+    etcd_op done = {.type = ETCD_OP_DELETE, .key = KEYS_REBALANCE_KEY};
     if (sched_make(v->specs, v->nspecs, v->placements, v->nplacements, hosts, nhosts, &changes,
                    &n) == 0 && n > 0) {
         written = leader_write(r, changes, n, NULL, lease);
     } else if (n == 0 && leader_has_handoffs(v)) {
         free(changes);
         changes = NULL;
-        if (leader_handoffs(r, v, &changes, &n) == 0 && n > 0)
+        if (leader_handoffs(r, v, &changes, &n, err) == 0 && n > 0)
             written = leader_write(r, changes, n, NULL, lease);
     } else if (n == 0 && rebalance) {
         free(changes);
@@ -221,19 +242,31 @@ static size_t leader_schedule(reconciler *r, const reconcile_view *v, char (*hos
     return written;
 }
 
+/* Log the pass's failure, if any, unless it is the one logged last: an etcd that
+ * stays unwell is said once, and again when its trouble changes or after a pass
+ * that went well. */
+static void leader_report(reconciler *r, const err_t *err)
+{
+    if (err->code != ERR_OK && strcmp(err->msg, r->leader_warned) != 0)
+        log_warn("%s", err->msg);
+    snprintf(r->leader_warned, sizeof r->leader_warned, "%s", err->code != ERR_OK ? err->msg : "");
+}
+
 bool leader_pass(reconciler *r, const reconcile_view *v)
 {
     int64_t lease = atomic_load(&r->c->lease);
     bool rebalance = false;
-    bool leading = lease && leader_elect(r, lease, &rebalance);
+    err_t err = {0};
+    bool leading = lease && leader_elect(r, lease, &rebalance, &err);
     char(*hosts)[64] = NULL;
     size_t nhosts = 0, written = 0;
 
     if (leading != atomic_exchange(&r->c->leading, leading))
         log_info(leading ? "elected: this host schedules the cluster"
                          : "no longer the scheduler");
-    if (leading && leader_hosts(r, &hosts, &nhosts) == 0)
-        written = leader_schedule(r, v, hosts, nhosts, rebalance, lease);
+    if (leading && leader_hosts(r, &hosts, &nhosts, &err) == 0)
+        written = leader_schedule(r, v, hosts, nhosts, rebalance, lease, &err);
     free(hosts);
+    leader_report(r, &err);
     return written > 0;
 }

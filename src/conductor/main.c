@@ -13,8 +13,8 @@
 
 #include "conductor.h"
 #include "dokkaa/config.h"
+#include "dokkaa/keys.h"
 #include "dokkaa/log.h"
-#include "dokkaa/manifest.h"
 
 static conductor *conductor_signalled;
 
@@ -61,10 +61,10 @@ static int conductor_parse(conductor *c, int argc, char **argv)
         {0, 0, 0, 0}};
     const char *host_id = config_env("DOKKAA_HOST_ID", "HOST_ID");
     const char *host_ip = config_env("DOKKAA_HOST_IP", "HOST_IP");
-    const char *cluster = getenv("DOKKAA_CLUSTER"), *registry = getenv("DOKKAA_REGISTRY");
+    const char *cluster = NULL, *registry = getenv("DOKKAA_REGISTRY");
     char hostname[64] = "localhost";
     err_t err;
-    int opt;
+    int opt, rc = 0;
 
     gethostname(hostname, sizeof hostname - 1);
     config_etcd_endpoints(c->etcd_endpoints, sizeof c->etcd_endpoints, getenv("ETCD_ADDR"));
@@ -73,29 +73,37 @@ static int conductor_parse(conductor *c, int argc, char **argv)
     c->resync_seconds = 10;
     c->parallel = 8;
     c->link_ports = LINKS_RANGE_DEFAULT;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while (rc == 0 && (opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
         case 'i': host_id = optarg; break;
         case 'a': host_ip = optarg; break;
         case 'e': config_etcd_endpoints(c->etcd_endpoints, sizeof c->etcd_endpoints, optarg); break;
         case 'd': c->docker_host = optarg; break;
-        case 't': if (config_int("--lease-ttl", optarg, 2, 3600, &c->lease_ttl) < 0) return -1; break;
-        case 'r': if (config_int("--resync", optarg, 1, 3600, &c->resync_seconds) < 0) return -1; break;
-        case 'p': if (config_int("--parallel", optarg, 1, 64, &c->parallel) < 0) return -1; break;
+        case 't': rc = config_int("--lease-ttl", optarg, 2, 3600, &c->lease_ttl, &err); break;
+        case 'r': rc = config_int("--resync", optarg, 1, 3600, &c->resync_seconds, &err); break;
+        case 'p': rc = config_int("--parallel", optarg, 1, 64, &c->parallel, &err); break;
         case 'c': cluster = optarg; break;
         case 'g': registry = optarg; break;
-        case 'l': if (links_parse_range(optarg, &c->link_ports) < 0) return -1; break;
+        case 'l': rc = links_parse_range(optarg, &c->link_ports, &err); break;
         case 'h': conductor_usage(stdout); exit(0);
         default: conductor_usage(stderr); return -1;
         }
     }
-    snprintf(c->host_id, sizeof c->host_id, "%s", host_id && *host_id ? host_id : hostname);
-    snprintf(c->registry, sizeof c->registry, "%s", registry ? registry : "");
-    snprintf(c->cluster, sizeof c->cluster, "%s", cluster && *cluster ? cluster : "dokkaa");
-    if (names_check_label("cluster name", c->cluster, &err) < 0) {
+    if (!host_id || !*host_id)
+        host_id = hostname;
+    /* Checked before it is used in a key: an id with '/' or '@' would make
+     * /hosts/<id> and /services/...@<id> keys that parse as something else, and a
+     * longer one than fits would be cut to another host's id. */
+    if (rc == 0)
+        rc = keys_check_host(host_id, &err);
+    if (rc == 0)
+        rc = config_cluster(cluster, c->cluster, sizeof c->cluster, &err);
+    if (rc < 0) {
         fprintf(stderr, "%s\n", err.msg);
         return -1;
     }
+    snprintf(c->host_id, sizeof c->host_id, "%s", host_id);
+    snprintf(c->registry, sizeof c->registry, "%s", registry ? registry : "");
     snprintf(c->host_ip, sizeof c->host_ip, "%s", host_ip && *host_ip ? host_ip : "127.0.0.1");
     return 0;
 }
@@ -128,7 +136,8 @@ int main(int argc, char **argv)
     static conductor c = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
                           .prefetch_mu = PTHREAD_MUTEX_INITIALIZER,
                           .prefetch_cond = PTHREAD_COND_INITIALIZER};
-    static const char *const prefixes[] = {"/apps/", "/hosts/", "/cluster/", "/status/"};
+    /* the last, /status/, matters only to the leader (handoffs) */
+    static const char *const prefixes[] = {KEYS_APPS, KEYS_HOSTS, KEYS_CLUSTER, KEYS_STATUSES};
     watch_target targets[4];
     pthread_t host, watchers[4], events, prefetch;
     reconciler *r;

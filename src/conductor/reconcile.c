@@ -78,44 +78,36 @@ static void reconcile_view_free(reconcile_view *v)
     json_decref(v->list);
 }
 
-/* /apps/<app>/<name>/instances/<i> -> {"host": "h1"}; anything else is reported. */
-static void reconcile_add_placement(reconciler *r, reconcile_view *v, const etcd_kv *kv)
+/* /apps/<app>/<name>/instances/<i> (k) = a placement record. */
+static void reconcile_add_placement(reconciler *r, reconcile_view *v, const etcd_kv *kv,
+                                    const keys_key *k)
 {
     sched_placement *p = &v->placements[v->nplacements];
-    char host[64] = "";
-    int instance, used = 0;
-    json_t *value = json_loads(kv->value, 0, NULL);
-    const char *h = json_string_value(json_object_get(value, "host"));
-    const char *from = json_string_value(json_object_get(value, "from"));
-    /* %d would take "01" and "+1" too: keys the leader could never delete by the
-     * canonical name it writes; only canonical decimals are placements */
-    const char *digits = strstr(kv->key, "/instances/");
-    bool canonical = digits && (digits += 11, digits[0] >= '0' && digits[0] <= '9') &&
-                     (digits[0] != '0' || digits[1] == '\0') &&
-                     strspn(digits, "0123456789") == strlen(digits);
-    if (canonical &&
-        sscanf(kv->key, "/apps/%63[^/]/%63[^/]/instances/%d%n", p->app, p->name, &instance, &used) == 3 &&
-        kv->key[used] == '\0' && instance >= 0 && h && strlen(h) < sizeof host &&
-        (!from || strlen(from) < sizeof p->from)) {
-        strcpy(p->host, h);
-        strcpy(p->from, from ? from : "");
-        p->since = (long)json_integer_value(json_object_get(value, "since"));
-        p->instance = instance;
-        v->nplacements++;
-    } else {
-        reconcile_warn(r, kv->key, "not a placement: /apps/<app>/<name>/instances/<i> = {\"host\": ID}");
-    }
-    json_decref(value);
-}
-
-static void reconcile_add_spec(reconciler *r, reconcile_view *v, const etcd_kv *kv)
-{
-    plan_spec *s = &v->specs[v->nspecs];
+    keys_placement rec;
     err_t e;
-    if (names_parse_manifest_key(kv->key, s->app, s->name, &e) < 0) {
+    if (keys_placement_decode(kv->value, kv->value_len, &rec, &e) < 0) {
+        err_prefix(&e, "not a placement");
         reconcile_warn(r, kv->key, e.msg);
         return;
     }
+    snprintf(p->app, sizeof p->app, "%s", k->app);
+    snprintf(p->name, sizeof p->name, "%s", k->name);
+    p->instance = k->instance;
+    snprintf(p->host, sizeof p->host, "%s", rec.host);
+    snprintf(p->from, sizeof p->from, "%s", rec.from);
+    p->since = (long)rec.since;
+    v->nplacements++;
+}
+
+/* /apps/<app>/<name>/manifest (k): a spec, valid or not (an invalid one's
+ * containers are left running, and its status says why). */
+static void reconcile_add_spec(reconciler *r, reconcile_view *v, const etcd_kv *kv,
+                               const keys_key *k)
+{
+    plan_spec *s = &v->specs[v->nspecs];
+    err_t e;
+    snprintf(s->app, sizeof s->app, "%s", k->app);
+    snprintf(s->name, sizeof s->name, "%s", k->name);
     s->valid = manifest_parse(kv->value, kv->value_len, &s->m, &e) == 0;
     if (!s->valid) {
         snprintf(s->error, sizeof s->error, "%s", e.msg);
@@ -124,27 +116,29 @@ static void reconcile_add_spec(reconciler *r, reconcile_view *v, const etcd_kv *
     v->nspecs++;
 }
 
-static bool reconcile_suffix(const char *key, const char *suffix)
-{
-    size_t k = strlen(key), n = strlen(suffix);
-    return k >= n && strcmp(key + k - n, suffix) == 0;
-}
-
-/* Everything under /apps/: manifests become specs, instances become placements. */
+/* Everything under /apps/: manifests become specs, instances become placements.
+ * keys_parse takes only the canonical spelling, so a placement read here is one the
+ * leader can delete by the key it builds from its parts. */
 static int reconcile_read_apps(reconciler *r, reconcile_view *v, err_t *err)
 {
     etcd_kvs kvs;
-    if (etcd_get_prefix(r->e, "/apps/", &kvs, err) < 0)
+    keys_key k;
+    err_t why;
+    if (etcd_get_prefix(r->e, KEYS_APPS, &kvs, err) < 0)
         return -1;
     v->specs = calloc(kvs.n + 1, sizeof *v->specs);
     v->placements = calloc(kvs.n + 1, sizeof *v->placements);
     for (size_t i = 0; v->specs && v->placements && i < kvs.n; i++) {
-        if (reconcile_suffix(kvs.kvs[i].key, "/manifest"))
-            reconcile_add_spec(r, v, &kvs.kvs[i]);
-        else if (strstr(kvs.kvs[i].key, "/instances/"))
-            reconcile_add_placement(r, v, &kvs.kvs[i]);
-        else
-            reconcile_warn(r, kvs.kvs[i].key, "unknown key under /apps/ (ignored)");
+        err_clear(&why);
+        keys_parse(kvs.kvs[i].key, &k, &why);
+        if (k.kind == KEYS_MANIFEST) {
+            reconcile_add_spec(r, v, &kvs.kvs[i], &k);
+        } else if (k.kind == KEYS_INSTANCE) {
+            reconcile_add_placement(r, v, &kvs.kvs[i], &k);
+        } else {
+            err_prefix(&why, "unknown key under /apps/ (ignored)");
+            reconcile_warn(r, kvs.kvs[i].key, why.msg);
+        }
     }
     etcd_kvs_free(&kvs);
     return v->specs && v->placements ? 0 : err_set(err, ERR_SYS, "out of memory");
@@ -179,9 +173,17 @@ static const char *reconcile_label(json_t *container, const char *label)
     return s ? s : "";
 }
 
+enum keys_state reconcile_engine_state(json_t *container)
+{
+    enum keys_state state;
+    if (keys_state_parse(json_string_value(json_object_get(container, "State")), &state, NULL) < 0)
+        return KEYS_STATE_UNKNOWN;
+    return state;
+}
+
 static void reconcile_describe(json_t *item, plan_container *pc)
 {
-    const char *state = json_string_value(json_object_get(item, "State"));
+    enum keys_state state = reconcile_engine_state(item);
     const char *name = json_string_value(json_array_get(json_object_get(item, "Names"), 0));
     const char *inst = reconcile_label(item, "dokkaa.instance");
     char *end;
@@ -193,10 +195,9 @@ static void reconcile_describe(json_t *item, plan_container *pc)
     snprintf(pc->hash, sizeof pc->hash, "%s", reconcile_label(item, "dokkaa.hash"));
     pc->instance = (*inst && !*end && instance >= 0 && instance <= MANIFEST_MAX_SCALE)
                        ? (int)instance : -1;
-    pc->state = !state ? PLAN_STOPPED
-                : strcmp(state, "running") == 0    ? PLAN_RUNNING
-                : strcmp(state, "restarting") == 0 ? PLAN_RESTARTING
-                                                   : PLAN_STOPPED;
+    pc->state = state == KEYS_STATE_RUNNING      ? PLAN_RUNNING
+                : state == KEYS_STATE_RESTARTING ? PLAN_RESTARTING
+                                                 : PLAN_STOPPED;
 }
 
 static int reconcile_read_containers(reconciler *r, reconcile_view *v, err_t *err)

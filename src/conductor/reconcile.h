@@ -10,6 +10,7 @@
 #include "conductor.h"
 #include "dokkaa/docker.h"
 #include "dokkaa/etcd.h"
+#include "dokkaa/keys.h"
 #include "kvset.h"
 #include "plan.h"
 #include "sched.h"
@@ -25,6 +26,8 @@ struct reconciler {
     kvset failures;       /* container name -> why its last create/start failed */
     kvset warned;         /* etcd key -> the problem last logged for it */
     kvset warned_now;     /* ... this pass: keys no longer bad are forgotten */
+    char leader_warned[sizeof(((err_t *)0)->msg)]; /* leader.c's failure last logged,
+                                                      "" since a pass without one */
     bool unreachable;     /* the last pass could not read etcd or the engine */
     pthread_mutex_t mu;   /* guards failures while workers run */
 };
@@ -43,12 +46,16 @@ typedef struct reconcile_view {
 /* Log a problem with an etcd key once, not on every pass. */
 void reconcile_warn(reconciler *r, const char *key, const char *msg);
 
+/* The state the engine gives a container in its list ("running", ...); one Dokkaa
+ * does not know, or none, is KEYS_STATE_UNKNOWN. */
+enum keys_state reconcile_engine_state(json_t *container);
+
 /* leader.c: campaign for /cluster/leader; when leading, schedule and write the
  * placements. Returns true when it wrote any. */
 bool leader_pass(reconciler *r, const reconcile_view *v);
 
 /* announce.c: write the status of each instance placed here and the services of
- * the running ones. */
+ * the running ones, sending etcd only what changed since the last pass. */
 void announce_pass(reconciler *r, const reconcile_view *v);
 
 /* act.c: carry out a plan; returns how many actions succeeded. */

@@ -1,16 +1,17 @@
 /* watch.c - the conductor's ears: etcd changes (under /apps/: manifests and
- * placements; /hosts/: hosts coming and going; /cluster/: the leader) and the
- * engine's container events all just mark the state dirty. The reconcile pass then reads
- * everything afresh, so an event lost in a reconnect costs latency, never
- * correctness (and the periodic resync bounds that latency). */
+ * placements; /hosts/: hosts coming and going; /cluster/: the leader; /status/, on
+ * the leader only: handoffs to finish) and the engine's container events all just
+ * mark the state dirty. The reconcile pass then reads everything afresh, so an
+ * event lost in a reconnect costs latency, never correctness (and the periodic
+ * resync bounds that latency). */
 #include <jansson.h>
 #include <stdio.h>
-#include <unistd.h>
 
 #include "conductor.h"
 #include "dokkaa/docker.h"
 #include "dokkaa/etcd.h"
 #include "dokkaa/log.h"
+#include "dokkaa/sleep.h"
 
 static bool watch_on_etcd(void *ud, const etcd_event *events, size_t n)
 {
@@ -19,12 +20,6 @@ static bool watch_on_etcd(void *ud, const etcd_event *events, size_t n)
     if (!t->leader_only || atomic_load(&t->c->leading))
         conductor_wake(t->c);
     return true;
-}
-
-static void watch_pause(conductor *c)
-{
-    for (int i = 0; i < 10 && !atomic_load(&c->stop); i++)
-        usleep(100 * 1000);
 }
 
 void *watch_etcd_thread(void *arg)
@@ -43,7 +38,7 @@ void *watch_etcd_thread(void *arg)
             err.code != ERR_CANCELLED) {
             log_warn("watch %s: %s", t->prefix, err.msg);
             conductor_wake(c);
-            watch_pause(c);
+            sleep_ms(1000, &c->stop); /* before reconnecting: no busy loop */
         }
     }
     etcd_free(e);
@@ -74,7 +69,7 @@ void *watch_docker_thread(void *arg)
             complained = true;
         }
         conductor_wake(c); /* events may have been missed while disconnected */
-        watch_pause(c);
+        sleep_ms(1000, &c->stop); /* before reconnecting: no busy loop */
     }
     if (!d)
         log_error("%s", err.msg);

@@ -1,6 +1,6 @@
 /* test_kvset.c - unit tests for the conductor's string sets (src/conductor/kvset.c):
- * set, get, delete, sort and clear. announce_sync talks to etcd and is left to
- * the end-to-end suite. */
+ * set, append, get, delete, sort and clear. announce_sync (announce.c), which
+ * writes them to etcd, is left to the end-to-end suite. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -57,6 +57,21 @@ static void test_set_copies_key_and_value(void **state)
     key[1] = 'z';
     value[0] = '9';
     assert_string_equal(kvset_get(&s, "/a"), "1");
+    assert_null(kvset_get(&s, "/z"));
+    kvset_clear(&s);
+}
+
+static void test_append_adds_without_lookup(void **state)
+{
+    (void)state;
+    kvset s = {0};
+    char key[] = "/b";
+    assert_int_equal(kvset_append(&s, "/a", "1"), 0);
+    assert_int_equal(kvset_append(&s, key, "2"), 0);
+    key[1] = 'z'; /* copied, like kvset_set's */
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.kvs[0].key, "/a");
+    assert_string_equal(kvset_get(&s, "/b"), "2");
     assert_null(kvset_get(&s, "/z"));
     kvset_clear(&s);
 }
@@ -132,6 +147,7 @@ int main(void)
         cmocka_unit_test(test_get_on_empty_set_is_null),
         cmocka_unit_test(test_set_existing_key_replaces_value),
         cmocka_unit_test(test_set_copies_key_and_value),
+        cmocka_unit_test(test_append_adds_without_lookup),
         cmocka_unit_test(test_del_removes_only_that_key),
         cmocka_unit_test(test_del_missing_key_is_a_no_op),
         cmocka_unit_test(test_sort_orders_by_key),
