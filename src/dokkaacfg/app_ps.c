@@ -3,7 +3,7 @@
 #include <stdio.h>
 
 #include "api.h"
-#include "table.h"
+#include "tbl.h"
 
 static const api_cmd cfg_ps_cmd = {
     "ps", "[-o json] [APP]\n"

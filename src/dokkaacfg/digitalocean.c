@@ -39,9 +39,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "dokkaa/http.h"
+#include "dokkaa/sleep.h"
 
 #define DO_TIMEOUT_MS 60000L     /* a whole request; the API answers in about a second */
 #define DO_PER_PAGE 200          /* the documented maximum */
@@ -92,13 +92,6 @@ static int do_scrub(const do_api *api, err_t *err)
         memmove(at + 3, at + tlen, strlen(at + tlen) + 1);
     }
     return -1;
-}
-
-static void do_sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
 }
 
 static const char *do_reason(long status)
@@ -677,7 +670,7 @@ static int do_call(do_api *api, const char *method, const char *path, const char
         }
         if (got == 0)
             http_buf_free(resp);
-        do_sleep_ms(wait);
+        sleep_ms(wait, NULL);
         wait = wait * 2 > DO_BACKOFF_MAX_MS ? DO_BACKOFF_MAX_MS : wait * 2;
     }
 out:

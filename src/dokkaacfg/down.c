@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dokkaa/config.h"
 #include "dokkaacfg.h"
 #include "provider_do.h"
 #include "provider_local.h"
@@ -63,7 +64,8 @@ int cfg_down(const cfg_global *g, int argc, char **argv)
         {"name", required_argument, 0, 'n'},     {"provider", required_argument, 0, 'p'},
         {"host", required_argument, 0, 'H'},     {"api-url", required_argument, 0, 'u'},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
-    const char *name = PROVIDER_LOCAL_DEFAULT_NAME, *provider = g->provider, *api_url = NULL;
+    const char *given = NULL, *provider = g->provider, *api_url = NULL;
+    char name[64]; /* a DNS label and its NUL */
     char *hosts[PROVIDER_SSH_MAX_HOSTS];
     int nhosts = 0, opt, rc;
     ssh_cluster *c = NULL;
@@ -71,7 +73,7 @@ int cfg_down(const cfg_global *g, int argc, char **argv)
     optind = 0;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
-        case 'n': name = optarg; break;
+        case 'n': given = optarg; break;
         case 'p': provider = optarg; break;
         case 'u': api_url = optarg; break;
         case 'H':
@@ -81,6 +83,10 @@ int cfg_down(const cfg_global *g, int argc, char **argv)
         case 'h': fputs(cfg_down_usage, stdout); return 0;
         default: fputs(cfg_down_usage, stderr); return 2;
         }
+    }
+    if (config_cluster(given, name, sizeof name, &err) < 0) {
+        fprintf(stderr, "dokkaacfg down: %s\n", err.msg);
+        return 1;
     }
     if (provider && strcmp(provider, "local") == 0)
         return cfg_down_local(name);

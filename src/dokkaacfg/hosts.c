@@ -3,7 +3,7 @@
 #include <stdio.h>
 
 #include "api.h"
-#include "table.h"
+#include "tbl.h"
 
 static const api_cmd cfg_hosts_cmd = {
     "hosts", "[-o json]\n"

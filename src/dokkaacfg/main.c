@@ -59,12 +59,14 @@ static void cfg_usage(FILE *out)
 }
 
 /* Without --etcd or $ETCD_ADDR, commands speak to the default local cluster's
- * etcd when `up` made one, so that they work right after `dokkaacfg up`. */
+ * etcd ($DOKKAA_CLUSTER, else "dokkaa": config_cluster) when `up` made one, so that
+ * they work right after `dokkaacfg up`. */
 static void cfg_default_etcd(cfg_global *g)
 {
     provider_local pl;
-    if (!g->etcd_given && provider_local_init(&pl, PROVIDER_LOCAL_DEFAULT_NAME, -1, NULL) == 0 &&
-        pl.saved)
+    char name[64]; /* a DNS label and its NUL */
+    if (!g->etcd_given && config_cluster(NULL, name, sizeof name, NULL) == 0 &&
+        provider_local_init(&pl, name, -1, NULL) == 0 && pl.saved)
         snprintf(g->etcd, sizeof g->etcd, "%s", pl.etcd);
 }
 

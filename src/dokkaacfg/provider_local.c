@@ -109,7 +109,7 @@ int provider_local_init(provider_local *pl, const char *name, int net, err_t *er
         return err_set(err, ERR_INVALID, "--net %d: must be 0..254", net);
     snprintf(pl->name, sizeof pl->name, "%s", name);
     pl->net = net >= 0                                         ? net
-              : strcmp(name, PROVIDER_LOCAL_DEFAULT_NAME) == 0 ? 0
+              : strcmp(name, CONFIG_CLUSTER_DEFAULT) == 0 ? 0
                                                                : provider_local_hash_net(name);
     provider_local_load(pl);
     provider_local_endpoints(pl);

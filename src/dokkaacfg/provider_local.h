@@ -14,9 +14,9 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "dokkaa/config.h" /* CONFIG_CLUSTER_DEFAULT */
 #include "dokkaa/err.h"
 
-#define PROVIDER_LOCAL_DEFAULT_NAME "dokkaa"
 #define PROVIDER_LOCAL_MAX_HOSTS 8
 #define PROVIDER_LOCAL_MAX_MEMBERS 3
 #define PROVIDER_LOCAL_NAME_MAX 11 /* "<name>-h8p" must fit IFNAMSIZ-1 */

@@ -34,7 +34,7 @@ static void provider_local_keep(err_t *first, const err_t *e)
 
 static void provider_local_said(const provider_local *pl, int i, const char *what)
 {
-    if (i > 0 && strcmp(pl->name, PROVIDER_LOCAL_DEFAULT_NAME) != 0)
+    if (i > 0 && strcmp(pl->name, CONFIG_CLUSTER_DEFAULT) != 0)
         printf("%s/h%d: %s\n", pl->name, i, what);
     else if (i > 0)
         printf("h%d: %s\n", i, what);

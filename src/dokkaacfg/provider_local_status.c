@@ -1,14 +1,17 @@
 /* provider_local_status.c - the local cluster's part of `dokkaacfg status`: each
- * host (alive = registered under /hosts/, its address, its load = instances whose
- * status names it, the containers its engine holds), and each etcd member's
- * health with the membership as etcd itself reports it. */
+ * host (alive = registered under /hosts/, its address, its load = instances placed
+ * on it, counted by census.h as the builder's hosts view counts them, the
+ * containers its engine holds), and each etcd member's health with the membership
+ * as etcd itself reports it. */
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "dokkaa/census.h"
 #include "dokkaa/docker.h"
 #include "dokkaa/etcd.h"
 #include "dokkaa/http.h"
+#include "dokkaa/keys.h"
 #include "provider_local.h"
 
 /* GET or POST url; the JSON answer, or NULL. */
@@ -24,19 +27,6 @@ static json_t *provider_local_fetch(http_client *h, const char *method, const ch
         v = json_loads(body.data, 0, NULL);
     http_buf_free(&body);
     return v;
-}
-
-/* Instances whose status names host id. */
-static int provider_local_host_load(const etcd_kvs *status, const char *id)
-{
-    int n = 0;
-    for (size_t k = 0; k < status->n; k++) {
-        json_t *v = json_loads(status->kvs[k].value, 0, NULL);
-        const char *host = json_string_value(json_object_get(v, "host"));
-        n += host && strcmp(host, id) == 0;
-        json_decref(v);
-    }
-    return n;
 }
 
 /* "3 (2 running)" for the dokkaa containers of host i's engine, or why not. */
@@ -60,28 +50,38 @@ static void provider_local_container_count(const provider_local *pl, int i, char
     docker_free(d);
 }
 
+/* The placements per host, as census.h counts them for the builder's hosts view:
+ * -1, *c empty, when etcd does not answer. census_free(c) after either way. */
+static int provider_local_census(etcd *e, census *c)
+{
+    etcd_kvs hosts = {0}, apps = {0};
+    int rc = -1;
+    memset(c, 0, sizeof *c);
+    if (e && etcd_get_prefix(e, KEYS_HOSTS, &hosts, NULL) == 0 &&
+        etcd_get_prefix(e, KEYS_APPS, &apps, NULL) == 0)
+        rc = census_count(c, hosts.kvs, hosts.n, apps.kvs, apps.n, NULL, 0, NULL);
+    etcd_kvs_free(&hosts);
+    etcd_kvs_free(&apps);
+    return rc;
+}
+
 static void provider_local_hosts(const provider_local *pl, etcd *e)
 {
-    etcd_kvs hosts = {0}, status = {0};
-    char key[64], containers[64];
-    bool reachable = e && etcd_get_prefix(e, "/hosts/", &hosts, NULL) == 0 &&
-                     etcd_get_prefix(e, "/status/", &status, NULL) == 0;
+    census c;
+    char id[16], containers[64];
+    bool reachable = provider_local_census(e, &c) == 0;
     printf("%-6s %-14s %-7s %5s  %s\n", "HOST", "ADDRESS", "ALIVE", "LOAD", "CONTAINERS");
     for (int i = 1; i <= pl->hosts; i++) {
-        bool alive = false;
-        snprintf(key, sizeof key, "/hosts/h%d", i);
-        for (size_t k = 0; k < hosts.n; k++)
-            alive |= strcmp(hosts.kvs[k].key, key) == 0;
+        snprintf(id, sizeof id, "h%d", i);
+        const census_host *h = census_find(&c, id);
         provider_local_container_count(pl, i, containers, sizeof containers);
-        snprintf(key, sizeof key, "h%d", i);
-        printf("%-6s 10.88.%d.%-6d %-7s %5d  %s\n", key, pl->net, 10 + i,
-               !reachable ? "?"
-               : alive    ? "yes"
-                          : "no",
-               provider_local_host_load(&status, key), containers);
+        printf("%-6s 10.88.%d.%-6d %-7s %5d  %s\n", id, pl->net, 10 + i,
+               !reachable    ? "?"
+               : h && h->live ? "yes"
+                              : "no",
+               h ? h->placed : 0, containers);
     }
-    etcd_kvs_free(&hosts);
-    etcd_kvs_free(&status);
+    census_free(&c);
 }
 
 static void provider_local_members(const provider_local *pl, http_client *h)

@@ -12,6 +12,7 @@
 #include "dokkaa/docker.h"
 #include "dokkaa/etcd.h"
 #include "dokkaa/http.h"
+#include "dokkaa/keys.h"
 #include "provider_local.h"
 #include "run.h"
 
@@ -24,7 +25,7 @@ static const char *const provider_local_images[] = {"dockerfile/nginx", "dockerf
 /* One progress line: "h2: dockerd ... started". */
 static void provider_local_say(const provider_local *pl, int i, const char *what, const char *result)
 {
-    if (i > 0 && strcmp(pl->name, PROVIDER_LOCAL_DEFAULT_NAME) != 0)
+    if (i > 0 && strcmp(pl->name, CONFIG_CLUSTER_DEFAULT) != 0)
         printf("%s/h%d: %s ... %s\n", pl->name, i, what, result);
     else if (i > 0)
         printf("h%d: %s ... %s\n", i, what, result);
@@ -406,9 +407,11 @@ static int provider_local_daemons_up(provider_local *pl, err_t *err)
     if (!(e = etcd_new(pl->etcd, err)))
         return -1;
     for (int i = 1; i <= pl->hosts; i++) {
+        char id[16], key[KEYS_SIZE]; /* the conductor is up when its host is registered */
+        snprintf(id, sizeof id, "h%d", i);
         if (provider_local_ready(pl, i, PL_BUILDER, "http://{ip}:4001/healthz", provider_local_http_ready,
                                  PL_WAIT_SERVICE, NULL, err) < 0 ||
-            provider_local_ready(pl, i, PL_CONDUCTOR, "/hosts/{id}", provider_local_registered,
+            provider_local_ready(pl, i, PL_CONDUCTOR, keys_host_key(key, id), provider_local_registered,
                                  PL_WAIT_SERVICE, e, err) < 0) {
             err_prefix(err, "h%d", i);
             goto out;
@@ -423,7 +426,7 @@ out:
 static void provider_local_summary(const provider_local *pl)
 {
     char flag[64] = "";
-    if (strcmp(pl->name, PROVIDER_LOCAL_DEFAULT_NAME) != 0)
+    if (strcmp(pl->name, CONFIG_CLUSTER_DEFAULT) != 0)
         snprintf(flag, sizeof flag, " --name %s", pl->name);
     printf("\n%s: %d hosts up (h1..h%d at 10.88.%d.11..%d), etcd %s, registry 10.88.%d.1:5000%s\n",
            pl->name, pl->hosts, pl->hosts, pl->net, 10 + pl->hosts, pl->etcd, pl->net,

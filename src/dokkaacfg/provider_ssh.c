@@ -16,6 +16,7 @@
 
 #include "api.h"
 #include "dokkaa/http.h"
+#include "dokkaa/net.h"
 #include "run.h"
 
 /* clusters/<name>/ beside the CLI's config file. */
@@ -199,13 +200,10 @@ int provider_ssh_add_host(ssh_cluster *c, const char *target, err_t *err)
 
 int provider_ssh_add_trust(ssh_cluster *c, const char *cidr, err_t *err)
 {
-    char addr[64];
-    int bits = 32, end = 0;
-    struct in_addr in;
-    /* the whole text, nothing after: it ends up in the hosts' dokkaa.conf */
-    int got = sscanf(cidr, "%63[0-9.]%n/%d%n", addr, &end, &bits, &end);
-    if (got < 1 || cidr[end] != '\0' || bits < 0 || bits > 32 ||
-        inet_pton(AF_INET, addr, &in) != 1 || strlen(cidr) >= sizeof c->trust[0])
+    net_cidr parsed;
+    /* checked as the builder's --trust will read it (net.h), and kept as written:
+     * it ends up in the hosts' dokkaa.conf (at most 18 characters: it fits) */
+    if (net_cidr_parse(cidr, &parsed, NULL) < 0)
         return err_set(err, ERR_INVALID, "--trust: expected an IPv4 network like 10.0.0.0/24, "
                                          "got \"%s\"", cidr);
     for (size_t i = 0; i < c->ntrust; i++)

@@ -27,6 +27,7 @@
 #include "api.h"
 #include "dokkaa/etcd.h"
 #include "dokkaa/http.h"
+#include "dokkaa/keys.h"
 #include "dokkaacfg.h"
 #include "pki.h"
 #include "provider_ssh.h"
@@ -509,7 +510,7 @@ static int provider_ssh_etcd_ready(void *ud, err_t *last)
     provider_ssh_probe *p = ud;
     etcd_kvs kvs = {0};
     int rc = 0;
-    if (etcd_get(p->etcd, p->key ? p->key : "/cluster/leader", &kvs, last) == 0) {
+    if (etcd_get(p->etcd, p->key ? p->key : KEYS_LEADER_KEY, &kvs, last) == 0) {
         rc = !p->key || kvs.n == 1;
         if (!rc)
             err_set(last, ERR_NOTFOUND, "%s not in etcd yet", p->key);
@@ -610,8 +611,8 @@ static int provider_ssh_ready(ssh_cluster *c, etcd *e, err_t *err)
 {
     for (size_t i = 0; i < c->nhosts; i++) {
         ssh_host *h = &c->hosts[i];
-        char key[128], what[256], url[128];
-        snprintf(key, sizeof key, "/hosts/%s", h->id);
+        char key[KEYS_SIZE], what[256], url[128];
+        keys_host_key(key, h->id);
         snprintf(what, sizeof what, "%s to register", h->id);
         provider_ssh_probe p = {.etcd = e, .key = key};
         if (cfg_wait(what, SSH_WAIT_HOST, provider_ssh_etcd_ready, &p, err) < 0)

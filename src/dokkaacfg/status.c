@@ -2,42 +2,53 @@
  * hosts (/hosts/) and every instance's status (/status/); for a local cluster also
  * its hosts, etcd members and engines (provider_local_status.c). */
 #include <getopt.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dokkaa/config.h"
 #include "dokkaa/etcd.h"
+#include "dokkaa/keys.h"
 #include "dokkaacfg.h"
 #include "provider_local.h"
 #include "provider_ssh.h"
 
-static const char *cfg_field(json_t *v, const char *name)
+/* text, or "-" for a field the record lacks (or a record that does not decode). */
+static const char *cfg_status_field(const char *text)
 {
-    const char *s = json_string_value(json_object_get(v, name));
-    return s ? s : "-";
+    return *text ? text : "-";
 }
 
-static void cfg_print_hosts(const etcd_kvs *hosts)
+/* One line per key under /hosts/: the host id, and what its record says. */
+static void cfg_status_hosts(const etcd_kvs *hosts)
 {
     printf("%-12s %-16s %5s %s\n", "HOST", "ADDRESS", "CPUS", "VERSION");
     for (size_t i = 0; i < hosts->n; i++) {
-        json_t *v = json_loads(hosts->kvs[i].value, 0, NULL);
-        printf("%-12s %-16s %5lld %s\n", hosts->kvs[i].key + strlen("/hosts/"), cfg_field(v, "addr"),
-               (long long)json_integer_value(json_object_get(v, "cpus")), cfg_field(v, "version"));
-        json_decref(v);
+        const etcd_kv *kv = &hosts->kvs[i];
+        keys_key k;
+        keys_host h;
+        keys_host_decode(kv->value, kv->value_len, &h, NULL); /* zeroed when it does not */
+        printf("%-12s %-16s %5lld %s\n", keys_is(kv->key, KEYS_HOST, &k) ? k.host : kv->key,
+               cfg_status_field(h.addr), (long long)h.cpus, cfg_status_field(h.version));
     }
 }
 
-static void cfg_print_instances(const etcd_kvs *status)
+/* One line per key under /status/: app/name/instance, and what its record says. */
+static void cfg_status_instances(const etcd_kvs *status)
 {
     printf("\n%-32s %-12s %-12s %-21s %s\n", "INSTANCE", "HOST", "STATE", "SINCE", "ERROR");
     for (size_t i = 0; i < status->n; i++) {
-        json_t *v = json_loads(status->kvs[i].value, 0, NULL);
-        printf("%-32s %-12s %-12s %-21s %s\n", status->kvs[i].key + strlen("/status/"),
-               cfg_field(v, "host"), cfg_field(v, "state"), cfg_field(v, "since"),
-               json_object_get(v, "error") ? cfg_field(v, "error") : "");
-        json_decref(v);
+        const etcd_kv *kv = &status->kvs[i];
+        char instance[3 * KEYS_NAME_SIZE];
+        keys_key k;
+        keys_status s;
+        bool known = keys_status_decode(kv->value, kv->value_len, &s, NULL) == 0;
+        if (keys_is(kv->key, KEYS_STATUS, &k))
+            snprintf(instance, sizeof instance, "%s/%s/%d", k.app, k.name, k.instance);
+        else
+            snprintf(instance, sizeof instance, "%s", kv->key);
+        printf("%-32s %-12s %-12s %-21s %s\n", instance, cfg_status_field(s.host),
+               known ? keys_state_name(s.state) : "-", cfg_status_field(s.since), s.error);
     }
 }
 
@@ -48,13 +59,13 @@ static int cfg_status_etcd(const char *endpoints)
     etcd_kvs hosts = {0}, status = {0};
     etcd *e = etcd_new(endpoints, &err);
     int rc = 1;
-    if (!e || etcd_get_prefix(e, "/hosts/", &hosts, &err) < 0 ||
-        etcd_get_prefix(e, "/status/", &status, &err) < 0) {
+    if (!e || etcd_get_prefix(e, KEYS_HOSTS, &hosts, &err) < 0 ||
+        etcd_get_prefix(e, KEYS_STATUSES, &status, &err) < 0) {
         fprintf(stderr, "dokkaacfg: %s\n", err.msg);
         goto out;
     }
-    cfg_print_hosts(&hosts);
-    cfg_print_instances(&status);
+    cfg_status_hosts(&hosts);
+    cfg_status_instances(&status);
     rc = 0;
 out:
     etcd_kvs_free(&hosts);
@@ -107,8 +118,9 @@ int cfg_status(const cfg_global *g, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"name", required_argument, 0, 'n'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    const char *name = PROVIDER_LOCAL_DEFAULT_NAME;
-    bool named = false, found = false;
+    const char *given = NULL; /* --name */
+    char name[64];            /* a DNS label and its NUL */
+    bool found = false;
     provider_local *pl = calloc(1, sizeof *pl);
     ssh_cluster *c = calloc(1, sizeof *c);
     err_t err;
@@ -116,12 +128,13 @@ int cfg_status(const cfg_global *g, int argc, char **argv)
     optind = 0;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
-        case 'n': name = optarg; named = true; break;
+        case 'n': given = optarg; break;
         case 'h': puts("usage: dokkaacfg status [--name NAME]"); rc = 0; goto out;
         default: fputs("usage: dokkaacfg status [--name NAME]\n", stderr); rc = 2; goto out;
         }
     }
-    if (!c || (named ? provider_ssh_load(c, name, &err) : provider_ssh_current(c, &found, &err)) < 0) {
+    if (!c || config_cluster(given, name, sizeof name, &err) < 0 ||
+        (given ? provider_ssh_load(c, name, &err) : provider_ssh_current(c, &found, &err)) < 0) {
         fprintf(stderr, "dokkaacfg status: %s\n", c ? err.msg : "out of memory");
         goto out;
     }

@@ -7,7 +7,7 @@
 
 #include "api.h"
 #include "dokkaa/token.h"
-#include "table.h"
+#include "tbl.h"
 
 typedef struct cfg_token_ctx {
     const char *name;

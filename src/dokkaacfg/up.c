@@ -45,7 +45,7 @@ static void cfg_up_usage(FILE *out)
             "  --ssh_key=NAME    the name of an SSH key of your DigitalOcean account\n"
             "  --region R        (default %s)  --size S (default %s)  --image I (default %s)\n"
             "  --api-url URL     the API (default: $DIGITALOCEAN_API_URL, else %s)\n",
-            PROVIDER_LOCAL_DEFAULT_NAME, PROVIDER_LOCAL_MAX_HOSTS, PROVIDER_LOCAL_DEFAULT_NAME,
+            CONFIG_CLUSTER_DEFAULT, PROVIDER_LOCAL_MAX_HOSTS, CONFIG_CLUSTER_DEFAULT,
             PROVIDER_DO_MAX_DROPLETS, PROVIDER_DO_REGION, PROVIDER_DO_SIZE, PROVIDER_DO_IMAGE,
             PROVIDER_DO_API_URL);
 }
@@ -69,8 +69,8 @@ static int cfg_up_local(const char *name, int scale, int net)
         fprintf(stderr, "dokkaacfg up: %s\n", pl ? err.msg : "out of memory");
         if (pl)
             fprintf(stderr, "dokkaacfg up: what was made stays; `dokkaacfg down%s%s` removes it\n",
-                    strcmp(name, PROVIDER_LOCAL_DEFAULT_NAME) ? " --name " : "",
-                    strcmp(name, PROVIDER_LOCAL_DEFAULT_NAME) ? name : "");
+                    strcmp(name, CONFIG_CLUSTER_DEFAULT) ? " --name " : "",
+                    strcmp(name, CONFIG_CLUSTER_DEFAULT) ? name : "");
         free(pl);
         return 1;
     }
@@ -131,22 +131,24 @@ int cfg_up(const cfg_global *g, int argc, char **argv)
         {"region", required_argument, 0, 'r'},   {"size", required_argument, 0, 'z'},
         {"image", required_argument, 0, 'm'},    {"api-url", required_argument, 0, 'u'},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
-    cfg_up_opts o = {.provider = g->provider ? g->provider : "local",
-                     .name = PROVIDER_LOCAL_DEFAULT_NAME, .scale = 0, .net = -1};
+    cfg_up_opts o = {.provider = g->provider ? g->provider : "local", .scale = 0, .net = -1};
+    const char *given = NULL; /* --name */
+    char name[64];            /* a DNS label and its NUL */
+    err_t err;
     int opt;
     optind = 0;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
         case 'p': o.provider = optarg; break;
         case 's':
-            if (config_int("--scale", optarg, 1, PROVIDER_DO_MAX_DROPLETS, &o.scale) < 0)
-                return 2;
+            if (config_int("--scale", optarg, 1, PROVIDER_DO_MAX_DROPLETS, &o.scale, &err) < 0)
+                goto invalid;
             break;
         case 'N':
-            if (config_int("--net", optarg, 0, 254, &o.net) < 0)
-                return 2;
+            if (config_int("--net", optarg, 0, 254, &o.net, &err) < 0)
+                goto invalid;
             break;
-        case 'n': o.name = optarg; break;
+        case 'n': given = optarg; break;
         case 'H':
             if (o.nhosts == PROVIDER_SSH_MAX_HOSTS) {
                 fprintf(stderr, "dokkaacfg up: at most %d --host\n", PROVIDER_SSH_MAX_HOSTS);
@@ -176,6 +178,11 @@ int cfg_up(const cfg_global *g, int argc, char **argv)
         cfg_up_usage(stderr);
         return 2;
     }
+    if (config_cluster(given, name, sizeof name, &err) < 0) {
+        fprintf(stderr, "dokkaacfg up: %s\n", err.msg);
+        return 1;
+    }
+    o.name = name;
     if (strcmp(o.provider, "local") == 0) {
         if (o.scale > PROVIDER_LOCAL_MAX_HOSTS) {
             fprintf(stderr, "dokkaacfg up: --scale: must be 1..%d for the local provider\n",
@@ -197,5 +204,8 @@ int cfg_up(const cfg_global *g, int argc, char **argv)
     }
     fprintf(stderr, "dokkaacfg up: unknown provider \"%s\"; valid: local, ssh, digitalocean\n",
             o.provider);
+    return 2;
+invalid: /* an option's value: said as config_int says it, as it always was */
+    fprintf(stderr, "%s\n", err.msg);
     return 2;
 }

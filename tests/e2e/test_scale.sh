@@ -46,16 +46,22 @@ test_12_crashed_container_is_restarted() {
     e2e_delete_app crash
 }
 
+# The restarted conductor takes over its previous run's lease, so nothing moves; it
+# also keeps leading under that lease (a bug deleted /cluster/leader as a stale
+# announcement of the previous run, and the scheduler was elected anew).
 test_13_conductor_restart_adopts_its_containers() {
-    local before after
+    local before after leader_before leader_after
     e2e_set adopt web "$(printf "$WEB" 2)"
     e2e_wait_converged adopt web 2 web
     before=$(docker ps -q --filter label=dokkaa.app=adopt | sort)
+    leader_before=$(e2e_etcdctl get -w json /cluster/leader | jq -r '.kvs[0].create_revision')
     e2e_stop_conductor
     e2e_start_conductor
     e2e_wait_converged adopt web 2 web
     after=$(docker ps -q --filter label=dokkaa.app=adopt | sort)
     assert_eq "$before" "$after" "the same containers after a restart"
+    leader_after=$(e2e_etcdctl get -w json /cluster/leader | jq -r '.kvs[0].create_revision')
+    assert_eq "$leader_before" "$leader_after" "the same leader key after a restart"
     e2e_delete_app adopt
 }
 

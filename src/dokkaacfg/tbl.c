@@ -1,5 +1,5 @@
-/* table.c - human tables (see table.h). */
-#include "table.h"
+/* tbl.c - the CLI's human text tables (see tbl.h). */
+#include "tbl.h"
 
 #include <stdarg.h>
 #include <stdio.h>

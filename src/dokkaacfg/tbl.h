@@ -1,7 +1,8 @@
-/* table.h - the app commands' human tables: columns as wide as their widest
- * cell, headers in capitals, the last column unpadded. */
-#ifndef DOKKAACFG_TABLE_H
-#define DOKKAACFG_TABLE_H
+/* tbl.h - the app commands' human text tables (tbl_*): columns as wide as their
+ * widest cell, headers in capitals, the last column unpadded. (Not the ambassador's
+ * routing table, src/ambassador/table.h.) */
+#ifndef DOKKAACFG_TBL_H
+#define DOKKAACFG_TBL_H
 
 #include <jansson.h>
 #include <stddef.h>
