@@ -283,7 +283,7 @@ static int keys_parse_link(keys_walk *w, keys_key *k)
 static int keys_parse_token(keys_walk *w, keys_key *k)
 {
     size_t len = strspn(w->p, "0123456789abcdef");
-    if (len != TOKEN_HASH_LEN || w->p[len])
+    if (len != KEYS_TOKEN_HASH_LEN || w->p[len])
         return keys_bad(w, "expected /tokens/<sha256 in 64 lower-case hex digits>");
     memcpy(k->hash, w->p, len + 1);
     k->kind = KEYS_TOKEN;
@@ -616,10 +616,31 @@ char *keys_rebalance_encode(const keys_rebalance *r)
     return keys_dump(json_pack("{s:I}", "requested", (json_int_t)r->requested));
 }
 
+const char *keys_role_name(enum keys_role role)
+{
+    switch (role) {
+    case KEYS_ROLE_ADMIN: return "admin";
+    case KEYS_ROLE_READ_ONLY: return "read-only";
+    default: return "anonymous";
+    }
+}
+
+int keys_role_parse(const char *text, enum keys_role *role, err_t *err)
+{
+    if (text && strcmp(text, "admin") == 0)
+        *role = KEYS_ROLE_ADMIN;
+    else if (text && strcmp(text, "read-only") == 0)
+        *role = KEYS_ROLE_READ_ONLY;
+    else
+        return err_set(err, ERR_INVALID, "role: must be \"admin\" or \"read-only\", got \"%s\"",
+                       text ? text : "");
+    return 0;
+}
+
 char *keys_token_encode(const keys_token *t)
 {
     return keys_dump(json_pack("{s:s,s:s,s:s,s:s}", "id", t->id, "name", t->name, "role",
-                               token_role_name(t->role), "created", t->created));
+                               keys_role_name(t->role), "created", t->created));
 }
 
 int keys_token_decode(const char *json, size_t len, keys_token *t, err_t *err)
@@ -634,7 +655,7 @@ int keys_token_decode(const char *json, size_t len, keys_token *t, err_t *err)
                      keys_string(&r, "role", true, role, sizeof role) < 0 ||
                      keys_string(&r, "created", false, t->created, sizeof t->created) < 0
                  ? -1 : 0;
-    if (rc == 0 && (token_role_parse(role, &t->role, &why) < 0 || t->role == TOKEN_ANONYMOUS))
+    if (rc == 0 && (keys_role_parse(role, &t->role, &why) < 0 || t->role == KEYS_ROLE_ANONYMOUS))
         rc = err_set(err, ERR_INVALID, "token: role: must be \"admin\" or \"read-only\", got \"%s\"",
                      role);
     return keys_close(&r, rc, t, sizeof *t);

@@ -12,27 +12,6 @@
 
 static const char token_hex[] = "0123456789abcdef";
 
-const char *token_role_name(enum token_role role)
-{
-    switch (role) {
-    case TOKEN_ADMIN: return "admin";
-    case TOKEN_READ_ONLY: return "read-only";
-    default: return "anonymous";
-    }
-}
-
-int token_role_parse(const char *text, enum token_role *role, err_t *err)
-{
-    if (text && strcmp(text, "admin") == 0)
-        *role = TOKEN_ADMIN;
-    else if (text && strcmp(text, "read-only") == 0)
-        *role = TOKEN_READ_ONLY;
-    else
-        return err_set(err, ERR_INVALID, "role: must be \"admin\" or \"read-only\", got \"%s\"",
-                       text ? text : "");
-    return 0;
-}
-
 bool token_well_formed(const char *text)
 {
     if (!text || strlen(text) != TOKEN_LEN || strncmp(text, "dk_", 3) != 0)
@@ -83,7 +62,7 @@ static int token_check_name(const char *name, err_t *err)
     return 0;
 }
 
-int token_create(etcd *e, const char *name, enum token_role role, char *token, char *id,
+int token_create(etcd *e, const char *name, enum keys_role role, char *token, char *id,
                  char *created, int64_t *revision, err_t *err)
 {
     unsigned char secret[24];

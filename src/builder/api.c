@@ -13,6 +13,7 @@
 
 #include "builder.h"
 #include "dokkaa/http.h"
+#include "dokkaa/keys.h"
 #include "dokkaa/log.h"
 #include "view.h"
 
@@ -38,8 +39,8 @@ static bool api_is(const builder_req *r, const char *method)
 
 static enum MHD_Result api_not_allowed(builder_req *r, const char *allowed)
 {
-    return builder_error(r, 405, "%s is not allowed on %s; allowed: %s", r->method, r->url,
-                         allowed);
+    return reply_error(r, 405, "%s is not allowed on %s; allowed: %s", r->method, r->url,
+                       allowed);
 }
 
 /* Split "/apps/x/y?query", as the client sent it, into its segments, each then
@@ -76,7 +77,7 @@ static bool api_names_ok(builder_req *r, const api_path *p, int upto, enum MHD_R
     err_t err;
     for (int i = 1; i <= upto && i < p->n; i++) {
         if (names_check_label(what[i], p->seg[i], &err) < 0) {
-            *ret = builder_error(r, 400, "%s", err.msg);
+            *ret = reply_error(r, 400, "%s", err.msg);
             return false;
         }
     }
@@ -88,15 +89,15 @@ static json_t *api_body(builder_req *r, enum MHD_Result *ret)
 {
     json_error_t jerr;
     if (r->too_large || r->body_len > MANIFEST_MAX_BYTES) {
-        *ret = builder_error(r, 413, "the body is over %d bytes (1 MiB)", MANIFEST_MAX_BYTES);
+        *ret = reply_error(r, 413, "the body is over %d bytes (1 MiB)", MANIFEST_MAX_BYTES);
         return NULL;
     }
     json_t *body = json_loadb(r->body ? r->body : "", r->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!body)
-        *ret = builder_error(r, 400, "body: invalid JSON at line %d column %d: %s", jerr.line,
-                             jerr.column, jerr.text);
+        *ret = reply_error(r, 400, "body: invalid JSON at line %d column %d: %s", jerr.line,
+                           jerr.column, jerr.text);
     else if (!json_is_object(body))
-        *ret = builder_error(r, 400, "body: must be a JSON object");
+        *ret = reply_error(r, 400, "body: must be a JSON object");
     else
         return body;
     json_decref(body);
@@ -118,7 +119,7 @@ static bool api_fields_ok(builder_req *r, json_t *body, const char *const *valid
             for (const char *const *f = valid; *f; f++)
                 snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
                          f == valid ? "" : ", ", *f);
-            *ret = builder_error(r, 400, "unknown field \"%s\"; valid fields: %s", field, list);
+            *ret = reply_error(r, 400, "unknown field \"%s\"; valid fields: %s", field, list);
             return false;
         }
     }
@@ -137,13 +138,13 @@ static enum MHD_Result api_written(builder_req *r, unsigned status, json_t *body
     if (!store_wait(r->b->store, revision, API_WAIT_MS))
         log_warn("%s %s: this builder's copy has not reached revision %lld yet", r->method,
                  r->url, (long long)revision);
-    return builder_reply(r, status, body, 0);
+    return reply_json(r, status, body, 0);
 }
 
 static enum MHD_Result api_etcd_failed(builder_req *r, const err_t *err)
 {
     log_error("%s %s: %s", r->method, r->url, err->msg);
-    return builder_error(r, 503, "etcd: %s", err->msg);
+    return reply_error(r, 503, "etcd: %s", err->msg);
 }
 
 /* ---- reads ------------------------------------------------------------------ */
@@ -163,8 +164,8 @@ static enum MHD_Result api_get_apps(builder_req *r)
     size_t len;
     store_snap *snap = store_acquire(r->b->store);
     const char *text = store_cached(snap, API_SLOT_APPS, api_build_apps, &len);
-    enum MHD_Result ret = text ? builder_reply_text(r, 200, "application/json", text, len)
-                               : builder_reply(r, 500, NULL, 0);
+    enum MHD_Result ret = text ? reply_text(r, 200, "application/json", text, len)
+                               : reply_json(r, 500, NULL, 0);
     store_release(snap);
     return ret;
 }
@@ -176,7 +177,7 @@ static enum MHD_Result api_get_list(builder_req *r, const char *field,
     store_snap *snap = store_acquire(r->b->store);
     json_t *body = json_pack("{s:o}", field, view(snap));
     store_release(snap);
-    return builder_reply(r, 200, body, 0);
+    return reply_json(r, 200, body, 0);
 }
 
 static enum MHD_Result api_get_app(builder_req *r, const char *app)
@@ -187,8 +188,8 @@ static enum MHD_Result api_get_app(builder_req *r, const char *app)
     json_t *one = json_incref(json_array_get(apps, 0));
     json_decref(apps);
     if (!one)
-        return builder_error(r, 404, "no app \"%s\"", app);
-    return builder_reply(r, 200, one, 0);
+        return reply_error(r, 404, "no app \"%s\"", app);
+    return reply_json(r, 200, one, 0);
 }
 
 static enum MHD_Result api_get_manifest(builder_req *r, const char *app, const char *name)
@@ -198,8 +199,8 @@ static enum MHD_Result api_get_manifest(builder_req *r, const char *app, const c
     json_t *m = view_manifest(snap, app, name, time(NULL), &missing);
     store_release(snap);
     if (missing)
-        return builder_error(r, 404, "no manifest %s/%s", app, name);
-    return builder_reply(r, 200, m, 0);
+        return reply_error(r, 404, "no manifest %s/%s", app, name);
+    return reply_json(r, 200, m, 0);
 }
 
 static enum MHD_Result api_get_instances(builder_req *r, const char *app, const char *name)
@@ -207,45 +208,44 @@ static enum MHD_Result api_get_instances(builder_req *r, const char *app, const 
     err_t err;
     const char *only = name ? NULL : MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "app");
     if (only && names_check_label("app name", only, &err) < 0)
-        return builder_error(r, 400, "app: %s", err.msg);
-    char key[200];
-    snprintf(key, sizeof key, "/apps/%s/%s/manifest", app, name ? name : "");
+        return reply_error(r, 400, "app: %s", err.msg);
+    char key[KEYS_SIZE];
     store_snap *snap = store_acquire(r->b->store);
-    if (name && !store_get(snap, key)) {
+    if (name && !store_get(snap, keys_manifest_key(key, app, name))) {
         store_release(snap);
-        return builder_error(r, 404, "no manifest %s/%s", app, name);
+        return reply_error(r, 404, "no manifest %s/%s", app, name);
     }
     json_t *body = json_pack("{s:o}", "instances", view_instances(snap, name ? app : only, name,
                                                                   time(NULL)));
     store_release(snap);
-    return builder_reply(r, 200, body, 0);
+    return reply_json(r, 200, body, 0);
 }
 
 static enum MHD_Result api_whoami(builder_req *r)
 {
-    return builder_reply(r, 200,
-                         json_pack("{s:s,s:s?,s:b}", "role", token_role_name(r->role), "token",
-                                   *r->token_id ? r->token_id : NULL, "can_write",
-                                   r->role == TOKEN_ADMIN),
-                         0);
+    return reply_json(r, 200,
+                      json_pack("{s:s,s:s?,s:b}", "role", keys_role_name(r->role), "token",
+                                *r->token_id ? r->token_id : NULL, "can_write",
+                                r->role == KEYS_ROLE_ADMIN),
+                      0);
 }
 
 /* ---- manifests -------------------------------------------------------------- */
 
 static enum MHD_Result api_put_manifest(builder_req *r, const char *app, const char *name)
 {
-    char key[200];
+    char key[KEYS_SIZE];
     manifest m;
     err_t err;
     int64_t revision;
     enum MHD_Result ret;
 
     if (r->too_large || r->body_len > MANIFEST_MAX_BYTES)
-        return builder_error(r, 413, "the manifest is over %d bytes (1 MiB)", MANIFEST_MAX_BYTES);
+        return reply_error(r, 413, "the manifest is over %d bytes (1 MiB)", MANIFEST_MAX_BYTES);
     if (manifest_parse(r->body ? r->body : "", r->body_len, &m, &err) < 0)
-        return builder_error(r, 400, "%s", err.msg);
+        return reply_error(r, 400, "%s", err.msg);
     manifest_free(&m);
-    snprintf(key, sizeof key, "/apps/%s/%s/manifest", app, name);
+    keys_manifest_key(key, app, name);
     store_snap *snap = store_acquire(r->b->store);
     bool created = store_get(snap, key) == NULL;
     revision = store_revision(snap);
@@ -255,9 +255,9 @@ static enum MHD_Result api_put_manifest(builder_req *r, const char *app, const c
                              (json_int_t)revision, "created", created);
     if (api_flag(r, "dry_run")) { /* "created": whether a PUT would create it */
         json_object_set_new(body, "dry_run", json_true());
-        return builder_reply(r, 200, body, 0);
+        return reply_json(r, 200, body, 0);
     }
-    if (!builder_etcd(r, &err) || etcd_put(r->etcd, key, r->body, 0, &revision, &err) < 0) {
+    if (!request_etcd(r, &err) || etcd_put(r->etcd, key, r->body, 0, &revision, &err) < 0) {
         json_decref(body);
         return api_etcd_failed(r, &err);
     }
@@ -270,17 +270,17 @@ static enum MHD_Result api_put_manifest(builder_req *r, const char *app, const c
 
 static enum MHD_Result api_delete_manifest(builder_req *r, const char *app, const char *name)
 {
-    char key[200];
+    char key[KEYS_SIZE];
     etcd_kvs gone;
     err_t err;
-    snprintf(key, sizeof key, "/apps/%s/%s/manifest", app, name);
-    if (!builder_etcd(r, &err) || etcd_delete(r->etcd, key, false, &gone, &err) < 0)
+    keys_manifest_key(key, app, name);
+    if (!request_etcd(r, &err) || etcd_delete(r->etcd, key, false, &gone, &err) < 0)
         return api_etcd_failed(r, &err);
     size_t n = gone.n;
     int64_t revision = gone.revision;
     etcd_kvs_free(&gone);
     if (n == 0)
-        return builder_error(r, 404, "no manifest %s/%s", app, name);
+        return reply_error(r, 404, "no manifest %s/%s", app, name);
     log_info("deleted manifest %s/%s", app, name);
     return api_written(r, 200, json_pack("{s:s,s:s,s:b}", "app", app, "name", name, "deleted", 1),
                        revision);
@@ -290,26 +290,26 @@ static enum MHD_Result api_delete_manifest(builder_req *r, const char *app, cons
  * until the app is deleted), also when it had no manifest left. */
 static enum MHD_Result api_delete_app(builder_req *r, const char *app)
 {
-    char prefix[100], a[64], name[64];
+    char prefix[KEYS_SIZE];
+    keys_key k;
     etcd_kvs gone;
     err_t err;
-    snprintf(prefix, sizeof prefix, "/apps/%s/", app);
-    if (!builder_etcd(r, &err) || etcd_delete(r->etcd, prefix, true, &gone, &err) < 0)
+    if (!request_etcd(r, &err) ||
+        etcd_delete(r->etcd, keys_app_prefix(prefix, app), true, &gone, &err) < 0)
         return api_etcd_failed(r, &err);
-    snprintf(prefix, sizeof prefix, "/links/%s/", app);
-    if (etcd_delete(r->etcd, prefix, true, NULL, &err) < 0) {
+    if (etcd_delete(r->etcd, keys_links_prefix(prefix, app), true, NULL, &err) < 0) {
         etcd_kvs_free(&gone);
         return api_etcd_failed(r, &err);
     }
     json_t *names = json_array();
     for (size_t i = 0; i < gone.n; i++)
-        if (names_parse_manifest_key(gone.kvs[i].key, a, name, NULL) == 0)
-            json_array_append_new(names, json_string(name));
+        if (keys_is(gone.kvs[i].key, KEYS_MANIFEST, &k))
+            json_array_append_new(names, json_string(k.name));
     int64_t revision = gone.revision;
     etcd_kvs_free(&gone);
     if (json_array_size(names) == 0) {
         json_decref(names);
-        return builder_error(r, 404, "no app \"%s\"", app);
+        return reply_error(r, 404, "no app \"%s\"", app);
     }
     log_info("deleted app %s", app);
     return api_written(r, 200, json_pack("{s:s,s:o}", "app", app, "deleted", names), revision);
@@ -328,8 +328,8 @@ static char *api_rescale(builder_req *r, const etcd_kv *kv, int scale, enum MHD_
     }
     json_decref(doc);
     if (!text || manifest_parse(text, strlen(text), &m, &err) < 0) {
-        *ret = builder_error(r, 409, "the stored manifest is invalid (%s); PUT a whole one instead",
-                             text ? err.msg : "not a JSON object");
+        *ret = reply_error(r, 409, "the stored manifest is invalid (%s); PUT a whole one instead",
+                           text ? err.msg : "not a JSON object");
         free(text);
         return NULL;
     }
@@ -353,8 +353,8 @@ static int api_scale_body(builder_req *r, enum MHD_Result *ret)
         scale = (int)json_integer_value(v);
     } else {
         char *got = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
-        *ret = builder_error(r, 400, "scale: must be an integer 0..%d, got %s", MANIFEST_MAX_SCALE,
-                             got ? got : "nothing");
+        *ret = reply_error(r, 400, "scale: must be an integer 0..%d, got %s", MANIFEST_MAX_SCALE,
+                           got ? got : "nothing");
         free(got);
     }
     json_decref(body);
@@ -383,14 +383,14 @@ static enum MHD_Result api_scaled(builder_req *r, const char *app, const char *n
  * concurrent edit of the rest of the manifest; retried when it loses the race. */
 static enum MHD_Result api_scale(builder_req *r, const char *app, const char *name)
 {
-    char key[200];
+    char key[KEYS_SIZE];
     err_t err;
     enum MHD_Result ret;
     int scale = api_scale_body(r, &ret);
     if (scale < 0)
         return ret;
-    snprintf(key, sizeof key, "/apps/%s/%s/manifest", app, name);
-    if (!builder_etcd(r, &err))
+    keys_manifest_key(key, app, name);
+    if (!request_etcd(r, &err))
         return api_etcd_failed(r, &err);
     for (int attempt = 0; attempt < API_SCALE_TRIES; attempt++) {
         etcd_kvs cur;
@@ -399,7 +399,7 @@ static enum MHD_Result api_scale(builder_req *r, const char *app, const char *na
             return api_etcd_failed(r, &err);
         if (cur.n == 0) {
             etcd_kvs_free(&cur);
-            return builder_error(r, 404, "no manifest %s/%s", app, name);
+            return reply_error(r, 404, "no manifest %s/%s", app, name);
         }
         char *text = api_rescale(r, &cur.kvs[0], scale, &ret);
         etcd_cmp same = {.key = key, .target = ETCD_CMP_MOD, .result = ETCD_EQUAL,
@@ -417,8 +417,8 @@ static enum MHD_Result api_scale(builder_req *r, const char *app, const char *na
         if (rc < 0)
             return api_etcd_failed(r, &err);
     }
-    return builder_error(r, 409, "%s/%s changed %d times while scaling; try again", app, name,
-                         API_SCALE_TRIES);
+    return reply_error(r, 409, "%s/%s changed %d times while scaling; try again", app, name,
+                       API_SCALE_TRIES);
 }
 
 /* ---- tokens ----------------------------------------------------------------- */
@@ -431,7 +431,7 @@ static bool api_is_string(builder_req *r, json_t *body, const char *field, const
     if (json_is_string(v))
         return true;
     char *got = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
-    *ret = builder_error(r, 400, "%s: must be %s, got %s", field, want, got ? got : "nothing");
+    *ret = reply_error(r, 400, "%s: must be %s, got %s", field, want, got ? got : "nothing");
     free(got);
     return false;
 }
@@ -440,7 +440,7 @@ static enum MHD_Result api_create_token(builder_req *r)
 {
     static const char *const fields[] = {"name", "role", NULL};
     char token[TOKEN_LEN + 1], id[TOKEN_ID_LEN + 1], created[32];
-    enum token_role role;
+    enum keys_role role;
     int64_t revision;
     err_t err;
     enum MHD_Result ret;
@@ -455,34 +455,40 @@ static enum MHD_Result api_create_token(builder_req *r)
         json_decref(body);
         return ret;
     }
-    if (token_role_parse(json_string_value(json_object_get(body, "role")), &role, &err) < 0 ||
-        !builder_etcd(r, &err) ||
+    if (keys_role_parse(json_string_value(json_object_get(body, "role")), &role, &err) < 0 ||
+        !request_etcd(r, &err) ||
         token_create(r->etcd, name, role, token, id, created, &revision, &err) < 0) {
         json_decref(body);
-        return err.code == ERR_INVALID ? builder_error(r, 400, "%s", err.msg)
+        return err.code == ERR_INVALID ? reply_error(r, 400, "%s", err.msg)
                                        : api_etcd_failed(r, &err);
     }
-    log_info("token %s (%s, %s) created by %s", id, name, token_role_name(role), r->token_id);
+    log_info("token %s (%s, %s) created by %s", id, name, keys_role_name(role), r->token_id);
     json_t *answer = json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", id, "name", name, "role",
-                               token_role_name(role), "created", created, "token", token);
+                               keys_role_name(role), "created", created, "token", token);
     json_decref(body);
     return api_written(r, 201, answer, revision);
 }
 
-/* The key of the token whose id is id, and how many admin tokens there are. */
-static bool api_find_token(builder_req *r, const char *id, char *key, size_t size, int *admins)
+/* The key of the token whose id is id (the start of its hash), and how many admin
+ * tokens there are: those whose record says so (auth.c refuses the others). */
+static bool api_find_token(builder_req *r, const char *id, char key[KEYS_SIZE], int *admins)
 {
     const etcd_kv *kv;
+    keys_key k;
+    keys_token rec;
     bool found = false;
     store_snap *snap = store_acquire(r->b->store);
-    size_t n = store_range(snap, TOKEN_PREFIX, &kv);
+    size_t n = store_range(snap, KEYS_TOKENS, &kv);
     *admins = 0;
     for (size_t i = 0; i < n; i++) {
-        if (strncmp(kv[i].key + strlen(TOKEN_PREFIX), id, TOKEN_ID_LEN) == 0) {
-            snprintf(key, size, "%s", kv[i].key);
+        if (!keys_is(kv[i].key, KEYS_TOKEN, &k))
+            continue;
+        if (strncmp(k.hash, id, TOKEN_ID_LEN) == 0) {
+            snprintf(key, KEYS_SIZE, "%s", kv[i].key);
             found = true;
         }
-        *admins += strstr(kv[i].value, "\"role\":\"admin\"") != NULL;
+        *admins += keys_token_decode(kv[i].value, kv[i].value_len, &rec, NULL) == 0 &&
+                   rec.role == KEYS_ROLE_ADMIN;
     }
     store_release(snap);
     return found;
@@ -492,18 +498,18 @@ static bool api_find_token(builder_req *r, const char *id, char *key, size_t siz
  * (a new one then needs etcd itself: dokkaacfg init). */
 static enum MHD_Result api_revoke_token(builder_req *r, const char *id)
 {
-    char key[100];
+    char key[KEYS_SIZE];
     int admins;
     etcd_kvs gone;
     err_t err;
     if (strlen(id) != TOKEN_ID_LEN || strspn(id, "0123456789abcdef") != TOKEN_ID_LEN)
-        return builder_error(r, 400, "token id: must be %d hex digits (as token ls shows), got "
-                                     "\"%s\"", TOKEN_ID_LEN, id);
-    if (!api_find_token(r, id, key, sizeof key, &admins))
-        return builder_error(r, 404, "no token %s", id);
+        return reply_error(r, 400, "token id: must be %d hex digits (as token ls shows), got "
+                                   "\"%s\"", TOKEN_ID_LEN, id);
+    if (!api_find_token(r, id, key, &admins))
+        return reply_error(r, 404, "no token %s", id);
     if (admins <= 1 && strcmp(id, r->token_id) == 0)
-        return builder_error(r, 409, "token %s is the last admin token; create another first", id);
-    if (!builder_etcd(r, &err) || etcd_delete(r->etcd, key, false, &gone, &err) < 0)
+        return reply_error(r, 409, "token %s is the last admin token; create another first", id);
+    if (!request_etcd(r, &err) || etcd_delete(r->etcd, key, false, &gone, &err) < 0)
         return api_etcd_failed(r, &err);
     int64_t revision = gone.revision;
     etcd_kvs_free(&gone);
@@ -520,8 +526,8 @@ static enum MHD_Result api_logs(builder_req *r, const api_path *p)
     long i = strtol(p->seg[4], &end, 10);
     if (!*p->seg[4] || *end || i < 0 || i >= MANIFEST_MAX_SCALE || p->seg[4][0] == '+' ||
         (p->seg[4][0] == '0' && p->seg[4][1]))
-        return builder_error(r, 400, "instance: must be a number 0..%d, got \"%s\"",
-                             MANIFEST_MAX_SCALE - 1, p->seg[4]);
+        return reply_error(r, 400, "instance: must be a number 0..%d, got \"%s\"",
+                           MANIFEST_MAX_SCALE - 1, p->seg[4]);
     if (!api_is(r, "GET"))
         return api_not_allowed(r, "GET");
     return logs_handle(r, p->seg[1], p->seg[2], (int)i);
@@ -545,7 +551,7 @@ static enum MHD_Result api_manifest_routes(builder_req *r, const api_path *p)
         return api_is(r, "GET") ? api_get_instances(r, app, name) : api_not_allowed(r, "GET");
     if (p->n == 6 && strcmp(p->seg[3], "instances") == 0 && strcmp(p->seg[5], "logs") == 0)
         return api_logs(r, p);
-    return builder_error(r, 404, "no such API path: %s", r->url);
+    return reply_error(r, 404, "no such API path: %s", r->url);
 }
 
 static enum MHD_Result api_apps_routes(builder_req *r, const api_path *p)
@@ -568,8 +574,7 @@ static enum MHD_Result api_apps_routes(builder_req *r, const api_path *p)
 static enum MHD_Result api_tokens_routes(builder_req *r, const api_path *p)
 {
     enum MHD_Result ret;
-    /* listing tokens tells who may do what: admins only, like creating them */
-    if (r->role != TOKEN_ADMIN && !auth_allow(r, true, &ret))
+    if (!auth_allow_tokens(r, &ret))
         return ret;
     if (p->n == 1) {
         if (api_is(r, "GET"))
@@ -580,7 +585,7 @@ static enum MHD_Result api_tokens_routes(builder_req *r, const api_path *p)
     }
     if (p->n == 2)
         return api_is(r, "DELETE") ? api_revoke_token(r, p->seg[1]) : api_not_allowed(r, "DELETE");
-    return builder_error(r, 404, "no such API path: %s", r->url);
+    return reply_error(r, 404, "no such API path: %s", r->url);
 }
 
 /* A top-level collection that only reads: hosts, services, links. */
@@ -599,16 +604,16 @@ enum MHD_Result api_handle(builder_req *r, const char *path)
     size_t len;
     const char *type;
     if (!api_split(path, &p))
-        return builder_error(r, 404, "no such API path: %s", r->url);
+        return reply_error(r, 404, "no such API path: %s", r->url);
     if (p.nul)
-        return builder_error(r, 400, "the path holds a NUL (%%00), which no name may");
+        return reply_error(r, 400, "the path holds a NUL (%%00), which no name may");
     const char *top = p.seg[0];
     if (strcmp(top, "apps") == 0)
         return api_apps_routes(r, &p);
     if (strcmp(top, "tokens") == 0)
         return api_tokens_routes(r, &p);
     if (p.n > 1)
-        return builder_error(r, 404, "no such API path: %s", r->url);
+        return reply_error(r, 404, "no such API path: %s", r->url);
     if (!api_is(r, "GET"))
         return api_not_allowed(r, "GET");
     for (size_t i = 0; i < sizeof api_lists / sizeof *api_lists; i++)
@@ -622,6 +627,6 @@ enum MHD_Result api_handle(builder_req *r, const char *path)
         return events_handle(r);
     const char *doc = strcmp(top, "openapi.json") == 0 ? assets_find("openapi.json", &len, &type) : NULL;
     if (doc)
-        return builder_reply_text(r, 200, type, doc, len);
-    return builder_error(r, 404, "no such API path: %s", r->url);
+        return reply_text(r, 200, type, doc, len);
+    return reply_error(r, 404, "no such API path: %s", r->url);
 }

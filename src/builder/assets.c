@@ -43,7 +43,7 @@ bool assets_handle(builder_req *r, const char *path, enum MHD_Result *ret)
     if (!data)
         return false;
     *ret = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0
-               ? builder_reply_text(r, 200, type, data, len)
-               : builder_error(r, 405, "%s is not allowed on %s; allowed: GET", r->method, path);
+               ? reply_text(r, 200, type, data, len)
+               : reply_error(r, 405, "%s is not allowed on %s; allowed: GET", r->method, path);
     return true;
 }

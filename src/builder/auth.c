@@ -7,8 +7,11 @@
  *
  *   /api/v1 reads   trusted, or any valid token
  *   /api/v1 writes  an admin token (401 without a valid token, 403 read-only)
+ *   /api/v1/tokens  an admin token, also to list them
+ *   /v2 reads       trusted, or any valid token (manifests may hold secrets)
  *   /v2 writes      trusted, or an admin token (DESIGN.md: the seed's anonymous
  *                   curl commands work from the machine and trusted networks)
+ *   anything else   anyone: /healthz, /metrics, the console, openapi.json
  *
  * A token that is given but unknown is refused even where anonymous access would
  * do: a client that means to be someone should hear that it is not.
@@ -22,6 +25,7 @@
 #include <string.h>
 
 #include "builder.h"
+#include "dokkaa/keys.h"
 
 /* The client's IPv4 address in host order, also when it comes IPv4-mapped over
  * the dual-stack socket; false for other IPv6 clients. */
@@ -57,26 +61,26 @@ static bool auth_trusted(const builder *b, struct MHD_Connection *conn)
     if ((addr >> 24) == 127)
         return true;
     for (int i = 0; i < b->ntrusted; i++)
-        if ((addr & b->trusted[i].mask) == b->trusted[i].addr)
+        if (net_cidr_contains(&b->trusted[i], addr))
             return true;
     return false;
 }
 
-/* The role of a well-formed token, from its record in the store. */
+/* The role of a well-formed token, from its record in the store. A record that
+ * does not decode names no role: the token is refused rather than guessed at. */
 static bool auth_lookup(builder_req *r, const char *token)
 {
-    char key[80];
+    char key[KEYS_SIZE];
+    keys_token rec;
     bool known = false;
     token_key(token, key, sizeof key);
     store_snap *snap = store_acquire(r->b->store);
     const etcd_kv *kv = store_get(snap, key);
-    json_t *rec = kv ? json_loads(kv->value, 0, NULL) : NULL;
-    if (rec && token_role_parse(json_string_value(json_object_get(rec, "role")), &r->role,
-                                NULL) == 0) {
+    if (kv && keys_token_decode(kv->value, kv->value_len, &rec, NULL) == 0) {
+        r->role = rec.role;
         token_id(key, r->token_id);
         known = true;
     }
-    json_decref(rec);
     store_release(snap);
     return known;
 }
@@ -95,11 +99,12 @@ static bool auth_cluster_cert(builder_req *r)
            gnutls_certificate_verify_peers2(session, &status) == 0 && status == 0;
 }
 
-void auth_identify(builder_req *r)
+/* Fill r->trusted, r->role, r->token_id, r->token_invalid. */
+static void auth_identify(builder_req *r)
 {
     const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
     r->trusted = auth_trusted(r->b, r->conn) || auth_cluster_cert(r);
-    r->role = TOKEN_ANONYMOUS;
+    r->role = KEYS_ROLE_ANONYMOUS;
     if (!h)
         return;
     if (strncasecmp(h, "Bearer ", 7) == 0) {
@@ -115,32 +120,67 @@ void auth_identify(builder_req *r)
 bool auth_allow(builder_req *r, bool write, enum MHD_Result *ret)
 {
     if (r->token_invalid) {
-        *ret = builder_error(r, 401, "the token is unknown or revoked (Authorization: Bearer "
-                                     "dk_ followed by 48 hex digits)");
+        *ret = reply_error(r, 401, "the token is unknown or revoked (Authorization: Bearer "
+                                   "dk_ followed by 48 hex digits)");
         return false;
     }
-    if (!write && (r->trusted || r->role != TOKEN_ANONYMOUS))
+    if (!write && (r->trusted || r->role != KEYS_ROLE_ANONYMOUS))
         return true;
-    if (write && r->role == TOKEN_ADMIN)
+    if (write && r->role == KEYS_ROLE_ADMIN)
         return true;
-    if (r->role == TOKEN_READ_ONLY)
-        *ret = builder_error(r, 403, "token %s is read-only; this needs an admin token",
-                             r->token_id);
+    if (r->role == KEYS_ROLE_READ_ONLY)
+        *ret = reply_error(r, 403, "token %s is read-only; this needs an admin token",
+                           r->token_id);
     else if (write)
-        *ret = builder_error(r, 401, "this needs an admin token (Authorization: Bearer ...); "
-                                     "make one with dokkaacfg token create");
+        *ret = reply_error(r, 401, "this needs an admin token (Authorization: Bearer ...); "
+                                   "make one with dokkaacfg token create");
     else
-        *ret = builder_error(r, 401, "reads from outside loopback and trusted networks need a "
-                                     "token (Authorization: Bearer ...)");
+        *ret = reply_error(r, 401, "reads from outside loopback and trusted networks need a "
+                                   "token (Authorization: Bearer ...)");
     return false;
 }
 
-bool auth_transport_allowed(builder_req *r, enum MHD_Result *ret)
+/* With TLS on, plain HTTP only from trusted clients. */
+static bool auth_transport_allowed(builder_req *r, enum MHD_Result *ret)
 {
     if (!r->b->tls_daemon || r->tls || r->trusted)
         return true;
-    *ret = builder_error(r, 403, "plain HTTP is accepted from loopback and trusted networks only; "
-                                 "use https:// on this port (the cluster's CA is in the CLI's "
-                                 "config directory), with a token");
+    *ret = reply_error(r, 403, "plain HTTP is accepted from loopback and trusted networks only; "
+                               "use https:// on this port (the cluster's CA is in the CLI's "
+                               "config directory), with a token");
     return false;
+}
+
+/* /v2/keys, as the API: manifests may hold secrets (env), so reads from outside
+ * need a token too; anonymous writes from trusted clients keep the seed's
+ * commands. The refusal has etcd v2's shape, for the curl commands that read it. */
+static bool auth_allow_v2(builder_req *r, bool write, enum MHD_Result *ret)
+{
+    const char *why = r->token_invalid ? "the token is unknown or revoked"
+                      : write && !r->trusted && r->role != KEYS_ROLE_ADMIN
+                          ? "anonymous writes are accepted from loopback and trusted networks only"
+                      : !write && !r->trusted && r->role == KEYS_ROLE_ANONYMOUS
+                          ? "reads from outside loopback and trusted networks need a token"
+                          : NULL;
+    if (why)
+        *ret = v2_unauthorized(r, why);
+    return !why;
+}
+
+bool auth_allow_tokens(builder_req *r, enum MHD_Result *ret)
+{
+    return auth_allow(r, true, ret);
+}
+
+bool auth_admit(builder_req *r, enum MHD_Result *ret)
+{
+    bool write = !request_is_read(r);
+    auth_identify(r);
+    if (!auth_transport_allowed(r, ret))
+        return false;
+    if (strncmp(r->url, "/v2/keys", 8) == 0)
+        return auth_allow_v2(r, write, ret);
+    if (strncmp(r->url, "/api/v1/", 8) == 0 && strcmp(r->url, "/api/v1/openapi.json") != 0)
+        return auth_allow(r, write, ret);
+    return true;
 }

@@ -1,7 +1,9 @@
 /* builder.h - what the builder's request handlers share.
  *
- * main.c   options, the HTTP daemon, routing by path
- * auth.c   who is asking: trusted networks, bearer tokens, roles
+ * main.c   options, the HTTP daemon, routing by path (nobody calls back into it)
+ * request.c a request's own state: its etcd client, whether it only reads
+ * reply.c  the answers every handler queues: JSON, text, the API's error
+ * auth.c   who is asking, and every rule of who may do what
  * store.c  the watch-fed copy of etcd every read is served from
  * api.c    /api/v1: apps, manifests, scale, instances, hosts, services, links, tokens
  * logs.c   /api/v1/.../logs: a container's output, from whichever host runs it
@@ -22,15 +24,12 @@
 
 #include "dokkaa/etcd.h"
 #include "dokkaa/manifest.h"
+#include "dokkaa/net.h"
 #include "dokkaa/token.h"
 #include "store.h"
 
 #define BUILDER_MAX_BODY (MANIFEST_MAX_BYTES + 64 * 1024)
 #define BUILDER_MAX_TRUST 16
-
-typedef struct builder_net {
-    uint32_t addr, mask; /* host order */
-} builder_net;
 
 typedef struct builder_listener builder_listener;
 
@@ -39,7 +38,7 @@ typedef struct builder {
     char host_id[64];        /* this host's id, as its conductor registers it */
     char docker_host[256];   /* this host's engine, for logs ("" = the default) */
     int port;
-    builder_net trusted[BUILDER_MAX_TRUST]; /* besides loopback, always trusted */
+    net_cidr trusted[BUILDER_MAX_TRUST]; /* besides loopback, always trusted */
     int ntrusted;
     /* TLS (--tls-cert, --tls-key, --tls-ca): the port then speaks HTTPS too, plain
      * HTTP is for loopback and trusted networks only, and a client presenting a
@@ -65,10 +64,10 @@ typedef struct builder_req {
     unsigned status;     /* of the reply queued, for /metrics */
     bool tls;            /* came over HTTPS */
     bool trusted;        /* from loopback, a trusted network, or a cluster certificate */
-    enum token_role role; /* from the bearer token; TOKEN_ANONYMOUS without one */
+    enum keys_role role; /* from the bearer token; KEYS_ROLE_ANONYMOUS without one */
     char token_id[TOKEN_ID_LEN + 1];
     bool token_invalid;  /* a token was given and is unknown or malformed */
-    etcd *etcd;          /* this request's client, made on first use (builder_etcd) */
+    etcd *etcd;          /* this request's client, made on first use (request_etcd) */
 } builder_req;
 
 /* listen.c: accept on port, hand each connection to plain or tls by its first
@@ -77,18 +76,40 @@ builder_listener *listen_start(int port, struct MHD_Daemon *plain, struct MHD_Da
                                err_t *err);
 void listen_stop(builder_listener *l);
 
-/* auth.c */
-/* Fill r->trusted, r->role, r->token_id, r->token_invalid. */
-void auth_identify(builder_req *r);
-/* Whether r may use the transport it came by (with TLS on, plain HTTP only from
- * trusted clients); when not, the refusal is queued and its result in *ret. */
-bool auth_transport_allowed(builder_req *r, enum MHD_Result *ret);
-/* Whether r may read (write: may change things); when not, the reply refusing it
- * has been queued and its result is in *ret. */
-bool auth_allow(builder_req *r, bool write, enum MHD_Result *ret);
+/* request.c: what a handler asks of its own request. Calls no handler. */
+/* The request's etcd client, made on first use; NULL with err when it cannot be. */
+etcd *request_etcd(builder_req *r, err_t *err);
+/* Whether the method only reads (GET, HEAD). */
+bool request_is_read(const builder_req *r);
+/* Free r and what it holds. */
+void request_free(builder_req *r);
 
-/* v2.c: the etcd v2 keys API for /v2/keys/apps/... (writes from trusted clients
- * or with an admin token), and its 401, in etcd v2's shape, saying why. */
+/* reply.c: the answers every handler queues. Calls no handler: the leaf they share. */
+/* Queue a JSON response (steals body) with extra header X-Etcd-Index when index > 0;
+ * a body that could not be built (NULL) becomes a 500. */
+enum MHD_Result reply_json(builder_req *r, unsigned status, json_t *body, int64_t index);
+/* Queue text as it is (copied). */
+enum MHD_Result reply_text(builder_req *r, unsigned status, const char *content_type,
+                           const char *text, size_t len);
+/* The API's error: {"code": ..., "error": message}, code from the status. */
+enum MHD_Result reply_error(builder_req *r, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* auth.c: who is asking and what they may do; every access rule is here. */
+/* On a request's first call, before its body is read: fill r->trusted, r->role,
+ * r->token_id, r->token_invalid, then decide whether r may go on by the transport
+ * it came by and the endpoint it asks (the API, /v2/keys, or the public pages).
+ * When not, the refusal is queued and its result is in *ret. */
+bool auth_admit(builder_req *r, enum MHD_Result *ret);
+/* The API's rule, for auth_admit and the API's own finer ones: whether r may read
+ * (write: may change things); when not, the refusal is queued, its result in *ret. */
+bool auth_allow(builder_req *r, bool write, enum MHD_Result *ret);
+/* /api/v1/tokens: listing tokens tells who may do what, so it is for admins only,
+ * like creating and revoking them. */
+bool auth_allow_tokens(builder_req *r, enum MHD_Result *ret);
+
+/* v2.c: the etcd v2 keys API for /v2/keys/apps/... (auth.c says who may read and
+ * write), and its 401, in etcd v2's shape, saying why. */
 enum MHD_Result v2_handle(builder_req *r);
 enum MHD_Result v2_unauthorized(builder_req *r, const char *why);
 
@@ -105,18 +126,5 @@ void metrics_stream(int delta_events, int delta_logs); /* open streams, +1 / -1 
 /* assets.c: the console's files and openapi.json; false when path is none of them. */
 bool assets_handle(builder_req *r, const char *path, enum MHD_Result *ret);
 const char *assets_find(const char *path, size_t *len, const char **content_type);
-
-/* main.c */
-/* The request's etcd client, made on first use; NULL with err when it cannot be. */
-etcd *builder_etcd(builder_req *r, err_t *err);
-/* Queue a JSON response (steals body) with extra header X-Etcd-Index when index > 0;
- * a body that could not be built (NULL) becomes a 500. */
-enum MHD_Result builder_reply(builder_req *r, unsigned status, json_t *body, int64_t index);
-/* Queue text as it is (copied). */
-enum MHD_Result builder_reply_text(builder_req *r, unsigned status, const char *content_type,
-                                   const char *text, size_t len);
-/* The API's error: {"code": ..., "error": message}, code from the status. */
-enum MHD_Result builder_error(builder_req *r, unsigned status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -6,8 +6,10 @@
  *   data: {"type","kind","key","app","name","value","revision"}
  * A client that reconnects with Last-Event-ID gets what it missed when the
  * store's ring still has it; otherwise, and whenever the store had to read etcd
- * afresh, it gets "event: resync" and should read the views again. Token records
- * are never sent. A comment line every 15 s keeps proxies and clients from taking
+ * afresh, it gets "event: resync" and should read the views again. Only keys of
+ * the table (keys.h) are sent, each with its kind and the app and name (or
+ * service) the key names; token records never are. The value is the record as
+ * stored, passed on whole: the stream shows what etcd holds, not a view of it. A comment line every 15 s keeps proxies and clients from taking
  * a quiet stream for a dead one. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 
 #include "builder.h"
+#include "dokkaa/keys.h"
 
 #define EVENTS_BATCH 64
 #define EVENTS_KEEPALIVE_MS 15000
@@ -27,31 +30,28 @@ typedef struct events_stream {
     size_t len, off;
 } events_stream;
 
-/* What a key is about, from DESIGN.md's layout; NULL for keys not to be sent. */
-static const char *events_kind(const char *key)
+/* The kind the stream names a key by, as the console filters on it; NULL for keys
+ * not to be sent: tokens (who may do what is no one's event) and keys that are no
+ * key of the table. */
+static const char *events_kind(enum keys_kind kind)
 {
-    static const struct { const char *prefix, *kind; } kinds[] = {
-        {"/status/", "status"}, {"/hosts/", "host"},    {"/services/", "service"},
-        {"/links/", "link"},    {"/cluster/", "cluster"},
-    };
-    if (strncmp(key, "/apps/", 6) == 0)
-        return strstr(key, "/instances/") ? "instance" : "manifest";
-    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
-        if (strncmp(key, kinds[i].prefix, strlen(kinds[i].prefix)) == 0)
-            return kinds[i].kind;
+    switch (kind) {
+    case KEYS_MANIFEST: return "manifest";
+    case KEYS_INSTANCE: return "instance";
+    case KEYS_HOST: return "host";
+    case KEYS_STATUS: return "status";
+    case KEYS_SERVICE: return "service";
+    case KEYS_LINK: return "link";
+    case KEYS_LEADER: case KEYS_REBALANCE: return "cluster";
+    case KEYS_TOKEN: case KEYS_OTHER: return NULL;
+    }
     return NULL;
 }
 
-/* Segment n (1-based after the leading one) of key, as a new JSON string or null. */
-static json_t *events_segment(const char *key, int n)
+/* A part of a key as a JSON string, or null for a part the key does not have. */
+static json_t *events_part(const char *part)
 {
-    const char *p = key + 1;
-    for (int i = 0; i < n && p; i++)
-        if ((p = strchr(p, '/')))
-            p++;
-    if (!p || !*p)
-        return json_null();
-    json_t *s = json_stringn(p, strcspn(p, "/"));
+    json_t *s = *part ? json_string(part) : NULL;
     return s ? s : json_null();
 }
 
@@ -67,18 +67,20 @@ static void events_append(events_stream *s, const char *text, size_t len)
 
 static void events_format(events_stream *s, const store_event *ev)
 {
-    const char *kind = events_kind(ev->key);
+    keys_key k;
+    keys_parse(ev->key, &k, NULL);
+    const char *kind = events_kind(k.kind);
     if (!kind)
         return;
     json_t *value = ev->type == ETCD_EVENT_DELETE ? json_null() : json_loads(ev->value, 0, NULL);
     if (!value)
         value = json_string(ev->value); /* not JSON: as text (NULL if not UTF-8 either) */
-    bool scoped = strcmp(kind, "host") && strcmp(kind, "cluster");
+    /* "name" is the manifest's, or for a service or a link the service's */
     json_t *data = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o?,s:I}", "type",
                              ev->type == ETCD_EVENT_DELETE ? "delete" : "put", "kind", kind,
-                             "key", ev->key, "app", scoped ? events_segment(ev->key, 1) : json_null(),
-                             "name", scoped ? events_segment(ev->key, 2) : json_null(), "value",
-                             value, "revision", (json_int_t)ev->revision);
+                             "key", ev->key, "app", events_part(k.app), "name",
+                             events_part(*k.name ? k.name : k.service), "value", value,
+                             "revision", (json_int_t)ev->revision);
     char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
     json_decref(data);
     if (!text)

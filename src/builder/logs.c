@@ -30,6 +30,7 @@
 #include "builder.h"
 #include "dokkaa/docker.h"
 #include "dokkaa/http.h"
+#include "dokkaa/keys.h"
 #include "dokkaa/log.h"
 
 #define LOGS_POLL_MS 250       /* how often a wait looks at the stop flags */
@@ -120,58 +121,50 @@ static bool logs_params(builder_req *r, bool *follow, int *tail, char *msg, size
     return true;
 }
 
-/* The host's address from /hosts/<host>; 502 when the host is gone (its lease
+/* The host's address from its record; 502 when the host is gone (its lease
  * expired between the two keys' updates) or its address is not an IPv4 one. */
 static unsigned logs_host_addr(store_snap *snap, logs_target *t, char *msg, size_t size)
 {
-    char key[128];
-    snprintf(key, sizeof key, "/hosts/%s", t->host);
-    const etcd_kv *kv = store_get(snap, key);
-    json_t *host = kv ? json_loadb(kv->value, kv->value_len, 0, NULL) : NULL;
-    const char *addr = json_string_value(json_object_get(host, "addr"));
+    char key[KEYS_SIZE];
+    keys_host host;
     struct in_addr in;
-    unsigned status = 0;
-    if (!addr || inet_pton(AF_INET, addr, &in) != 1) {
+    const etcd_kv *kv = store_get(snap, keys_host_key(key, t->host));
+    if (!kv || keys_host_decode(kv->value, kv->value_len, &host, NULL) < 0 ||
+        inet_pton(AF_INET, host.addr, &in) != 1) {
         snprintf(msg, size, "instance %s runs on host %s, which is not registered with an "
                  "address (%s)", t->what, t->host, kv ? "no IPv4 addr" : "no /hosts/ entry");
-        status = 502;
-    } else {
-        snprintf(t->addr, sizeof t->addr, "%s", addr);
+        return 502;
     }
-    json_decref(host);
-    return status;
+    inet_ntop(AF_INET, &in, t->addr, sizeof t->addr); /* the same text, in t's size */
+    return 0;
 }
 
-/* From /status/<app>/<name>/<i>: its host and container. 0, or the error's
- * status with its message. */
+/* From the instance's status: its host and container. 0, or the error's status
+ * with its message. A status that does not decode names no container. */
 static unsigned logs_locate(builder *b, const char *app, const char *name, int instance,
                             logs_target *t, char *msg, size_t size)
 {
-    char key[256];
+    char key[KEYS_SIZE];
+    keys_status st;
     unsigned status = 0;
     *t = (logs_target){.app = app, .name = name, .instance = instance};
     snprintf(t->what, sizeof t->what, "%s/%s/%d", app, name, instance);
-    snprintf(key, sizeof key, "/status/%s/%s/%d", app, name, instance);
     store_snap *snap = store_acquire(b->store);
-    const etcd_kv *kv = store_get(snap, key);
-    json_t *st = kv ? json_loadb(kv->value, kv->value_len, 0, NULL) : NULL;
-    const char *host = json_string_value(json_object_get(st, "host"));
-    const char *container = json_string_value(json_object_get(st, "container"));
-    const char *state = json_string_value(json_object_get(st, "state"));
+    const etcd_kv *kv = store_get(snap, keys_status_key(key, app, name, instance));
+    bool known = kv && keys_status_decode(kv->value, kv->value_len, &st, NULL) == 0;
     if (!kv) {
         snprintf(msg, size, "no instance %s: it does not exist, or no host runs it", t->what);
         status = 404;
-    } else if (!host || !*host || !container || !*container) {
+    } else if (!known || !*st.container) {
         snprintf(msg, size, "instance %s has no container (state: %s)", t->what,
-                 state ? logs_shown(state) : "unknown");
+                 known ? keys_state_name(st.state) : "unknown");
         status = 404;
     } else {
-        snprintf(t->host, sizeof t->host, "%s", host);
-        snprintf(t->container, sizeof t->container, "%s", container);
+        snprintf(t->host, sizeof t->host, "%s", st.host);
+        snprintf(t->container, sizeof t->container, "%s", st.container);
         if (strcmp(t->host, b->host_id) != 0)
             status = logs_host_addr(snap, t, msg, size);
     }
-    json_decref(st);
     store_release(snap);
     return status;
 }
@@ -412,7 +405,7 @@ static enum MHD_Result logs_respond(builder_req *r, logs_stream *s)
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, LOGS_BLOCK, logs_read, s, logs_done);
     if (!resp) {
         logs_stream_free(s);
-        return builder_error(r, 500, "out of memory");
+        return reply_error(r, 500, "out of memory");
     }
     metrics_stream(0, +1);
     MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
@@ -435,7 +428,7 @@ static enum MHD_Result logs_local(builder_req *r, const logs_target *t, bool fol
     const char *engine = r->b->docker_host[0] ? r->b->docker_host : NULL;
     logs_stream *s = logs_stream_new(r, t, follow, tail);
     if (!s)
-        return builder_error(r, 500, "out of memory or descriptors");
+        return reply_error(r, 500, "out of memory or descriptors");
     if (!(s->docker = docker_new(engine, &err)) ||
         docker_container_inspect(s->docker, t->container, &info, &err) < 0)
         goto err;
@@ -448,10 +441,10 @@ static enum MHD_Result logs_local(builder_req *r, const logs_target *t, bool fol
 err:
     logs_stream_free(s);
     if (err.code == ERR_NOTFOUND)
-        return builder_error(r, 404, "instance %s: host %s's engine has no container %s (it is "
-                             "being replaced or removed)", t->what, t->host, t->container);
-    return builder_error(r, err.code == ERR_SYS ? 500 : 502, "instance %s on host %s: %s",
-                         t->what, t->host, err.msg);
+        return reply_error(r, 404, "instance %s: host %s's engine has no container %s (it is "
+                           "being replaced or removed)", t->what, t->host, t->container);
+    return reply_error(r, err.code == ERR_SYS ? 500 : 502, "instance %s on host %s: %s",
+                       t->what, t->host, err.msg);
 }
 
 enum logs_answer { LOGS_STREAMING, LOGS_ANSWERED, LOGS_TIMED_OUT, LOGS_STOPPING };
@@ -496,17 +489,17 @@ static enum MHD_Result logs_remote_failed(builder_req *r, logs_stream *s, const 
     enum MHD_Result ret;
     logs_stream_stop(s); /* from here its fields are the handler's alone */
     if (answer == LOGS_STOPPING)
-        ret = builder_error(r, 503, "the builder is stopping");
+        ret = reply_error(r, 503, "the builder is stopping");
     else if (s->answered)
-        ret = builder_reply_text(r, (unsigned)s->status,
-                                 s->ctype[0] ? s->ctype : "application/json",
-                                 s->body ? s->body : "", s->body_len);
+        ret = reply_text(r, (unsigned)s->status,
+                         s->ctype[0] ? s->ctype : "application/json",
+                         s->body ? s->body : "", s->body_len);
     else if (answer == LOGS_TIMED_OUT)
-        ret = builder_error(r, 502, "instance %s runs on host %s, whose builder did not answer "
-                            "within %d s", t->what, t->host, LOGS_ANSWER_MS / 1000);
+        ret = reply_error(r, 502, "instance %s runs on host %s, whose builder did not answer "
+                          "within %d s", t->what, t->host, LOGS_ANSWER_MS / 1000);
     else
-        ret = builder_error(r, 502, "instance %s runs on host %s, whose builder could not be "
-                            "asked: %s", t->what, t->host, s->failure);
+        ret = reply_error(r, 502, "instance %s runs on host %s, whose builder could not be "
+                          "asked: %s", t->what, t->host, s->failure);
     logs_stream_free(s);
     return ret;
 }
@@ -519,7 +512,7 @@ static enum MHD_Result logs_remote(builder_req *r, const logs_target *t, bool fo
     char tailq[32] = "";
     logs_stream *s = logs_stream_new(r, t, follow, tail);
     if (!s)
-        return builder_error(r, 500, "out of memory or descriptors");
+        return reply_error(r, 500, "out of memory or descriptors");
     if (tail >= 0)
         snprintf(tailq, sizeof tailq, "&tail=%d", tail);
     /* with TLS, over HTTPS: the host's certificate makes this builder trusted there */
@@ -528,7 +521,7 @@ static enum MHD_Result logs_remote(builder_req *r, const logs_target *t, bool fo
         s->url = NULL;
     if (!s->url || (auth && !(s->auth = strdup(auth))) || logs_stream_start(s) < 0) {
         logs_stream_free(s);
-        return builder_error(r, 500, "cannot forward the log request of %s", t->what);
+        return reply_error(r, 500, "cannot forward the log request of %s", t->what);
     }
     enum logs_answer answer = logs_await(s);
     if (answer == LOGS_STREAMING)
@@ -544,16 +537,16 @@ enum MHD_Result logs_handle(builder_req *r, const char *app, const char *name, i
     char msg[512];
     unsigned status;
     if (!logs_params(r, &follow, &tail, msg, sizeof msg))
-        return builder_error(r, 400, "%s", msg);
+        return reply_error(r, 400, "%s", msg);
     if ((status = logs_locate(r->b, app, name, instance, &t, msg, sizeof msg)))
-        return builder_error(r, status, "%s", msg);
+        return reply_error(r, status, "%s", msg);
     if (strcmp(t.host, r->b->host_id) == 0)
         return logs_local(r, &t, follow, tail);
     /* A builder sent it here because its copy said the instance runs here; ours
      * says otherwise. One of the copies is behind: the client may ask again. */
     if (MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Dokkaa-Forwarded"))
-        return builder_error(r, 502, "instance %s runs on host %s, not on this host %s, which "
-                             "the forwarding builder thought it did; ask again",
-                             t.what, t.host, r->b->host_id);
+        return reply_error(r, 502, "instance %s runs on host %s, not on this host %s, which "
+                           "the forwarding builder thought it did; ask again",
+                           t.what, t.host, r->b->host_id);
     return logs_remote(r, &t, follow, tail);
 }

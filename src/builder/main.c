@@ -7,10 +7,8 @@
  * watch-fed store without a round trip, and a write or a stream blocks on etcd or
  * the engine without holding anyone else up. Each request that writes makes its
  * own etcd client (one client per thread, see etcd.h). */
-#include <arpa/inet.h>
 #include <getopt.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +18,7 @@
 #include "builder.h"
 #include "dokkaa/config.h"
 #include "dokkaa/log.h"
+#include "dokkaa/net.h"
 
 static volatile sig_atomic_t builder_stop;
 
@@ -29,93 +28,6 @@ static void builder_on_signal(int sig)
     builder_stop = 1;
 }
 
-static enum MHD_Result builder_queue(builder_req *r, unsigned status, const char *content_type,
-                                     char *text, size_t len, int64_t index)
-{
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(text);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, "Content-Type", content_type);
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    if (strncmp(content_type, "text/html", 9) == 0) /* the console: its own origin only */
-        MHD_add_response_header(resp, "Content-Security-Policy",
-                                "default-src 'self'; style-src 'self' 'unsafe-inline'; "
-                                "img-src 'self' data:; frame-ancestors 'none'");
-    if (index > 0) {
-        char idx[32];
-        snprintf(idx, sizeof idx, "%lld", (long long)index);
-        MHD_add_response_header(resp, "X-Etcd-Index", idx);
-    }
-    r->status = status;
-    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
-}
-
-/* A body that cannot be built (out of memory, or text JSON cannot carry) still
- * gets an answer: returning MHD_NO would reset the connection with none. */
-enum MHD_Result builder_reply(builder_req *r, unsigned status, json_t *body, int64_t index)
-{
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    if (!text) {
-        status = 500;
-        text = strdup("{\"code\":\"internal\",\"error\":\"the response could not be encoded as JSON\"}");
-        if (!text)
-            return MHD_NO;
-    }
-    return builder_queue(r, status, "application/json", text, strlen(text), index);
-}
-
-enum MHD_Result builder_reply_text(builder_req *r, unsigned status, const char *content_type,
-                                   const char *text, size_t len)
-{
-    char *copy = malloc(len ? len : 1);
-    if (!copy)
-        return MHD_NO;
-    memcpy(copy, text, len);
-    return builder_queue(r, status, content_type, copy, len, 0);
-}
-
-static const char *builder_error_code(unsigned status)
-{
-    switch (status) {
-    case 400: return "invalid";
-    case 401: return "unauthorized";
-    case 403: return "forbidden";
-    case 404: return "not_found";
-    case 405: return "method_not_allowed";
-    case 409: return "conflict";
-    case 413: return "too_large";
-    case 502: case 503: return "unavailable";
-    default: return "internal";
-    }
-}
-
-enum MHD_Result builder_error(builder_req *r, unsigned status, const char *fmt, ...)
-{
-    char msg[1200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    json_t *body = json_pack("{s:s,s:s}", "code", builder_error_code(status), "error", msg);
-    if (!body) /* not UTF-8: a name from the URL; say it without the name */
-        body = json_pack("{s:s,s:s}", "code", builder_error_code(status), "error",
-                         "the request names something that is not UTF-8 text");
-    return builder_reply(r, status, body, 0);
-}
-
-etcd *builder_etcd(builder_req *r, err_t *err)
-{
-    if (!r->etcd && !(r->etcd = etcd_new(r->b->etcd_endpoints, err)))
-        log_error("etcd client: %s", err->msg);
-    return r->etcd;
-}
-
 static void builder_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                               enum MHD_RequestTerminationCode toe)
 {
@@ -123,55 +35,21 @@ static void builder_completed(void *cls, struct MHD_Connection *conn, void **con
     builder_req *r = *con_cls;
     if (r) {
         metrics_count_request(r->status);
-        etcd_free(r->etcd);
-        free(r->raw_url);
-        free(r->body);
-        free(r);
+        request_free(r);
         *con_cls = NULL;
     }
-}
-
-static bool builder_is_read(const char *method)
-{
-    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-}
-
-/* Who may even send a body is settled on the request's first call, before any of
- * it is read: a client that may not write cannot make the builder buffer anything. */
-static bool builder_admit(builder_req *r, enum MHD_Result *ret)
-{
-    bool write = !builder_is_read(r->method);
-    auth_identify(r);
-    if (!auth_transport_allowed(r, ret))
-        return false;
-    if (strncmp(r->url, "/v2/keys", 8) == 0) {
-        /* as the API: manifests may hold secrets (env), so reads from outside need a
-         * token too; anonymous writes from trusted clients keep the seed's commands */
-        const char *why = r->token_invalid ? "the token is unknown or revoked"
-                          : write && !r->trusted && r->role != TOKEN_ADMIN
-                              ? "anonymous writes are accepted from loopback and trusted networks only"
-                          : !write && !r->trusted && r->role == TOKEN_ANONYMOUS
-                              ? "reads from outside loopback and trusted networks need a token"
-                              : NULL;
-        if (why)
-            *ret = v2_unauthorized(r, why);
-        return !why;
-    }
-    if (strncmp(r->url, "/api/v1/", 8) == 0 && strcmp(r->url, "/api/v1/openapi.json") != 0)
-        return auth_allow(r, write, ret);
-    return true;
 }
 
 static enum MHD_Result builder_healthz(builder_req *r)
 {
     if (!store_ready(r->b->store))
-        return builder_error(r, 503, "the builder has not read etcd yet (%s)",
-                             r->b->etcd_endpoints);
+        return reply_error(r, 503, "the builder has not read etcd yet (%s)",
+                           r->b->etcd_endpoints);
     store_snap *snap = store_acquire(r->b->store);
     int64_t revision = store_revision(snap);
     store_release(snap);
-    return builder_reply(r, 200, json_pack("{s:s,s:I}", "status", "ok", "revision",
-                                           (json_int_t)revision), 0);
+    return reply_json(r, 200, json_pack("{s:s,s:I}", "status", "ok", "revision",
+                                        (json_int_t)revision), 0);
 }
 
 static enum MHD_Result builder_route(builder_req *r)
@@ -179,25 +57,25 @@ static enum MHD_Result builder_route(builder_req *r)
     enum MHD_Result ret;
     const char *url = r->url;
     if (strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0) {
-        if (!builder_is_read(r->method))
-            return builder_error(r, 405, "%s is not allowed on %s; allowed: GET", r->method, url);
+        if (!request_is_read(r))
+            return reply_error(r, 405, "%s is not allowed on %s; allowed: GET", r->method, url);
         return url[1] == 'h' ? builder_healthz(r) : metrics_handle(r);
     }
     if (strncmp(url, "/v2/keys", 8) == 0 && (url[8] == '\0' || url[8] == '/')) {
         err_t err;
-        if (!builder_etcd(r, &err))
-            return builder_error(r, 500, "%s", err.msg);
+        if (!request_etcd(r, &err))
+            return reply_error(r, 500, "%s", err.msg);
         return v2_handle(r);
     }
     if (strncmp(url, "/api/v1/", 8) == 0) {
         const char *raw = r->raw_url ? r->raw_url : url;
         if (strncmp(raw, "/api/v1/", 8) != 0)
-            return builder_error(r, 404, "no such API path: %s", url);
+            return reply_error(r, 404, "no such API path: %s", url);
         return api_handle(r, raw + 7);
     }
     if (assets_handle(r, url, &ret))
         return ret;
-    return builder_error(r, 404, "no such page: %s", url);
+    return reply_error(r, 404, "no such page: %s", url);
 }
 
 /* MHD's first look at a request, before it decodes the URI: the request's state is
@@ -231,7 +109,9 @@ static enum MHD_Result builder_handle(void *cls, struct MHD_Connection *conn, co
                            .raw_url = r->raw_url, .started = true,
                            .tls = b->tls_daemon && d && d->daemon == b->tls_daemon};
         *con_cls = r;
-        return builder_admit(r, &ret) ? MHD_YES : ret;
+        /* who may even send a body is settled here, before any of it is read: a
+         * client that may not write cannot make the builder buffer anything */
+        return auth_admit(r, &ret) ? MHD_YES : ret;
     }
     if (*upload_size) {
         if (r->body_len + *upload_size > BUILDER_MAX_BODY) {
@@ -251,29 +131,31 @@ static enum MHD_Result builder_handle(void *cls, struct MHD_Connection *conn, co
     return builder_route(r);
 }
 
-static int builder_add_trust_one(builder *b, const char *cidr)
+static int builder_add_trust_one(builder *b, const char *text, err_t *err)
 {
-    char addr[64];
-    int bits = 32;
-    struct in_addr in;
-    if (sscanf(cidr, "%63[0-9.]/%d", addr, &bits) < 1 || bits < 0 || bits > 32 ||
-        inet_pton(AF_INET, addr, &in) != 1 || b->ntrusted == BUILDER_MAX_TRUST) {
-        fprintf(stderr, "--trust: expected an IPv4 network like 10.88.0.0/24, got \"%s\"\n", cidr);
+    net_cidr cidr;
+    if (net_cidr_parse(text, &cidr, err) < 0)
         return -1;
-    }
-    uint32_t mask = bits ? ~0u << (32 - bits) : 0;
-    b->trusted[b->ntrusted++] = (builder_net){.addr = ntohl(in.s_addr) & mask, .mask = mask};
+    if (b->ntrusted == BUILDER_MAX_TRUST)
+        return err_set(err, ERR_INVALID, "at most %d networks can be trusted, got more with %s",
+                       BUILDER_MAX_TRUST, text);
+    b->trusted[b->ntrusted++] = cidr;
     return 0;
 }
 
-/* One CIDR, or a comma-separated list of them ($DOKKAA_TRUST). */
+/* One CIDR, or a comma-separated list of them ($DOKKAA_TRUST); "--trust: " and
+ * what is wrong on stderr otherwise. */
 static int builder_add_trust(builder *b, const char *cidrs)
 {
     char list[1024], *save = NULL;
+    err_t err;
     snprintf(list, sizeof list, "%s", cidrs);
-    for (char *c = strtok_r(list, ", ", &save); c; c = strtok_r(NULL, ", ", &save))
-        if (builder_add_trust_one(b, c) < 0)
+    for (char *c = strtok_r(list, ", ", &save); c; c = strtok_r(NULL, ", ", &save)) {
+        if (builder_add_trust_one(b, c, &err) < 0) {
+            fprintf(stderr, "--trust: %s\n", err.msg);
             return -1;
+        }
+    }
     return 0;
 }
 
@@ -331,11 +213,17 @@ static int builder_options(builder *b, int argc, char **argv)
         {0, 0, 0, 0}};
     const char *trust = getenv("DOKKAA_TRUST");
     bool trust_given = false;
+    err_t err;
     int opt;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
         case 'e': config_etcd_endpoints(b->etcd_endpoints, sizeof b->etcd_endpoints, optarg); break;
-        case 'p': if (config_int("--port", optarg, 1, 65535, &b->port) < 0) return 2; break;
+        case 'p':
+            if (config_int("--port", optarg, 1, 65535, &b->port, &err) < 0) {
+                fprintf(stderr, "%s\n", err.msg);
+                return 2;
+            }
+            break;
         case 't': if (builder_add_trust(b, optarg) < 0) return 2; trust_given = true; break;
         case 'C': snprintf(b->tls_cert, sizeof b->tls_cert, "%s", optarg); break;
         case 'K': snprintf(b->tls_key, sizeof b->tls_key, "%s", optarg); break;

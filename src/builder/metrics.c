@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "builder.h"
+#include "dokkaa/keys.h"
 
 #define METRICS_STATUSES 600
 
@@ -43,38 +44,41 @@ static void metrics_requests_text(FILE *out)
               atomic_load(&metrics_events_streams), atomic_load(&metrics_logs_streams));
 }
 
-/* Instances by the state their conductors report. */
+/* Instances by the state their conductors report; a status that does not decode
+ * is no report (as in the API's views). */
 static void metrics_states_text(FILE *out, const store_snap *snap)
 {
     const etcd_kv *kv;
-    size_t n = store_range(snap, "/status/", &kv);
-    json_t *states = json_object();
-    for (size_t i = 0; i < n; i++) {
-        json_t *v = json_loadb(kv[i].value, kv[i].value_len, 0, NULL);
-        const char *state = json_string_value(json_object_get(v, "state"));
-        if (state && strspn(state, "abcdefghijklmnopqrstuvwxyz") == strlen(state))
-            json_object_set_new(states, state,
-                                json_integer(json_integer_value(json_object_get(states, state)) + 1));
-        json_decref(v);
-    }
+    keys_status st;
+    size_t count[KEYS_STATE_INVALID + 1] = {0};
+    size_t n = store_range(snap, KEYS_STATUSES, &kv);
+    for (size_t i = 0; i < n; i++)
+        if (keys_is(kv[i].key, KEYS_STATUS, NULL) &&
+            keys_status_decode(kv[i].value, kv[i].value_len, &st, NULL) == 0 &&
+            (size_t)st.state < sizeof count / sizeof *count)
+            count[st.state]++;
     fprintf(out, "# HELP dokkaa_instances Instances by reported state.\n"
                  "# TYPE dokkaa_instances gauge\n");
-    const char *state;
-    json_t *count;
-    json_object_foreach(states, state, count)
-        fprintf(out, "dokkaa_instances{state=\"%s\"} %lld\n", state,
-                  (long long)json_integer_value(count));
-    json_decref(states);
+    for (size_t s = 0; s < sizeof count / sizeof *count; s++)
+        if (count[s])
+            fprintf(out, "dokkaa_instances{state=\"%s\"} %zu\n",
+                    keys_state_name((enum keys_state)s), count[s]);
+}
+
+/* How many keys of range are of kind. */
+static size_t metrics_count_keys(const store_snap *snap, const char *range, enum keys_kind kind)
+{
+    const etcd_kv *kv;
+    size_t n = store_range(snap, range, &kv), count = 0;
+    for (size_t i = 0; i < n; i++)
+        count += keys_is(kv[i].key, kind, NULL);
+    return count;
 }
 
 static void metrics_cluster_text(FILE *out, builder *b)
 {
     const etcd_kv *kv;
     store_snap *snap = store_acquire(b->store);
-    size_t keys = store_range(snap, "/", &kv), manifests = 0;
-    size_t apps_keys = store_range(snap, "/apps/", &kv);
-    for (size_t i = 0; i < apps_keys; i++)
-        manifests += strlen(kv[i].key) > 9 && strcmp(kv[i].key + strlen(kv[i].key) - 9, "/manifest") == 0;
     fprintf(out, "# HELP dokkaa_manifests Manifests stored.\n# TYPE dokkaa_manifests gauge\n"
                  "dokkaa_manifests %zu\n"
                  "# HELP dokkaa_hosts Live hosts.\n# TYPE dokkaa_hosts gauge\n"
@@ -85,8 +89,9 @@ static void metrics_cluster_text(FILE *out, builder *b)
                  "# HELP dokkaa_builder_store_revision The etcd revision of that copy.\n"
                  "# TYPE dokkaa_builder_store_revision gauge\n"
                  "dokkaa_builder_store_revision %lld\n",
-              manifests, store_range(snap, "/hosts/", &kv), keys,
-              (long long)store_revision(snap));
+            metrics_count_keys(snap, KEYS_APPS, KEYS_MANIFEST),
+            metrics_count_keys(snap, KEYS_HOSTS, KEYS_HOST), store_range(snap, "/", &kv),
+            (long long)store_revision(snap));
     metrics_states_text(out, snap);
     store_release(snap);
 }
@@ -102,7 +107,7 @@ enum MHD_Result metrics_handle(builder_req *r)
     metrics_cluster_text(out, r->b);
     bool ok = fclose(out) == 0;
     enum MHD_Result ret =
-        ok ? builder_reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len)
+        ok ? reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len)
            : MHD_NO;
     free(text);
     return ret;

@@ -15,13 +15,30 @@
 
 #include "builder.h"
 #include "dokkaa/http.h"
+#include "dokkaa/keys.h"
+#include "dokkaa/names.h"
 
 #define V2_PREFIX "/v2/keys"
+/* The length of "/apps", the one directory served: KEYS_APPS without its slash. */
+#define V2_ROOT_LEN (sizeof KEYS_APPS - 2)
 
 /* etcd v2's error codes that this endpoint can give */
 enum { V2_KEY_NOT_FOUND = 100, V2_NOT_FILE = 102, V2_ROOT_RONLY = 107, V2_DIR_NOT_EMPTY = 108,
        V2_VALUE_REQUIRED = 200, V2_INVALID_FIELD = 209, V2_INVALID_FORM = 210,
        V2_UNAUTHORIZED = 110, V2_RAFT = 300 };
+
+/* Whether key is the directory /apps itself. */
+static bool v2_is_root(const char *key)
+{
+    return strlen(key) == V2_ROOT_LEN && strncmp(key, KEYS_APPS, V2_ROOT_LEN) == 0;
+}
+
+/* Whether key is /apps or lies under it: what this endpoint serves. */
+static bool v2_is_served(const char *key)
+{
+    return strncmp(key, KEYS_APPS, V2_ROOT_LEN) == 0 &&
+           (key[V2_ROOT_LEN] == '\0' || key[V2_ROOT_LEN] == '/');
+}
 
 /* Whether s can go into a JSON string: jansson refuses text that is not UTF-8. */
 static bool v2_utf8(const char *s)
@@ -40,7 +57,7 @@ static enum MHD_Result v2_error(builder_req *r, unsigned status, int code, const
         cause = NULL;
     json_t *body = json_pack("{s:i,s:s,s:s,s:I}", "errorCode", code, "message", message, "cause",
                              cause ? cause : "", "index", (json_int_t)index);
-    return builder_reply(r, status, body, index);
+    return reply_json(r, status, body, index);
 }
 
 /* NULL when the key or value is not UTF-8 (written straight into etcd): JSON
@@ -135,8 +152,8 @@ static enum MHD_Result v2_get(builder_req *r, const char *key)
         return v2_error(r, 500, V2_RAFT, err.msg, key, 0);
     if (kvs.n == 1) {
         json_t *node = v2_node(&kvs.kvs[0]);
-        ret = node ? builder_reply(r, 200, json_pack("{s:s,s:o}", "action", "get", "node", node),
-                                   kvs.revision)
+        ret = node ? reply_json(r, 200, json_pack("{s:s,s:o}", "action", "get", "node", node),
+                                kvs.revision)
                    : v2_error(r, 500, V2_RAFT, "the value is not UTF-8 text, which JSON cannot carry",
                               key, kvs.revision);
         etcd_kvs_free(&kvs);
@@ -146,15 +163,15 @@ static enum MHD_Result v2_get(builder_req *r, const char *key)
     snprintf(dirprefix, sizeof dirprefix, "%s/", key);
     if (etcd_get_prefix(r->etcd, dirprefix, &kvs, &err) < 0)
         return v2_error(r, 500, V2_RAFT, err.msg, key, 0);
-    if (kvs.n == 0 && strcmp(key, "/apps") != 0) {
+    if (kvs.n == 0 && !v2_is_root(key)) {
         /* /apps is the root of what Dokkaa serves and, like etcd v2's "/", exists
          * when empty: a fresh cluster lists no apps rather than 404 */
         ret = v2_error(r, 404, V2_KEY_NOT_FOUND, "Key not found", key, kvs.revision);
     } else {
         size_t i = 0;
         json_t *dir = v2_dir(key, &kvs, &i, v2_flag(r, "recursive"));
-        ret = builder_reply(r, 200, json_pack("{s:s,s:o}", "action", "get", "node", dir),
-                            kvs.revision);
+        ret = reply_json(r, 200, json_pack("{s:s,s:o}", "action", "get", "node", dir),
+                         kvs.revision);
     }
     etcd_kvs_free(&kvs);
     return ret;
@@ -162,15 +179,21 @@ static enum MHD_Result v2_get(builder_req *r, const char *key)
 
 static enum MHD_Result v2_put(builder_req *r, const char *key)
 {
-    char app[64], name[64];
+    keys_key k;
     manifest m;
     err_t err;
     etcd_kvs prev;
     int64_t revision;
     enum MHD_Result ret;
 
-    if (names_parse_manifest_key(key, app, name, &err) < 0) {
+    if (keys_parse(key, &k, &err) < 0 || k.kind != KEYS_MANIFEST) {
         char message[sizeof err.msg + 100];
+        if (k.kind != KEYS_OTHER) { /* a key of the table, a placement: not for users */
+            char quoted[128];
+            names_quote(key, strlen(key), quoted, sizeof quoted);
+            err_set(&err, ERR_INVALID,
+                    "key %s: not a manifest key (expected /apps/<app>/<name>/manifest)", quoted);
+        }
         snprintf(message, sizeof message,
                  "%s; only manifests can be written here: /v2/keys/apps/<app>/<name>/manifest",
                  err.msg);
@@ -201,7 +224,7 @@ static enum MHD_Result v2_put(builder_req *r, const char *key)
     json_t *body = json_pack("{s:s,s:o}", "action", "set", "node", v2_node(&now));
     if (prev.n)
         json_object_set_new(body, "prevNode", v2_node(&prev.kvs[0]));
-    ret = builder_reply(r, prev.n ? 200 : 201, body, revision);
+    ret = reply_json(r, prev.n ? 200 : 201, body, revision);
     etcd_kvs_free(&prev);
     free(value);
     return ret;
@@ -213,12 +236,17 @@ static enum MHD_Result v2_put(builder_req *r, const char *key)
  * the recursive delete found keys. */
 static int v2_delete_links(builder_req *r, const char *key, err_t *err)
 {
-    char links[1100];
-    const char *app = key + strlen("/apps");
-    if (*app && strchr(app + 1, '/'))
+    char links[KEYS_SIZE];
+    const char *app = key + V2_ROOT_LEN;
+    if (!*app)
+        return etcd_delete(r->etcd, KEYS_LINKS, true, NULL, err); /* every app */
+    if (strchr(++app, '/'))
         return 0; /* deeper than an app */
-    snprintf(links, sizeof links, "/links%s/", app);
-    return etcd_delete(r->etcd, links, true, NULL, err);
+    /* an app name that is no label holds no links; and one too long for a key must
+     * not become the prefix "" (keys.h), which would delete everything */
+    if (names_check_label("app name", app, NULL) < 0)
+        return 0;
+    return etcd_delete(r->etcd, keys_links_prefix(links, app), true, NULL, err);
 }
 
 /* Whether any key lies under dirprefix, without reading the keys: a txn whose only
@@ -272,9 +300,9 @@ static enum MHD_Result v2_delete_dir(builder_req *r, const char *key, int64_t re
     if (gone.n == 0)
         ret = v2_error(r, 404, V2_KEY_NOT_FOUND, "Key not found", key, gone.revision);
     else
-        ret = builder_reply(r, 200, json_pack("{s:s,s:{s:s,s:b,s:I}}", "action", "delete", "node",
-                                              "key", key, "dir", 1, "modifiedIndex",
-                                              (json_int_t)gone.revision), gone.revision);
+        ret = reply_json(r, 200, json_pack("{s:s,s:{s:s,s:b,s:I}}", "action", "delete", "node",
+                                           "key", key, "dir", 1, "modifiedIndex",
+                                           (json_int_t)gone.revision), gone.revision);
     etcd_kvs_free(&gone);
     return ret;
 }
@@ -298,7 +326,7 @@ static enum MHD_Result v2_delete(builder_req *r, const char *key)
                              "modifiedIndex", (json_int_t)gone.revision, "createdIndex",
                              (json_int_t)gone.kvs[0].create_revision);
     json_object_set_new(body, "prevNode", v2_node(&gone.kvs[0]));
-    ret = builder_reply(r, 200, body, gone.revision);
+    ret = reply_json(r, 200, body, gone.revision);
     etcd_kvs_free(&gone);
     return ret;
 }
@@ -313,7 +341,8 @@ enum MHD_Result v2_unauthorized(builder_req *r, const char *why)
     return v2_error(r, 401, V2_UNAUTHORIZED, why, key, 0);
 }
 
-/* Writes reach here from trusted clients only (builder_handle refuses the others). */
+/* Writes reach here from clients auth.c lets write only (auth_admit refused the
+ * others before their body was read). */
 enum MHD_Result v2_handle(builder_req *r)
 {
     const char *key = r->url + strlen(V2_PREFIX), *cond;
@@ -328,7 +357,7 @@ enum MHD_Result v2_handle(builder_req *r)
         return v2_error(r, 400, V2_INVALID_FIELD, "invalid key", key, 0);
     memcpy(clean, key, len);
     clean[len] = '\0';
-    if (strncmp(clean, "/apps", 5) != 0 || (clean[5] != '\0' && clean[5] != '/'))
+    if (!v2_is_served(clean))
         return v2_error(r, 403, V2_ROOT_RONLY, "only /v2/keys/apps/ is served by Dokkaa", clean, 0);
     if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0)
         return v2_get(r, clean);

@@ -1,67 +1,56 @@
 /* view.c - the API's answers, built from a store snapshot (see view.h).
  *
  * Keys are read in the store's sorted order, so the keys of one app, one manifest
- * or one service are contiguous and a view is a single pass over a range. A value
- * that is not what DESIGN.md says (written by hand into etcd) is shown as far as
- * it can be, never crashes anything: a manifest that does not validate is listed
- * with its "error", a status that is not JSON counts as no status. */
+ * or one service are contiguous and a view is a single pass over a range. Keys
+ * and records are read through keys.h, so a view shows what the conductors act
+ * on: a key that keys_parse does not take (an instance "01", which no conductor
+ * reads) is not shown. A value that is not what keys.h says (written by hand into
+ * etcd) is shown as far as it can be, never crashes anything: a manifest that does
+ * not validate is listed with its "error", a status that does not decode counts
+ * as no status, a host whose record does not decode is listed with defaults. */
 #include "view.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dokkaa/census.h"
+#include "dokkaa/keys.h"
 #include "dokkaa/manifest.h"
+#include "dokkaa/names.h"
 #include "dokkaa/token.h"
 
-/* A stored value as JSON, or NULL when it is not JSON. */
+/* A stored manifest as JSON, as the user wrote it, or NULL when it is not JSON. */
 static json_t *view_value(const etcd_kv *kv)
 {
     return kv ? json_loadb(kv->value, kv->value_len, 0, NULL) : NULL;
 }
 
-static const char *view_field(const json_t *v, const char *field)
+/* A string for json_pack's "s?": NULL (null) for "". */
+static const char *view_or_null(const char *s)
 {
-    return json_string_value(json_object_get(v, field));
+    return *s ? s : NULL;
 }
 
-static const char *view_field_or(const json_t *v, const char *field, const char *otherwise)
+/* The status at key; false when there is none or it does not decode (a status
+ * written by hand): either way the instance counts as not reported. */
+static bool view_status(const store_snap *snap, const char *key, keys_status *st)
 {
-    const char *s = view_field(v, field);
-    return s ? s : otherwise;
-}
-
-/* Copy the n-th '/'-separated segment of key (segment 1 of "/apps/x" is "apps") into
- * out; false when there is none, it is empty or it does not fit. */
-static bool view_segment(const char *key, int n, char *out, size_t size)
-{
-    const char *p = key + (*key == '/');
-    for (int i = 1; i < n; i++) {
-        if (!(p = strchr(p, '/')))
-            return false;
-        p++;
-    }
-    size_t len = strcspn(p, "/");
-    if (len == 0 || len >= size)
-        return false;
-    memcpy(out, p, len);
-    out[len] = '\0';
-    return true;
+    const etcd_kv *kv = store_get(snap, key);
+    return kv && keys_status_decode(kv->value, kv->value_len, st, NULL) == 0;
 }
 
 static int view_running(const store_snap *snap, const char *app, const char *name)
 {
-    char prefix[200];
+    char prefix[KEYS_SIZE];
     const etcd_kv *kv;
+    keys_status st;
     int running = 0;
-    snprintf(prefix, sizeof prefix, "/status/%s/%s/", app, name);
-    size_t n = store_range(snap, prefix, &kv);
-    for (size_t i = 0; i < n; i++) {
-        json_t *v = view_value(&kv[i]);
-        const char *state = view_field(v, "state");
-        running += state && strcmp(state, "running") == 0;
-        json_decref(v);
-    }
+    size_t n = store_range(snap, keys_status_prefix(prefix, app, name), &kv);
+    for (size_t i = 0; i < n; i++)
+        running += keys_is(kv[i].key, KEYS_STATUS, NULL) &&
+                   keys_status_decode(kv[i].value, kv[i].value_len, &st, NULL) == 0 &&
+                   st.state == KEYS_STATE_RUNNING;
     return running;
 }
 
@@ -83,19 +72,23 @@ static json_t *view_summary(const store_snap *snap, const char *app, const char 
 
 json_t *view_apps(const store_snap *snap, const char *app)
 {
-    char prefix[100], a[64], name[64];
+    char prefix[KEYS_SIZE];
     const etcd_kv *kv;
-    json_t *apps = json_array(), *cur = NULL;
-    snprintf(prefix, sizeof prefix, app ? "/apps/%s/" : "/apps/", app);
-    size_t n = store_range(snap, prefix, &kv);
+    keys_key k;
+    char cur_app[KEYS_NAME_SIZE] = "";
+    json_t *apps = json_array(), *manifests = NULL;
+    size_t n = store_range(snap, app ? keys_app_prefix(prefix, app) : KEYS_APPS, &kv);
     for (size_t i = 0; i < n && apps; i++) {
-        if (names_parse_manifest_key(kv[i].key, a, name, NULL) < 0)
+        if (!keys_is(kv[i].key, KEYS_MANIFEST, &k))
             continue; /* a placement, or a key that is no manifest's */
-        if (!cur || strcmp(view_field(cur, "app"), a) != 0) {
-            cur = json_pack("{s:s,s:[]}", "app", a, "manifests");
-            json_array_append_new(apps, cur);
+        if (!manifests || strcmp(cur_app, k.app) != 0) {
+            json_t *one = json_pack("{s:s,s:[]}", "app", k.app, "manifests");
+            manifests = json_object_get(one, "manifests"); /* borrowed: apps holds one */
+            if (json_array_append_new(apps, one) < 0)
+                manifests = NULL; /* out of memory, and one is gone */
+            memcpy(cur_app, k.app, sizeof cur_app);
         }
-        json_array_append_new(json_object_get(cur, "manifests"), view_summary(snap, a, name, &kv[i]));
+        json_array_append_new(manifests, view_summary(snap, k.app, k.name, &kv[i]));
     }
     return apps;
 }
@@ -106,21 +99,24 @@ static int view_cmp_int(const void *a, const void *b)
 }
 
 /* The instance numbers app/name has a placement or a status for, sorted, once
- * each; *count gets how many. free() the result. */
+ * each; *count gets how many. free() the result. Only keys that parse count: the
+ * conductors ignore the others (an instance "01" or "+1"), and so does the API. */
 static int *view_numbers(const store_snap *snap, const char *app, const char *name, size_t *count)
 {
-    char placed[200], status[200];
+    char placed[KEYS_SIZE], status[KEYS_SIZE];
     const etcd_kv *p, *s;
-    snprintf(placed, sizeof placed, "/apps/%s/%s/instances/", app, name);
-    snprintf(status, sizeof status, "/status/%s/%s/", app, name);
-    size_t np = store_range(snap, placed, &p), ns = store_range(snap, status, &s), n = 0;
+    keys_key k;
+    size_t np = store_range(snap, keys_instances_prefix(placed, app, name), &p);
+    size_t ns = store_range(snap, keys_status_prefix(status, app, name), &s), n = 0;
     int *nums = malloc((np + ns + 1) * sizeof *nums);
     if (!nums)
         return NULL;
     for (size_t i = 0; i < np; i++)
-        nums[n++] = atoi(p[i].key + strlen(placed));
+        if (keys_is(p[i].key, KEYS_INSTANCE, &k))
+            nums[n++] = k.instance;
     for (size_t i = 0; i < ns; i++)
-        nums[n++] = atoi(s[i].key + strlen(status));
+        if (keys_is(s[i].key, KEYS_STATUS, &k))
+            nums[n++] = k.instance;
     qsort(nums, n, sizeof *nums, view_cmp_int);
     *count = 0;
     for (size_t i = 0; i < n; i++)
@@ -140,26 +136,25 @@ static long long view_age(const char *since, time_t now)
     return now >= t ? (long long)(now - t) : 0;
 }
 
+/* One instance: what its conductor reports, else where it is placed, pending. */
 static json_t *view_instance(const store_snap *snap, const char *app, const char *name, int i,
                              time_t now)
 {
-    char key[200], container[200];
-    snprintf(key, sizeof key, "/status/%s/%s/%d", app, name, i);
-    json_t *status = view_value(store_get(snap, key));
-    snprintf(key, sizeof key, "/apps/%s/%s/instances/%d", app, name, i);
-    json_t *placed = view_value(store_get(snap, key));
-    const char *host = view_field(status, "host"), *since = view_field(status, "since");
-    const char *state = view_field(status, "state");
-    long long age = view_age(since, now);
+    char key[KEYS_SIZE], container[KEYS_CONTAINER_SIZE];
+    keys_status st;
+    keys_placement placed;
+    const etcd_kv *kv = store_get(snap, keys_instance_key(key, app, name, i));
+    bool reported = view_status(snap, keys_status_key(key, app, name, i), &st);
+    bool is_placed = kv && keys_placement_decode(kv->value, kv->value_len, &placed, NULL) == 0;
+    long long age = reported && *st.since ? view_age(st.since, now) : -1;
+    const char *host = reported ? st.host : is_placed ? placed.host : NULL;
     names_container(container, sizeof container, app, name, i);
-    json_t *inst = json_pack(
-        "{s:s,s:s,s:i,s:s,s:s?,s:s,s:s?,s:o,s:s?}", "app", app, "name", name, "instance", i,
-        "container", container, "host", host ? host : view_field(placed, "host"), "state",
-        state ? state : "pending", "since", since, "age_seconds",
-        age >= 0 ? json_integer(age) : json_null(), "error", view_field(status, "error"));
-    json_decref(status);
-    json_decref(placed);
-    return inst;
+    return json_pack("{s:s,s:s,s:i,s:s,s:s?,s:s,s:s?,s:o,s:s?}", "app", app, "name", name,
+                     "instance", i, "container", container, "host", host, "state",
+                     reported ? keys_state_name(st.state) : "pending", "since",
+                     reported ? view_or_null(st.since) : NULL, "age_seconds",
+                     age >= 0 ? json_integer(age) : json_null(), "error",
+                     reported ? view_or_null(st.error) : NULL);
 }
 
 static void view_add_instances(json_t *out, const store_snap *snap, const char *app,
@@ -174,27 +169,26 @@ static void view_add_instances(json_t *out, const store_snap *snap, const char *
 
 json_t *view_instances(const store_snap *snap, const char *app, const char *name, time_t now)
 {
-    char prefix[100], a[64], nm[64];
+    char prefix[KEYS_SIZE];
     const etcd_kv *kv;
+    keys_key k;
     json_t *out = json_array();
     if (app && name) {
         view_add_instances(out, snap, app, name, now);
         return out;
     }
-    snprintf(prefix, sizeof prefix, app ? "/apps/%s/" : "/apps/", app);
-    size_t n = store_range(snap, prefix, &kv);
+    size_t n = store_range(snap, app ? keys_app_prefix(prefix, app) : KEYS_APPS, &kv);
     for (size_t i = 0; i < n && out; i++)
-        if (names_parse_manifest_key(kv[i].key, a, nm, NULL) == 0)
-            view_add_instances(out, snap, a, nm, now);
+        if (keys_is(kv[i].key, KEYS_MANIFEST, &k))
+            view_add_instances(out, snap, k.app, k.name, now);
     return out;
 }
 
 json_t *view_manifest(const store_snap *snap, const char *app, const char *name, time_t now,
                       bool *missing)
 {
-    char key[200];
-    snprintf(key, sizeof key, "/apps/%s/%s/manifest", app, name);
-    const etcd_kv *kv = store_get(snap, key);
+    char key[KEYS_SIZE];
+    const etcd_kv *kv = store_get(snap, keys_manifest_key(key, app, name));
     *missing = kv == NULL;
     json_t *m = kv ? view_summary(snap, app, name, kv) : NULL;
     if (m)
@@ -202,137 +196,130 @@ json_t *view_manifest(const store_snap *snap, const char *app, const char *name,
     return m;
 }
 
-/* Add 1 to counts[host] for each value under prefix whose "host" is set (and whose
- * "state" is state, when state is not NULL). */
-static void view_count_by_host(json_t *counts, const store_snap *snap, const char *prefix,
-                               const char *infix, const char *state)
-{
-    const etcd_kv *kv;
-    size_t n = store_range(snap, prefix, &kv);
-    for (size_t i = 0; i < n; i++) {
-        if (infix && !strstr(kv[i].key, infix))
-            continue;
-        json_t *v = view_value(&kv[i]);
-        const char *host = view_field(v, "host"), *st = view_field(v, "state");
-        if (host && (!state || (st && strcmp(st, state) == 0)))
-            json_object_set_new(counts, host,
-                                json_integer(json_integer_value(json_object_get(counts, host)) + 1));
-        json_decref(v);
-    }
-}
-
-static void view_default(json_t *obj, const char *field, json_t *value)
-{
-    if (!json_object_get(obj, field))
-        json_object_set(obj, field, value);
-    json_decref(value);
-}
-
+/* The hosts registered under /hosts/, each with its record (defaults for a record
+ * that does not decode), its load as census.h counts it, and whether it leads. */
 json_t *view_hosts(const store_snap *snap)
 {
-    const etcd_kv *kv;
-    json_t *hosts = json_array(), *placed = json_object(), *running = json_object();
-    json_t *leader = view_value(store_get(snap, "/cluster/leader"));
-    view_count_by_host(placed, snap, "/apps/", "/instances/", NULL);
-    view_count_by_host(running, snap, "/status/", NULL, "running");
-    size_t n = store_range(snap, "/hosts/", &kv);
-    for (size_t i = 0; i < n; i++) {
-        const char *id = kv[i].key + strlen("/hosts/");
-        json_t *h = view_value(&kv[i]);
-        if (!json_is_object(h)) {
-            json_decref(h);
-            h = json_object();
-        }
-        const char *lead = view_field(leader, "host");
-        json_object_set_new(h, "id", json_string(id));
-        view_default(h, "addr", json_string(""));
-        view_default(h, "cpus", json_integer(0));
-        view_default(h, "memory", json_integer(0));
-        view_default(h, "labels", json_object());
-        view_default(h, "version", json_string(""));
-        json_object_set_new(h, "instances", json_integer(json_integer_value(json_object_get(placed, id))));
-        json_object_set_new(h, "running", json_integer(json_integer_value(json_object_get(running, id))));
-        json_object_set_new(h, "leader", json_boolean(lead && strcmp(lead, id) == 0));
-        json_array_append_new(hosts, h);
+    const etcd_kv *hosts, *apps, *statuses, *lead = store_get(snap, KEYS_LEADER_KEY);
+    census c;
+    keys_key k;
+    keys_leader leader;
+    size_t nh = store_range(snap, KEYS_HOSTS, &hosts);
+    size_t na = store_range(snap, KEYS_APPS, &apps);
+    size_t ns = store_range(snap, KEYS_STATUSES, &statuses);
+    if (census_count(&c, hosts, nh, apps, na, statuses, ns, NULL) < 0)
+        return NULL;
+    if (!lead || keys_leader_decode(lead->value, lead->value_len, &leader, NULL) < 0)
+        leader.host[0] = '\0';
+    json_t *out = json_array();
+    for (size_t i = 0; i < nh && out; i++) {
+        keys_host h;
+        if (!keys_is(hosts[i].key, KEYS_HOST, &k))
+            continue; /* no host's key: no conductor registers it */
+        if (keys_host_decode(hosts[i].value, hosts[i].value_len, &h, NULL) < 0)
+            memset(&h, 0, sizeof h);
+        const census_host *load = census_find(&c, k.host);
+        json_t *one = json_pack("{s:s,s:s,s:i,s:I,s:{},s:s,s:i,s:i,s:b}", "id", k.host, "addr",
+                                h.addr, "cpus", h.cpus, "memory", (json_int_t)h.memory, "labels",
+                                "version", h.version, "instances", load ? load->placed : 0,
+                                "running", load ? load->running : 0, "leader",
+                                strcmp(leader.host, k.host) == 0);
+        if (one && *h.started) /* as the conductor wrote it, when it did */
+            json_object_set_new(one, "started", json_string(h.started));
+        json_array_append_new(out, one);
     }
-    json_decref(placed);
-    json_decref(running);
-    json_decref(leader);
-    return hosts;
+    census_free(&c);
+    return out;
 }
 
+/* The port every ambassador listens on for app's service, or null before a
+ * container links it. */
 static json_t *view_link_port(const store_snap *snap, const char *app, const char *service)
 {
-    char key[200];
-    snprintf(key, sizeof key, "/links/%s/%s", app, service);
-    json_t *v = view_value(store_get(snap, key));
-    json_t *port = json_integer_value(json_object_get(v, "port")) > 0
-                       ? json_integer(json_integer_value(json_object_get(v, "port")))
-                       : json_null();
-    json_decref(v);
-    return port;
+    char key[KEYS_SIZE];
+    keys_link link;
+    const etcd_kv *kv = store_get(snap, keys_link_key(key, app, service));
+    if (!kv || keys_link_decode(kv->value, kv->value_len, &link, NULL) < 0)
+        return json_null();
+    return json_integer(link.port);
 }
 
 json_t *view_services(const store_snap *snap)
 {
-    char app[64], svc[64];
     const etcd_kv *kv;
-    json_t *out = json_array(), *cur = NULL;
-    size_t n = store_range(snap, "/services/", &kv);
-    for (size_t i = 0; i < n; i++) {
-        if (!view_segment(kv[i].key, 2, app, sizeof app) ||
-            !view_segment(kv[i].key, 3, svc, sizeof svc))
+    keys_key k, cur = {0};
+    json_t *out = json_array(), *instances = NULL;
+    size_t n = store_range(snap, KEYS_SERVICES, &kv);
+    for (size_t i = 0; i < n && out; i++) {
+        char instance[KEYS_CONTAINER_SIZE + KEYS_NAME_SIZE];
+        keys_service svc;
+        if (!keys_is(kv[i].key, KEYS_SERVICE, &k))
             continue;
-        if (!cur || strcmp(view_field(cur, "app"), app) != 0 ||
-            strcmp(view_field(cur, "service"), svc) != 0) {
-            cur = json_pack("{s:s,s:s,s:o,s:[]}", "app", app, "service", svc, "link_port",
-                            view_link_port(snap, app, svc), "instances");
-            json_array_append_new(out, cur);
+        if (!instances || strcmp(cur.app, k.app) != 0 || strcmp(cur.service, k.service) != 0) {
+            json_t *one = json_pack("{s:s,s:s,s:o,s:[]}", "app", k.app, "service", k.service,
+                                    "link_port", view_link_port(snap, k.app, k.service),
+                                    "instances");
+            instances = json_object_get(one, "instances"); /* borrowed: out holds one */
+            if (json_array_append_new(out, one) < 0)
+                instances = NULL; /* out of memory, and one is gone */
+            cur = k;
         }
-        json_t *v = view_value(&kv[i]);
-        const char *inst = strrchr(kv[i].key, '/') + 1;
-        json_array_append_new(json_object_get(cur, "instances"),
-                              json_pack("{s:s,s:s,s:I}", "instance", inst, "addr",
-                                        view_field_or(v, "addr", ""), "port",
-                                        json_integer_value(json_object_get(v, "port"))));
-        json_decref(v);
+        /* an announcement that does not decode is listed, without an address */
+        if (keys_service_decode(kv[i].value, kv[i].value_len, &svc, NULL) < 0)
+            memset(&svc, 0, sizeof svc);
+        /* the instance as the key names it: which container, on which host */
+        snprintf(instance, sizeof instance, "%s@%s", k.container, k.host);
+        json_array_append_new(instances, json_pack("{s:s,s:s,s:i}", "instance", instance,
+                                                   "addr", svc.addr, "port", svc.port));
     }
     return out;
+}
+
+/* How many instances announce app's service. */
+static size_t view_announced(const store_snap *snap, const char *app, const char *service)
+{
+    char prefix[KEYS_SIZE];
+    const etcd_kv *kv;
+    size_t n = store_range(snap, keys_services_prefix(prefix, app, service), &kv), count = 0;
+    for (size_t i = 0; i < n; i++)
+        count += keys_is(kv[i].key, KEYS_SERVICE, NULL);
+    return count;
 }
 
 json_t *view_links(const store_snap *snap)
 {
-    char app[64], svc[64], prefix[200];
-    const etcd_kv *kv, *live;
+    const etcd_kv *kv;
+    keys_key k;
     json_t *out = json_array();
-    size_t n = store_range(snap, "/links/", &kv);
-    for (size_t i = 0; i < n; i++) {
-        if (!view_segment(kv[i].key, 2, app, sizeof app) ||
-            !view_segment(kv[i].key, 3, svc, sizeof svc))
+    size_t n = store_range(snap, KEYS_LINKS, &kv);
+    for (size_t i = 0; i < n && out; i++) {
+        if (!keys_is(kv[i].key, KEYS_LINK, &k))
             continue;
-        snprintf(prefix, sizeof prefix, "/services/%s/%s/", app, svc);
-        json_t *port = view_link_port(snap, app, svc);
-        json_array_append_new(out, json_pack("{s:s,s:s,s:o,s:I}", "app", app, "service", svc,
-                                             "port", port, "instances",
-                                             (json_int_t)store_range(snap, prefix, &live)));
+        json_array_append_new(out, json_pack("{s:s,s:s,s:o,s:I}", "app", k.app, "service",
+                                             k.service, "port",
+                                             view_link_port(snap, k.app, k.service), "instances",
+                                             (json_int_t)view_announced(snap, k.app, k.service)));
     }
     return out;
 }
 
+/* Every key under /tokens/, by its id: a record that does not decode is listed
+ * with empty fields, so that it shows rather than hides (auth.c accepts no token
+ * of such a record). */
 json_t *view_tokens(const store_snap *snap)
 {
     const etcd_kv *kv;
     json_t *out = json_array();
-    size_t n = store_range(snap, TOKEN_PREFIX, &kv);
-    for (size_t i = 0; i < n; i++) {
+    size_t n = store_range(snap, KEYS_TOKENS, &kv);
+    for (size_t i = 0; i < n && out; i++) {
         char id[TOKEN_ID_LEN + 1];
-        json_t *rec = view_value(&kv[i]);
+        keys_token rec;
+        bool known = keys_token_decode(kv[i].value, kv[i].value_len, &rec, NULL) == 0;
         token_id(kv[i].key, id);
         json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:s}", "id", id, "name",
-                                             view_field_or(rec, "name", ""), "role",
-                                             view_field_or(rec, "role", ""), "created",
-                                             view_field_or(rec, "created", "")));
-        json_decref(rec);
+                                             known ? rec.name : "", "role",
+                                             known ? keys_role_name(rec.role) : "", "created",
+                                             known ? rec.created : ""));
     }
     return out;
 }

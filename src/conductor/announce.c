@@ -52,12 +52,22 @@ static void announce_since(reconciler *r, const char *key, enum keys_state state
     strftime(since, KEYS_TIME_SIZE, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
 }
 
+/* The state of a container, as the engine lists it, in the status's terms: an
+ * engine's state that Dokkaa does not know is "unknown". */
+enum keys_state announce_engine_state(json_t *container)
+{
+    enum keys_state state;
+    if (keys_state_parse(json_string_value(json_object_get(container, "State")), &state, NULL) < 0)
+        return KEYS_STATE_UNKNOWN;
+    return state;
+}
+
 /* The status of instance of spec: its container's state, or without one why not. */
 static void announce_status(reconciler *r, kvset *want, const plan_spec *spec, int instance,
                             json_t *container, const char *error)
 {
     char key[KEYS_SIZE];
-    keys_status s = {.state = container     ? reconcile_engine_state(container)
+    keys_status s = {.state = container     ? announce_engine_state(container)
                               : !spec->valid ? KEYS_STATE_INVALID
                               : error        ? KEYS_STATE_FAILED
                                              : KEYS_STATE_PENDING};
@@ -91,7 +101,7 @@ static void announce_services(reconciler *r, kvset *want, const plan_spec *spec,
 {
     char key[KEYS_SIZE], cname[KEYS_CONTAINER_SIZE];
     keys_service s = {0};
-    if (reconcile_engine_state(container) != KEYS_STATE_RUNNING)
+    if (announce_engine_state(container) != KEYS_STATE_RUNNING)
         return;
     snprintf(s.addr, sizeof s.addr, "%s", r->c->host_ip);
     names_container(cname, sizeof cname, spec->app, spec->name, instance);

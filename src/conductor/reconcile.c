@@ -173,17 +173,9 @@ static const char *reconcile_label(json_t *container, const char *label)
     return s ? s : "";
 }
 
-enum keys_state reconcile_engine_state(json_t *container)
-{
-    enum keys_state state;
-    if (keys_state_parse(json_string_value(json_object_get(container, "State")), &state, NULL) < 0)
-        return KEYS_STATE_UNKNOWN;
-    return state;
-}
-
 static void reconcile_describe(json_t *item, plan_container *pc)
 {
-    enum keys_state state = reconcile_engine_state(item);
+    enum keys_state state = announce_engine_state(item);
     const char *name = json_string_value(json_array_get(json_object_get(item, "Names"), 0));
     const char *inst = reconcile_label(item, "dokkaa.instance");
     char *end;

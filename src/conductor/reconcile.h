@@ -46,10 +46,6 @@ typedef struct reconcile_view {
 /* Log a problem with an etcd key once, not on every pass. */
 void reconcile_warn(reconciler *r, const char *key, const char *msg);
 
-/* The state the engine gives a container in its list ("running", ...); one Dokkaa
- * does not know, or none, is KEYS_STATE_UNKNOWN. */
-enum keys_state reconcile_engine_state(json_t *container);
-
 /* leader.c: campaign for /cluster/leader; when leading, schedule and write the
  * placements. Returns true when it wrote any. */
 bool leader_pass(reconciler *r, const reconcile_view *v);
@@ -57,6 +53,9 @@ bool leader_pass(reconciler *r, const reconcile_view *v);
 /* announce.c: write the status of each instance placed here and the services of
  * the running ones, sending etcd only what changed since the last pass. */
 void announce_pass(reconciler *r, const reconcile_view *v);
+/* announce.c: the state the engine gives a container in its list ("running", ...)
+ * in a status's terms; one Dokkaa does not know, or none, is KEYS_STATE_UNKNOWN. */
+enum keys_state announce_engine_state(json_t *container);
 
 /* act.c: carry out a plan; returns how many actions succeeded. */
 int act_run(reconciler *r, const plan_action *actions, size_t n);

@@ -27,7 +27,7 @@ static int cfg_admin_token(etcd *e, const json_t *cfg, char *token, char *id, bo
         etcd_kvs_free(&kvs);
     }
     if (!*kept)
-        return token_create(e, "admin", TOKEN_ADMIN, token, id, created, NULL, err);
+        return token_create(e, "admin", KEYS_ROLE_ADMIN, token, id, created, NULL, err);
     snprintf(token, TOKEN_LEN + 1, "%s", old);
     token_id(key, id);
     return 0;

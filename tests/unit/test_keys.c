@@ -423,7 +423,7 @@ static void test_link_leader_rebalance(void **state)
 static void test_token(void **state)
 {
     (void)state;
-    keys_token t = {.id = "0123456789ab", .name = "ci", .role = TOKEN_READ_ONLY,
+    keys_token t = {.id = "0123456789ab", .name = "ci", .role = KEYS_ROLE_READ_ONLY,
                     .created = "2026-12-02T17:20:42Z"},
                back;
     err_t err;

@@ -1,5 +1,7 @@
 /* test_view.c - the builder's API views (src/builder/view.c) on snapshots made by
- * hand: the shapes openapi.json promises, and values written badly into etcd. */
+ * hand: the shapes openapi.json promises, and values written badly into etcd.
+ * Statuses are whole records (keys.h: host, container, state): one that is not
+ * counts as no status. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,9 +46,10 @@ static void test_apps_group_manifests_and_count_running(void **state)
         "/apps/a/web/instances/0", "{\"host\":\"h1\"}",
         "/apps/a/web/manifest", "{\"image\":\"nginx\",\"scale\":\"3\"}",
         "/apps/b/x/manifest", "{\"image\":\"busybox\"}",
-        "/status/a/db/0", "{\"host\":\"h1\",\"state\":\"running\"}",
-        "/status/a/db/1", "{\"host\":\"h2\",\"state\":\"exited\"}",
-        "/status/a/dbx/0", "{\"host\":\"h2\",\"state\":\"running\"}");
+        "/status/a/db/0", "{\"container\":\"a---db\",\"host\":\"h1\",\"state\":\"running\"}",
+        "/status/a/db/1", "{\"container\":\"a---db---1\",\"host\":\"h2\",\"state\":\"exited\"}",
+        "/status/a/db/2", "{\"host\":\"h2\",\"state\":\"running\"}",
+        "/status/a/dbx/0", "{\"container\":\"a---dbx\",\"host\":\"h2\",\"state\":\"running\"}");
     json_t *apps = view_apps(snap, NULL);
     assert_int_equal(json_array_size(apps), 2);
     json_t *a = json_array_get(apps, 0), *ms = json_object_get(a, "manifests");
@@ -54,7 +57,8 @@ static void test_apps_group_manifests_and_count_running(void **state)
     assert_int_equal(json_array_size(ms), 2); /* the placement is not a manifest */
     json_t *db = json_array_get(ms, 0), *web = json_array_get(ms, 1);
     assert_int_equal(num(db, "desired"), 2);
-    assert_int_equal(num(db, "running"), 1); /* not dbx's, not the exited one */
+    /* not dbx's, not the exited one, not the status without a container */
+    assert_int_equal(num(db, "running"), 1);
     assert_true(json_is_null(json_object_get(db, "error")));
     assert_int_equal(num(db, "revision"), 1);
     /* a manifest written straight into etcd that does not validate */
@@ -81,8 +85,8 @@ static void test_instances_in_number_order_from_placements_and_statuses(void **s
         "/apps/a/web/instances/10", "{\"host\":\"h3\"}",
         "/apps/a/web/instances/2", "{\"host\":\"h2\"}",
         "/apps/a/web/manifest", "{\"image\":\"nginx\",\"scale\":11}",
-        "/status/a/web/0", "{\"host\":\"h1\",\"state\":\"running\",\"since\":\"2026-01-01T00:00:00Z\"}",
-        "/status/a/web/2", "{\"host\":\"h2\",\"state\":\"failed\",\"error\":\"no such image\"}",
+        "/status/a/web/0", "{\"container\":\"a---web\",\"host\":\"h1\",\"since\":\"2026-01-01T00:00:00Z\",\"state\":\"running\"}",
+        "/status/a/web/2", "{\"container\":\"\",\"error\":\"no such image\",\"host\":\"h2\",\"state\":\"failed\"}",
         "/status/a/web/3", "not json");
     time_t now = 1767225600 + 90; /* 2026-01-01T00:01:30Z */
     json_t *list = view_instances(snap, "a", "web", now);
@@ -114,6 +118,29 @@ static void test_instances_in_number_order_from_placements_and_statuses(void **s
     store_release(snap);
 }
 
+/* The conductors read an instance number only as keys.h spells it: "01" or "+1"
+ * are no instance of theirs, and the API no longer shows them (it read them with
+ * atoi, as instance 1). */
+static void test_instances_only_under_keys_the_conductors_read(void **state)
+{
+    (void)state;
+    store_snap *snap = SNAP(
+        "/apps/a/b/instances/+1", "{\"host\":\"h2\"}",
+        "/apps/a/b/instances/01", "{\"host\":\"h1\"}",
+        "/apps/a/b/instances/2", "{\"host\":\"h1\"}",
+        "/apps/a/b/manifest", "{\"image\":\"nginx\",\"scale\":3}",
+        "/status/a/b/01", "{\"container\":\"a---b---1\",\"host\":\"h1\",\"state\":\"running\"}");
+    json_t *list = view_instances(snap, "a", "b", 0);
+    assert_int_equal(json_array_size(list), 1);
+    assert_int_equal(num(json_array_get(list, 0), "instance"), 2);
+    json_decref(list);
+    json_t *apps = view_apps(snap, "a");
+    json_t *b = json_array_get(json_object_get(json_array_get(apps, 0), "manifests"), 0);
+    assert_int_equal(num(b, "running"), 0); /* the status under "01" is no instance's */
+    json_decref(apps);
+    store_release(snap);
+}
+
 static void test_hosts_carry_their_load_and_the_leader(void **state)
 {
     (void)state;
@@ -124,8 +151,8 @@ static void test_hosts_carry_their_load_and_the_leader(void **state)
         "/cluster/leader", "{\"host\":\"h2\"}",
         "/hosts/h1", "{\"addr\":\"10.88.0.11\",\"cpus\":2,\"memory\":1024,\"labels\":{},\"version\":\"0.1.0\"}",
         "/hosts/h2", "garbage",
-        "/status/a/web/0", "{\"host\":\"h1\",\"state\":\"running\"}",
-        "/status/a/web/1", "{\"host\":\"h1\",\"state\":\"created\"}");
+        "/status/a/web/0", "{\"container\":\"a---web\",\"host\":\"h1\",\"state\":\"running\"}",
+        "/status/a/web/1", "{\"container\":\"a---web---1\",\"host\":\"h1\",\"state\":\"created\"}");
     json_t *hosts = view_hosts(snap);
     assert_int_equal(json_array_size(hosts), 2);
     json_t *h1 = json_array_get(hosts, 0), *h2 = json_array_get(hosts, 1);
@@ -197,6 +224,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_apps_group_manifests_and_count_running),
         cmocka_unit_test(test_instances_in_number_order_from_placements_and_statuses),
+        cmocka_unit_test(test_instances_only_under_keys_the_conductors_read),
         cmocka_unit_test(test_hosts_carry_their_load_and_the_leader),
         cmocka_unit_test(test_services_and_links),
         cmocka_unit_test(test_tokens_show_no_hash_beyond_the_id),

@@ -38,13 +38,15 @@
 #include <stddef.h>
 
 #include "dokkaa/err.h"
-#include "dokkaa/token.h"
 
 #define KEYS_SIZE 512           /* any key this module builds fits, with its NUL */
 #define KEYS_NAME_SIZE 64       /* a label or a host id (at most 63) and its NUL */
 #define KEYS_CONTAINER_SIZE 200 /* "<app>---<name>---<i>" and its NUL */
 #define KEYS_TIME_SIZE 32       /* RFC 3339 UTC, "2026-12-02T17:20:42Z" */
 #define KEYS_ERROR_SIZE 1024    /* a status's error, as long as an err_t's */
+#define KEYS_TOKEN_HASH_LEN 64  /* sha256 in hex */
+#define KEYS_TOKEN_ID_SIZE 13   /* 12 hex digits and the NUL */
+#define KEYS_TOKEN_NAME_SIZE 64 /* 1..63 printable ASCII, and the NUL */
 
 /* The prefixes, for ranges and watches. */
 #define KEYS_APPS "/apps/"
@@ -80,7 +82,7 @@ typedef struct keys_key {
     char service[KEYS_NAME_SIZE];
     char host[KEYS_NAME_SIZE];
     char container[KEYS_CONTAINER_SIZE];
-    char hash[65];
+    char hash[KEYS_TOKEN_HASH_LEN + 1];
     int instance;
 } keys_key;
 
@@ -203,11 +205,20 @@ typedef struct keys_rebalance {
 } keys_rebalance;
 char *keys_rebalance_encode(const keys_rebalance *r);
 
-/* /tokens/<hash>: a token's record (token.h); the secret itself is never stored. */
+/* /tokens/<hash>: a token's record (token.h makes tokens); the secret itself is
+ * never stored. The id is the first 12 hex digits of the hash. */
+
+/* What a token may do; anonymous is a request without one (no record has it). */
+enum keys_role { KEYS_ROLE_ANONYMOUS, KEYS_ROLE_READ_ONLY, KEYS_ROLE_ADMIN };
+/* "admin" / "read-only" / "anonymous" */
+const char *keys_role_name(enum keys_role role);
+/* Parse "admin" or "read-only"; -1 with a precise err otherwise. */
+int keys_role_parse(const char *text, enum keys_role *role, err_t *err);
+
 typedef struct keys_token {
-    char id[TOKEN_ID_LEN + 1];
-    char name[TOKEN_MAX_NAME + 1];
-    enum token_role role;
+    char id[KEYS_TOKEN_ID_SIZE];
+    char name[KEYS_TOKEN_NAME_SIZE];
+    enum keys_role role;
     char created[KEYS_TIME_SIZE];
 } keys_token;
 char *keys_token_encode(const keys_token *t);

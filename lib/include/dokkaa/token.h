@@ -14,19 +14,13 @@
 
 #include "dokkaa/err.h"
 #include "dokkaa/etcd.h"
+#include "dokkaa/keys.h" /* the record, and its role */
 
 #define TOKEN_LEN 51     /* "dk_" + 48 hex digits */
-#define TOKEN_HASH_LEN 64
-#define TOKEN_ID_LEN 12
-#define TOKEN_MAX_NAME 63
+#define TOKEN_HASH_LEN KEYS_TOKEN_HASH_LEN
+#define TOKEN_ID_LEN (KEYS_TOKEN_ID_SIZE - 1)
+#define TOKEN_MAX_NAME (KEYS_TOKEN_NAME_SIZE - 1)
 #define TOKEN_TIME_LEN 20 /* 2026-11-26T01:02:03Z */
-
-enum token_role { TOKEN_ANONYMOUS, TOKEN_READ_ONLY, TOKEN_ADMIN };
-
-/* "admin" / "read-only" / "anonymous" */
-const char *token_role_name(enum token_role role);
-/* Parse "admin" or "read-only"; -1 with a precise err otherwise. */
-int token_role_parse(const char *text, enum token_role *role, err_t *err);
 
 /* Whether text has the shape of a token (not whether one exists). */
 bool token_well_formed(const char *text);
@@ -41,7 +35,7 @@ void token_id(const char *key, char *id);
  * give the secret in token (TOKEN_LEN + 1 bytes), the record's id (TOKEN_ID_LEN
  * + 1) and its creation time (TOKEN_TIME_LEN + 1, RFC 3339). The secret is shown
  * once, to whoever asked for it. revision may be NULL. */
-int token_create(etcd *e, const char *name, enum token_role role, char *token, char *id,
+int token_create(etcd *e, const char *name, enum keys_role role, char *token, char *id,
                  char *created, int64_t *revision, err_t *err);
 
 #endif

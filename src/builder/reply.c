@@ -1,0 +1,91 @@
+/* reply.c - the answers every handler queues: JSON, text as it is, and the API's
+ * error. The leaf the handlers share: it calls no handler and no router, so a
+ * request goes down from main.c's routing to a handler to here, never back up. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builder.h"
+
+/* Queue text (taken: freed here whatever happens) with the headers every answer
+ * carries. */
+static enum MHD_Result reply_queue(builder_req *r, unsigned status, const char *content_type,
+                                   char *text, size_t len, int64_t index)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", content_type);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (strncmp(content_type, "text/html", 9) == 0) /* the console: its own origin only */
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                "img-src 'self' data:; frame-ancestors 'none'");
+    if (index > 0) {
+        char idx[32];
+        snprintf(idx, sizeof idx, "%lld", (long long)index);
+        MHD_add_response_header(resp, "X-Etcd-Index", idx);
+    }
+    r->status = status;
+    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* A body that cannot be built (out of memory, or text JSON cannot carry) still
+ * gets an answer: returning MHD_NO would reset the connection with none. */
+enum MHD_Result reply_json(builder_req *r, unsigned status, json_t *body, int64_t index)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text) {
+        status = 500;
+        text = strdup("{\"code\":\"internal\",\"error\":\"the response could not be encoded as JSON\"}");
+        if (!text)
+            return MHD_NO;
+    }
+    return reply_queue(r, status, "application/json", text, strlen(text), index);
+}
+
+enum MHD_Result reply_text(builder_req *r, unsigned status, const char *content_type,
+                           const char *text, size_t len)
+{
+    char *copy = malloc(len ? len : 1);
+    if (!copy)
+        return MHD_NO;
+    memcpy(copy, text, len);
+    return reply_queue(r, status, content_type, copy, len, 0);
+}
+
+static const char *reply_error_code(unsigned status)
+{
+    switch (status) {
+    case 400: return "invalid";
+    case 401: return "unauthorized";
+    case 403: return "forbidden";
+    case 404: return "not_found";
+    case 405: return "method_not_allowed";
+    case 409: return "conflict";
+    case 413: return "too_large";
+    case 502: case 503: return "unavailable";
+    default: return "internal";
+    }
+}
+
+enum MHD_Result reply_error(builder_req *r, unsigned status, const char *fmt, ...)
+{
+    char msg[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *body = json_pack("{s:s,s:s}", "code", reply_error_code(status), "error", msg);
+    if (!body) /* not UTF-8: a name from the URL; say it without the name */
+        body = json_pack("{s:s,s:s}", "code", reply_error_code(status), "error",
+                         "the request names something that is not UTF-8 text");
+    return reply_json(r, status, body, 0);
+}
