@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,141 +331,10 @@ bool keys_is(const char *key, enum keys_kind kind, keys_key *k)
     return keys_parse(key, out, NULL) == 0 && out->kind == kind;
 }
 
-/* ---- records: decoding ----------------------------------------------------------- */
-
-/* A record being decoded: its name for messages, and where the error goes. */
-typedef struct keys_rec {
-    const char *what;
-    json_t *root;
-    err_t *err;
-} keys_rec;
-
-/* Zero the record (so that equal values are equal bytes), then open json as an
- * object. */
-static int keys_open(keys_rec *r, const char *what, const char *json, size_t len, err_t *err,
-                     void *record, size_t size)
-{
-    json_error_t jerr;
-    memset(record, 0, size);
-    r->what = what;
-    r->err = err;
-    r->root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (!r->root)
-        return err_set(err, ERR_INVALID, "%s: not JSON (line %d, column %d)", what, jerr.line,
-                       jerr.column);
-    if (!json_is_object(r->root)) {
-        json_decref(r->root);
-        r->root = NULL;
-        return err_set(err, ERR_INVALID, "%s: must be a JSON object", what);
-    }
-    return 0;
-}
-
-static int keys_wrong(keys_rec *r, const char *field, const char *expected, const json_t *v)
-{
-    char got[128] = "nothing";
-    if (json_is_string(v)) {
-        names_quote(json_string_value(v), json_string_length(v), got, sizeof got);
-    } else if (v) {
-        char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-        size_t len = text ? strlen(text) : 0;
-        /* names_utf8_cut reads text[NAMES_QUOTE_MAX]: only for a text that long */
-        size_t keep = len > NAMES_QUOTE_MAX ? names_utf8_cut(text, NAMES_QUOTE_MAX) : len;
-        snprintf(got, sizeof got, "%.*s", text ? (int)keep : 7, text ? text : "a value");
-        free(text);
-    }
-    return err_set(r->err, ERR_INVALID, "%s: %s: must be %s, got %s", r->what, field, expected, got);
-}
-
-/* A string field into out (size bytes); a missing optional one leaves out "". */
-static int keys_string(keys_rec *r, const char *field, bool required, char *out, size_t size)
-{
-    json_t *v = json_object_get(r->root, field);
-    out[0] = '\0';
-    if (!v && !required)
-        return 0;
-    if (!json_is_string(v) || json_string_length(v) >= size ||
-        strlen(json_string_value(v)) != json_string_length(v)) {
-        char expected[64];
-        snprintf(expected, sizeof expected, "a string of at most %zu bytes", size - 1);
-        return keys_wrong(r, field, expected, v);
-    }
-    memcpy(out, json_string_value(v), json_string_length(v) + 1);
-    return 0;
-}
-
-/* A string field that must be a host id. */
-static int keys_host_field(keys_rec *r, const char *field, bool required, char out[KEYS_NAME_SIZE])
-{
-    json_t *v = json_object_get(r->root, field);
-    if (!v && !required) {
-        out[0] = '\0';
-        return 0;
-    }
-    if (!json_is_string(v) || json_string_length(v) >= KEYS_NAME_SIZE ||
-        keys_check_host(json_string_value(v), NULL) < 0)
-        return keys_wrong(r, field, "a host id", v);
-    memcpy(out, json_string_value(v), json_string_length(v) + 1);
-    return 0;
-}
-
-static int keys_integer(keys_rec *r, const char *field, bool required, long long min,
-                        long long max, long long *out)
-{
-    json_t *v = json_object_get(r->root, field);
-    char expected[96];
-    *out = 0;
-    if (!v && !required)
-        return 0;
-    if (json_is_integer(v) && json_integer_value(v) >= min && json_integer_value(v) <= max) {
-        *out = json_integer_value(v);
-        return 0;
-    }
-    snprintf(expected, sizeof expected, "an integer %lld..%lld", min, max);
-    return keys_wrong(r, field, expected, v);
-}
-
-/* Close the record; on failure zero the struct, so nothing half-read is used. */
-static int keys_close(keys_rec *r, int rc, void *record, size_t size)
-{
-    json_decref(r->root);
-    if (rc < 0)
-        memset(record, 0, size);
-    return rc < 0 ? -1 : 0;
-}
-
-/* ---- records: encoding ----------------------------------------------------------- */
-
-/* Dump and free v; insertion order is kept (jansson >= 2.8), so a record's bytes
- * depend only on its values. */
-static char *keys_dump(json_t *v)
-{
-    char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
-    json_decref(v);
-    return text;
-}
-
-/* ---- the records ----------------------------------------------------------------- */
-
-char *keys_placement_encode(const keys_placement *p)
-{
-    if (!*p->from)
-        return keys_dump(json_pack("{s:s}", "host", p->host));
-    return keys_dump(json_pack("{s:s,s:s,s:I}", "host", p->host, "from", p->from, "since",
-                               (json_int_t)p->since));
-}
-
-int keys_placement_decode(const char *json, size_t len, keys_placement *p, err_t *err)
-{
-    keys_rec r;
-    if (keys_open(&r, "placement", json, len, err, p, sizeof *p) < 0)
-        return keys_close(&r, -1, p, sizeof *p);
-    int rc = keys_host_field(&r, "host", true, p->host) < 0 ||
-                     keys_host_field(&r, "from", false, p->from) < 0 ||
-                     keys_integer(&r, "since", false, 0, INT64_MAX, &p->since) < 0
-                 ? -1 : 0;
-    return keys_close(&r, rc, p, sizeof *p);
-}
+/* ---- records ----------------------------------------------------------------------
+ *
+ * Each record is a table of its fields, in the order they are written; one decoder
+ * and one encoder walk the tables. A new field of a record is one line here. */
 
 static const char *const keys_state_names[] = {
     [KEYS_STATE_UNKNOWN] = "unknown",       [KEYS_STATE_PENDING] = "pending",
@@ -496,126 +366,6 @@ int keys_state_parse(const char *text, enum keys_state *state, err_t *err)
                    "removing, exited, dead, failed, invalid, unknown; got %s", quoted);
 }
 
-char *keys_status_encode(const keys_status *s)
-{
-    /* the fields in sorted order: the bytes earlier versions wrote (JSON_SORT_KEYS) */
-    json_t *v = json_pack("{s:s}", "container", s->container);
-    if (v && *s->error)
-        json_object_set_new(v, "error", json_string(s->error));
-    if (v && (json_object_set_new(v, "host", json_string(s->host)) < 0 ||
-              json_object_set_new(v, "since", json_string(s->since)) < 0 ||
-              json_object_set_new(v, "state", json_string(keys_state_name(s->state))) < 0)) {
-        json_decref(v);
-        return NULL;
-    }
-    return keys_dump(v);
-}
-
-int keys_status_decode(const char *json, size_t len, keys_status *s, err_t *err)
-{
-    keys_rec r;
-    char state[32];
-    err_t why;
-    if (keys_open(&r, "status", json, len, err, s, sizeof *s) < 0)
-        return keys_close(&r, -1, s, sizeof *s);
-    int rc = keys_host_field(&r, "host", true, s->host) < 0 ||
-                     keys_string(&r, "container", true, s->container, sizeof s->container) < 0 ||
-                     keys_string(&r, "state", true, state, sizeof state) < 0 ||
-                     keys_string(&r, "since", false, s->since, sizeof s->since) < 0
-                 ? -1 : 0;
-    if (rc == 0 && keys_state_parse(state, &s->state, &why) < 0)
-        rc = err_set(err, ERR_INVALID, "status: %s", why.msg);
-    /* an error longer than the field is cut (on a character): it is for people */
-    json_t *e = json_object_get(r.root, "error");
-    if (rc == 0 && e && !json_is_string(e))
-        rc = keys_wrong(&r, "error", "a string", e);
-    if (rc == 0 && e) {
-        size_t keep = json_string_length(e) < sizeof s->error
-                          ? json_string_length(e)
-                          : names_utf8_cut(json_string_value(e), sizeof s->error - 1);
-        memcpy(s->error, json_string_value(e), keep);
-        s->error[keep] = '\0';
-    }
-    return keys_close(&r, rc, s, sizeof *s);
-}
-
-char *keys_service_encode(const keys_service *s)
-{
-    return keys_dump(json_pack("{s:s,s:i}", "addr", s->addr, "port", s->port));
-}
-
-int keys_service_decode(const char *json, size_t len, keys_service *s, err_t *err)
-{
-    keys_rec r;
-    long long port = 0;
-    if (keys_open(&r, "service", json, len, err, s, sizeof *s) < 0)
-        return keys_close(&r, -1, s, sizeof *s);
-    int rc = keys_string(&r, "addr", true, s->addr, sizeof s->addr) < 0 ||
-                     keys_integer(&r, "port", true, 1, 65535, &port) < 0
-                 ? -1 : 0;
-    if (rc == 0 && !*s->addr)
-        rc = keys_wrong(&r, "addr", "an address", json_object_get(r.root, "addr"));
-    s->port = (int)port;
-    return keys_close(&r, rc, s, sizeof *s);
-}
-
-char *keys_host_encode(const keys_host *h)
-{
-    return keys_dump(json_pack("{s:s,s:i,s:I,s:{},s:s,s:s}", "addr", h->addr, "cpus", h->cpus,
-                               "memory", (json_int_t)h->memory, "labels", "version", h->version,
-                               "started", h->started));
-}
-
-int keys_host_decode(const char *json, size_t len, keys_host *h, err_t *err)
-{
-    keys_rec r;
-    long long cpus = 0;
-    if (keys_open(&r, "host", json, len, err, h, sizeof *h) < 0)
-        return keys_close(&r, -1, h, sizeof *h);
-    int rc = keys_string(&r, "addr", true, h->addr, sizeof h->addr) < 0 ||
-                     keys_integer(&r, "cpus", false, 0, 1 << 20, &cpus) < 0 ||
-                     keys_integer(&r, "memory", false, 0, INT64_MAX, &h->memory) < 0 ||
-                     keys_string(&r, "version", false, h->version, sizeof h->version) < 0 ||
-                     keys_string(&r, "started", false, h->started, sizeof h->started) < 0
-                 ? -1 : 0;
-    h->cpus = (int)cpus;
-    return keys_close(&r, rc, h, sizeof *h);
-}
-
-char *keys_link_encode(const keys_link *l)
-{
-    return keys_dump(json_pack("{s:i}", "port", l->port));
-}
-
-int keys_link_decode(const char *json, size_t len, keys_link *l, err_t *err)
-{
-    keys_rec r;
-    long long port = 0;
-    if (keys_open(&r, "link", json, len, err, l, sizeof *l) < 0)
-        return keys_close(&r, -1, l, sizeof *l);
-    int rc = keys_integer(&r, "port", true, 1, 65535, &port);
-    l->port = (int)port;
-    return keys_close(&r, rc, l, sizeof *l);
-}
-
-char *keys_leader_encode(const keys_leader *l)
-{
-    return keys_dump(json_pack("{s:s}", "host", l->host));
-}
-
-int keys_leader_decode(const char *json, size_t len, keys_leader *l, err_t *err)
-{
-    keys_rec r;
-    if (keys_open(&r, "leader", json, len, err, l, sizeof *l) < 0)
-        return keys_close(&r, -1, l, sizeof *l);
-    return keys_close(&r, keys_host_field(&r, "host", true, l->host), l, sizeof *l);
-}
-
-char *keys_rebalance_encode(const keys_rebalance *r)
-{
-    return keys_dump(json_pack("{s:I}", "requested", (json_int_t)r->requested));
-}
-
 const char *keys_role_name(enum keys_role role)
 {
     switch (role) {
@@ -637,26 +387,256 @@ int keys_role_parse(const char *text, enum keys_role *role, err_t *err)
     return 0;
 }
 
-char *keys_token_encode(const keys_token *t)
+enum keys_type {
+    KEYS_T_STRING, /* char[size]; a longer value is refused */
+    KEYS_T_TEXT,   /* char[size]; a longer value is cut on a character (it is for people) */
+    KEYS_T_HOST,   /* char[KEYS_NAME_SIZE], a host id (keys_check_host) */
+    KEYS_T_INT,    /* int or long long (size), min..max */
+    KEYS_T_STATE,  /* enum keys_state, by its name */
+    KEYS_T_ROLE,   /* enum keys_role, "admin" or "read-only" */
+    KEYS_T_LABELS, /* always {} for now: written, not read */
+};
+
+#define KEYS_REQUIRED 1u   /* decoding: a record without it is refused */
+#define KEYS_OMIT_EMPTY 2u /* encoding: "" or 0 is not written */
+#define KEYS_NONEMPTY 4u   /* decoding: "" is refused */
+
+typedef struct keys_field {
+    const char *name;
+    enum keys_type type;
+    unsigned flags;
+    size_t offset, size;
+    long long min, max;
+} keys_field;
+
+#define KEYS_STR(rec, field, type, flags) \
+    {#field, type, flags, offsetof(rec, field), sizeof((rec *)0)->field, 0, 0}
+#define KEYS_NUM(rec, field, flags, min, max) \
+    {#field, KEYS_T_INT, flags, offsetof(rec, field), sizeof((rec *)0)->field, min, max}
+#define KEYS_ENUM(rec, field, type, flags) \
+    {#field, type, flags, offsetof(rec, field), sizeof((rec *)0)->field, 0, 0}
+#define KEYS_NFIELDS(table) (sizeof table / sizeof table[0])
+
+/* Fields of the records, in the order they are written. */
+static const keys_field keys_placement_fields[] = {
+    KEYS_STR(keys_placement, host, KEYS_T_HOST, KEYS_REQUIRED),
+    KEYS_STR(keys_placement, from, KEYS_T_HOST, KEYS_OMIT_EMPTY),
+    KEYS_NUM(keys_placement, since, KEYS_OMIT_EMPTY, 0, INT64_MAX),
+};
+/* sorted by name: the bytes of the versions that wrote it with JSON_SORT_KEYS */
+static const keys_field keys_status_fields[] = {
+    KEYS_STR(keys_status, container, KEYS_T_STRING, KEYS_REQUIRED),
+    KEYS_STR(keys_status, error, KEYS_T_TEXT, KEYS_OMIT_EMPTY),
+    KEYS_STR(keys_status, host, KEYS_T_HOST, KEYS_REQUIRED),
+    KEYS_STR(keys_status, since, KEYS_T_STRING, 0),
+    KEYS_ENUM(keys_status, state, KEYS_T_STATE, KEYS_REQUIRED),
+};
+static const keys_field keys_service_fields[] = {
+    KEYS_STR(keys_service, addr, KEYS_T_STRING, KEYS_REQUIRED | KEYS_NONEMPTY),
+    KEYS_NUM(keys_service, port, KEYS_REQUIRED, 1, 65535),
+};
+static const keys_field keys_host_fields[] = {
+    KEYS_STR(keys_host, addr, KEYS_T_STRING, KEYS_REQUIRED),
+    KEYS_NUM(keys_host, cpus, 0, 0, 1 << 20),
+    KEYS_NUM(keys_host, memory, 0, 0, INT64_MAX),
+    {"labels", KEYS_T_LABELS, 0, 0, 0, 0, 0},
+    KEYS_STR(keys_host, version, KEYS_T_STRING, 0),
+    KEYS_STR(keys_host, started, KEYS_T_STRING, 0),
+};
+static const keys_field keys_link_fields[] = {
+    KEYS_NUM(keys_link, port, KEYS_REQUIRED, 1, 65535),
+};
+static const keys_field keys_leader_fields[] = {
+    KEYS_STR(keys_leader, host, KEYS_T_HOST, KEYS_REQUIRED),
+};
+static const keys_field keys_rebalance_fields[] = {
+    KEYS_NUM(keys_rebalance, requested, 0, 0, INT64_MAX),
+};
+static const keys_field keys_token_fields[] = {
+    KEYS_STR(keys_token, id, KEYS_T_STRING, KEYS_REQUIRED),
+    KEYS_STR(keys_token, name, KEYS_T_STRING, KEYS_REQUIRED),
+    KEYS_ENUM(keys_token, role, KEYS_T_ROLE, KEYS_REQUIRED),
+    KEYS_STR(keys_token, created, KEYS_T_STRING, 0),
+};
+
+/* ---- decoding ---- */
+
+/* Say what is wrong with field f, quoting the value found (cut, never mid-character). */
+static int keys_wrong(const char *what, const keys_field *f, const char *expected,
+                      const json_t *v, err_t *err)
 {
-    return keys_dump(json_pack("{s:s,s:s,s:s,s:s}", "id", t->id, "name", t->name, "role",
-                               keys_role_name(t->role), "created", t->created));
+    char got[128] = "nothing";
+    if (json_is_string(v)) {
+        names_quote(json_string_value(v), json_string_length(v), got, sizeof got);
+    } else if (v) {
+        char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        size_t len = text ? strlen(text) : 0;
+        /* names_utf8_cut reads text[NAMES_QUOTE_MAX]: only for a text that long */
+        size_t keep = len > NAMES_QUOTE_MAX ? names_utf8_cut(text, NAMES_QUOTE_MAX) : len;
+        snprintf(got, sizeof got, "%.*s", text ? (int)keep : 7, text ? text : "a value");
+        free(text);
+    }
+    return err_set(err, ERR_INVALID, "%s: %s: must be %s, got %s", what, f->name, expected, got);
 }
 
-int keys_token_decode(const char *json, size_t len, keys_token *t, err_t *err)
+/* A string value without NUL bytes inside, or NULL. */
+static const char *keys_text_of(const json_t *v)
 {
-    keys_rec r;
-    char role[32];
-    err_t why;
-    if (keys_open(&r, "token", json, len, err, t, sizeof *t) < 0)
-        return keys_close(&r, -1, t, sizeof *t);
-    int rc = keys_string(&r, "id", true, t->id, sizeof t->id) < 0 ||
-                     keys_string(&r, "name", true, t->name, sizeof t->name) < 0 ||
-                     keys_string(&r, "role", true, role, sizeof role) < 0 ||
-                     keys_string(&r, "created", false, t->created, sizeof t->created) < 0
-                 ? -1 : 0;
-    if (rc == 0 && (keys_role_parse(role, &t->role, &why) < 0 || t->role == KEYS_ROLE_ANONYMOUS))
-        rc = err_set(err, ERR_INVALID, "token: role: must be \"admin\" or \"read-only\", got \"%s\"",
-                     role);
-    return keys_close(&r, rc, t, sizeof *t);
+    const char *s = json_string_value(v);
+    return s && strlen(s) == json_string_length(v) ? s : NULL;
+}
+
+/* Decode field f from v (present) into out. */
+static int keys_decode_field(const char *what, const keys_field *f, const json_t *v, char *out,
+                             err_t *err)
+{
+    const char *s = keys_text_of(v);
+    char expected[96];
+    switch (f->type) {
+    case KEYS_T_STRING:
+        snprintf(expected, sizeof expected, "a string of at most %zu bytes", f->size - 1);
+        if (!s || strlen(s) >= f->size || ((f->flags & KEYS_NONEMPTY) && !*s))
+            return keys_wrong(what, f, (f->flags & KEYS_NONEMPTY) && s && !*s ? "not empty" : expected,
+                              v, err);
+        memcpy(out, s, strlen(s) + 1);
+        return 0;
+    case KEYS_T_TEXT: {
+        if (!s)
+            return keys_wrong(what, f, "a string", v, err);
+        size_t keep = strlen(s) < f->size ? strlen(s) : names_utf8_cut(s, f->size - 1);
+        memcpy(out, s, keep);
+        out[keep] = '\0';
+        return 0;
+    }
+    case KEYS_T_HOST:
+        if (!s || strlen(s) >= f->size || keys_check_host(s, NULL) < 0)
+            return keys_wrong(what, f, "a host id", v, err);
+        memcpy(out, s, strlen(s) + 1);
+        return 0;
+    case KEYS_T_INT: {
+        json_int_t n = json_integer_value(v);
+        snprintf(expected, sizeof expected, "an integer %lld..%lld", f->min, f->max);
+        if (!json_is_integer(v) || n < f->min || n > f->max)
+            return keys_wrong(what, f, expected, v, err);
+        if (f->size == sizeof(int))
+            *(int *)(void *)out = (int)n;
+        else
+            *(long long *)(void *)out = n;
+        return 0;
+    }
+    case KEYS_T_STATE: {
+        err_t why;
+        if (keys_state_parse(s, (enum keys_state *)(void *)out, &why) < 0)
+            return err_set(err, ERR_INVALID, "%s: %s", what, why.msg);
+        return 0;
+    }
+    case KEYS_T_ROLE: {
+        enum keys_role *role = (enum keys_role *)(void *)out;
+        if (keys_role_parse(s, role, NULL) < 0 || *role == KEYS_ROLE_ANONYMOUS)
+            return keys_wrong(what, f, "\"admin\" or \"read-only\"", v, err);
+        return 0;
+    }
+    case KEYS_T_LABELS:
+        return 0;
+    }
+    return 0;
+}
+
+/* Decode json into record (size bytes) by its table. The record is zeroed first
+ * (equal values are equal bytes), and again on failure (nothing half-read is used). */
+static int keys_decode(const char *what, const keys_field *fields, size_t n, const char *json,
+                       size_t len, void *record, size_t size, err_t *err)
+{
+    json_error_t jerr;
+    int rc = 0;
+    memset(record, 0, size);
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (!root)
+        return err_set(err, ERR_INVALID, "%s: not JSON (line %d, column %d)", what, jerr.line,
+                       jerr.column);
+    if (!json_is_object(root))
+        rc = err_set(err, ERR_INVALID, "%s: must be a JSON object", what);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const json_t *v = json_object_get(root, fields[i].name);
+        if (v)
+            rc = keys_decode_field(what, &fields[i], v, (char *)record + fields[i].offset, err);
+        else if (fields[i].flags & KEYS_REQUIRED)
+            rc = keys_wrong(what, &fields[i], fields[i].type == KEYS_T_HOST ? "a host id" : "set",
+                            NULL, err);
+    }
+    json_decref(root);
+    if (rc < 0)
+        memset(record, 0, size);
+    return rc < 0 ? -1 : 0;
+}
+
+/* ---- encoding ---- */
+
+/* Field f of record as JSON; *skip when KEYS_OMIT_EMPTY leaves it out. */
+static json_t *keys_encode_field(const keys_field *f, const char *in, bool *skip)
+{
+    long long n = 0;
+    switch (f->type) {
+    case KEYS_T_STRING:
+    case KEYS_T_TEXT:
+    case KEYS_T_HOST:
+        *skip = (f->flags & KEYS_OMIT_EMPTY) && !*in;
+        return *skip ? NULL : json_string(in);
+    case KEYS_T_INT:
+        n = f->size == sizeof(int) ? *(const int *)(const void *)in
+                                   : *(const long long *)(const void *)in;
+        *skip = (f->flags & KEYS_OMIT_EMPTY) && n == 0;
+        return *skip ? NULL : json_integer(n);
+    case KEYS_T_STATE:
+        return json_string(keys_state_name(*(const enum keys_state *)(const void *)in));
+    case KEYS_T_ROLE:
+        return json_string(keys_role_name(*(const enum keys_role *)(const void *)in));
+    case KEYS_T_LABELS:
+        return json_object();
+    }
+    return NULL;
+}
+
+/* The compact JSON of record by its table, fields in the table's order (jansson
+ * keeps insertion order), so a record's bytes depend only on its values. */
+static char *keys_encode(const keys_field *fields, size_t n, const void *record)
+{
+    json_t *v = json_object();
+    char *text = NULL;
+    for (size_t i = 0; v && i < n; i++) {
+        bool skip = false;
+        json_t *field = keys_encode_field(&fields[i], (const char *)record + fields[i].offset, &skip);
+        if (!skip && (!field || json_object_set_new(v, fields[i].name, field) < 0))
+            goto out;
+    }
+    text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+out:
+    json_decref(v);
+    return text;
+}
+
+/* ---- the codecs ---- */
+
+#define KEYS_CODEC(record, what)                                                          \
+    char *keys_##record##_encode(const keys_##record *r)                                  \
+    {                                                                                     \
+        return keys_encode(keys_##record##_fields, KEYS_NFIELDS(keys_##record##_fields), r); \
+    }                                                                                     \
+    int keys_##record##_decode(const char *json, size_t len, keys_##record *r, err_t *err) \
+    {                                                                                     \
+        return keys_decode(what, keys_##record##_fields, KEYS_NFIELDS(keys_##record##_fields), \
+                           json, len, r, sizeof *r, err);                                 \
+    }
+
+KEYS_CODEC(placement, "placement")
+KEYS_CODEC(status, "status")
+KEYS_CODEC(service, "service")
+KEYS_CODEC(host, "host")
+KEYS_CODEC(link, "link")
+KEYS_CODEC(leader, "leader")
+KEYS_CODEC(token, "token")
+
+char *keys_rebalance_encode(const keys_rebalance *r)
+{
+    return keys_encode(keys_rebalance_fields, KEYS_NFIELDS(keys_rebalance_fields), r);
 }
