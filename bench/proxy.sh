@@ -171,9 +171,9 @@ start_ambassador() {
     dk_start "$TMP/ambassador.pid" "$TMP/ambassador.log" "${ON_PROXY_CPUS[@]}" \
         "$BIN/dokkaa-ambassador" --etcd "$ETCD" --listen 127.0.0.1 "${allow[@]}" --metrics-port 0
     etcdput /links/bench/iperf "{\"port\": $AMB_IPERF}" &&
-    etcdput /services/bench/iperf/bench---iperf "{\"addr\": \"127.0.0.1\", \"port\": $IPERF_PORT}" &&
+    etcdput /services/bench/iperf/bench---iperf@bench "{\"addr\": \"127.0.0.1\", \"port\": $IPERF_PORT}" &&
     etcdput /links/bench/nginx "{\"port\": $AMB_NGINX}" &&
-    etcdput /services/bench/nginx/bench---nginx "{\"addr\": \"127.0.0.1\", \"port\": $NGINX_PORT}" ||
+    etcdput /services/bench/nginx/bench---nginx@bench "{\"addr\": \"127.0.0.1\", \"port\": $NGINX_PORT}" ||
         fail "etcdctl put failed"
     dk_wait 15 "the ambassador on 127.0.0.1:$AMB_IPERF" listening "$AMB_IPERF" &&
     dk_wait 15 "the ambassador on 127.0.0.1:$AMB_NGINX" listening "$AMB_NGINX" ||

@@ -21,6 +21,7 @@
 
 #include "dokkaa/http.h"
 #include "dokkaa/log.h"
+#include "dokkaa/sleep.h"
 
 /* Whole-request bound for unary calls: etcd answers in milliseconds when healthy; a
  * member that cannot reach quorum makes the gateway wait, and we would rather report. */
@@ -109,16 +110,16 @@ static int etcd_json_set_bytes(json_t *obj, const char *name, const char *data, 
 }
 
 /* Set key (and range_end for a prefix: the prefix with its last byte incremented,
- * dropping trailing 0xff bytes; "\0" means "no upper bound"). An empty prefix means
- * every key, which etcd spells key "\0", range_end "\0". */
+ * dropping trailing 0xff bytes). An empty key is refused (-1): as a prefix it would
+ * mean every key, and "" is what keys.h's builders give for parts that do not fit,
+ * so a bug upstream must never read, watch or delete the whole store. */
 static int etcd_json_set_range(json_t *obj, const char *key, bool prefix)
 {
     size_t n = strlen(key);
+    if (n == 0)
+        return -1;
     if (!prefix)
         return etcd_json_set_bytes(obj, "key", key, n);
-    if (n == 0)
-        return etcd_json_set_bytes(obj, "key", "", 1) |
-               etcd_json_set_bytes(obj, "range_end", "", 1);
     char *end = malloc(n + 1);
     if (!end)
         return -1;
@@ -431,7 +432,9 @@ static int etcd_range(etcd *e, const char *key, bool prefix, etcd_kvs *out, err_
     json_t *req = json_object(), *resp = NULL;
     int rc = -1;
     memset(out, 0, sizeof *out);
-    if (!req || etcd_json_set_range(req, key, prefix) < 0)
+    if (!*key)
+        err_set(err, ERR_INVALID, "an empty key (refused: as a prefix it is every key)");
+    else if (!req || etcd_json_set_range(req, key, prefix) < 0)
         etcd_oom(err);
     else if (etcd_call(e, "/v3/kv/range", req, &resp, err) == 0)
         rc = etcd_kvs_decode(resp, "kvs", out, err);
@@ -489,6 +492,12 @@ int etcd_put(etcd *e, const char *key, const char *value, int64_t lease, int64_t
 
 int etcd_delete(etcd *e, const char *key, bool prefix, etcd_kvs *prev, err_t *err)
 {
+    if (!*key) {
+        if (prev)
+            memset(prev, 0, sizeof *prev);
+        return err_set(err, ERR_INVALID, "etcd delete: an empty key (refused: as a prefix it "
+                                         "is every key)");
+    }
     json_t *req = etcd_delete_json(key, prefix), *resp = NULL;
     int rc = !req || (prev && json_object_set_new(req, "prev_kv", json_true()) < 0)
                  ? etcd_oom(err)
@@ -555,7 +564,7 @@ static json_t *etcd_op_json(const etcd_op *op)
 }
 
 /* Append every cmp or op as JSON to a new array under name; -1 if one cannot be built
- * (out of memory, or an enum value out of range). */
+ * (out of memory, an enum value out of range, or an empty key). */
 static int etcd_txn_list(json_t *req, const char *name, const void *items, size_t n, size_t size,
                          json_t *(*to_json)(const void *))
 {
@@ -946,18 +955,6 @@ static void etcd_watch_stream(struct etcd_watch *w, const atomic_bool *stop)
     }
 }
 
-/* Sleep ms, in short slices so that a stop request is seen promptly. */
-static bool etcd_watch_sleep(long ms, const atomic_bool *stop)
-{
-    for (long slept = 0; slept < ms; slept += 50) {
-        if (stop && atomic_load(stop))
-            return false;
-        struct timespec ts = {0, 50L * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    return !(stop && atomic_load(stop));
-}
-
 int etcd_watch(etcd *e, const char *prefix, int64_t start_revision, etcd_watch_fn fn, void *ud,
                const atomic_bool *stop, int64_t *compact_revision, err_t *err)
 {
@@ -984,7 +981,7 @@ int etcd_watch(etcd *e, const char *prefix, int64_t start_revision, etcd_watch_f
             backoff = ETCD_BACKOFF_MIN_MS;
         }
         e->current = (e->current + 1) % e->nendpoints;
-        if (!etcd_watch_sleep(backoff, stop))
+        if (!sleep_ms(backoff, stop))
             continue; /* the loop head reports the cancellation */
         backoff = backoff * 2 > ETCD_BACKOFF_MAX_MS ? ETCD_BACKOFF_MAX_MS : backoff * 2;
     }

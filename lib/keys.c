@@ -232,7 +232,8 @@ static int keys_parse_apps(keys_walk *w, keys_key *k)
                                 "placement key (/apps/<app>/<name>/instances/<i>)";
     if (keys_app_and(w, k, "container name", k->name, shape) < 0)
         return -1;
-    if (keys_skip(w, "/manifest") && !*w->p) {
+    if (strcmp(w->p, "/manifest") == 0) { /* the whole rest: not a prefix of it */
+        w->p += strlen(w->p);
         k->kind = KEYS_MANIFEST;
         return 0;
     }
@@ -248,20 +249,34 @@ static int keys_parse_status(keys_walk *w, keys_key *k)
     return keys_instance_end(w, k, "/", KEYS_STATUS, shape);
 }
 
-/* /services/<app>/<service>/<container>@<host>: the container is "<app>---<name>"
- * or "<app>---<name>---<i>" (names.h), of the key's own app. */
+/* Whether container is a name names_container gives an instance of app: "<app>---<name>"
+ * (instance 0) or "<app>---<name>---<i>" (i in 1..MANIFEST_MAX_SCALE-1, canonical). */
+static bool keys_container_of(const char *container, const char *app)
+{
+    size_t alen = strlen(app);
+    if (strncmp(container, app, alen) != 0 || strncmp(container + alen, "---", 3) != 0)
+        return false;
+    const char *name = container + alen + 3, *sep = strstr(name, "---");
+    size_t nlen = sep ? (size_t)(sep - name) : strlen(name);
+    if (names_label_reason(name, nlen))
+        return false; /* a label has no "--", so the first "---" ends the name */
+    if (!sep)
+        return true;
+    const char *i = sep + 3;
+    size_t digits = strspn(i, "0123456789");
+    return digits >= 1 && digits <= 3 && !i[digits] && i[0] != '0';
+}
+
+/* /services/<app>/<service>/<container>@<host>, the container one of the app's. */
 static int keys_parse_service(keys_walk *w, keys_key *k)
 {
     static const char shape[] = "expected /services/<app>/<service>/<container>@<host>";
-    char prefix[KEYS_NAME_SIZE + 3];
     if (keys_app_and(w, k, "service name", k->service, shape) < 0)
         return -1;
     if (!keys_skip(w, "/"))
         return keys_bad(w, "%s", shape);
     size_t len = keys_take(w, "@/", k->container, sizeof k->container);
-    snprintf(prefix, sizeof prefix, "%s---", k->app);
-    if (len == 0 || len >= sizeof k->container || strncmp(k->container, prefix, strlen(prefix)) != 0 ||
-        strspn(k->container, "abcdefghijklmnopqrstuvwxyz0123456789-") != len)
+    if (len >= sizeof k->container || !keys_container_of(k->container, k->app))
         return keys_bad(w, "container: must be <app>---<name>[---<i>] of app \"%s\"", k->app);
     if (!keys_skip(w, "@"))
         return keys_bad(w, "%s", shape);
@@ -381,9 +396,12 @@ int keys_role_parse(const char *text, enum keys_role *role, err_t *err)
         *role = KEYS_ROLE_ADMIN;
     else if (text && strcmp(text, "read-only") == 0)
         *role = KEYS_ROLE_READ_ONLY;
-    else
-        return err_set(err, ERR_INVALID, "role: must be \"admin\" or \"read-only\", got \"%s\"",
-                       text ? text : "");
+    else {
+        char quoted[128] = "nothing";
+        if (text)
+            names_quote(text, strlen(text), quoted, sizeof quoted);
+        return err_set(err, ERR_INVALID, "role: must be \"admin\" or \"read-only\", got %s", quoted);
+    }
     return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "dokkaa/keys.h"
+#include "dokkaa/names.h"
 
 #define LINKS_TRIES 20
 
@@ -40,9 +41,12 @@ int links_parse_range(const char *text, links_range *range, err_t *err)
 {
     char end;
     if (sscanf(text, "%d-%d%c", &range->min, &range->max, &end) != 2 || range->min < 1024 ||
-        range->max > 65535 || range->min > range->max)
-        return err_set(err, ERR_INVALID, "link ports: expected MIN-MAX within 1024-65535, got \"%s\"",
-                       text);
+        range->max > 65535 || range->min > range->max) {
+        char quoted[128];
+        names_quote(text, strlen(text), quoted, sizeof quoted);
+        return err_set(err, ERR_INVALID, "link ports: expected MIN-MAX within 1024-65535, got %s",
+                       quoted);
+    }
     return 0;
 }
 

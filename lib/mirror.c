@@ -8,9 +8,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "dokkaa/log.h"
+#include "dokkaa/sleep.h"
 
 struct mirror {
     etcd *e;
@@ -74,12 +74,6 @@ static bool mirror_on_events(void *ud, const etcd_event *events, size_t n)
     return true;
 }
 
-static void mirror_pause(mirror *m)
-{
-    for (int i = 0; i < 10 && !atomic_load(&m->stop); i++)
-        usleep(100 * 1000);
-}
-
 static void *mirror_thread(void *arg)
 {
     mirror *m = arg;
@@ -88,7 +82,7 @@ static void *mirror_thread(void *arg)
         etcd_kvs fresh;
         if (etcd_get_prefix(m->e, m->prefix, &fresh, &err) < 0) {
             log_warn("mirror %s: %s", m->prefix, err.msg);
-            mirror_pause(m);
+            sleep_ms(1000, &m->stop);
             continue;
         }
         etcd_kvs_free(&m->kvs);

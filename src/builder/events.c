@@ -9,8 +9,9 @@
  * afresh, it gets "event: resync" and should read the views again. Only keys of
  * the table (keys.h) are sent, each with its kind and the app and name (or
  * service) the key names; token records never are. The value is the record as
- * stored, passed on whole: the stream shows what etcd holds, not a view of it. A comment line every 15 s keeps proxies and clients from taking
- * a quiet stream for a dead one. */
+ * stored, passed on whole: the stream shows what etcd holds, not a view of it.
+ * A comment line every 15 s keeps proxies and clients from taking a quiet stream
+ * for a dead one. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -151,7 +151,7 @@ static json_t *view_instance(const store_snap *snap, const char *app, const char
     names_container(container, sizeof container, app, name, i);
     return json_pack("{s:s,s:s,s:i,s:s,s:s?,s:s,s:s?,s:o,s:s?}", "app", app, "name", name,
                      "instance", i, "container", container, "host", host, "state",
-                     reported ? keys_state_name(st.state) : "pending", "since",
+                     keys_state_name(reported ? st.state : KEYS_STATE_PENDING), "since",
                      reported ? view_or_null(st.since) : NULL, "age_seconds",
                      age >= 0 ? json_integer(age) : json_null(), "error",
                      reported ? view_or_null(st.error) : NULL);
@@ -267,8 +267,8 @@ json_t *view_services(const store_snap *snap)
         /* an announcement that does not decode is listed, without an address */
         if (keys_service_decode(kv[i].value, kv[i].value_len, &svc, NULL) < 0)
             memset(&svc, 0, sizeof svc);
-        /* the instance as the key names it: which container, on which host */
-        snprintf(instance, sizeof instance, "%s@%s", k.container, k.host);
+        /* the instance as the key names it, its last segment: container@host */
+        snprintf(instance, sizeof instance, "%s", strrchr(kv[i].key, '/') + 1);
         json_array_append_new(instances, json_pack("{s:s,s:s,s:i}", "instance", instance,
                                                    "addr", svc.addr, "port", svc.port));
     }

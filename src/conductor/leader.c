@@ -77,7 +77,7 @@ static int leader_hosts(reconciler *r, char (**hosts)[64], size_t *n, err_t *err
             snprintf((*hosts)[(*n)++], sizeof **hosts, "%s", k.host);
         } else {
             err_prefix(&why, "not a host (ignored)");
-            reconcile_warn(r, kvs.kvs[i].key, why.msg);
+            warned_key(&r->warned, kvs.kvs[i].key, why.msg);
         }
     }
     etcd_kvs_free(&kvs);

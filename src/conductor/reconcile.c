@@ -50,18 +50,9 @@ void reconciler_free(reconciler *r)
     docker_free(r->d);
     kvset_clear(&r->announced);
     kvset_clear(&r->failures);
-    kvset_clear(&r->warned);
-    kvset_clear(&r->warned_now);
+    warned_free(&r->warned);
     pthread_mutex_destroy(&r->mu);
     free(r);
-}
-
-void reconcile_warn(reconciler *r, const char *key, const char *msg)
-{
-    const char *last = kvset_get(&r->warned, key);
-    if (!last || strcmp(last, msg) != 0)
-        log_warn("%s: %s", key, msg);
-    kvset_set(&r->warned_now, key, msg);
 }
 
 static void reconcile_view_free(reconcile_view *v)
@@ -87,7 +78,7 @@ static void reconcile_add_placement(reconciler *r, reconcile_view *v, const etcd
     err_t e;
     if (keys_placement_decode(kv->value, kv->value_len, &rec, &e) < 0) {
         err_prefix(&e, "not a placement");
-        reconcile_warn(r, kv->key, e.msg);
+        warned_key(&r->warned, kv->key, e.msg);
         return;
     }
     snprintf(p->app, sizeof p->app, "%s", k->app);
@@ -111,7 +102,7 @@ static void reconcile_add_spec(reconciler *r, reconcile_view *v, const etcd_kv *
     s->valid = manifest_parse(kv->value, kv->value_len, &s->m, &e) == 0;
     if (!s->valid) {
         snprintf(s->error, sizeof s->error, "%s", e.msg);
-        reconcile_warn(r, kv->key, e.msg);
+        warned_key(&r->warned, kv->key, e.msg);
     }
     v->nspecs++;
 }
@@ -137,7 +128,7 @@ static int reconcile_read_apps(reconciler *r, reconcile_view *v, err_t *err)
             reconcile_add_placement(r, v, &kvs.kvs[i], &k);
         } else {
             err_prefix(&why, "unknown key under /apps/ (ignored)");
-            reconcile_warn(r, kvs.kvs[i].key, why.msg);
+            warned_key(&r->warned, kvs.kvs[i].key, why.msg);
         }
     }
     etcd_kvs_free(&kvs);
@@ -224,15 +215,6 @@ static void reconcile_prefetch(reconciler *r, const reconcile_view *v)
         prefetch_want(r->c, images, n);
 }
 
-/* Keys that were bad last pass and are fine now are forgotten, so that they are
- * reported again if they break again. */
-static void reconcile_rotate_warnings(reconciler *r)
-{
-    kvset_clear(&r->warned);
-    r->warned = r->warned_now;
-    r->warned_now = (kvset){0};
-}
-
 bool reconciler_pass(reconciler *r)
 {
     reconcile_view v = {0};
@@ -262,7 +244,7 @@ bool reconciler_pass(reconciler *r)
         goto out;
     }
     changed += act_run(r, actions, nactions);
-    reconcile_rotate_warnings(r);
+    warned_pass_done(&r->warned); /* keys fine again are forgotten */
 out:
     free(actions);
     reconcile_view_free(&v);

@@ -12,6 +12,7 @@
 #include "dokkaa/etcd.h"
 #include "dokkaa/keys.h"
 #include "kvset.h"
+#include "warned.h"
 #include "plan.h"
 #include "sched.h"
 #include "spec.h"
@@ -24,8 +25,7 @@ struct reconciler {
     kvset announced;      /* what etcd holds from this host */
     int announced_epoch;  /* the lease epoch it was written under */
     kvset failures;       /* container name -> why its last create/start failed */
-    kvset warned;         /* etcd key -> the problem last logged for it */
-    kvset warned_now;     /* ... this pass: keys no longer bad are forgotten */
+    warned warned;        /* problems with keys, logged once */
     char leader_warned[sizeof(((err_t *)0)->msg)]; /* leader.c's failure last logged,
                                                       "" since a pass without one */
     bool unreachable;     /* the last pass could not read etcd or the engine */
@@ -42,9 +42,6 @@ typedef struct reconcile_view {
     plan_container *containers;    /* containers[i] describes list[i] */
     size_t ncontainers;
 } reconcile_view;
-
-/* Log a problem with an etcd key once, not on every pass. */
-void reconcile_warn(reconciler *r, const char *key, const char *msg);
 
 /* leader.c: campaign for /cluster/leader; when leading, schedule and write the
  * placements. Returns true when it wrote any. */

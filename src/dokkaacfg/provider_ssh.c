@@ -203,9 +203,8 @@ int provider_ssh_add_trust(ssh_cluster *c, const char *cidr, err_t *err)
     net_cidr parsed;
     /* checked as the builder's --trust will read it (net.h), and kept as written:
      * it ends up in the hosts' dokkaa.conf (at most 18 characters: it fits) */
-    if (net_cidr_parse(cidr, &parsed, NULL) < 0)
-        return err_set(err, ERR_INVALID, "--trust: expected an IPv4 network like 10.0.0.0/24, "
-                                         "got \"%s\"", cidr);
+    if (net_cidr_parse(cidr, &parsed, err) < 0)
+        return err_prefix(err, "--trust");
     for (size_t i = 0; i < c->ntrust; i++)
         if (strcmp(c->trust[i], cidr) == 0)
             return 0;

@@ -30,10 +30,16 @@ test_51_conductor_refuses_a_host_id_that_cannot_name_keys() {
     assert_eq 0 "$(e2e_count_keys /hosts/a)" "nothing registered"
 }
 
+# (The builder's --trust is a list, split at commas and spaces like $DOKKAA_TRUST, so
+# a text with a space is two texts to it: not among these.)
 test_52_every_network_flag_reads_the_same_texts() {
-    local bad
-    for bad in 10.0.0.0/+24 '10.0.0.0/ 24' 10.0.0.0/024 10.0.0.0/33 10.0.0/24 10.0.0.0/24x; do
+    local bad out
+    for bad in 10.0.0.0/+24 10.0.0.0/-0 10.0.0.0/024 10.0.0.0/33 10.0.0/24 10.0.0.0/24x 10.0.0.1junk; do
         flags_refused "\"$bad\": expected an IPv4 network" dokkaa-builder --trust "$bad" || return 1
         flags_refused "\"$bad\": expected an IPv4 network" dokkaa-ambassador --allow "$bad" || return 1
+        # dokkaacfg up refuses it before it reaches any host (exit 1: nothing was done)
+        out=$(HOME="$E2E_ROOT" "$E2E_BIN/dokkaacfg" up --provider=ssh --host 127.0.0.1 --trust "$bad" 2>&1) &&
+            fail "up --trust $bad: accepted"
+        [[ "$out" == *"--trust: \"$bad\": expected an IPv4 network"* ]] || fail "up --trust $bad: $out" || return 1
     done
 }

@@ -402,6 +402,25 @@ static void test_txn_prefix_mod(void **state)
     assert_false(ok);
 }
 
+/* An empty key is what keys.h's builders give for parts that do not fit: it must
+ * never read, compare or delete the whole store (as a prefix, "" is every key). */
+static void test_empty_key_is_refused(void **state)
+{
+    etcd *e = *state;
+    err_t err = {0};
+    etcd_kvs kvs;
+    bool ok = true;
+    CHECK(etcd_put(e, "/t/empty/kept", "1", 0, NULL, &err));
+    assert_int_equal(etcd_delete(e, "", true, NULL, &err), -1);
+    assert_int_equal(err.code, ERR_INVALID);
+    assert_int_equal(etcd_get_prefix(e, "", &kvs, &err), -1);
+    etcd_op wipe = {.type = ETCD_OP_DELETE, .key = "", .prefix = true};
+    assert_int_equal(etcd_txn(e, NULL, 0, &wipe, 1, NULL, 0, &ok, &err), -1);
+    CHECK(etcd_get(e, "/t/empty/kept", &kvs, &err));
+    assert_int_equal(kvs.n, 1);
+    etcd_kvs_free(&kvs);
+}
+
 /* ---- leases ---------------------------------------------------------------------- */
 
 static void test_lease(void **state)
@@ -786,6 +805,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_values, client_setup, client_teardown),
         cmocka_unit_test_setup_teardown(test_txn_create_if_absent, client_setup, client_teardown),
         cmocka_unit_test_setup_teardown(test_txn_prefix_mod, client_setup, client_teardown),
+        cmocka_unit_test_setup_teardown(test_empty_key_is_refused, client_setup, client_teardown),
         cmocka_unit_test_setup_teardown(test_lease, client_setup, client_teardown),
         cmocka_unit_test_setup_teardown(test_watch_history, client_setup, client_teardown),
         cmocka_unit_test_setup_teardown(test_watch_large_values, client_setup, client_teardown),

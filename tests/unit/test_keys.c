@@ -70,6 +70,8 @@ static void test_round_trip_keys(void **state)
     parse_ok(keys_host_key(key, "web-1.example.com"), KEYS_HOST, &k);
     assert_string_equal(k.host, "web-1.example.com");
 
+    parse_ok(keys_service_key(key, "dummy", "nginx", "dummy---web", "h1"), KEYS_SERVICE, &k);
+    parse_ok(keys_service_key(key, "dummy", "nginx", "dummy---nginx---999", "h1"), KEYS_SERVICE, &k);
     parse_ok(keys_service_key(key, "dummy", "nginx", "dummy---nginx---2", "h1"), KEYS_SERVICE, &k);
     assert_string_equal(key, "/services/dummy/nginx/dummy---nginx---2@h1");
     assert_string_equal(k.app, "dummy");
@@ -166,6 +168,17 @@ static void test_malformed_keys(void **state)
     parse_bad("/services/a/s/a---n@h1/x", "expected");
     parse_bad("/services/a/s/@h1", "container");
     parse_bad("/services/a/S/a---n@h1", "service name");
+    /* the container is a name names_container gives, not just its alphabet */
+    parse_bad("/services/a/s/a---@h1", "container");
+    parse_bad("/services/a/s/a------@h1", "container");
+    parse_bad("/services/a/s/a---b---01@h1", "container");
+    parse_bad("/services/a/s/a---b---0@h1", "container");
+    parse_bad("/services/a/s/a---b---1000@h1", "container");
+    parse_bad("/services/a/s/a---b--c@h1", "container");
+    parse_bad("/services/a/s/ab---c@h1", "container");
+    /* a manifest key is the whole key, not a prefix of another */
+    parse_bad("/apps/a/b/manifest/instances/0", "not a manifest key");
+    parse_bad("/apps/a/b/manifestinstances/0", "not a manifest key");
     parse_bad("/links/a", "expected");
     parse_bad("/links/a/s/x", "expected");
     parse_bad("/tokens/abc", "sha256");

@@ -24,8 +24,9 @@
  *    0..MANIFEST_MAX_SCALE-1, a host id is keys_check_host's; so a key that parses
  *    is the one key its parts would build, and whoever deletes it by its parts
  *    deletes it;
- *  - a builder given parts too long for their kind writes "" (which etcd refuses)
- *    rather than a cut key that could name another one;
+ *  - a builder whose key would not fit in KEYS_SIZE writes "" rather than a cut key
+ *    that could name another one; etcd.c refuses "" (as a prefix it would be every
+ *    key), and the programs check names (names.h) before they build keys of them;
  *  - decoders check every field they know and ignore fields they do not, so that a
  *    newer conductor's extra field never breaks an older builder mid-upgrade;
  *    encoders write the fields in a fixed order, so that a record that did not
@@ -174,7 +175,9 @@ typedef struct keys_service {
 char *keys_service_encode(const keys_service *s);
 int keys_service_decode(const char *json, size_t len, keys_service *s, err_t *err);
 
-/* /hosts/<host> */
+/* /hosts/<host>. The record also has "labels" (DESIGN.md), written as {} and not
+ * read: nothing sets host labels yet; the constraints that will use them add the
+ * field here. */
 typedef struct keys_host {
     char addr[KEYS_NAME_SIZE];
     int cpus;
