@@ -47,6 +47,7 @@ valgrind_units() {
     return $rc
 }
 
+step "structure (keys in lib/keys.c only, no call loops)" tests/structure/run.sh
 step "build (release)" build build-check -DCMAKE_BUILD_TYPE=RelWithDebInfo
 step "build (ASan+UBSan)" build build-asan -DCMAKE_BUILD_TYPE=Debug -DDOKKAA_SANITIZE=ON
 step "unit tests" ctest --test-dir build-check --output-on-failure
