@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # make check: every test of Dokkaa.
+#   0. the structure (tests/structure): no program spells an etcd key, no call loops
 #   1. unit tests (cmocka, via ctest), built plain and with ASan+UBSan
 #   2. the unit tests again under valgrind (no leak, no invalid access)
 #   3. the end-to-end suite (tests/e2e) against real etcd and the real Docker
