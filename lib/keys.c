@@ -427,54 +427,54 @@ typedef struct keys_field {
     long long min, max;
 } keys_field;
 
-#define KEYS_STR(rec, field, type, flags) \
+/* A field of struct rec, of a type that has no range (a string, an enum)... */
+#define KEYS_FIELD(rec, field, type, flags) \
     {#field, type, flags, offsetof(rec, field), sizeof((rec *)0)->field, 0, 0}
+/* ... or an integer in min..max. */
 #define KEYS_NUM(rec, field, flags, min, max) \
     {#field, KEYS_T_INT, flags, offsetof(rec, field), sizeof((rec *)0)->field, min, max}
-#define KEYS_ENUM(rec, field, type, flags) \
-    {#field, type, flags, offsetof(rec, field), sizeof((rec *)0)->field, 0, 0}
 #define KEYS_NFIELDS(table) (sizeof table / sizeof table[0])
 
 /* Fields of the records, in the order they are written. */
 static const keys_field keys_placement_fields[] = {
-    KEYS_STR(keys_placement, host, KEYS_T_HOST, KEYS_REQUIRED),
-    KEYS_STR(keys_placement, from, KEYS_T_HOST, KEYS_OMIT_EMPTY),
+    KEYS_FIELD(keys_placement, host, KEYS_T_HOST, KEYS_REQUIRED),
+    KEYS_FIELD(keys_placement, from, KEYS_T_HOST, KEYS_OMIT_EMPTY),
     KEYS_NUM(keys_placement, since, KEYS_OMIT_EMPTY, 0, INT64_MAX),
 };
 /* sorted by name: the bytes of the versions that wrote it with JSON_SORT_KEYS */
 static const keys_field keys_status_fields[] = {
-    KEYS_STR(keys_status, container, KEYS_T_STRING, KEYS_REQUIRED),
-    KEYS_STR(keys_status, error, KEYS_T_TEXT, KEYS_OMIT_EMPTY),
-    KEYS_STR(keys_status, host, KEYS_T_HOST, KEYS_REQUIRED),
-    KEYS_STR(keys_status, since, KEYS_T_STRING, 0),
-    KEYS_ENUM(keys_status, state, KEYS_T_STATE, KEYS_REQUIRED),
+    KEYS_FIELD(keys_status, container, KEYS_T_STRING, KEYS_REQUIRED),
+    KEYS_FIELD(keys_status, error, KEYS_T_TEXT, KEYS_OMIT_EMPTY),
+    KEYS_FIELD(keys_status, host, KEYS_T_HOST, KEYS_REQUIRED),
+    KEYS_FIELD(keys_status, since, KEYS_T_STRING, 0),
+    KEYS_FIELD(keys_status, state, KEYS_T_STATE, KEYS_REQUIRED),
 };
 static const keys_field keys_service_fields[] = {
-    KEYS_STR(keys_service, addr, KEYS_T_STRING, KEYS_REQUIRED | KEYS_NONEMPTY),
+    KEYS_FIELD(keys_service, addr, KEYS_T_STRING, KEYS_REQUIRED | KEYS_NONEMPTY),
     KEYS_NUM(keys_service, port, KEYS_REQUIRED, 1, 65535),
 };
 static const keys_field keys_host_fields[] = {
-    KEYS_STR(keys_host, addr, KEYS_T_STRING, KEYS_REQUIRED),
+    KEYS_FIELD(keys_host, addr, KEYS_T_STRING, KEYS_REQUIRED),
     KEYS_NUM(keys_host, cpus, 0, 0, 1 << 20),
     KEYS_NUM(keys_host, memory, 0, 0, INT64_MAX),
     {"labels", KEYS_T_LABELS, 0, 0, 0, 0, 0},
-    KEYS_STR(keys_host, version, KEYS_T_STRING, 0),
-    KEYS_STR(keys_host, started, KEYS_T_STRING, 0),
+    KEYS_FIELD(keys_host, version, KEYS_T_STRING, 0),
+    KEYS_FIELD(keys_host, started, KEYS_T_STRING, 0),
 };
 static const keys_field keys_link_fields[] = {
     KEYS_NUM(keys_link, port, KEYS_REQUIRED, 1, 65535),
 };
 static const keys_field keys_leader_fields[] = {
-    KEYS_STR(keys_leader, host, KEYS_T_HOST, KEYS_REQUIRED),
+    KEYS_FIELD(keys_leader, host, KEYS_T_HOST, KEYS_REQUIRED),
 };
 static const keys_field keys_rebalance_fields[] = {
     KEYS_NUM(keys_rebalance, requested, 0, 0, INT64_MAX),
 };
 static const keys_field keys_token_fields[] = {
-    KEYS_STR(keys_token, id, KEYS_T_STRING, KEYS_REQUIRED),
-    KEYS_STR(keys_token, name, KEYS_T_STRING, KEYS_REQUIRED),
-    KEYS_ENUM(keys_token, role, KEYS_T_ROLE, KEYS_REQUIRED),
-    KEYS_STR(keys_token, created, KEYS_T_STRING, 0),
+    KEYS_FIELD(keys_token, id, KEYS_T_STRING, KEYS_REQUIRED),
+    KEYS_FIELD(keys_token, name, KEYS_T_STRING, KEYS_REQUIRED),
+    KEYS_FIELD(keys_token, role, KEYS_T_ROLE, KEYS_REQUIRED),
+    KEYS_FIELD(keys_token, created, KEYS_T_STRING, 0),
 };
 
 /* ---- decoding ---- */
