@@ -9,6 +9,9 @@
  *   key                                              record         written by
  *   /apps/<app>/<name>/manifest                      manifest.h     user, builder
  *   /apps/<app>/<name>/instances/<i>                 keys_placement the elected scheduler
+ *   /apps/<app>/<name>/rollout                       keys_rollout   the elected scheduler
+ *   /apps/<app>/<name>/author                        keys_author    builder (beside the manifest)
+ *   /revisions/<app>/<name>/<n>                      keys_revision  the elected scheduler
  *   /hosts/<host>                                    keys_host      the host's conductor
  *   /status/<app>/<name>/<i>                         keys_status    the conductor running it
  *   /services/<app>/<service>/<container>@<host>     keys_service   the conductor running it
@@ -48,6 +51,8 @@
 #define KEYS_TOKEN_HASH_LEN 64  /* sha256 in hex */
 #define KEYS_TOKEN_ID_SIZE 13   /* 12 hex digits and the NUL */
 #define KEYS_TOKEN_NAME_SIZE 64 /* 1..63 printable ASCII, and the NUL */
+#define KEYS_HASH_SIZE 17       /* a manifest hash: 16 hex digits and the NUL */
+#define KEYS_BY_SIZE 160        /* who made a revision, for people */
 
 /* The prefixes, for ranges and watches. */
 #define KEYS_APPS "/apps/"
@@ -57,6 +62,7 @@
 #define KEYS_LINKS "/links/"
 #define KEYS_CLUSTER "/cluster/"
 #define KEYS_TOKENS "/tokens/"
+#define KEYS_REVISIONS "/revisions/"
 #define KEYS_LEADER_KEY "/cluster/leader"
 #define KEYS_REBALANCE_KEY "/cluster/rebalance"
 
@@ -73,6 +79,9 @@ enum keys_kind {
     KEYS_LEADER,
     KEYS_REBALANCE,
     KEYS_TOKEN,     /* hash */
+    KEYS_ROLLOUT,   /* app, name */
+    KEYS_AUTHOR,    /* app, name */
+    KEYS_REVISION,  /* app, name, revision */
 };
 
 /* A key taken apart; the fields its kind does not have are "" (instance -1). */
@@ -85,7 +94,10 @@ typedef struct keys_key {
     char container[KEYS_CONTAINER_SIZE];
     char hash[KEYS_TOKEN_HASH_LEN + 1];
     int instance;
+    int revision;   /* KEYS_REVISION: 1..KEYS_MAX_REVISION; else 0 */
 } keys_key;
+
+#define KEYS_MAX_REVISION 999999999
 
 /* Take key apart. -1 with ERR_INVALID (and k->kind KEYS_OTHER) when it is not a
  * key of the table spelled canonically; err then says what is wrong with it, as
@@ -110,6 +122,9 @@ const char *keys_service_key(char *key, const char *app, const char *service,
                              const char *container, const char *host);
 const char *keys_link_key(char *key, const char *app, const char *service);
 const char *keys_token_key(char *key, const char *hash);
+const char *keys_rollout_key(char *key, const char *app, const char *name);
+const char *keys_author_key(char *key, const char *app, const char *name);
+const char *keys_revision_key(char *key, const char *app, const char *name, int revision);
 
 /* Prefixes of a part of the table, each ending in '/'. A NULL name or service gives
  * the prefix of the whole app. */
@@ -118,6 +133,7 @@ const char *keys_instances_prefix(char *key, const char *app, const char *name);
 const char *keys_status_prefix(char *key, const char *app, const char *name);      /* /status/a/[n/] */
 const char *keys_services_prefix(char *key, const char *app, const char *service); /* /services/a/[s/] */
 const char *keys_links_prefix(char *key, const char *app);                         /* /links/a/ */
+const char *keys_revisions_prefix(char *key, const char *app, const char *name);   /* /revisions/a/[n/] */
 
 /* ---- records --------------------------------------------------------------------- */
 
@@ -129,6 +145,8 @@ const char *keys_links_prefix(char *key, const char *app);                      
  * handoff (sched.h) also where it comes from and since when (Unix seconds). */
 typedef struct keys_placement {
     char host[KEYS_NAME_SIZE];
+    char hash[KEYS_HASH_SIZE]; /* the revision (manifest hash) it is to run; "" in records
+                                * of versions before rollouts: whatever it runs */
     char from[KEYS_NAME_SIZE]; /* "" unless handed off */
     long long since;           /* with from */
 } keys_placement;
@@ -156,11 +174,19 @@ const char *keys_state_name(enum keys_state state);
 /* The state named text, or -1 with a precise err. */
 int keys_state_parse(const char *text, enum keys_state *state, err_t *err);
 
-/* /status/<app>/<name>/<i> */
+/* An instance's health (manifest "health"): none without a health check. */
+enum keys_health { KEYS_HEALTH_NONE, KEYS_HEALTH_STARTING, KEYS_HEALTH_HEALTHY, KEYS_HEALTH_UNHEALTHY };
+/* "starting", "healthy", "unhealthy"; "" for none */
+const char *keys_health_name(enum keys_health health);
+
+/* /status/<app>/<name>/<i>. During a start-first rollout it describes the instance's
+ * next container (container is names_next's), the one the rollout waits for. */
 typedef struct keys_status {
     char host[KEYS_NAME_SIZE];
     char container[KEYS_CONTAINER_SIZE];
+    char hash[KEYS_HASH_SIZE];   /* the revision the container runs ("" unknown) */
     enum keys_state state;
+    enum keys_health health;     /* omitted when none */
     char since[KEYS_TIME_SIZE]; /* when it entered state */
     char error[KEYS_ERROR_SIZE]; /* "" for none */
 } keys_status;
@@ -207,6 +233,68 @@ typedef struct keys_rebalance {
     long long requested;
 } keys_rebalance;
 char *keys_rebalance_encode(const keys_rebalance *r);
+
+/* How a rollout stands or ended (keys_rollout.state, keys_revision.outcome):
+ * "rolling", "rolled-out", "rolled-back", "paused", "failed" (it failed with
+ * nothing to roll back to), "superseded" (a newer revision came first). */
+enum keys_outcome {
+    KEYS_OUTCOME_ROLLING,
+    KEYS_OUTCOME_ROLLED_OUT,
+    KEYS_OUTCOME_ROLLED_BACK,
+    KEYS_OUTCOME_PAUSED,
+    KEYS_OUTCOME_FAILED,
+    KEYS_OUTCOME_SUPERSEDED,
+};
+const char *keys_outcome_name(enum keys_outcome outcome);
+int keys_outcome_parse(const char *text, enum keys_outcome *outcome, err_t *err);
+
+/* /apps/<app>/<name>/rollout: the scheduler's record of the manifest's current
+ * revision and how its rollout stands; a new leader carries on from it. */
+typedef struct keys_rollout {
+    int revision;                 /* 1..KEYS_MAX_REVISION */
+    char hash[KEYS_HASH_SIZE];    /* the revision's manifest hash */
+    char stable[KEYS_HASH_SIZE];  /* the hash of the last revision that rolled out healthy
+                                   * ("" none): where an automatic rollback goes */
+    enum keys_outcome state;
+    bool rollback;                /* an automatic rollback: all instances at once, and a
+                                   * failure pauses (a rollback is never rolled back) */
+    int updated;                  /* instances running the revision, healthy */
+    int failed;                   /* instances of the revision that failed */
+    int total;                    /* scale */
+    long long since;              /* Unix seconds the rollout began */
+    char reason[KEYS_ERROR_SIZE]; /* why it failed, paused or rolled back; "" */
+} keys_rollout;
+char *keys_rollout_encode(const keys_rollout *r);
+int keys_rollout_decode(const char *json, size_t len, keys_rollout *r, err_t *err);
+
+/* /apps/<app>/<name>/author: who wrote the manifest, written with it (builder) so
+ * that the scheduler can name them in the revision it records. It speaks for the
+ * manifest only while hash is the manifest's; written around the builder, a
+ * revision is by "etcd". */
+typedef struct keys_author {
+    char by[KEYS_BY_SIZE];
+    char hash[KEYS_HASH_SIZE];
+} keys_author;
+char *keys_author_encode(const keys_author *a);
+int keys_author_decode(const char *json, size_t len, keys_author *a, err_t *err);
+
+/* /revisions/<app>/<name>/<n>: one kept revision of a manifest (the last
+ * KEYS_REVISIONS_KEPT). Outside /apps/ so that the conductors' full read of /apps/
+ * every pass does not carry the history. */
+#define KEYS_REVISIONS_KEPT 10
+typedef struct keys_revision {
+    int revision;
+    char hash[KEYS_HASH_SIZE];
+    char by[KEYS_BY_SIZE];
+    char at[KEYS_TIME_SIZE];
+    enum keys_outcome outcome;
+    char reason[KEYS_ERROR_SIZE];
+    char *manifest;               /* the manifest as written (decode allocates it, up to
+                                   * MANIFEST_MAX_BYTES; keys_revision_free) */
+} keys_revision;
+char *keys_revision_encode(const keys_revision *r);
+int keys_revision_decode(const char *json, size_t len, keys_revision *r, err_t *err);
+void keys_revision_free(keys_revision *r);
 
 /* /tokens/<hash>: a token's record (token.h makes tokens); the secret itself is
  * never stored. The id is the first 12 hex digits of the hash. */

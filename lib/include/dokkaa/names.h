@@ -29,6 +29,13 @@ bool names_is_lower_alnum(char c);
  * Returns snprintf's result. */
 int names_container(char *buf, size_t size, const char *app, const char *name, int instance);
 
+/* Name of instance i's next container, the new revision started beside the running
+ * one during a start-first rollout: names_container's and ".next"
+ * ("web---nginx---2.next"). Renamed to names_container's once the old one is gone.
+ * Returns snprintf's result. */
+#define NAMES_NEXT_SUFFIX ".next"
+int names_next(char *buf, size_t size, const char *app, const char *name, int instance);
+
 /* Environment variable prefix of a linked service: "SERVICE_" + upper case, '-' -> '_'
  * ("my-db" -> "SERVICE_MY_DB"). Returns snprintf's result. */
 int names_service_env(char *buf, size_t size, const char *service);
