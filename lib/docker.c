@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dokkaa/http.h"
 
@@ -135,6 +136,82 @@ int docker_container_remove(docker *d, const char *id, err_t *err)
     if (err)
         *err = e;
     return -1;
+}
+
+int docker_container_rename(docker *d, const char *id, const char *name, err_t *err)
+{
+    char path[512], *escaped = http_escape(name);
+    if (!escaped)
+        return err_set(err, ERR_SYS, "docker rename: out of memory");
+    snprintf(path, sizeof path, "/containers/%s/rename?name=%s", id, escaped);
+    free(escaped);
+    return docker_call(d, "POST", path, NULL, NULL, NULL, err);
+}
+
+int docker_container_restart_policy(docker *d, const char *id, const char *policy, err_t *err)
+{
+    char path[512];
+    json_t *body = json_pack("{s:{s:s}}", "RestartPolicy", "Name", policy);
+    snprintf(path, sizeof path, "/containers/%s/update", id);
+    int rc = body ? docker_call(d, "POST", path, body, NULL, NULL, err)
+                  : err_set(err, ERR_SYS, "docker update: out of memory");
+    json_decref(body);
+    return rc;
+}
+
+/* Create the exec, start it detached, then poll its state: the attached form would
+ * hold a hijacked stream open, which the HTTP client here does not speak. */
+int docker_exec(docker *d, const char *id, char *const *argv, int timeout_ms, int *exit_code,
+                err_t *err)
+{
+    char path[512];
+    json_t *cmd = json_array(), *created = NULL, *info = NULL, *start = NULL, *body = NULL;
+    int rc = -1;
+    for (size_t i = 0; cmd && argv[i]; i++)
+        json_array_append_new(cmd, json_string(argv[i]));
+    body = cmd ? json_pack("{s:o,s:b,s:b}", "Cmd", cmd, "AttachStdout", 0, "AttachStderr", 0)
+               : NULL;
+    start = json_pack("{s:b}", "Detach", 1);
+    if (!body || !start) {
+        err_set(err, ERR_SYS, "docker exec: out of memory");
+        goto out;
+    }
+    snprintf(path, sizeof path, "/containers/%s/exec", id);
+    if (docker_call(d, "POST", path, body, NULL, &created, err) < 0)
+        goto out;
+    const char *exec = json_string_value(json_object_get(created, "Id"));
+    if (!exec) {
+        err_set(err, ERR_REMOTE, "docker exec: the engine gave no exec id");
+        goto out;
+    }
+    snprintf(path, sizeof path, "/exec/%s/start", exec);
+    if (docker_call(d, "POST", path, start, NULL, NULL, err) < 0)
+        goto out;
+    snprintf(path, sizeof path, "/exec/%s/json", exec);
+    for (int waited = 0;; waited += 20) {
+        json_decref(info);
+        info = NULL;
+        if (docker_call(d, "GET", path, NULL, NULL, &info, err) < 0)
+            goto out;
+        if (!json_is_true(json_object_get(info, "Running")) &&
+            json_is_integer(json_object_get(info, "ExitCode"))) {
+            *exit_code = (int)json_integer_value(json_object_get(info, "ExitCode"));
+            rc = 0;
+            goto out;
+        }
+        if (waited >= timeout_ms) {
+            err_set(err, ERR_UNAVAIL, "still running after %d ms", timeout_ms);
+            goto out;
+        }
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+out:
+    json_decref(body);
+    json_decref(start);
+    json_decref(created);
+    json_decref(info);
+    return rc;
 }
 
 int docker_container_inspect(docker *d, const char *id, json_t **out, err_t *err)

@@ -71,6 +71,26 @@ const char *keys_token_key(char *key, const char *hash)
     return keys_format(key, KEYS_TOKENS "%s", hash);
 }
 
+const char *keys_rollout_key(char *key, const char *app, const char *name)
+{
+    return keys_format(key, KEYS_APPS "%s/%s/rollout", app, name);
+}
+
+const char *keys_author_key(char *key, const char *app, const char *name)
+{
+    return keys_format(key, KEYS_APPS "%s/%s/author", app, name);
+}
+
+/* A revision outside 1..KEYS_MAX_REVISION gives "" too: its key would not parse. */
+const char *keys_revision_key(char *key, const char *app, const char *name, int revision)
+{
+    if (revision < 1 || revision > KEYS_MAX_REVISION) {
+        key[0] = '\0';
+        return key;
+    }
+    return keys_format(key, KEYS_REVISIONS "%s/%s/%d", app, name, revision);
+}
+
 const char *keys_app_prefix(char *key, const char *app)
 {
     return keys_format(key, KEYS_APPS "%s/", app);
@@ -96,6 +116,12 @@ const char *keys_services_prefix(char *key, const char *app, const char *service
 const char *keys_links_prefix(char *key, const char *app)
 {
     return keys_format(key, KEYS_LINKS "%s/", app);
+}
+
+const char *keys_revisions_prefix(char *key, const char *app, const char *name)
+{
+    return name ? keys_format(key, KEYS_REVISIONS "%s/%s/", app, name)
+                : keys_format(key, KEYS_REVISIONS "%s/", app);
 }
 
 /* ---- parsing keys ---------------------------------------------------------------- */
@@ -171,19 +197,26 @@ static int keys_host_segment(keys_walk *w, char out[KEYS_NAME_SIZE])
     return keys_check_host(out, &why) < 0 ? keys_bad(w, "%s", why.msg) : 0;
 }
 
-/* An instance number as the builders write it: no sign, no leading zero. "%d" would
- * take "01" and "+1" too, keys that nobody could delete by the name it writes. */
-static int keys_number(keys_walk *w, int *instance)
+/* A number ending the key as the builders write it (an instance, a revision): no
+ * sign, no leading zero, in min..max (max has at most 9 digits, so atoi cannot
+ * overflow). "%d" would take "01" and "+1" too, keys that nobody could delete by the
+ * name it writes. */
+static int keys_decimal(keys_walk *w, const char *what, int min, int max, int *out)
 {
     const char *s = w->p;
     size_t len = strspn(s, "0123456789");
-    if (len == 0 || s[len] != '\0' || (s[0] == '0' && len > 1) || len > 4 ||
-        atoi(s) >= MANIFEST_MAX_SCALE)
-        return keys_bad(w, "instance: must be a number 0..%d without sign or leading zero",
-                        MANIFEST_MAX_SCALE - 1);
-    *instance = atoi(s);
+    if (len == 0 || s[len] != '\0' || (s[0] == '0' && len > 1) || len > 9 || atoi(s) < min ||
+        atoi(s) > max)
+        return keys_bad(w, "%s: must be a number %d..%d without sign or leading zero", what,
+                        min, max);
+    *out = atoi(s);
     w->p += len;
     return 0;
+}
+
+static int keys_number(keys_walk *w, int *instance)
+{
+    return keys_decimal(w, "instance", 0, MANIFEST_MAX_SCALE - 1, instance);
 }
 
 static bool keys_skip(keys_walk *w, const char *literal)
@@ -225,19 +258,39 @@ static int keys_instance_end(keys_walk *w, keys_key *k, const char *sep, enum ke
     return 0;
 }
 
-/* /apps/<app>/<name>/manifest | /apps/<app>/<name>/instances/<i> */
+/* /apps/<app>/<name>/{manifest,rollout,author} | /apps/<app>/<name>/instances/<i> */
 static int keys_parse_apps(keys_walk *w, keys_key *k)
 {
     static const char shape[] = "not a manifest key (/apps/<app>/<name>/manifest) nor a "
-                                "placement key (/apps/<app>/<name>/instances/<i>)";
+                                "rollout, author or placement key (/apps/<app>/<name>/rollout, "
+                                "/apps/<app>/<name>/author, /apps/<app>/<name>/instances/<i>)";
+    static const struct {
+        const char *rest;
+        enum keys_kind kind;
+    } whole[] = {{"/manifest", KEYS_MANIFEST}, {"/rollout", KEYS_ROLLOUT}, {"/author", KEYS_AUTHOR}};
     if (keys_app_and(w, k, "container name", k->name, shape) < 0)
         return -1;
-    if (strcmp(w->p, "/manifest") == 0) { /* the whole rest: not a prefix of it */
-        w->p += strlen(w->p);
-        k->kind = KEYS_MANIFEST;
-        return 0;
-    }
+    for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++)
+        if (strcmp(w->p, whole[i].rest) == 0) { /* the whole rest: not a prefix of it */
+            w->p += strlen(w->p);
+            k->kind = whole[i].kind;
+            return 0;
+        }
     return keys_instance_end(w, k, "/instances/", KEYS_INSTANCE, shape);
+}
+
+/* /revisions/<app>/<name>/<n> */
+static int keys_parse_revision(keys_walk *w, keys_key *k)
+{
+    static const char shape[] = "expected /revisions/<app>/<name>/<n>";
+    if (keys_app_and(w, k, "container name", k->name, shape) < 0)
+        return -1;
+    if (!keys_skip(w, "/"))
+        return keys_bad(w, "%s", shape);
+    if (keys_decimal(w, "revision", 1, KEYS_MAX_REVISION, &k->revision) < 0)
+        return -1;
+    k->kind = KEYS_REVISION;
+    return 0;
 }
 
 /* /status/<app>/<name>/<i> */
@@ -250,13 +303,21 @@ static int keys_parse_status(keys_walk *w, keys_key *k)
 }
 
 /* Whether container is a name names_container gives an instance of app: "<app>---<name>"
- * (instance 0) or "<app>---<name>---<i>" (i in 1..MANIFEST_MAX_SCALE-1, canonical). */
+ * (instance 0) or "<app>---<name>---<i>" (i in 1..MANIFEST_MAX_SCALE-1, canonical); or
+ * names_next's, the same with NAMES_NEXT_SUFFIX once (a start-first rollout's next
+ * container publishes its services too). */
 static bool keys_container_of(const char *container, const char *app)
 {
-    size_t alen = strlen(app);
-    if (strncmp(container, app, alen) != 0 || strncmp(container + alen, "---", 3) != 0)
+    char base[KEYS_CONTAINER_SIZE];
+    size_t len = strlen(container), slen = strlen(NAMES_NEXT_SUFFIX), alen = strlen(app);
+    if (len >= sizeof base)
         return false;
-    const char *name = container + alen + 3, *sep = strstr(name, "---");
+    memcpy(base, container, len + 1);
+    if (len > slen && strcmp(base + len - slen, NAMES_NEXT_SUFFIX) == 0)
+        base[len - slen] = '\0'; /* what is left must be names_container's: one suffix */
+    if (strncmp(base, app, alen) != 0 || strncmp(base + alen, "---", 3) != 0)
+        return false;
+    const char *name = base + alen + 3, *sep = strstr(name, "---");
     size_t nlen = sep ? (size_t)(sep - name) : strlen(name);
     if (names_label_reason(name, nlen))
         return false; /* a label has no "--", so the first "---" ends the name */
@@ -277,7 +338,8 @@ static int keys_parse_service(keys_walk *w, keys_key *k)
         return keys_bad(w, "%s", shape);
     size_t len = keys_take(w, "@/", k->container, sizeof k->container);
     if (len >= sizeof k->container || !keys_container_of(k->container, k->app))
-        return keys_bad(w, "container: must be <app>---<name>[---<i>] of app \"%s\"", k->app);
+        return keys_bad(w, "container: must be <app>---<name>[---<i>][" NAMES_NEXT_SUFFIX
+                           "] of app \"%s\"", k->app);
     if (!keys_skip(w, "@"))
         return keys_bad(w, "%s", shape);
     if (keys_host_segment(w, k->host) < 0 || keys_end(w, shape) < 0)
@@ -325,13 +387,15 @@ int keys_parse(const char *key, keys_key *k, err_t *err)
         rc = keys_parse_link(&w, k);
     else if (keys_skip(&w, KEYS_TOKENS))
         rc = keys_parse_token(&w, k);
+    else if (keys_skip(&w, KEYS_REVISIONS))
+        rc = keys_parse_revision(&w, k);
     else if (strcmp(key, KEYS_LEADER_KEY) == 0)
         rc = 0, k->kind = KEYS_LEADER;
     else if (strcmp(key, KEYS_REBALANCE_KEY) == 0)
         rc = 0, k->kind = KEYS_REBALANCE;
     else
         rc = keys_bad(&w, "not a key of Dokkaa's (/apps/, /hosts/, /status/, /services/, "
-                          "/links/, /cluster/, /tokens/)");
+                          "/links/, /cluster/, /tokens/, /revisions/)");
     if (rc < 0) {
         memset(k, 0, sizeof *k);
         k->instance = -1;
@@ -405,14 +469,79 @@ int keys_role_parse(const char *text, enum keys_role *role, err_t *err)
     return 0;
 }
 
+static const char *const keys_health_names[] = {
+    [KEYS_HEALTH_NONE] = "",
+    [KEYS_HEALTH_STARTING] = "starting",
+    [KEYS_HEALTH_HEALTHY] = "healthy",
+    [KEYS_HEALTH_UNHEALTHY] = "unhealthy",
+};
+#define KEYS_NHEALTHS (sizeof keys_health_names / sizeof keys_health_names[0])
+
+const char *keys_health_name(enum keys_health health)
+{
+    return (size_t)health < KEYS_NHEALTHS ? keys_health_names[health] : "";
+}
+
+/* The health named text (never none: a record without a health check has no field). */
+static int keys_health_parse(const char *text, enum keys_health *health)
+{
+    for (size_t i = KEYS_HEALTH_STARTING; text && i < KEYS_NHEALTHS; i++)
+        if (strcmp(text, keys_health_names[i]) == 0) {
+            *health = (enum keys_health)i;
+            return 0;
+        }
+    return -1;
+}
+
+static const char *const keys_outcome_names[] = {
+    [KEYS_OUTCOME_ROLLING] = "rolling",         [KEYS_OUTCOME_ROLLED_OUT] = "rolled-out",
+    [KEYS_OUTCOME_ROLLED_BACK] = "rolled-back", [KEYS_OUTCOME_PAUSED] = "paused",
+    [KEYS_OUTCOME_FAILED] = "failed",           [KEYS_OUTCOME_SUPERSEDED] = "superseded",
+};
+#define KEYS_NOUTCOMES (sizeof keys_outcome_names / sizeof keys_outcome_names[0])
+#define KEYS_OUTCOME_LIST \
+    "\"rolling\", \"rolled-out\", \"rolled-back\", \"paused\", \"failed\" or \"superseded\""
+
+/* "unknown" for a value out of the enum, which no decoder accepts. */
+const char *keys_outcome_name(enum keys_outcome outcome)
+{
+    return (size_t)outcome < KEYS_NOUTCOMES ? keys_outcome_names[outcome] : "unknown";
+}
+
+int keys_outcome_parse(const char *text, enum keys_outcome *outcome, err_t *err)
+{
+    for (size_t i = 0; text && i < KEYS_NOUTCOMES; i++)
+        if (strcmp(text, keys_outcome_names[i]) == 0) {
+            *outcome = (enum keys_outcome)i;
+            return 0;
+        }
+    char quoted[128] = "nothing";
+    if (text)
+        names_quote(text, strlen(text), quoted, sizeof quoted);
+    return err_set(err, ERR_INVALID, "outcome: must be " KEYS_OUTCOME_LIST ", got %s", quoted);
+}
+
+/* A manifest hash as keys.h's records hold it: 16 lower-case hex digits, exactly. */
+static bool keys_is_hash(const char *s)
+{
+    return strlen(s) == KEYS_HASH_SIZE - 1 && strspn(s, "0123456789abcdef") == KEYS_HASH_SIZE - 1;
+}
+
 enum keys_type {
-    KEYS_T_STRING, /* char[size]; a longer value is refused */
-    KEYS_T_TEXT,   /* char[size]; a longer value is cut on a character (it is for people) */
-    KEYS_T_HOST,   /* char[KEYS_NAME_SIZE], a host id (keys_check_host) */
-    KEYS_T_INT,    /* int or long long (size), min..max */
-    KEYS_T_STATE,  /* enum keys_state, by its name */
-    KEYS_T_ROLE,   /* enum keys_role, "admin" or "read-only" */
-    KEYS_T_LABELS, /* always {} for now: written, not read */
+    KEYS_T_STRING,  /* char[size]; a longer value is refused */
+    KEYS_T_TEXT,    /* char[size]; a longer value is cut on a character (it is for people) */
+    KEYS_T_HOST,    /* char[KEYS_NAME_SIZE], a host id (keys_check_host) */
+    KEYS_T_HASH,    /* char[KEYS_HASH_SIZE], a manifest hash (keys_is_hash); "" only as an
+                     * omitted field: present, it is 16 lower-case hex digits */
+    KEYS_T_INT,     /* int or long long (size), min..max */
+    KEYS_T_BOOL,    /* bool, JSON true or false (with KEYS_OMIT_EMPTY false is not written) */
+    KEYS_T_STATE,   /* enum keys_state, by its name */
+    KEYS_T_HEALTH,  /* enum keys_health, by its name; none is only an omitted field */
+    KEYS_T_OUTCOME, /* enum keys_outcome, by its name */
+    KEYS_T_ROLE,    /* enum keys_role, "admin" or "read-only" */
+    KEYS_T_LABELS,  /* always {} for now: written, not read */
+    KEYS_T_ALLOC,   /* char *, a string of at most max bytes that the decoder strdup()s
+                     * (keys_free_fields frees it); encoded from NULL as "" */
 };
 
 #define KEYS_REQUIRED 1u   /* decoding: a record without it is refused */
@@ -433,18 +562,27 @@ typedef struct keys_field {
 /* ... or an integer in min..max. */
 #define KEYS_NUM(rec, field, flags, min, max) \
     {#field, KEYS_T_INT, flags, offsetof(rec, field), sizeof((rec *)0)->field, min, max}
+/* ... or a string the decoder allocates, of at most max bytes. */
+#define KEYS_ALLOC(rec, field, flags, max) \
+    {#field, KEYS_T_ALLOC, flags, offsetof(rec, field), sizeof((rec *)0)->field, 0, max}
 #define KEYS_NFIELDS(table) (sizeof table / sizeof table[0])
 
-/* Fields of the records, in the order they are written. */
+/* Fields of the records, in the order they are written. A field added to an existing
+ * record is KEYS_OMIT_EMPTY, so that a record without it keeps its bytes (the unit
+ * test holds the old ones); it goes in name order in a sorted table, else last. */
 static const keys_field keys_placement_fields[] = {
     KEYS_FIELD(keys_placement, host, KEYS_T_HOST, KEYS_REQUIRED),
     KEYS_FIELD(keys_placement, from, KEYS_T_HOST, KEYS_OMIT_EMPTY),
     KEYS_NUM(keys_placement, since, KEYS_OMIT_EMPTY, 0, INT64_MAX),
+    KEYS_FIELD(keys_placement, hash, KEYS_T_HASH, KEYS_OMIT_EMPTY),
+    KEYS_NUM(keys_placement, changed, KEYS_OMIT_EMPTY, 0, INT64_MAX),
 };
 /* sorted by name: the bytes of the versions that wrote it with JSON_SORT_KEYS */
 static const keys_field keys_status_fields[] = {
     KEYS_FIELD(keys_status, container, KEYS_T_STRING, KEYS_REQUIRED),
     KEYS_FIELD(keys_status, error, KEYS_T_TEXT, KEYS_OMIT_EMPTY),
+    KEYS_FIELD(keys_status, hash, KEYS_T_HASH, KEYS_OMIT_EMPTY),
+    KEYS_FIELD(keys_status, health, KEYS_T_HEALTH, KEYS_OMIT_EMPTY),
     KEYS_FIELD(keys_status, host, KEYS_T_HOST, KEYS_REQUIRED),
     KEYS_FIELD(keys_status, since, KEYS_T_STRING, 0),
     KEYS_FIELD(keys_status, state, KEYS_T_STATE, KEYS_REQUIRED),
@@ -476,6 +614,43 @@ static const keys_field keys_token_fields[] = {
     KEYS_FIELD(keys_token, role, KEYS_T_ROLE, KEYS_REQUIRED),
     KEYS_FIELD(keys_token, created, KEYS_T_STRING, 0),
 };
+static const keys_field keys_rollout_fields[] = {
+    KEYS_NUM(keys_rollout, revision, KEYS_REQUIRED, 1, KEYS_MAX_REVISION),
+    KEYS_FIELD(keys_rollout, hash, KEYS_T_HASH, KEYS_REQUIRED),
+    KEYS_FIELD(keys_rollout, stable, KEYS_T_HASH, KEYS_OMIT_EMPTY),
+    KEYS_FIELD(keys_rollout, state, KEYS_T_OUTCOME, KEYS_REQUIRED),
+    KEYS_FIELD(keys_rollout, rollback, KEYS_T_BOOL, KEYS_OMIT_EMPTY),
+    KEYS_NUM(keys_rollout, updated, 0, 0, MANIFEST_MAX_SCALE),
+    KEYS_NUM(keys_rollout, failed, 0, 0, MANIFEST_MAX_SCALE),
+    KEYS_NUM(keys_rollout, total, 0, 0, MANIFEST_MAX_SCALE),
+    KEYS_NUM(keys_rollout, since, 0, 0, INT64_MAX),
+    KEYS_FIELD(keys_rollout, reason, KEYS_T_TEXT, KEYS_OMIT_EMPTY),
+};
+static const keys_field keys_author_fields[] = {
+    KEYS_FIELD(keys_author, by, KEYS_T_TEXT, KEYS_REQUIRED | KEYS_NONEMPTY),
+    KEYS_FIELD(keys_author, hash, KEYS_T_HASH, KEYS_REQUIRED),
+};
+/* The manifest last: the short fields read first in etcdctl's output. */
+static const keys_field keys_revision_fields[] = {
+    KEYS_NUM(keys_revision, revision, KEYS_REQUIRED, 1, KEYS_MAX_REVISION),
+    KEYS_FIELD(keys_revision, hash, KEYS_T_HASH, KEYS_REQUIRED),
+    KEYS_FIELD(keys_revision, by, KEYS_T_TEXT, KEYS_REQUIRED | KEYS_NONEMPTY),
+    KEYS_FIELD(keys_revision, at, KEYS_T_STRING, 0),
+    KEYS_FIELD(keys_revision, outcome, KEYS_T_OUTCOME, KEYS_REQUIRED),
+    KEYS_FIELD(keys_revision, reason, KEYS_T_TEXT, KEYS_OMIT_EMPTY),
+    KEYS_ALLOC(keys_revision, manifest, KEYS_REQUIRED, MANIFEST_MAX_BYTES),
+};
+
+/* Free the KEYS_T_ALLOC fields of record (NULL after), the others left as they are. */
+static void keys_free_fields(const keys_field *fields, size_t n, void *record)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fields[i].type == KEYS_T_ALLOC) {
+            char **p = (char **)(void *)((char *)record + fields[i].offset);
+            free(*p);
+            *p = NULL;
+        }
+}
 
 /* ---- decoding ---- */
 
@@ -519,8 +694,8 @@ static int keys_decode_field(const char *what, const keys_field *f, const json_t
         memcpy(out, s, strlen(s) + 1);
         return 0;
     case KEYS_T_TEXT: {
-        if (!s)
-            return keys_wrong(what, f, "a string", v, err);
+        if (!s || ((f->flags & KEYS_NONEMPTY) && !*s))
+            return keys_wrong(what, f, s ? "not empty" : "a string", v, err);
         size_t keep = strlen(s) < f->size ? strlen(s) : names_utf8_cut(s, f->size - 1);
         memcpy(out, s, keep);
         out[keep] = '\0';
@@ -530,6 +705,16 @@ static int keys_decode_field(const char *what, const keys_field *f, const json_t
         if (!s || strlen(s) >= f->size || keys_check_host(s, NULL) < 0)
             return keys_wrong(what, f, "a host id", v, err);
         memcpy(out, s, strlen(s) + 1);
+        return 0;
+    case KEYS_T_HASH:
+        if (!s || strlen(s) >= f->size || !keys_is_hash(s))
+            return keys_wrong(what, f, "16 lower-case hex digits", v, err);
+        memcpy(out, s, strlen(s) + 1);
+        return 0;
+    case KEYS_T_BOOL:
+        if (!json_is_boolean(v))
+            return keys_wrong(what, f, "true or false", v, err);
+        *(bool *)(void *)out = json_is_true(v);
         return 0;
     case KEYS_T_INT: {
         json_int_t n = json_integer_value(v);
@@ -548,6 +733,14 @@ static int keys_decode_field(const char *what, const keys_field *f, const json_t
             return err_set(err, ERR_INVALID, "%s: %s", what, why.msg);
         return 0;
     }
+    case KEYS_T_HEALTH:
+        if (keys_health_parse(s, (enum keys_health *)(void *)out) < 0)
+            return keys_wrong(what, f, "\"starting\", \"healthy\" or \"unhealthy\"", v, err);
+        return 0;
+    case KEYS_T_OUTCOME:
+        if (keys_outcome_parse(s, (enum keys_outcome *)(void *)out, NULL) < 0)
+            return keys_wrong(what, f, KEYS_OUTCOME_LIST, v, err);
+        return 0;
     case KEYS_T_ROLE: {
         enum keys_role *role = (enum keys_role *)(void *)out;
         if (keys_role_parse(s, role, NULL) < 0 || *role == KEYS_ROLE_ANONYMOUS)
@@ -556,12 +749,24 @@ static int keys_decode_field(const char *what, const keys_field *f, const json_t
     }
     case KEYS_T_LABELS:
         return 0;
+    case KEYS_T_ALLOC: {
+        snprintf(expected, sizeof expected, "a string of at most %lld bytes", f->max);
+        if (!s || (long long)strlen(s) > f->max)
+            return keys_wrong(what, f, expected, v, err);
+        char *copy = strdup(s);
+        if (!copy)
+            return err_sys(err, "%s: %s", what, f->name);
+        *(char **)(void *)out = copy;
+        return 0;
+    }
     }
     return 0;
 }
 
 /* Decode json into record (size bytes) by its table. The record is zeroed first
- * (equal values are equal bytes), and again on failure (nothing half-read is used). */
+ * (equal values are equal bytes), and again on failure (nothing half-read is used,
+ * nothing stays allocated). Zeroed first: an allocated field of a record decoded
+ * before is the caller's to free (keys_revision_free) before decoding into it again. */
 static int keys_decode(const char *what, const keys_field *fields, size_t n, const char *json,
                        size_t len, void *record, size_t size, err_t *err)
 {
@@ -579,12 +784,17 @@ static int keys_decode(const char *what, const keys_field *fields, size_t n, con
         if (v)
             rc = keys_decode_field(what, &fields[i], v, (char *)record + fields[i].offset, err);
         else if (fields[i].flags & KEYS_REQUIRED)
-            rc = keys_wrong(what, &fields[i], fields[i].type == KEYS_T_HOST ? "a host id" : "set",
+            rc = keys_wrong(what, &fields[i],
+                            fields[i].type == KEYS_T_HOST   ? "a host id"
+                            : fields[i].type == KEYS_T_HASH ? "16 lower-case hex digits"
+                                                            : "set",
                             NULL, err);
     }
     json_decref(root);
-    if (rc < 0)
+    if (rc < 0) {
+        keys_free_fields(fields, n, record); /* what the fields before the bad one took */
         memset(record, 0, size);
+    }
     return rc < 0 ? -1 : 0;
 }
 
@@ -598,8 +808,26 @@ static json_t *keys_encode_field(const keys_field *f, const char *in, bool *skip
     case KEYS_T_STRING:
     case KEYS_T_TEXT:
     case KEYS_T_HOST:
+    case KEYS_T_HASH:
         *skip = (f->flags & KEYS_OMIT_EMPTY) && !*in;
         return *skip ? NULL : json_string(in);
+    case KEYS_T_BOOL: {
+        bool b = *(const bool *)(const void *)in;
+        *skip = (f->flags & KEYS_OMIT_EMPTY) && !b;
+        return *skip ? NULL : json_boolean(b);
+    }
+    case KEYS_T_HEALTH: {
+        enum keys_health h = *(const enum keys_health *)(const void *)in;
+        *skip = (f->flags & KEYS_OMIT_EMPTY) && h == KEYS_HEALTH_NONE;
+        return *skip ? NULL : json_string(keys_health_name(h));
+    }
+    case KEYS_T_OUTCOME:
+        return json_string(keys_outcome_name(*(const enum keys_outcome *)(const void *)in));
+    case KEYS_T_ALLOC: {
+        const char *s = *(char *const *)(const void *)in;
+        *skip = (f->flags & KEYS_OMIT_EMPTY) && (!s || !*s);
+        return *skip ? NULL : json_string(s ? s : "");
+    }
     case KEYS_T_INT:
         n = f->size == sizeof(int) ? *(const int *)(const void *)in
                                    : *(const long long *)(const void *)in;
@@ -653,6 +881,17 @@ KEYS_CODEC(host, "host")
 KEYS_CODEC(link, "link")
 KEYS_CODEC(leader, "leader")
 KEYS_CODEC(token, "token")
+KEYS_CODEC(rollout, "rollout")
+KEYS_CODEC(author, "author")
+/* A revision with a NULL manifest is written with "" (encoders fail only when out of
+ * memory), and reads back as an allocated "": a decoded manifest is never NULL. */
+KEYS_CODEC(revision, "revision")
+
+void keys_revision_free(keys_revision *r)
+{
+    if (r)
+        keys_free_fields(keys_revision_fields, KEYS_NFIELDS(keys_revision_fields), r);
+}
 
 char *keys_rebalance_encode(const keys_rebalance *r)
 {

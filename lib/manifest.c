@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,33 +213,79 @@ static int manifest_parse_scale(const json_t *v, manifest *m, err_t *err)
                    MANIFEST_MAX_SCALE, got);
 }
 
-static int manifest_parse_command(const json_t *v, manifest *m, err_t *err)
+/* A NULL-terminated argv at path ("command", "health.exec"): a non-empty array of
+ * strings whose first, the program, is not empty. */
+static int manifest_argv(const json_t *v, const char *path, char ***argv, size_t *nargv,
+                         err_t *err)
 {
     char got[128];
     manifest_describe(v, got, sizeof got);
     if (!json_is_array(v) || json_array_size(v) == 0)
-        return err_set(err, ERR_INVALID, "command: must be a non-empty array of strings, got %s",
+        return err_set(err, ERR_INVALID, "%s: must be a non-empty array of strings, got %s", path,
                        got);
     size_t n = json_array_size(v);
     if (n > MANIFEST_MAX_COMMAND)
-        return err_set(err, ERR_INVALID, "command: must have at most %d elements, got %zu",
+        return err_set(err, ERR_INVALID, "%s: must have at most %d elements, got %zu", path,
                        MANIFEST_MAX_COMMAND, n);
-    m->command = calloc(n + 1, sizeof *m->command);
-    if (!m->command)
+    *argv = calloc(n + 1, sizeof **argv);
+    if (!*argv)
         return manifest_oom(err);
     for (size_t i = 0; i < n; i++) {
         const json_t *arg = json_array_get(v, i);
         manifest_describe(arg, got, sizeof got);
         if (!json_is_string(arg))
-            return err_set(err, ERR_INVALID, "command[%zu]: must be a string, got %s", i, got);
+            return err_set(err, ERR_INVALID, "%s[%zu]: must be a string, got %s", path, i, got);
         /* An empty argument is legitimate (sh -c ""), an empty program is not. */
         if (i == 0 && json_string_length(arg) == 0)
             return err_set(err, ERR_INVALID,
-                           "command[0]: must be a non-empty string (the program), got \"\"");
-        m->command[i] = strdup(json_string_value(arg));
-        if (!m->command[i])
+                           "%s[0]: must be a non-empty string (the program), got \"\"", path);
+        (*argv)[i] = strdup(json_string_value(arg));
+        if (!(*argv)[i])
             return manifest_oom(err);
-        m->ncommand = i + 1;
+        *nargv = i + 1;
+    }
+    return 0;
+}
+
+static int manifest_parse_command(const json_t *v, manifest *m, err_t *err)
+{
+    return manifest_argv(v, "command", &m->command, &m->ncommand, err);
+}
+
+/* An integer lo..hi at path: a JSON integer, not a real or a string. */
+static int manifest_int(const json_t *v, const char *path, int lo, int hi, int *out, err_t *err)
+{
+    if (json_is_integer(v) && json_integer_value(v) >= lo && json_integer_value(v) <= hi) {
+        *out = (int)json_integer_value(v);
+        return 0;
+    }
+    char got[128];
+    manifest_describe(v, got, sizeof got);
+    return err_set(err, ERR_INVALID, "%s: must be an integer %d..%d, got %s", path, lo, hi, got);
+}
+
+/* The sub-fields of the object at path are all in valid[]; else the first that is
+ * not is named, with the list of valid ones. */
+static int manifest_check_subfields(const json_t *v, const char *path,
+                                    const char *const *valid, size_t nvalid, err_t *err)
+{
+    const char *key;
+    const json_t *field;
+    json_object_foreach((json_t *)v, key, field) {
+        size_t i = 0;
+        while (i < nvalid && strcmp(key, valid[i]) != 0)
+            i++;
+        if (i < nvalid)
+            continue;
+        char quoted[128], list[256];
+        size_t len = 0;
+        names_quote(key, strlen(key), quoted, sizeof quoted);
+        list[0] = '\0';
+        for (i = 0; i < nvalid && len < sizeof list; i++)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
+                                    valid[i]);
+        return err_set(err, ERR_INVALID, "%s: unknown field %s; valid fields: %s", path, quoted,
+                       list);
     }
     return 0;
 }
@@ -430,6 +477,235 @@ static int manifest_parse_env(const json_t *v, manifest *m, err_t *err)
     return 0;
 }
 
+/* ---- health, update, stop_grace ------------------------------------------------ */
+
+static int manifest_health_path(const json_t *v, manifest_health *h, err_t *err)
+{
+    char got[128];
+    manifest_describe(v, got, sizeof got);
+    if (!json_is_string(v) || json_string_value(v)[0] != '/')
+        return err_set(err, ERR_INVALID,
+                       "health.http: must be a path starting with \"/\", got %s", got);
+    const char *s = json_string_value(v);
+    size_t len = json_string_length(v);
+    if (len > MANIFEST_HEALTH_PATH_MAX)
+        return err_set(err, ERR_INVALID, "health.http: must be at most %d bytes, got %zu",
+                       MANIFEST_HEALTH_PATH_MAX, len);
+    /* It goes verbatim into a request line: no spaces, controls or non-ASCII. */
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
+            return err_set(err, ERR_INVALID,
+                           "health.http: must be printable ASCII without spaces, got %s", got);
+    h->path = strdup(s);
+    return h->path ? 0 : manifest_oom(err);
+}
+
+/* health.port: one of the services' container ports; default the first service's. */
+static int manifest_health_port(const json_t *port, const char *kind, manifest *m, err_t *err)
+{
+    if (m->nservices == 0)
+        return err_set(err, ERR_INVALID,
+                       "health.%s: needs a service to probe, and the manifest has no \"services\"",
+                       kind);
+    if (!port) {
+        m->health.port = m->services[0].port;
+        return 0;
+    }
+    for (size_t i = 0; i < m->nservices; i++)
+        if (json_is_integer(port) && json_integer_value(port) == m->services[i].port) {
+            m->health.port = m->services[i].port;
+            return 0;
+        }
+    char got[128], ports[512];
+    size_t len = 0;
+    manifest_describe(port, got, sizeof got);
+    ports[0] = '\0';
+    for (size_t i = 0; i < m->nservices && len < sizeof ports; i++) {
+        size_t j = 0;
+        while (j < i && m->services[j].port != m->services[i].port)
+            j++;
+        if (j == i)
+            len += (size_t)snprintf(ports + len, sizeof ports - len, "%s%d", len ? ", " : "",
+                                    m->services[i].port);
+    }
+    return err_set(err, ERR_INVALID,
+                   "health.port: must be the container port of one of the services (%s), got %s",
+                   ports, got);
+}
+
+static int manifest_parse_health(const json_t *v, manifest *m, err_t *err)
+{
+    static const char *const fields[] = {"http",     "tcp",     "exec",    "port",
+                                         "interval", "timeout", "retries", "start_period"};
+    static const char *const kinds[] = {"http", "tcp", "exec"};
+    char got[128];
+    if (!json_is_object(v)) {
+        manifest_describe(v, got, sizeof got);
+        return err_set(err, ERR_INVALID,
+                       "health: must be an object with one of \"http\", \"tcp\" or \"exec\", "
+                       "got %s",
+                       got);
+    }
+    if (manifest_check_subfields(v, "health", fields, sizeof fields / sizeof fields[0], err) < 0)
+        return -1;
+    char found[64];
+    size_t nfound = 0, len = 0, kind = 0;
+    for (size_t i = 0; i < 3; i++)
+        if (json_object_get(v, kinds[i])) {
+            kind = i;
+            nfound++;
+        }
+    if (nfound != 1) {
+        /* "http" and "tcp", or "http", "tcp" and "exec" */
+        for (size_t i = 0, k = 0; i < 3; i++) {
+            if (!json_object_get(v, kinds[i]))
+                continue;
+            const char *sep = k == 0 ? "" : k + 1 == nfound ? " and " : ", ";
+            len += (size_t)snprintf(found + len, sizeof found - len, "%s\"%s\"", sep, kinds[i]);
+            k++;
+        }
+        return err_set(err, ERR_INVALID,
+                       "health: must have exactly one of \"http\", \"tcp\" or \"exec\", got %s",
+                       nfound ? found : "none");
+    }
+    manifest_health *h = &m->health;
+    const json_t *check = json_object_get(v, kinds[kind]);
+    if (kind == 0) {
+        if (manifest_health_path(check, h, err) < 0)
+            return -1;
+        h->kind = MANIFEST_HEALTH_HTTP;
+    } else if (kind == 1) {
+        if (!json_is_true(check)) {
+            manifest_describe(check, got, sizeof got);
+            return err_set(err, ERR_INVALID, "health.tcp: must be true, got %s", got);
+        }
+        h->kind = MANIFEST_HEALTH_TCP;
+    } else {
+        if (manifest_argv(check, "health.exec", &h->exec, &h->nexec, err) < 0)
+            return -1;
+        h->kind = MANIFEST_HEALTH_EXEC;
+    }
+    const json_t *port = json_object_get(v, "port");
+    if (h->kind == MANIFEST_HEALTH_EXEC) {
+        if (port)
+            return err_set(err, ERR_INVALID,
+                           "health.port: only an \"http\" or \"tcp\" check has a port, not "
+                           "\"exec\"");
+    } else if (manifest_health_port(port, kinds[kind], m, err) < 0) {
+        return -1;
+    }
+    const json_t *f;
+    h->interval = 2;
+    h->timeout = 2;
+    h->retries = 3;
+    h->start_period = 0;
+    if ((f = json_object_get(v, "interval")) &&
+        manifest_int(f, "health.interval", 1, 3600, &h->interval, err) < 0)
+        return -1;
+    if ((f = json_object_get(v, "timeout")) &&
+        manifest_int(f, "health.timeout", 1, 3600, &h->timeout, err) < 0)
+        return -1;
+    if ((f = json_object_get(v, "retries")) &&
+        manifest_int(f, "health.retries", 1, 100, &h->retries, err) < 0)
+        return -1;
+    if ((f = json_object_get(v, "start_period")) &&
+        manifest_int(f, "health.start_period", 0, 3600, &h->start_period, err) < 0)
+        return -1;
+    return 0;
+}
+
+/* update.parallel: an integer 1..1000, or "P%" with P 1..100 (no sign, no leading 0). */
+static int manifest_update_parallel(const json_t *v, manifest_update *u, err_t *err)
+{
+    if (json_is_integer(v) && json_integer_value(v) >= 1 &&
+        json_integer_value(v) <= MANIFEST_MAX_SCALE) {
+        u->parallel = (int)json_integer_value(v);
+        u->percent = false;
+        return 0;
+    }
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t len = json_string_length(v);
+        if (len >= 2 && len <= 4 && s[len - 1] == '%' && s[0] >= '1' && s[0] <= '9' &&
+            strspn(s, "0123456789") == len - 1) {
+            int p = atoi(s);
+            if (p <= 100) {
+                u->parallel = p;
+                u->percent = true;
+                return 0;
+            }
+        }
+    }
+    char got[128];
+    manifest_describe(v, got, sizeof got);
+    return err_set(err, ERR_INVALID,
+                   "update.parallel: must be an integer 1..%d or a percentage \"1%%\"..\"100%%\", "
+                   "got %s",
+                   MANIFEST_MAX_SCALE, got);
+}
+
+/* One of two words at path; *out is 0 for the first, 1 for the second. */
+static int manifest_choice(const json_t *v, const char *path, const char *a, const char *b,
+                           int *out, err_t *err)
+{
+    /* (a JSON string never holds a NUL: the parser refuses \u0000) */
+    if (json_is_string(v) && (strcmp(json_string_value(v), a) == 0 ||
+                              strcmp(json_string_value(v), b) == 0)) {
+        *out = strcmp(json_string_value(v), a) != 0;
+        return 0;
+    }
+    char got[128];
+    manifest_describe(v, got, sizeof got);
+    return err_set(err, ERR_INVALID, "%s: must be \"%s\" or \"%s\", got %s", path, a, b, got);
+}
+
+static int manifest_parse_update(const json_t *v, manifest *m, err_t *err)
+{
+    static const char *const fields[] = {"parallel", "order", "deadline", "on_failure"};
+    if (!json_is_object(v)) {
+        char got[128];
+        manifest_describe(v, got, sizeof got);
+        return err_set(err, ERR_INVALID,
+                       "update: must be an object {\"parallel\": N, \"order\": ..., "
+                       "\"deadline\": N, \"on_failure\": ...}, got %s",
+                       got);
+    }
+    if (manifest_check_subfields(v, "update", fields, sizeof fields / sizeof fields[0], err) < 0)
+        return -1;
+    manifest_update *u = &m->update;
+    const json_t *f;
+    int choice;
+    if ((f = json_object_get(v, "parallel")) && manifest_update_parallel(f, u, err) < 0)
+        return -1;
+    if ((f = json_object_get(v, "order"))) {
+        if (manifest_choice(f, "update.order", "start-first", "stop-first", &choice, err) < 0)
+            return -1;
+        u->order = choice ? MANIFEST_STOP_FIRST : MANIFEST_START_FIRST;
+    }
+    if ((f = json_object_get(v, "deadline")) &&
+        manifest_int(f, "update.deadline", 1, 3600, &u->deadline, err) < 0)
+        return -1;
+    if ((f = json_object_get(v, "on_failure"))) {
+        if (manifest_choice(f, "update.on_failure", "rollback", "pause", &choice, err) < 0)
+            return -1;
+        u->on_failure = choice ? MANIFEST_PAUSE : MANIFEST_ROLLBACK;
+    }
+    return 0;
+}
+
+static int manifest_parse_stop_grace(const json_t *v, manifest *m, err_t *err)
+{
+    return manifest_int(v, "stop_grace", 0, 3600, &m->stop_grace, err);
+}
+
+int manifest_batch(const manifest *m)
+{
+    long long n = m->update.parallel;
+    if (m->update.percent)
+        n = (n * m->scale + 99) / 100;
+    return n < 1 ? 1 : (int)n;
+}
+
 /* ---- the hash ------------------------------------------------------------------ */
 
 #define MANIFEST_FNV_OFFSET 0xcbf29ce484222325ULL
@@ -463,7 +739,7 @@ static uint64_t manifest_fnv_num(uint64_t h, uint64_t n)
 
 /* What runs: everything but scale, over the parsed (already sorted) fields, so
  * key order, whitespace and equivalent spellings ({"port": 80} vs 80) do not count. */
-static void manifest_hash(manifest *m)
+static void manifest_hash(manifest *m, const json_t *root)
 {
     uint64_t h = manifest_fnv_str(MANIFEST_FNV_OFFSET, "dokkaa-manifest-v1");
     h = manifest_fnv_str(h, m->image);
@@ -480,6 +756,31 @@ static void manifest_hash(manifest *m)
     h = manifest_fnv_num(h, m->nenv);
     for (size_t i = 0; i < m->nenv; i++)
         h = manifest_fnv_str(manifest_fnv_str(h, m->env[i].name), m->env[i].value);
+    /* Later fields count only when the manifest has them, so that a manifest written
+     * before they existed keeps its hash (and its containers across an upgrade). */
+    if (json_object_get(root, "health")) {
+        const manifest_health *hc = &m->health;
+        h = manifest_fnv_num(manifest_fnv_str(h, "health"), (uint64_t)hc->kind);
+        if (hc->kind == MANIFEST_HEALTH_HTTP)
+            h = manifest_fnv_str(h, hc->path);
+        h = manifest_fnv_num(h, hc->nexec);
+        for (size_t i = 0; i < hc->nexec; i++)
+            h = manifest_fnv_str(h, hc->exec[i]);
+        h = manifest_fnv_num(h, (uint64_t)hc->port);
+        h = manifest_fnv_num(h, (uint64_t)hc->interval);
+        h = manifest_fnv_num(h, (uint64_t)hc->timeout);
+        h = manifest_fnv_num(h, (uint64_t)hc->retries);
+        h = manifest_fnv_num(h, (uint64_t)hc->start_period);
+    }
+    if (json_object_get(root, "update")) {
+        h = manifest_fnv_num(manifest_fnv_str(h, "update"), (uint64_t)m->update.parallel);
+        h = manifest_fnv_num(h, m->update.percent);
+        h = manifest_fnv_num(h, (uint64_t)m->update.order);
+        h = manifest_fnv_num(h, (uint64_t)m->update.deadline);
+        h = manifest_fnv_num(h, (uint64_t)m->update.on_failure);
+    }
+    if (json_object_get(root, "stop_grace"))
+        h = manifest_fnv_num(manifest_fnv_str(h, "stop_grace"), (uint64_t)m->stop_grace);
     snprintf(m->hash, sizeof m->hash, "%016" PRIx64, h);
 }
 
@@ -492,6 +793,9 @@ static const struct manifest_field {
     {"image", manifest_parse_image},       {"scale", manifest_parse_scale},
     {"command", manifest_parse_command},   {"services", manifest_parse_services},
     {"links", manifest_parse_links},       {"env", manifest_parse_env},
+    /* after "services": the health check's port is one of theirs */
+    {"health", manifest_parse_health},     {"update", manifest_parse_update},
+    {"stop_grace", manifest_parse_stop_grace},
 };
 #define MANIFEST_NFIELDS (sizeof manifest_fields / sizeof manifest_fields[0])
 
@@ -504,7 +808,7 @@ static int manifest_check_fields(const json_t *root, err_t *err)
         while (i < MANIFEST_NFIELDS && strcmp(key, manifest_fields[i].name) != 0)
             i++;
         if (i == MANIFEST_NFIELDS) {
-            char quoted[128], valid[128];
+            char quoted[128], valid[256];
             size_t len = 0;
             names_quote(key, strlen(key), quoted, sizeof quoted);
             /* the list is the table's, so a new field is never missing from it */
@@ -538,7 +842,12 @@ static int manifest_parse_root(const json_t *root, manifest *m, err_t *err)
 
 int manifest_parse(const char *json, size_t len, manifest *m, err_t *err)
 {
-    manifest tmp = {.scale = 1};
+    manifest tmp = {
+        .scale = 1,
+        .update = {.parallel = 1, .order = MANIFEST_START_FIRST, .deadline = 60,
+                   .on_failure = MANIFEST_ROLLBACK},
+        .stop_grace = 10,
+    };
     json_t *root = NULL;
     int rc = -1;
     memset(m, 0, sizeof *m);
@@ -558,7 +867,7 @@ int manifest_parse(const char *json, size_t len, manifest *m, err_t *err)
     }
     if (manifest_parse_root(root, &tmp, err) < 0)
         goto out;
-    manifest_hash(&tmp);
+    manifest_hash(&tmp, root);
     *m = tmp;
     memset(&tmp, 0, sizeof tmp);
     rc = 0;
@@ -587,5 +896,9 @@ void manifest_free(manifest *m)
         free(m->env[i].value);
     }
     free(m->env);
+    free(m->health.path);
+    for (size_t i = 0; m->health.exec && m->health.exec[i]; i++)
+        free(m->health.exec[i]);
+    free(m->health.exec);
     memset(m, 0, sizeof *m);
 }

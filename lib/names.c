@@ -88,6 +88,13 @@ int names_container(char *buf, size_t size, const char *app, const char *name, i
     return snprintf(buf, size, "%s---%s---%d", app, name, instance);
 }
 
+int names_next(char *buf, size_t size, const char *app, const char *name, int instance)
+{
+    if (instance == 0)
+        return snprintf(buf, size, "%s---%s" NAMES_NEXT_SUFFIX, app, name);
+    return snprintf(buf, size, "%s---%s---%d" NAMES_NEXT_SUFFIX, app, name, instance);
+}
+
 int names_service_env(char *buf, size_t size, const char *service)
 {
     static const char prefix[] = "SERVICE_";

@@ -12,6 +12,8 @@
 #include <cmocka.h>
 
 #include "dokkaa/keys.h"
+#include "dokkaa/manifest.h"
+#include "dokkaa/names.h"
 
 static void parse_ok(const char *key, enum keys_kind kind, keys_key *k)
 {
@@ -39,6 +41,8 @@ static void test_round_trip_keys(void **state)
     (void)state;
     char key[KEYS_SIZE];
     keys_key k;
+    unsigned seen = 0; /* the kinds parsed here: every one of the table */
+#define parse_ok(key, kind, k) (parse_ok((key), (kind), (k)), seen |= 1u << (kind))
 
     parse_ok(keys_manifest_key(key, "dummy", "nginx"), KEYS_MANIFEST, &k);
     assert_string_equal(key, "/apps/dummy/nginx/manifest");
@@ -90,6 +94,131 @@ static void test_round_trip_keys(void **state)
 
     parse_ok(KEYS_LEADER_KEY, KEYS_LEADER, &k);
     parse_ok(KEYS_REBALANCE_KEY, KEYS_REBALANCE, &k);
+
+    parse_ok(keys_rollout_key(key, "dummy", "nginx"), KEYS_ROLLOUT, &k);
+    assert_string_equal(key, "/apps/dummy/nginx/rollout");
+    assert_string_equal(k.app, "dummy");
+    assert_string_equal(k.name, "nginx");
+    assert_int_equal(k.instance, -1);
+    assert_int_equal(k.revision, 0);
+
+    parse_ok(keys_author_key(key, "dummy", "nginx"), KEYS_AUTHOR, &k);
+    assert_string_equal(key, "/apps/dummy/nginx/author");
+    assert_string_equal(k.app, "dummy");
+    assert_string_equal(k.name, "nginx");
+
+    parse_ok(keys_revision_key(key, "dummy", "nginx", 7), KEYS_REVISION, &k);
+    assert_string_equal(key, "/revisions/dummy/nginx/7");
+    assert_string_equal(k.app, "dummy");
+    assert_string_equal(k.name, "nginx");
+    assert_int_equal(k.revision, 7);
+    assert_int_equal(k.instance, -1);
+    parse_ok(keys_revision_key(key, "a", "b", KEYS_MAX_REVISION), KEYS_REVISION, &k);
+    assert_int_equal(k.revision, KEYS_MAX_REVISION);
+    parse_ok(keys_revision_key(key, "a", "b", 1), KEYS_REVISION, &k);
+    assert_int_equal(k.revision, 1);
+
+    /* a start-first rollout's next container publishes its services too */
+    char next[KEYS_CONTAINER_SIZE];
+    names_next(next, sizeof next, "web", "nginx", 2);
+    assert_string_equal(next, "web---nginx---2.next");
+    parse_ok(keys_service_key(key, "web", "http", next, "h1"), KEYS_SERVICE, &k);
+    assert_string_equal(k.container, "web---nginx---2.next");
+    assert_string_equal(k.app, "web");
+    names_next(next, sizeof next, "web", "nginx", 0);
+    assert_string_equal(next, "web---nginx.next");
+    parse_ok(keys_service_key(key, "web", "http", next, "h1"), KEYS_SERVICE, &k);
+    assert_string_equal(k.container, "web---nginx.next");
+    names_next(next, sizeof next, "web", "nginx", MANIFEST_MAX_SCALE - 1);
+    parse_ok(keys_service_key(key, "web", "http", next, "h1"), KEYS_SERVICE, &k);
+
+    /* the other kinds' fields are "" (instance -1, revision 0) */
+    parse_ok(keys_instance_key(key, "a", "b", 3), KEYS_INSTANCE, &k);
+    assert_int_equal(k.revision, 0);
+#undef parse_ok
+    for (int kind = KEYS_MANIFEST; kind <= KEYS_REVISION; kind++)
+        if (!(seen & (1u << kind)))
+            fail_msg("kind %d not built and parsed back", kind);
+}
+
+/* Revision numbers are the canonical decimals 1..KEYS_MAX_REVISION, as built. */
+static void test_revision_keys(void **state)
+{
+    (void)state;
+    keys_key k;
+    char key[KEYS_SIZE];
+    parse_bad("/revisions/a/n/0", "revision: must be a number 1..999999999");
+    parse_bad("/revisions/a/n/01", "leading zero");
+    parse_bad("/revisions/a/n/+1", "revision");
+    parse_bad("/revisions/a/n/-1", "revision");
+    parse_bad("/revisions/a/n/1000000000", "1..999999999");
+    parse_bad("/revisions/a/n/99999999999999999999", "revision");
+    parse_bad("/revisions/a/n/1/", "revision");
+    parse_bad("/revisions/a/n/1x", "revision");
+    parse_bad("/revisions/a/n/", "revision");
+    parse_bad("/revisions/a/n", "expected /revisions/<app>/<name>/<n>");
+    parse_bad("/revisions/a/", "container name");
+    parse_bad("/revisions/a", "expected /revisions/");
+    parse_bad("/revisions/", "app name");
+    parse_bad("/revisions/A/n/1", "app name");
+    parse_bad("/revisions/a/n--m/1", "--");
+    parse_bad("/revision/a/n/1", "not a key");
+    parse_ok("/revisions/a/n/10", KEYS_REVISION, &k);
+    assert_int_equal(k.revision, 10);
+    assert_true(keys_is("/revisions/a/n/999999999", KEYS_REVISION, &k));
+    assert_int_equal(k.revision, 999999999);
+    assert_false(keys_is("/revisions/a/n/01", KEYS_REVISION, &k));
+    assert_int_equal(k.revision, 0);
+    assert_false(keys_is("/revisions/a/n/1", KEYS_MANIFEST, NULL));
+    /* a number that would not parse back is not built */
+    assert_string_equal(keys_revision_key(key, "a", "n", 0), "");
+    assert_string_equal(keys_revision_key(key, "a", "n", -1), "");
+    assert_string_equal(keys_revision_key(key, "a", "n", KEYS_MAX_REVISION + 1), "");
+}
+
+/* The rollout and author keys are the whole key, as the manifest's is. */
+static void test_rollout_author_keys(void **state)
+{
+    (void)state;
+    keys_key k;
+    parse_bad("/apps/a/n/rollout/x", "not a manifest key");
+    parse_bad("/apps/a/n/rollout/", "rollout, author or placement key");
+    parse_bad("/apps/a/n/rollouts", "not a manifest key");
+    parse_bad("/apps/a/n/rollout\n", "not a manifest key");
+    parse_bad("/apps/a/n/author/x", "not a manifest key");
+    parse_bad("/apps/a/n/authors", "not a manifest key");
+    parse_bad("/apps/a/n/Author", "not a manifest key");
+    parse_bad("/apps/a/N/rollout", "container name");
+    assert_true(keys_is("/apps/a/n/rollout", KEYS_ROLLOUT, &k));
+    assert_true(keys_is("/apps/a/n/author", KEYS_AUTHOR, &k));
+    assert_false(keys_is("/apps/a/n/author", KEYS_ROLLOUT, NULL));
+    assert_false(keys_is("/apps/a/n/rollout", KEYS_MANIFEST, NULL));
+}
+
+/* A service's container is names_container's or names_next's of the key's app,
+ * nothing else. */
+static void test_next_containers(void **state)
+{
+    (void)state;
+    keys_key k;
+    parse_ok("/services/web/http/web---nginx---2.next@h1", KEYS_SERVICE, &k);
+    parse_ok("/services/web/http/web---nginx.next@h1", KEYS_SERVICE, &k);
+    parse_bad("/services/web/http/web---nginx---2.nexT@h1", "container");
+    parse_bad("/services/web/http/web---nginx---2.next.next@h1", "container");
+    parse_bad("/services/web/http/web---nginx.next.next@h1", "container");
+    parse_bad("/services/api/http/web---nginx.next@h1", "container");
+    parse_bad("/services/api/http/web---nginx---2.next@h1", "container");
+    parse_bad("/services/web/http/web---nginx---0.next@h1", "container");
+    parse_bad("/services/web/http/web---nginx---02.next@h1", "container");
+    parse_bad("/services/web/http/web---nginx---1000.next@h1", "container");
+    parse_bad("/services/web/http/web---nginx---.next@h1", "container");
+    parse_bad("/services/web/http/web---.next@h1", "container");
+    parse_bad("/services/web/http/web.next@h1", "container");
+    parse_bad("/services/web/http/.next@h1", "container");
+    parse_bad("/services/web/http/web---nginx.next---2@h1", "container");
+    parse_bad("/services/web/http/web---nginx---2next@h1", "container");
+    parse_bad("/services/web/http/web---nginx---2.@h1", "container");
+    parse_bad("/services/web/http/web---nginx---2.next/@h1", "expected");
 }
 
 static void test_prefixes(void **state)
@@ -103,6 +232,8 @@ static void test_prefixes(void **state)
     assert_string_equal(keys_services_prefix(key, "a", "s"), "/services/a/s/");
     assert_string_equal(keys_services_prefix(key, "a", NULL), "/services/a/");
     assert_string_equal(keys_links_prefix(key, "a"), "/links/a/");
+    assert_string_equal(keys_revisions_prefix(key, "a", "n"), "/revisions/a/n/");
+    assert_string_equal(keys_revisions_prefix(key, "a", NULL), "/revisions/a/");
 }
 
 /* Parts too long for a key give "", never a key cut to name another one. */
@@ -114,6 +245,10 @@ static void test_builder_never_cuts(void **state)
     long_name[sizeof long_name - 1] = '\0';
     assert_string_equal(keys_manifest_key(key, "app", long_name), "");
     assert_string_equal(keys_service_key(key, "a", "s", long_name, "h"), "");
+    assert_string_equal(keys_rollout_key(key, "app", long_name), "");
+    assert_string_equal(keys_author_key(key, "app", long_name), "");
+    assert_string_equal(keys_revision_key(key, "app", long_name, 1), "");
+    assert_string_equal(keys_revisions_prefix(key, "app", long_name), "");
 }
 
 /* Regression: the conductor refused "01" and "+1" as instance numbers while the
@@ -207,35 +342,52 @@ static void test_check_host(void **state)
 
 /* ---- records ---------------------------------------------------------------------- */
 
-/* Decode json as the record named (keys_<record>_decode), for the table below. */
 /* Decode json as the record named (keys_<record>_decode) into out; with again set,
- * encode what was decoded into *again (free it). For the tables below. */
+ * encode what was decoded into *again (free it). What the decoder allocated is freed
+ * (a revision's manifest NULL after). For the tables below. */
 static int decode_as(const char *record, const char *json, err_t *err, unsigned char *out,
                      size_t *size, char **again)
 {
     size_t len = strlen(json);
-#define DECODE_AS(type)                                                                  \
+#define DECODE_AS(type, release)                                                         \
     if (strcmp(record, #type) == 0) {                                                   \
         keys_##type *r = (keys_##type *)(void *)out;                                     \
         *size = sizeof *r;                                                               \
         int rc = keys_##type##_decode(json, len, r, err);                                \
         if (again)                                                                       \
             *again = rc == 0 ? keys_##type##_encode(r) : NULL;                           \
+        release;                                                                         \
         return rc;                                                                       \
     }
-    DECODE_AS(placement)
-    DECODE_AS(status)
-    DECODE_AS(service)
-    DECODE_AS(host)
-    DECODE_AS(link)
-    DECODE_AS(leader)
-    DECODE_AS(token)
+    DECODE_AS(placement, (void)0)
+    DECODE_AS(status, (void)0)
+    DECODE_AS(service, (void)0)
+    DECODE_AS(host, (void)0)
+    DECODE_AS(link, (void)0)
+    DECODE_AS(leader, (void)0)
+    DECODE_AS(token, (void)0)
+    DECODE_AS(rollout, (void)0)
+    DECODE_AS(author, (void)0)
+    DECODE_AS(revision, keys_revision_free(r))
 #undef DECODE_AS
     fail_msg("no record %s", record);
     return -1;
 }
 
-static _Alignas(max_align_t) unsigned char record_buf[sizeof(keys_status) + sizeof(keys_host)];
+/* Room for any record. */
+union any_record {
+    keys_placement placement;
+    keys_status status;
+    keys_service service;
+    keys_host host;
+    keys_link link;
+    keys_leader leader;
+    keys_token token;
+    keys_rollout rollout;
+    keys_author author;
+    keys_revision revision;
+};
+static _Alignas(max_align_t) unsigned char record_buf[sizeof(union any_record)];
 
 /* Records as the conductors, the scheduler and the builder write them: each
  * decodes, and encodes back to the same bytes (so an unchanged record is never
@@ -259,6 +411,36 @@ static const struct {
               "\"created\":\"2026-12-02T17:20:42Z\"}"},
     {"token", "{\"id\":\"0123456789ab\",\"name\":\"admin\",\"role\":\"admin\","
               "\"created\":\"2026-12-02T17:20:42Z\"}"},
+    /* the fields rollouts added: after the old ones (placement), in name order (status) */
+    {"placement", "{\"host\":\"h2\",\"hash\":\"0123456789abcdef\"}"},
+    {"placement", "{\"host\":\"h2\",\"from\":\"h1\",\"since\":1764700000,"
+                  "\"hash\":\"fedcba9876543210\"}"},
+    {"status", "{\"container\":\"dummy---nginx---1.next\",\"hash\":\"0123456789abcdef\","
+               "\"health\":\"starting\",\"host\":\"h1\",\"since\":\"2026-12-02T17:20:42Z\","
+               "\"state\":\"running\"}"},
+    {"status", "{\"container\":\"dummy---nginx\",\"health\":\"unhealthy\",\"host\":\"h1\","
+               "\"since\":\"2026-12-02T17:20:42Z\",\"state\":\"running\"}"},
+    {"status", "{\"container\":\"dummy---nginx\",\"hash\":\"0123456789abcdef\",\"health\":\"healthy\","
+               "\"host\":\"h1\",\"since\":\"2026-12-02T17:20:42Z\",\"state\":\"running\"}"},
+    {"rollout", "{\"revision\":1,\"hash\":\"0123456789abcdef\",\"state\":\"rolled-out\","
+                "\"updated\":0,\"failed\":0,\"total\":0,\"since\":0}"},
+    {"rollout", "{\"revision\":3,\"hash\":\"0123456789abcdef\",\"stable\":\"fedcba9876543210\","
+                "\"state\":\"rolling\",\"updated\":1,\"failed\":0,\"total\":3,"
+                "\"since\":1764700000}"},
+    {"rollout", "{\"revision\":999999999,\"hash\":\"fedcba9876543210\","
+                "\"stable\":\"0123456789abcdef\",\"state\":\"paused\",\"rollback\":true,"
+                "\"updated\":1000,\"failed\":1000,\"total\":1000,\"since\":1764700000,"
+                "\"reason\":\"instance 1: unhealthy: \\\"curl\\\" exited 7\"}"},
+    {"author", "{\"by\":\"alice (admin token 0123456789ab)\",\"hash\":\"0123456789abcdef\"}"},
+    {"author", "{\"by\":\"etcd\",\"hash\":\"fedcba9876543210\"}"},
+    {"revision", "{\"revision\":7,\"hash\":\"0123456789abcdef\",\"by\":\"etcd\","
+                 "\"at\":\"2026-12-02T17:20:42Z\",\"outcome\":\"superseded\","
+                 "\"manifest\":\"{\\\"image\\\":\\\"nginx\\\"}\"}"},
+    {"revision", "{\"revision\":8,\"hash\":\"fedcba9876543210\",\"by\":\"ci\","
+                 "\"at\":\"2026-12-02T17:20:42Z\",\"outcome\":\"rolled-back\","
+                 "\"reason\":\"instance 0: exited 1\",\"manifest\":\"image: nginx\\n\"}"},
+    {"revision", "{\"revision\":9,\"hash\":\"fedcba9876543210\",\"by\":\"ci\",\"at\":\"\","
+                 "\"outcome\":\"failed\",\"manifest\":\"\"}"},
 };
 
 static void test_round_trip_records(void **state)
@@ -324,6 +506,98 @@ static const struct {
     {"token", "{\"id\":\"0123456789ab\",\"name\":\"ci\",\"role\":\"anonymous\"}", "role"},
     {"token", "{\"name\":\"ci\",\"role\":\"admin\"}", "id"},
     {"token", "{\"id\":\"0123456789abcdef\",\"name\":\"ci\",\"role\":\"admin\"}", "id"},
+    /* hashes: 16 lower-case hex digits exactly, wherever they are */
+    {"placement", "{\"host\":\"h1\",\"hash\":\"0123456789abcde\"}",
+     "placement: hash: must be 16 lower-case hex digits, got \"0123456789abcde\""},
+    {"placement", "{\"host\":\"h1\",\"hash\":\"0123456789abcdef0\"}", "hash"},
+    {"placement", "{\"host\":\"h1\",\"hash\":\"0123456789ABCDEF\"}", "hash"},
+    {"placement", "{\"host\":\"h1\",\"hash\":\"0123456789abcdeg\"}", "hash"},
+    {"placement", "{\"host\":\"h1\",\"hash\":\"\"}", "hash"},
+    {"placement", "{\"host\":\"h1\",\"hash\":null}", "hash"},
+    {"placement", "{\"host\":\"h1\",\"hash\":1234567890123456}", "got 1234567890123456"},
+    {"status", "{\"host\":\"h1\",\"container\":\"a---b\",\"state\":\"running\","
+               "\"hash\":\" 0123456789abcde\"}", "status: hash"},
+    {"status", "{\"host\":\"h1\",\"container\":\"a---b\",\"state\":\"running\","
+               "\"health\":\"sick\"}",
+     "status: health: must be \"starting\", \"healthy\" or \"unhealthy\", got \"sick\""},
+    {"status", "{\"host\":\"h1\",\"container\":\"a---b\",\"state\":\"running\","
+               "\"health\":\"\"}", "health"},
+    {"status", "{\"host\":\"h1\",\"container\":\"a---b\",\"state\":\"running\","
+               "\"health\":\"none\"}", "health"},
+    {"status", "{\"host\":\"h1\",\"container\":\"a---b\",\"state\":\"running\","
+               "\"health\":\"Healthy\"}", "health"},
+    {"status", "{\"host\":\"h1\",\"container\":\"a---b\",\"state\":\"running\","
+               "\"health\":1}", "health"},
+    /* rollouts */
+    {"rollout", "[]", "rollout: must be a JSON object"},
+    {"rollout", "{\"hash\":\"0123456789abcdef\",\"state\":\"rolling\"}", "revision"},
+    {"rollout", "{\"revision\":0,\"hash\":\"0123456789abcdef\",\"state\":\"rolling\"}",
+     "rollout: revision: must be an integer 1..999999999, got 0"},
+    {"rollout", "{\"revision\":1000000000,\"hash\":\"0123456789abcdef\",\"state\":\"rolling\"}",
+     "revision"},
+    {"rollout", "{\"revision\":\"1\",\"hash\":\"0123456789abcdef\",\"state\":\"rolling\"}",
+     "revision"},
+    {"rollout", "{\"revision\":1,\"state\":\"rolling\"}",
+     "rollout: hash: must be 16 lower-case hex digits, got nothing"},
+    {"rollout", "{\"revision\":1,\"hash\":\"0123456789ABCDEF\",\"state\":\"rolling\"}", "hash"},
+    {"rollout", "{\"revision\":1,\"hash\":\"0123456789abcdef\",\"stable\":\"0123456789abcde\","
+                "\"state\":\"rolling\"}", "stable"},
+    {"rollout", "{\"revision\":1,\"hash\":\"0123456789abcdef\",\"stable\":\"\","
+                "\"state\":\"rolling\"}", "stable"},
+    {"rollout", "{\"revision\":1,\"hash\":\"0123456789abcdef\"}", "state"},
+    {"rollout", "{\"revision\":1,\"hash\":\"0123456789abcdef\",\"state\":\"done\"}",
+     "rollout: state: must be \"rolling\", \"rolled-out\", \"rolled-back\", \"paused\", "
+     "\"failed\" or \"superseded\", got \"done\""},
+    {"rollout", "{\"revision\":1,\"hash\":\"0123456789abcdef\",\"state\":\"Rolling\"}", "state"},
+    {"rollout", "{\"revision\":1,\"hash\":\"0123456789abcdef\",\"state\":0}", "state"},
+    {"rollout", "{\"revision\":1,\"hash\":\"0123456789abcdef\",\"state\":\"rolling\","
+                "\"rollback\":\"yes\"}", "rollback: must be true or false, got \"yes\""},
+    {"rollout", "{\"revision\":1,\"hash\":\"0123456789abcdef\",\"state\":\"rolling\","
+                "\"rollback\":1}", "rollback"},
+    {"rollout", "{\"revision\":1,\"hash\":\"0123456789abcdef\",\"state\":\"rolling\","
+                "\"rollback\":null}", "rollback"},
+    {"rollout", "{\"revision\":1,\"hash\":\"0123456789abcdef\",\"state\":\"rolling\","
+                "\"updated\":-1}", "updated: must be an integer 0..1000"},
+    {"rollout", "{\"revision\":1,\"hash\":\"0123456789abcdef\",\"state\":\"rolling\","
+                "\"failed\":1.5}", "failed"},
+    {"rollout", "{\"revision\":1,\"hash\":\"0123456789abcdef\",\"state\":\"rolling\","
+                "\"total\":1001}", "total"},
+    {"rollout", "{\"revision\":1,\"hash\":\"0123456789abcdef\",\"state\":\"rolling\","
+                "\"since\":-1}", "since"},
+    {"rollout", "{\"revision\":1,\"hash\":\"0123456789abcdef\",\"state\":\"rolling\","
+                "\"reason\":5}", "reason"},
+    /* authors */
+    {"author", "{}", "author: by"},
+    {"author", "{\"by\":\"\",\"hash\":\"0123456789abcdef\"}", "author: by: must be not empty"},
+    {"author", "{\"by\":5,\"hash\":\"0123456789abcdef\"}", "by"},
+    {"author", "{\"by\":\"ci\"}", "author: hash"},
+    {"author", "{\"by\":\"ci\",\"hash\":\"0123456789abcdef \"}", "hash"},
+    /* revisions */
+    {"revision", "null", "revision: must be a JSON object"},
+    {"revision", "{\"revision\":7,\"hash\":\"0123456789abcdef\",\"by\":\"etcd\","
+                 "\"outcome\":\"rolling\"}", "revision: manifest: must be set, got nothing"},
+    {"revision", "{\"revision\":7,\"hash\":\"0123456789abcdef\",\"by\":\"etcd\","
+                 "\"outcome\":\"rolling\",\"manifest\":5}", "manifest: must be a string"},
+    {"revision", "{\"revision\":7,\"hash\":\"0123456789abcdef\",\"by\":\"etcd\","
+                 "\"outcome\":\"rolling\",\"manifest\":null}", "manifest"},
+    {"revision", "{\"revision\":7,\"hash\":\"0123456789abcdef\",\"by\":\"etcd\","
+                 "\"outcome\":\"rolling\",\"manifest\":\"a\\u0000b\"}", "revision: "},
+    {"revision", "{\"revision\":7,\"hash\":\"0123456789abcdef\",\"by\":\"etcd\","
+                 "\"outcome\":\"won\",\"manifest\":\"x\"}", "outcome: must be \"rolling\""},
+    {"revision", "{\"revision\":7,\"hash\":\"0123456789abcdef\",\"by\":\"etcd\","
+                 "\"manifest\":\"x\"}", "outcome"},
+    {"revision", "{\"revision\":-7,\"hash\":\"0123456789abcdef\",\"by\":\"etcd\","
+                 "\"outcome\":\"rolling\",\"manifest\":\"x\"}", "revision: revision"},
+    {"revision", "{\"revision\":7,\"hash\":\"0123456789abcdeF\",\"by\":\"etcd\","
+                 "\"outcome\":\"rolling\",\"manifest\":\"x\"}", "hash"},
+    {"revision", "{\"revision\":7,\"hash\":\"0123456789abcdef\",\"by\":\"\","
+                 "\"outcome\":\"rolling\",\"manifest\":\"x\"}", "by"},
+    {"revision", "{\"revision\":7,\"hash\":\"0123456789abcdef\",\"outcome\":\"rolling\","
+                 "\"manifest\":\"x\"}", "by"},
+    {"revision", "{\"revision\":7,\"hash\":\"0123456789abcdef\",\"by\":\"etcd\",\"at\":1,"
+                 "\"outcome\":\"rolling\",\"manifest\":\"x\"}", "at"},
+    {"revision", "{\"revision\":7,\"hash\":\"0123456789abcdef\",\"by\":\"etcd\","
+                 "\"outcome\":\"rolling\",\"reason\":[],\"manifest\":\"x\"}", "reason"},
 };
 
 static void test_malformed_records(void **state)
@@ -395,6 +669,172 @@ static void test_status_error_is_cut_on_a_character(void **state)
     free(text);
 }
 
+/* Records of the versions before rollouts, built from structs whose new fields are
+ * unset: the same bytes those versions wrote, so nothing is written again on upgrade. */
+static void test_old_records_keep_their_bytes(void **state)
+{
+    (void)state;
+    keys_placement p = {.host = "h2"};
+    char *json = keys_placement_encode(&p);
+    assert_string_equal(json, good_records[0].json);
+    free(json);
+    keys_placement handoff = {.host = "h2", .from = "h1", .since = 1764700000};
+    json = keys_placement_encode(&handoff);
+    assert_string_equal(json, good_records[1].json);
+    free(json);
+    keys_status st = {.host = "h1", .container = "dummy---nginx", .state = KEYS_STATE_RUNNING,
+                      .since = "2026-12-02T17:20:42Z"};
+    json = keys_status_encode(&st);
+    assert_string_equal(json, good_records[2].json);
+    free(json);
+    /* and with them set, they are written */
+    memcpy(st.hash, "0123456789abcdef", KEYS_HASH_SIZE);
+    st.health = KEYS_HEALTH_HEALTHY;
+    json = keys_status_encode(&st);
+    assert_string_equal(json, "{\"container\":\"dummy---nginx\",\"hash\":\"0123456789abcdef\","
+                              "\"health\":\"healthy\",\"host\":\"h1\","
+                              "\"since\":\"2026-12-02T17:20:42Z\",\"state\":\"running\"}");
+    free(json);
+}
+
+static void test_rollout_values(void **state)
+{
+    (void)state;
+    keys_rollout r;
+    err_t err;
+    const char *json = good_records[17].json;
+    if (keys_rollout_decode(json, strlen(json), &r, &err) < 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(r.revision, KEYS_MAX_REVISION);
+    assert_string_equal(r.hash, "fedcba9876543210");
+    assert_string_equal(r.stable, "0123456789abcdef");
+    assert_int_equal(r.state, KEYS_OUTCOME_PAUSED);
+    assert_true(r.rollback);
+    assert_int_equal(r.updated, 1000);
+    assert_int_equal(r.total, 1000);
+    assert_int_equal(r.since, 1764700000);
+    assert_string_equal(r.reason, "instance 1: unhealthy: \"curl\" exited 7");
+
+    /* updated, failed, total and since are written even when 0; rollback when true */
+    keys_rollout z = {.revision = 2, .hash = "0123456789abcdef", .state = KEYS_OUTCOME_FAILED};
+    char *out = keys_rollout_encode(&z);
+    assert_string_equal(out, "{\"revision\":2,\"hash\":\"0123456789abcdef\",\"state\":\"failed\","
+                             "\"updated\":0,\"failed\":0,\"total\":0,\"since\":0}");
+    free(out);
+    /* ... and when absent they read as 0 and false */
+    const char *bare = "{\"revision\":2,\"hash\":\"0123456789abcdef\",\"state\":\"rolling\"}";
+    assert_int_equal(keys_rollout_decode(bare, strlen(bare), &r, &err), 0);
+    assert_int_equal(r.state, KEYS_OUTCOME_ROLLING);
+    assert_false(r.rollback);
+    assert_int_equal(r.updated + r.failed + r.total, 0);
+    assert_string_equal(r.stable, "");
+    const char *no = "{\"revision\":2,\"hash\":\"0123456789abcdef\",\"state\":\"rolling\","
+                     "\"rollback\":false}";
+    assert_int_equal(keys_rollout_decode(no, strlen(no), &r, &err), 0);
+    assert_false(r.rollback);
+
+    keys_author a;
+    json = good_records[18].json;
+    assert_int_equal(keys_author_decode(json, strlen(json), &a, &err), 0);
+    assert_string_equal(a.by, "alice (admin token 0123456789ab)");
+    assert_string_equal(a.hash, "0123456789abcdef");
+}
+
+static void test_revision_values(void **state)
+{
+    (void)state;
+    keys_revision r;
+    err_t err;
+    const char *json = good_records[21].json;
+    if (keys_revision_decode(json, strlen(json), &r, &err) < 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(r.revision, 8);
+    assert_string_equal(r.hash, "fedcba9876543210");
+    assert_string_equal(r.by, "ci");
+    assert_string_equal(r.at, "2026-12-02T17:20:42Z");
+    assert_int_equal(r.outcome, KEYS_OUTCOME_ROLLED_BACK);
+    assert_string_equal(r.reason, "instance 0: exited 1");
+    assert_string_equal(r.manifest, "image: nginx\n");
+    keys_revision_free(&r);
+    assert_null(r.manifest);
+    keys_revision_free(&r); /* twice is harmless */
+    keys_revision_free(NULL);
+
+    /* a NULL manifest is written as "", and reads back as an allocated "" */
+    keys_revision none = {.revision = 1, .hash = "0123456789abcdef", .by = "etcd",
+                          .outcome = KEYS_OUTCOME_ROLLING};
+    char *out = keys_revision_encode(&none);
+    assert_string_equal(out, "{\"revision\":1,\"hash\":\"0123456789abcdef\",\"by\":\"etcd\","
+                             "\"at\":\"\",\"outcome\":\"rolling\",\"manifest\":\"\"}");
+    assert_int_equal(keys_revision_decode(out, strlen(out), &r, &err), 0);
+    assert_non_null(r.manifest);
+    assert_string_equal(r.manifest, "");
+    keys_revision_free(&r);
+    free(out);
+
+    /* a manifest of MANIFEST_MAX_BYTES is kept whole; one byte more is refused */
+    size_t big = MANIFEST_MAX_BYTES + 1, head = 200;
+    char *text = malloc(big + head + 8);
+    for (int more = 0; more <= 1; more++) {
+        int n = snprintf(text, head, "{\"revision\":1,\"hash\":\"0123456789abcdef\",\"by\":\"x\","
+                                     "\"outcome\":\"rolling\",\"manifest\":\"");
+        memset(text + n, 'm', MANIFEST_MAX_BYTES + (size_t)more);
+        strcpy(text + n + MANIFEST_MAX_BYTES + more, "\"}");
+        memset(&r, 'x', sizeof r);
+        int rc = keys_revision_decode(text, strlen(text), &r, &err);
+        if (!more) {
+            assert_int_equal(rc, 0);
+            assert_int_equal(strlen(r.manifest), MANIFEST_MAX_BYTES);
+            keys_revision_free(&r);
+        } else {
+            assert_int_equal(rc, -1);
+            assert_non_null(strstr(err.msg, "revision: manifest: must be a string of at most 1048576 bytes"));
+            assert_null(r.manifest);
+            assert_int_equal(r.revision, 0);
+        }
+    }
+    free(text);
+
+    /* the by of a revision, for people, is cut on a character rather than refused */
+    char by[400], rec[600];
+    for (int i = 0; i < 398; i += 2)
+        memcpy(by + i, "\xc3\xa9", 2);
+    by[398] = '\0';
+    snprintf(rec, sizeof rec, "{\"revision\":1,\"hash\":\"0123456789abcdef\",\"by\":\"%s\","
+                              "\"outcome\":\"rolling\",\"manifest\":\"x\"}", by);
+    assert_int_equal(keys_revision_decode(rec, strlen(rec), &r, &err), 0);
+    assert_true(strlen(r.by) < KEYS_BY_SIZE);
+    assert_int_equal(strlen(r.by) % 2, 0);
+    keys_revision_free(&r);
+}
+
+static void test_outcomes_and_health(void **state)
+{
+    (void)state;
+    err_t err;
+    enum keys_outcome parsed;
+    static const char *const names[] = {"rolling", "rolled-out", "rolled-back",
+                                        "paused", "failed", "superseded"};
+    for (int o = KEYS_OUTCOME_ROLLING; o <= KEYS_OUTCOME_SUPERSEDED; o++) {
+        assert_string_equal(keys_outcome_name((enum keys_outcome)o), names[o]);
+        assert_int_equal(keys_outcome_parse(names[o], &parsed, &err), 0);
+        assert_int_equal(parsed, o);
+    }
+    assert_int_equal(keys_outcome_parse("Rolling", &parsed, &err), -1);
+    assert_int_equal(err.code, ERR_INVALID);
+    assert_non_null(strstr(err.msg, "\"Rolling\""));
+    assert_non_null(strstr(err.msg, "\"superseded\""));
+    assert_int_equal(keys_outcome_parse(NULL, &parsed, &err), -1);
+    assert_int_equal(keys_outcome_parse("", &parsed, NULL), -1);
+    assert_string_equal(keys_outcome_name((enum keys_outcome)99), "unknown");
+
+    assert_string_equal(keys_health_name(KEYS_HEALTH_NONE), "");
+    assert_string_equal(keys_health_name(KEYS_HEALTH_STARTING), "starting");
+    assert_string_equal(keys_health_name(KEYS_HEALTH_HEALTHY), "healthy");
+    assert_string_equal(keys_health_name(KEYS_HEALTH_UNHEALTHY), "unhealthy");
+    assert_string_equal(keys_health_name((enum keys_health)99), "");
+}
+
 static void test_states(void **state)
 {
     (void)state;
@@ -419,6 +859,11 @@ int main(void)
         cmocka_unit_test(test_decoded_values),
         cmocka_unit_test(test_status_error_is_cut_on_a_character),
         cmocka_unit_test(test_states),
+        cmocka_unit_test(test_revision_keys),      cmocka_unit_test(test_rollout_author_keys),
+        cmocka_unit_test(test_next_containers),
+        cmocka_unit_test(test_old_records_keep_their_bytes),
+        cmocka_unit_test(test_rollout_values),     cmocka_unit_test(test_revision_values),
+        cmocka_unit_test(test_outcomes_and_health),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,6 +39,24 @@ static const struct row rows[] = {
     {"command with empty arg", "{\"image\":\"x\",\"command\":[\"sh\",\"-c\",\"\"]}", NULL},
     {"env", "{\"image\":\"x\",\"env\":{\"A\":\"1\",\"_b2\":\"\",\"service_x\":\"lower is fine\"}}", NULL},
     {"whitespace everywhere", " \n\t{ \"image\" :\n \"x\" } \n", NULL},
+    {"health http", "{\"image\":\"x\",\"services\":{\"web\":80},\"health\":{\"http\":\"/healthz?x=1&y=%20\"}}", NULL},
+    {"health tcp", "{\"image\":\"x\",\"services\":{\"web\":80},\"health\":{\"tcp\":true,\"port\":80}}", NULL},
+    {"health exec", "{\"image\":\"x\",\"health\":{\"exec\":[\"pg_isready\",\"\"]}}", NULL},
+    {"health limits high",
+     "{\"image\":\"x\",\"health\":{\"exec\":[\"t\"],\"interval\":3600,\"timeout\":3600,\"retries\":100,"
+     "\"start_period\":3600}}", NULL},
+    {"health limits low",
+     "{\"image\":\"x\",\"health\":{\"exec\":[\"t\"],\"interval\":1,\"timeout\":1,\"retries\":1,"
+     "\"start_period\":0}}", NULL},
+    {"update empty", "{\"image\":\"x\",\"update\":{}}", NULL},
+    {"update all", "{\"image\":\"x\",\"update\":{\"parallel\":1000,\"order\":\"stop-first\","
+     "\"deadline\":3600,\"on_failure\":\"pause\"}}", NULL},
+    {"update low", "{\"image\":\"x\",\"update\":{\"parallel\":1,\"order\":\"start-first\","
+     "\"deadline\":1,\"on_failure\":\"rollback\"}}", NULL},
+    {"update 1%", "{\"image\":\"x\",\"update\":{\"parallel\":\"1%\"}}", NULL},
+    {"update 100%", "{\"image\":\"x\",\"update\":{\"parallel\":\"100%\"}}", NULL},
+    {"stop_grace 0", "{\"image\":\"x\",\"stop_grace\":0}", NULL},
+    {"stop_grace 3600", "{\"image\":\"x\",\"stop_grace\":3600}", NULL},
 
     /* the document */
     {"invalid JSON", "{\"image\"", "manifest: invalid JSON at line 1 column"},
@@ -51,7 +69,8 @@ static const struct row rows[] = {
     {"invalid UTF-8", "{\"image\":\"x\",\"env\":{\"A\":\"\xff\"}}", "manifest: invalid JSON"},
     {"unknown field",
      "{\"image\":\"x\",\"scal\":3}",
-     "unknown field \"scal\"; valid fields: image, scale, command, services, links, env"},
+     "unknown field \"scal\"; valid fields: image, scale, command, services, links, env, health, "
+     "update, stop_grace"},
     {"missing image", "{\"scale\":1}", "missing required field \"image\""},
 
     /* image */
@@ -130,6 +149,135 @@ static const struct row rows[] = {
      "env: \"SERVICE_NGINX_PORT\" is reserved"},
     {"env reserved DOKKAA_", "{\"image\":\"x\",\"env\":{\"DOKKAA_APP\":\"1\"}}",
      "env: \"DOKKAA_APP\" is reserved"},
+
+    /* health */
+    {"health string", "{\"image\":\"x\",\"health\":\"/\"}",
+     "health: must be an object with one of \"http\", \"tcp\" or \"exec\", got \"/\""},
+    {"health unknown subfield", "{\"image\":\"x\",\"health\":{\"exec\":[\"t\"],\"interva\":2}}",
+     "health: unknown field \"interva\"; valid fields: http, tcp, exec, port, interval, timeout, "
+     "retries, start_period"},
+    {"health none", "{\"image\":\"x\",\"health\":{\"interval\":2}}",
+     "health: must have exactly one of \"http\", \"tcp\" or \"exec\", got none"},
+    {"health empty", "{\"image\":\"x\",\"health\":{}}",
+     "health: must have exactly one of \"http\", \"tcp\" or \"exec\", got none"},
+    {"health two", "{\"image\":\"x\",\"services\":{\"web\":80},\"health\":{\"tcp\":true,\"http\":\"/\"}}",
+     "health: must have exactly one of \"http\", \"tcp\" or \"exec\", got \"http\" and \"tcp\""},
+    {"health three",
+     "{\"image\":\"x\",\"services\":{\"web\":80},\"health\":{\"exec\":[\"t\"],\"tcp\":true,\"http\":\"/\"}}",
+     "health: must have exactly one of \"http\", \"tcp\" or \"exec\", got \"http\", \"tcp\" and \"exec\""},
+    {"health http relative", "{\"image\":\"x\",\"services\":{\"web\":80},\"health\":{\"http\":\"healthz\"}}",
+     "health.http: must be a path starting with \"/\", got \"healthz\""},
+    {"health http empty", "{\"image\":\"x\",\"services\":{\"web\":80},\"health\":{\"http\":\"\"}}",
+     "health.http: must be a path starting with \"/\", got \"\""},
+    {"health http number", "{\"image\":\"x\",\"services\":{\"web\":80},\"health\":{\"http\":80}}",
+     "health.http: must be a path starting with \"/\", got 80"},
+    {"health http space", "{\"image\":\"x\",\"services\":{\"web\":80},\"health\":{\"http\":\"/a b\"}}",
+     "health.http: must be printable ASCII without spaces, got \"/a b\""},
+    {"health http control", "{\"image\":\"x\",\"services\":{\"web\":80},\"health\":{\"http\":\"/a\\r\\n\"}}",
+     "health.http: must be printable ASCII without spaces, got \"/a\\x0d\\x0a\""},
+    {"health http non-ASCII",
+     "{\"image\":\"x\",\"services\":{\"web\":80},\"health\":{\"http\":\"/caf\xc3\xa9\"}}",
+     "health.http: must be printable ASCII without spaces"},
+    {"health tcp false", "{\"image\":\"x\",\"services\":{\"web\":80},\"health\":{\"tcp\":false}}",
+     "health.tcp: must be true, got false"},
+    {"health tcp string", "{\"image\":\"x\",\"services\":{\"web\":80},\"health\":{\"tcp\":\"true\"}}",
+     "health.tcp: must be true, got \"true\""},
+    {"health tcp one", "{\"image\":\"x\",\"services\":{\"web\":80},\"health\":{\"tcp\":1}}",
+     "health.tcp: must be true, got 1"},
+    {"health exec empty", "{\"image\":\"x\",\"health\":{\"exec\":[]}}",
+     "health.exec: must be a non-empty array of strings, got []"},
+    {"health exec string", "{\"image\":\"x\",\"health\":{\"exec\":\"true\"}}",
+     "health.exec: must be a non-empty array of strings, got \"true\""},
+    {"health exec number element", "{\"image\":\"x\",\"health\":{\"exec\":[\"a\",3]}}",
+     "health.exec[1]: must be a string, got 3"},
+    {"health exec empty program", "{\"image\":\"x\",\"health\":{\"exec\":[\"\",\"a\"]}}",
+     "health.exec[0]: must be a non-empty string (the program), got \"\""},
+    {"health http no services", "{\"image\":\"x\",\"health\":{\"http\":\"/\"}}",
+     "health.http: needs a service to probe, and the manifest has no \"services\""},
+    {"health tcp empty services", "{\"image\":\"x\",\"services\":{},\"health\":{\"tcp\":true,\"port\":80}}",
+     "health.tcp: needs a service to probe, and the manifest has no \"services\""},
+    {"health port not a service",
+     "{\"image\":\"x\",\"services\":{\"web\":80,\"api\":9000,\"www\":80},\"health\":{\"tcp\":true,\"port\":81}}",
+     "health.port: must be the container port of one of the services (9000, 80), got 81"},
+    {"health port string", "{\"image\":\"x\",\"services\":{\"web\":80},\"health\":{\"tcp\":true,\"port\":\"80\"}}",
+     "health.port: must be the container port of one of the services (80), got \"80\""},
+    {"health port real", "{\"image\":\"x\",\"services\":{\"web\":80},\"health\":{\"tcp\":true,\"port\":80.0}}",
+     "health.port: must be the container port of one of the services (80), got 80.0"},
+    {"health port with exec", "{\"image\":\"x\",\"services\":{\"web\":80},\"health\":{\"exec\":[\"t\"],\"port\":80}}",
+     "health.port: only an \"http\" or \"tcp\" check has a port, not \"exec\""},
+    {"health interval string", "{\"image\":\"x\",\"health\":{\"exec\":[\"t\"],\"interval\":\"2\"}}",
+     "health.interval: must be an integer 1..3600, got \"2\""},
+    {"health interval zero", "{\"image\":\"x\",\"health\":{\"exec\":[\"t\"],\"interval\":0}}",
+     "health.interval: must be an integer 1..3600, got 0"},
+    {"health interval real", "{\"image\":\"x\",\"health\":{\"exec\":[\"t\"],\"interval\":2.0}}",
+     "health.interval: must be an integer 1..3600, got 2.0"},
+    {"health timeout too big", "{\"image\":\"x\",\"health\":{\"exec\":[\"t\"],\"timeout\":3601}}",
+     "health.timeout: must be an integer 1..3600, got 3601"},
+    {"health timeout null", "{\"image\":\"x\",\"health\":{\"exec\":[\"t\"],\"timeout\":null}}",
+     "health.timeout: must be an integer 1..3600, got null"},
+    {"health retries zero", "{\"image\":\"x\",\"health\":{\"exec\":[\"t\"],\"retries\":0}}",
+     "health.retries: must be an integer 1..100, got 0"},
+    {"health retries too big", "{\"image\":\"x\",\"health\":{\"exec\":[\"t\"],\"retries\":101}}",
+     "health.retries: must be an integer 1..100, got 101"},
+    {"health start_period negative", "{\"image\":\"x\",\"health\":{\"exec\":[\"t\"],\"start_period\":-1}}",
+     "health.start_period: must be an integer 0..3600, got -1"},
+    {"health start_period too big", "{\"image\":\"x\",\"health\":{\"exec\":[\"t\"],\"start_period\":3601}}",
+     "health.start_period: must be an integer 0..3600, got 3601"},
+    /* a later error after the path or argv was allocated frees them (ASan, valgrind) */
+    {"health http then bad interval",
+     "{\"image\":\"x\",\"services\":{\"web\":80},\"health\":{\"http\":\"/h\",\"interval\":0}}",
+     "health.interval: must be an integer 1..3600, got 0"},
+    {"health exec then bad retries", "{\"image\":\"x\",\"health\":{\"exec\":[\"a\",\"b\"],\"retries\":true}}",
+     "health.retries: must be an integer 1..100, got true"},
+
+    /* update */
+    {"update array", "{\"image\":\"x\",\"update\":[1]}",
+     "update: must be an object {\"parallel\": N, \"order\": ..., \"deadline\": N, \"on_failure\": ...}, "
+     "got [1]"},
+    {"update unknown subfield", "{\"image\":\"x\",\"update\":{\"paralel\":2}}",
+     "update: unknown field \"paralel\"; valid fields: parallel, order, deadline, on_failure"},
+    {"update parallel zero", "{\"image\":\"x\",\"update\":{\"parallel\":0}}",
+     "update.parallel: must be an integer 1..1000 or a percentage \"1%\"..\"100%\", got 0"},
+    {"update parallel too big", "{\"image\":\"x\",\"update\":{\"parallel\":1001}}",
+     "update.parallel: must be an integer 1..1000 or a percentage \"1%\"..\"100%\", got 1001"},
+    {"update parallel real", "{\"image\":\"x\",\"update\":{\"parallel\":2.0}}",
+     "update.parallel: must be an integer 1..1000 or a percentage \"1%\"..\"100%\", got 2.0"},
+    {"update parallel string number", "{\"image\":\"x\",\"update\":{\"parallel\":\"2\"}}",
+     "update.parallel: must be an integer 1..1000 or a percentage \"1%\"..\"100%\", got \"2\""},
+    {"update parallel 0%", "{\"image\":\"x\",\"update\":{\"parallel\":\"0%\"}}", "got \"0%\""},
+    {"update parallel 101%", "{\"image\":\"x\",\"update\":{\"parallel\":\"101%\"}}", "got \"101%\""},
+    {"update parallel 1000%", "{\"image\":\"x\",\"update\":{\"parallel\":\"1000%\"}}", "got \"1000%\""},
+    {"update parallel 05%", "{\"image\":\"x\",\"update\":{\"parallel\":\"05%\"}}", "got \"05%\""},
+    {"update parallel +5%", "{\"image\":\"x\",\"update\":{\"parallel\":\"+5%\"}}", "got \"+5%\""},
+    {"update parallel 5.5%", "{\"image\":\"x\",\"update\":{\"parallel\":\"5.5%\"}}", "got \"5.5%\""},
+    {"update parallel space", "{\"image\":\"x\",\"update\":{\"parallel\":\"5 %\"}}", "got \"5 %\""},
+    {"update parallel bare %", "{\"image\":\"x\",\"update\":{\"parallel\":\"%\"}}", "got \"%\""},
+    {"update order", "{\"image\":\"x\",\"update\":{\"order\":\"rolling\"}}",
+     "update.order: must be \"start-first\" or \"stop-first\", got \"rolling\""},
+    {"update order case", "{\"image\":\"x\",\"update\":{\"order\":\"Stop-First\"}}",
+     "update.order: must be \"start-first\" or \"stop-first\", got \"Stop-First\""},
+    {"update order number", "{\"image\":\"x\",\"update\":{\"order\":1}}",
+     "update.order: must be \"start-first\" or \"stop-first\", got 1"},
+    {"update deadline zero", "{\"image\":\"x\",\"update\":{\"deadline\":0}}",
+     "update.deadline: must be an integer 1..3600, got 0"},
+    {"update deadline too big", "{\"image\":\"x\",\"update\":{\"deadline\":3601}}",
+     "update.deadline: must be an integer 1..3600, got 3601"},
+    {"update deadline string", "{\"image\":\"x\",\"update\":{\"deadline\":\"60\"}}",
+     "update.deadline: must be an integer 1..3600, got \"60\""},
+    {"update on_failure", "{\"image\":\"x\",\"update\":{\"on_failure\":\"continue\"}}",
+     "update.on_failure: must be \"rollback\" or \"pause\", got \"continue\""},
+
+    /* stop_grace */
+    {"stop_grace negative", "{\"image\":\"x\",\"stop_grace\":-1}",
+     "stop_grace: must be an integer 0..3600, got -1"},
+    {"stop_grace too big", "{\"image\":\"x\",\"stop_grace\":3601}",
+     "stop_grace: must be an integer 0..3600, got 3601"},
+    {"stop_grace string", "{\"image\":\"x\",\"stop_grace\":\"10\"}",
+     "stop_grace: must be an integer 0..3600, got \"10\""},
+    {"stop_grace real", "{\"image\":\"x\",\"stop_grace\":10.5}",
+     "stop_grace: must be an integer 0..3600, got 10.5"},
+    {"stop_grace null", "{\"image\":\"x\",\"stop_grace\":null}",
+     "stop_grace: must be an integer 0..3600, got null"},
 };
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -206,6 +354,18 @@ static void test_defaults(void **state)
     assert_int_equal(m.nservices, 0);
     assert_int_equal(m.nlinks, 0);
     assert_int_equal(m.nenv, 0);
+    /* health, update, stop_grace: absent, they take their defaults */
+    assert_int_equal(m.health.kind, MANIFEST_HEALTH_NONE);
+    assert_null(m.health.path);
+    assert_null(m.health.exec);
+    assert_int_equal(m.health.port, 0);
+    assert_int_equal(m.update.parallel, 1);
+    assert_false(m.update.percent);
+    assert_int_equal(m.update.order, MANIFEST_START_FIRST);
+    assert_int_equal(m.update.deadline, 60);
+    assert_int_equal(m.update.on_failure, MANIFEST_ROLLBACK);
+    assert_int_equal(m.stop_grace, 10);
+    assert_int_equal(manifest_batch(&m), 1);
     manifest_free(&m);
     assert_empty(&m);
     manifest_free(&m); /* freeing twice is harmless: free leaves it empty */
@@ -383,6 +543,179 @@ static void test_long_value_is_cut(void **state)
     assert_true(strlen(err.msg) < 200);
 }
 
+/* ---- health, update, stop_grace ------------------------------------------------ */
+
+static void parse_ok(const char *json, manifest *m)
+{
+    err_t err = {0};
+    if (parse_str(json, m, &err) != 0)
+        fail_msg("%s: unexpected error: %s", json, err.msg);
+}
+
+static void test_health_http(void **state)
+{
+    (void)state;
+    manifest m;
+    /* the default port is the first service's by name: api, not web */
+    parse_ok("{\"image\":\"x\",\"services\":{\"web\":80,\"api\":{\"port\":9000}},"
+             "\"health\":{\"http\":\"/healthz\"}}",
+             &m);
+    assert_int_equal(m.health.kind, MANIFEST_HEALTH_HTTP);
+    assert_string_equal(m.health.path, "/healthz");
+    assert_null(m.health.exec);
+    assert_int_equal(m.health.nexec, 0);
+    assert_int_equal(m.health.port, 9000);
+    assert_int_equal(m.health.interval, 2);
+    assert_int_equal(m.health.timeout, 2);
+    assert_int_equal(m.health.retries, 3);
+    assert_int_equal(m.health.start_period, 0);
+    manifest_free(&m);
+    assert_empty(&m);
+
+    parse_ok("{\"image\":\"x\",\"services\":{\"web\":80,\"api\":9000},\"health\":{\"http\":\"/\","
+             "\"port\":80,\"interval\":5,\"timeout\":1,\"retries\":10,\"start_period\":30}}",
+             &m);
+    assert_int_equal(m.health.kind, MANIFEST_HEALTH_HTTP);
+    assert_string_equal(m.health.path, "/");
+    assert_int_equal(m.health.port, 80);
+    assert_int_equal(m.health.interval, 5);
+    assert_int_equal(m.health.timeout, 1);
+    assert_int_equal(m.health.retries, 10);
+    assert_int_equal(m.health.start_period, 30);
+    manifest_free(&m);
+}
+
+static void test_health_tcp(void **state)
+{
+    (void)state;
+    manifest m;
+    parse_ok("{\"image\":\"x\",\"services\":{\"db\":5432},\"health\":{\"tcp\":true}}", &m);
+    assert_int_equal(m.health.kind, MANIFEST_HEALTH_TCP);
+    assert_null(m.health.path);
+    assert_null(m.health.exec);
+    assert_int_equal(m.health.port, 5432);
+    assert_int_equal(m.health.retries, 3);
+    manifest_free(&m);
+
+    parse_ok("{\"image\":\"x\",\"services\":{\"a\":1,\"b\":65535},"
+             "\"health\":{\"tcp\":true,\"port\":65535,\"retries\":1}}",
+             &m);
+    assert_int_equal(m.health.port, 65535);
+    assert_int_equal(m.health.retries, 1);
+    manifest_free(&m);
+}
+
+static void test_health_exec(void **state)
+{
+    (void)state;
+    manifest m;
+    /* no services needed, and none probed even if there are */
+    parse_ok("{\"image\":\"x\",\"services\":{\"db\":5432},"
+             "\"health\":{\"exec\":[\"pg_isready\",\"-U\",\"\"],\"start_period\":60}}",
+             &m);
+    assert_int_equal(m.health.kind, MANIFEST_HEALTH_EXEC);
+    assert_null(m.health.path);
+    assert_int_equal(m.health.nexec, 3);
+    assert_string_equal(m.health.exec[0], "pg_isready");
+    assert_string_equal(m.health.exec[1], "-U");
+    assert_string_equal(m.health.exec[2], "");
+    assert_null(m.health.exec[3]);
+    assert_int_equal(m.health.port, 0);
+    assert_int_equal(m.health.interval, 2);
+    assert_int_equal(m.health.start_period, 60);
+    manifest_free(&m);
+    assert_empty(&m);
+}
+
+static void test_update(void **state)
+{
+    (void)state;
+    manifest m;
+    parse_ok("{\"image\":\"x\",\"update\":{}}", &m);
+    assert_int_equal(m.update.parallel, 1);
+    assert_false(m.update.percent);
+    assert_int_equal(m.update.order, MANIFEST_START_FIRST);
+    assert_int_equal(m.update.deadline, 60);
+    assert_int_equal(m.update.on_failure, MANIFEST_ROLLBACK);
+    manifest_free(&m);
+
+    parse_ok("{\"image\":\"x\",\"update\":{\"parallel\":\"25%\",\"order\":\"stop-first\","
+             "\"deadline\":120,\"on_failure\":\"pause\"},\"stop_grace\":0}",
+             &m);
+    assert_int_equal(m.update.parallel, 25);
+    assert_true(m.update.percent);
+    assert_int_equal(m.update.order, MANIFEST_STOP_FIRST);
+    assert_int_equal(m.update.deadline, 120);
+    assert_int_equal(m.update.on_failure, MANIFEST_PAUSE);
+    assert_int_equal(m.stop_grace, 0);
+    assert_int_equal(m.health.kind, MANIFEST_HEALTH_NONE);
+    manifest_free(&m);
+
+    parse_ok("{\"image\":\"x\",\"update\":{\"parallel\":7},\"stop_grace\":3600}", &m);
+    assert_int_equal(m.update.parallel, 7);
+    assert_false(m.update.percent);
+    assert_int_equal(m.stop_grace, 3600);
+    manifest_free(&m);
+}
+
+static int batch_of(const char *json)
+{
+    manifest m;
+    parse_ok(json, &m);
+    int n = manifest_batch(&m);
+    manifest_free(&m);
+    return n;
+}
+
+static void test_batch(void **state)
+{
+    (void)state;
+    /* a percentage of scale, rounded up, at least 1 */
+    assert_int_equal(batch_of("{\"image\":\"x\",\"scale\":10,\"update\":{\"parallel\":\"25%\"}}"), 3);
+    assert_int_equal(batch_of("{\"image\":\"x\",\"scale\":4,\"update\":{\"parallel\":\"1%\"}}"), 1);
+    assert_int_equal(batch_of("{\"image\":\"x\",\"scale\":3,\"update\":{\"parallel\":\"33%\"}}"), 1);
+    assert_int_equal(batch_of("{\"image\":\"x\",\"scale\":3,\"update\":{\"parallel\":\"34%\"}}"), 2);
+    assert_int_equal(batch_of("{\"image\":\"x\",\"scale\":8,\"update\":{\"parallel\":\"50%\"}}"), 4);
+    assert_int_equal(batch_of("{\"image\":\"x\",\"scale\":1000,\"update\":{\"parallel\":\"100%\"}}"),
+                     1000);
+    assert_int_equal(batch_of("{\"image\":\"x\",\"scale\":0,\"update\":{\"parallel\":\"50%\"}}"), 1);
+    /* a count is the count, whatever the scale */
+    assert_int_equal(batch_of("{\"image\":\"x\",\"scale\":10,\"update\":{\"parallel\":2}}"), 2);
+    assert_int_equal(batch_of("{\"image\":\"x\",\"scale\":1,\"update\":{\"parallel\":5}}"), 5);
+    assert_int_equal(batch_of("{\"image\":\"x\",\"scale\":10}"), 1);
+    /* a manifest not from manifest_parse (all zero) still replaces one at a time */
+    static const manifest zero;
+    assert_int_equal(manifest_batch(&zero), 1);
+}
+
+static void test_new_limits(void **state)
+{
+    (void)state;
+    char *json = build_list("health", "{\"exec\":[", "\"a%d\"", "]}", 256);
+    expect_ok(json);
+    expect_error(build_list("health", "{\"exec\":[", "\"a%d\"", "]}", 257),
+                 "health.exec: must have at most 256 elements, got 257");
+
+    char path[1100];
+    memset(path, 'p', sizeof path);
+    path[0] = '/';
+    char buf[1300];
+    snprintf(buf, sizeof buf,
+             "{\"image\":\"x\",\"services\":{\"w\":80},\"health\":{\"http\":\"%.1024s\"}}", path);
+    expect_ok(strdup(buf));
+    snprintf(buf, sizeof buf,
+             "{\"image\":\"x\",\"services\":{\"w\":80},\"health\":{\"http\":\"%.1025s\"}}", path);
+    expect_error(strdup(buf), "health.http: must be at most 1024 bytes, got 1025");
+
+    /* the list of a 64-service manifest's ports fits in the message */
+    char *many = build_list("services", "{", "\"s%d\":80", "}", 64);
+    size_t n = strlen(many);
+    many = realloc(many, n + 64);
+    assert_non_null(many);
+    snprintf(many + n - 1, 64, ",\"health\":{\"tcp\":true,\"port\":81}}");
+    expect_error(many, "health.port: must be the container port of one of the services (80), got 81");
+}
+
 /* ---- the hash ------------------------------------------------------------------ */
 
 static void hash_of(const char *json, char out[17])
@@ -434,10 +767,82 @@ static void test_hash(void **state)
             fail_msg("same hash for a different manifest: %s", different[i]);
     }
 
-    /* the seed's two manifests run different things */
+    /* pinned: computed before health, update and stop_grace existed, so that an
+     * upgrade does not change the revision of a running manifest */
+    hash_of("{\"image\":\"x\",\"scale\":1,\"command\":[\"a\",\"b\"],\"services\":{\"w\":80,\"v\":81},"
+            "\"links\":[\"p\",\"q\"],\"env\":{\"K\":\"v\",\"J\":\"u\"}}",
+            a);
+    assert_string_equal(a, "b245aab1ceee08db");
+
+        /* the seed's two manifests run different things */
     hash_of("{\"image\":\"dockerfile/nginx\"}", a);
     hash_of("{\"image\":\"dockerfile/ubuntu\"}", b);
     assert_string_not_equal(a, b);
+    hash_of("{\"image\":\"dockerfile/nginx\",\"scale\":1,\"services\":{\"nginx\":80}}", a);
+    assert_string_equal(a, "a66285bcd07a44ba");
+}
+
+#define BASE "{\"image\":\"x\",\"services\":{\"web\":80,\"api\":9000}"
+
+static void test_hash_new_fields(void **state)
+{
+    (void)state;
+    /* each differs from every other: a change of any of these fields is a new revision */
+    static const char *const variants[] = {
+        BASE "}",
+        BASE ",\"health\":{\"http\":\"/a\"}}",
+        BASE ",\"health\":{\"http\":\"/b\"}}",
+        BASE ",\"health\":{\"http\":\"/a\",\"port\":80}}",
+        BASE ",\"health\":{\"http\":\"/a\",\"interval\":3}}",
+        BASE ",\"health\":{\"http\":\"/a\",\"timeout\":3}}",
+        BASE ",\"health\":{\"http\":\"/a\",\"retries\":4}}",
+        BASE ",\"health\":{\"http\":\"/a\",\"start_period\":1}}",
+        BASE ",\"health\":{\"tcp\":true}}",
+        BASE ",\"health\":{\"tcp\":true,\"port\":80}}",
+        BASE ",\"health\":{\"exec\":[\"a\"]}}",
+        BASE ",\"health\":{\"exec\":[\"a\",\"b\"]}}",
+        BASE ",\"health\":{\"exec\":[\"a b\"]}}",
+        BASE ",\"health\":{\"exec\":[\"/a\"]}}",
+        BASE ",\"update\":{\"parallel\":2}}",
+        BASE ",\"update\":{\"parallel\":\"2%\"}}",
+        BASE ",\"update\":{\"order\":\"stop-first\"}}",
+        BASE ",\"update\":{\"deadline\":61}}",
+        BASE ",\"update\":{\"on_failure\":\"pause\"}}",
+        BASE ",\"stop_grace\":0}",
+        BASE ",\"stop_grace\":11}",
+        BASE ",\"stop_grace\":2,\"update\":{\"parallel\":2}}",
+        BASE ",\"stop_grace\":2,\"health\":{\"tcp\":true}}",
+    };
+    char h[ARRAY_LEN(variants)][17];
+    for (size_t i = 0; i < ARRAY_LEN(variants); i++) {
+        hash_of(variants[i], h[i]);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(h[i], h[j]) == 0)
+                fail_msg("same hash for %s and %s", variants[j], variants[i]);
+    }
+
+    /* equivalent spellings: defaults written out, key order, {"port": N}, and scale */
+    static const char *const same[][2] = {
+        {BASE ",\"health\":{\"http\":\"/a\"}}",
+         "{\"health\":{\"start_period\":0,\"retries\":3,\"timeout\":2,\"interval\":2,\"port\":9000,"
+         "\"http\":\"/a\"},\"scale\":9,\"services\":{\"api\":{\"port\":9000},\"web\":80},"
+         "\"image\":\"x\"}"},
+        {BASE ",\"health\":{\"tcp\":true,\"port\":80}}",
+         "{\"image\":\"x\",\"services\":{\"web\":{\"port\":80},\"api\":9000},"
+         "\"health\":{\"port\":80,\"tcp\":true}}"},
+        {BASE ",\"update\":{\"parallel\":1}}",
+         BASE ",\"update\":{\"on_failure\":\"rollback\",\"deadline\":60,\"order\":\"start-first\","
+              "\"parallel\":1}}"},
+        {BASE ",\"update\":{\"parallel\":\"5%\"},\"stop_grace\":10}",
+         BASE ", \"stop_grace\" : 10 , \"update\" : { \"parallel\" : \"5%\" , \"deadline\" : 60 } }"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(same); i++) {
+        char a[17], b[17];
+        hash_of(same[i][0], a);
+        hash_of(same[i][1], b);
+        if (strcmp(a, b) != 0)
+            fail_msg("different hashes for %s and %s", same[i][0], same[i][1]);
+    }
 }
 
 /* ---- names ------------------------------------------------------------------ */
@@ -523,7 +928,14 @@ int main(void)
         cmocka_unit_test(test_too_large),
         cmocka_unit_test(test_raw_nul),
         cmocka_unit_test(test_long_value_is_cut),
+        cmocka_unit_test(test_health_http),
+        cmocka_unit_test(test_health_tcp),
+        cmocka_unit_test(test_health_exec),
+        cmocka_unit_test(test_update),
+        cmocka_unit_test(test_batch),
+        cmocka_unit_test(test_new_limits),
         cmocka_unit_test(test_hash),
+        cmocka_unit_test(test_hash_new_fields),
         cmocka_unit_test(test_names_container),
         cmocka_unit_test(test_names_service_env),
         cmocka_unit_test(test_names_check_label),

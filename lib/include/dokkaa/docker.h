@@ -38,6 +38,16 @@ int docker_container_stop(docker *d, const char *id, int timeout_seconds, err_t 
 /* Remove, stopping it first if it runs (force). A missing container is not an error. */
 int docker_container_remove(docker *d, const char *id, err_t *err);
 int docker_container_inspect(docker *d, const char *id, json_t **out, err_t *err);
+/* Rename a container (running or not); ERR_CONFLICT if name is taken. */
+int docker_container_rename(docker *d, const char *id, const char *name, err_t *err);
+/* Set its restart policy ("no", "unless-stopped", ...) while it runs. */
+int docker_container_restart_policy(docker *d, const char *id, const char *policy, err_t *err);
+/* Run argv (NULL-terminated) inside a running container, as `docker exec` does, and
+ * wait at most timeout_ms for it to end: *exit_code gets its status. A command still
+ * running then is an ERR_UNAVAIL error (the engine offers no way to stop it: it
+ * finishes on its own). */
+int docker_exec(docker *d, const char *id, char *const *argv, int timeout_ms, int *exit_code,
+                err_t *err);
 /* The containers (running or not) that carry label ("dokkaa.app" or "k=v"). */
 int docker_container_list(docker *d, const char *label, json_t **out, err_t *err);
 

@@ -147,6 +147,8 @@ typedef struct keys_placement {
     char host[KEYS_NAME_SIZE];
     char hash[KEYS_HASH_SIZE]; /* the revision (manifest hash) it is to run; "" in records
                                 * of versions before rollouts: whatever it runs */
+    long long changed;         /* Unix seconds hash was last set (a rollout's batch
+                                * began for it: its deadline counts from here), 0 none */
     char from[KEYS_NAME_SIZE]; /* "" unless handed off */
     long long since;           /* with from */
 } keys_placement;

@@ -4,7 +4,8 @@
  *   { "image": "dockerfile/nginx", "scale": 1, "services": { "nginx": 80 } }
  * Validation is strict and its messages are precise and name the field:
  *   scale: must be an integer 0..1000, got "3"
- *   unknown field "scal"; valid fields: image, scale, command, services, links, env
+ *   unknown field "scal"; valid fields: image, scale, command, services, links, env,
+ *     health, update, stop_grace
  */
 #ifndef DOKKAA_MANIFEST_H
 #define DOKKAA_MANIFEST_H
