@@ -1,10 +1,16 @@
 /* announce.c - what this host tells the cluster, under its lease:
- *   /status/<app>/<name>/<i>              every instance placed here: state, since, error
+ *   /status/<app>/<name>/<i>              every instance placed here: state, health,
+ *                                          revision, since, error; during a start-first
+ *                                          rollout, of its next container
  *   /services/<app>/<service>/<container>@<host>
- *                                          every service of a running instance here,
+ *                                          every service of a serving instance here,
  *                                          also of one being handed off to another host
  *                                          (the host in the key: during a handoff both
  *                                          hosts announce the instance, each its own key)
+ * An instance serves while its container runs and, with a health check, passes it
+ * (health.h); one whose health is not known yet (the conductor just started) keeps
+ * what it announced. During a start-first rollout the next container serves from
+ * the moment it is ready, and the old one no more: act.c then drains it.
  * Each pass builds the wanted set afresh (keys and records from keys.h), and
  * announce_sync makes etcd hold it: a merge walk over two key-sorted sets, O(n) per
  * pass, that puts or deletes only where something changed, so a quiet cluster
@@ -26,12 +32,6 @@ static bool announce_placed_anywhere(const reconcile_view *v, const plan_spec *s
             strcmp(v->placements[i].name, spec->name) == 0)
             return true;
     return false;
-}
-
-static json_t *announce_container_json(const reconcile_view *v, const char *cname)
-{
-    const plan_container *pc = plan_find_container(v->containers, v->ncontainers, cname);
-    return pc ? json_array_get(v->list, (size_t)(pc - v->containers)) : NULL;
 }
 
 /* "since" survives as long as the state does, so a quiet instance's status value
@@ -62,18 +62,29 @@ enum keys_state announce_engine_state(json_t *container)
     return state;
 }
 
-/* The status of instance of spec: its container's state, or without one why not. */
+/* What a status says of one container, or of an instance without one. */
+typedef struct announce_what {
+    const char *cname;       /* the container described */
+    json_t *container;       /* its engine entry, or NULL */
+    const char *hash;        /* the revision it runs, or is to run */
+    enum keys_health health;
+    const char *error;       /* why it failed, or NULL */
+} announce_what;
+
+/* The status of instance of spec. */
 static void announce_status(reconciler *r, kvset *want, const plan_spec *spec, int instance,
-                            json_t *container, const char *error)
+                            const announce_what *w)
 {
     char key[KEYS_SIZE];
-    keys_status s = {.state = container     ? announce_engine_state(container)
+    keys_status s = {.state = w->container   ? announce_engine_state(w->container)
                               : !spec->valid ? KEYS_STATE_INVALID
-                              : error        ? KEYS_STATE_FAILED
-                                             : KEYS_STATE_PENDING};
+                              : w->error     ? KEYS_STATE_FAILED
+                                             : KEYS_STATE_PENDING,
+                     .health = w->health};
     snprintf(s.host, sizeof s.host, "%s", r->c->host_id);
-    names_container(s.container, sizeof s.container, spec->app, spec->name, instance);
-    snprintf(s.error, sizeof s.error, "%s", error ? error : "");
+    snprintf(s.container, sizeof s.container, "%s", w->cname);
+    snprintf(s.hash, sizeof s.hash, "%s", w->hash ? w->hash : "");
+    snprintf(s.error, sizeof s.error, "%s", w->error ? w->error : "");
     keys_status_key(key, spec->app, spec->name, instance);
     announce_since(r, key, s.state, s.since);
     char *value = keys_status_encode(&s);
@@ -82,8 +93,8 @@ static void announce_status(reconciler *r, kvset *want, const plan_spec *spec, i
     free(value);
 }
 
-/* The host port the engine published for a container port, or 0. */
-static int announce_published(json_t *container, int port)
+/* The host port the engine published for a container's TCP port, or 0. */
+int announce_published(json_t *container, int port)
 {
     size_t i;
     json_t *p;
@@ -96,15 +107,15 @@ static int announce_published(json_t *container, int port)
     return 0;
 }
 
-static void announce_services(reconciler *r, kvset *want, const plan_spec *spec, int instance,
+/* The services of container cname, running the revision of spec. */
+static void announce_services(reconciler *r, kvset *want, const plan_spec *spec, const char *cname,
                               json_t *container)
 {
-    char key[KEYS_SIZE], cname[KEYS_CONTAINER_SIZE];
+    char key[KEYS_SIZE];
     keys_service s = {0};
     if (announce_engine_state(container) != KEYS_STATE_RUNNING)
         return;
     snprintf(s.addr, sizeof s.addr, "%s", r->c->host_ip);
-    names_container(cname, sizeof cname, spec->app, spec->name, instance);
     for (size_t k = 0; k < spec->m.nservices; k++) {
         if (!(s.port = announce_published(container, spec->m.services[k].port)))
             continue;
@@ -140,13 +151,19 @@ static void announce_invalid(reconciler *r, kvset *want, const reconcile_view *v
         const plan_container *pc = &v->containers[i];
         if (strcmp(pc->app, spec->app) == 0 && strcmp(pc->name, spec->name) == 0 &&
             pc->instance >= 0) {
-            announce_status(r, want, spec, pc->instance, json_array_get(v->list, i), spec->error);
+            announce_status(r, want, spec, pc->instance,
+                            &(announce_what){.cname = pc->cname, .hash = pc->hash,
+                                             .container = json_array_get(v->list, i),
+                                             .error = spec->error});
             announce_keep_services(r, want, spec, pc->cname);
             any = true;
         }
     }
-    if (!any && atomic_load(&r->c->leading) && !announce_placed_anywhere(v, spec))
-        announce_status(r, want, spec, 0, NULL, spec->error);
+    if (!any && atomic_load(&r->c->leading) && !announce_placed_anywhere(v, spec)) {
+        char cname[KEYS_CONTAINER_SIZE];
+        names_container(cname, sizeof cname, spec->app, spec->name, 0);
+        announce_status(r, want, spec, 0, &(announce_what){.cname = cname, .error = spec->error});
+    }
 }
 
 /* etcd refuses a txn of more than 128 operations by default (--max-txn-ops). */
@@ -262,6 +279,94 @@ static int announce_adopt(reconciler *r, int64_t lease, int epoch)
     return 0;
 }
 
+/* The health of container c as its status says it: none without a check (a next
+ * container's settle check is no health check: starting until it settles). */
+static enum keys_health announce_health(reconciler *r, const reconcile_view *v,
+                                        const plan_container *c)
+{
+    const plan_spec *spec = reconcile_revision(v, c->app, c->name, c->hash);
+    bool checked = spec && spec->m.health.kind != MANIFEST_HEALTH_NONE;
+    if (c->state != PLAN_RUNNING || (!checked && !c->next))
+        return KEYS_HEALTH_NONE;
+    enum keys_health h = health_get(r->c, c->id, NULL, 0);
+    return checked ? h : h == KEYS_HEALTH_HEALTHY ? KEYS_HEALTH_NONE : KEYS_HEALTH_STARTING;
+}
+
+/* Does container c serve? It runs and passes its check; or its health is not known
+ * yet and it served before (a conductor that restarts must not withdraw what runs
+ * well); a next container only once ready. */
+static bool announce_serves(reconciler *r, const reconcile_view *v, const plan_container *c,
+                            const char *key_prefix)
+{
+    if (c->state != PLAN_RUNNING)
+        return false;
+    if (c->next)
+        return c->ready;
+    enum keys_health h = announce_health(r, v, c);
+    if (h == KEYS_HEALTH_NONE || h == KEYS_HEALTH_HEALTHY)
+        return true;
+    if (h == KEYS_HEALTH_UNHEALTHY)
+        return false;
+    keys_key k;
+    for (size_t i = 0; i < r->announced.n; i++) /* starting: did it serve before? */
+        if (strncmp(r->announced.kvs[i].key, key_prefix, strlen(key_prefix)) == 0 &&
+            keys_is(r->announced.kvs[i].key, KEYS_SERVICE, &k) && strcmp(k.container, c->cname) == 0)
+            return true;
+    return false;
+}
+
+/* The status and services of instance i of spec, if placed here or handed off from
+ * here. */
+static void announce_instance(reconciler *r, kvset *want, const reconcile_view *v,
+                              const plan_spec *spec, int i)
+{
+    char cname[KEYS_CONTAINER_SIZE], nname[KEYS_CONTAINER_SIZE], prefix[KEYS_SIZE];
+    char fkey[KEYS_CONTAINER_SIZE + KEYS_HASH_SIZE + 2];
+    bool here = spec->here && spec->here[i];
+    bool draining = spec->draining && spec->draining[i];
+    if (!here && !draining)
+        return; /* another host's, or not placed yet */
+    names_container(cname, sizeof cname, spec->app, spec->name, i);
+    names_next(nname, sizeof nname, spec->app, spec->name, i);
+    const plan_container *c = plan_find_container(v->containers, v->ncontainers, cname);
+    const plan_container *nx = plan_find_container(v->containers, v->ncontainers, nname);
+    const char *wanted = spec->want && *spec->want[i] ? spec->want[i] : NULL;
+    const plan_spec *target = spec->target && spec->target[i] ? spec->target[i] : spec;
+
+    if (here) { /* a draining instance's status is the new host's to write */
+        announce_what w = {.cname = cname, .hash = wanted ? wanted : target->m.hash};
+        const plan_container *d = nx ? nx : c; /* the next one is what a rollout waits for */
+        pthread_mutex_lock(&r->mu);
+        if (d) {
+            w = (announce_what){.cname = d->cname, .hash = d->hash,
+                                .container = json_array_get(v->list, (size_t)(d - v->containers)),
+                                .health = announce_health(r, v, d)};
+            if (d == nx)
+                act_failure_key(fkey, sizeof fkey, spec->app, spec->name, i, nx->hash);
+            w.error = kvset_get(&r->failures, d == nx ? fkey : cname);
+        }
+        if (!nx && c && wanted && strcmp(c->hash, wanted) != 0) {
+            /* its next container could not be made: the rollout must hear why */
+            act_failure_key(fkey, sizeof fkey, spec->app, spec->name, i, wanted);
+            const char *why = kvset_get(&r->failures, fkey);
+            if (why)
+                w = (announce_what){.cname = nname, .hash = wanted, .error = why};
+        }
+        if (!d && !w.error)
+            w.error = kvset_get(&r->failures, cname);
+        announce_status(r, want, spec, i, &w);
+        pthread_mutex_unlock(&r->mu);
+    }
+    /* one container serves the instance: the next one once ready, else its own */
+    keys_services_prefix(prefix, spec->app, NULL);
+    const plan_container *serving = nx && announce_serves(r, v, nx, prefix) ? nx : c;
+    if (serving && (serving == nx || announce_serves(r, v, c, prefix))) {
+        const plan_spec *rs = reconcile_revision(v, spec->app, spec->name, serving->hash);
+        announce_services(r, want, rs ? rs : spec, serving->cname,
+                          json_array_get(v->list, (size_t)(serving - v->containers)));
+    }
+}
+
 void announce_pass(reconciler *r, const reconcile_view *v)
 {
     kvset want = {0};
@@ -277,21 +382,8 @@ void announce_pass(reconciler *r, const reconcile_view *v)
             announce_invalid(r, &want, v, spec);
             continue;
         }
-        for (int i = 0; i < spec->m.scale; i++) {
-            char cname[KEYS_CONTAINER_SIZE];
-            bool here = spec->here && spec->here[i];
-            bool draining = spec->draining && spec->draining[i];
-            if (!here && !draining)
-                continue; /* another host's, or not placed yet */
-            names_container(cname, sizeof cname, spec->app, spec->name, i);
-            json_t *container = announce_container_json(v, cname);
-            if (here) { /* a draining instance's status is the new host's to write */
-                pthread_mutex_lock(&r->mu);
-                announce_status(r, &want, spec, i, container, kvset_get(&r->failures, cname));
-                pthread_mutex_unlock(&r->mu);
-            }
-            announce_services(r, &want, spec, i, container); /* serves until handed off */
-        }
+        for (int i = 0; i < spec->m.scale; i++)
+            announce_instance(r, &want, v, spec, i);
     }
     announce_sync(&r->announced, &want, r->e, lease);
 }

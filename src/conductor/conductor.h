@@ -32,6 +32,8 @@ typedef struct conductor {
     atomic_llong lease;       /* current host lease, 0 while there is none */
     atomic_int lease_epoch;   /* bumped when the lease changes: announce everything anew */
     atomic_bool leading;      /* this conductor is the elected scheduler */
+    atomic_bool rolling;      /* ... and a rollout is under way: pass every second, so
+                               * that a deadline is seen when it passes */
     atomic_llong engine_down_since; /* when the engine stopped answering; 0 while it does */
 
     pthread_mutex_t mu;       /* guards dirty, and cond's wait */
@@ -43,6 +45,8 @@ typedef struct conductor {
     char **prefetch;             /* images of the valid manifests, for prefetch.c */
     size_t nprefetch;
     unsigned prefetch_generation;
+
+    struct health *health;       /* health.c's table of checks and their results */
 } conductor;
 
 /* Ask for a reconcile pass soon (any thread). */
@@ -65,6 +69,8 @@ void *watch_docker_thread(void *arg);
 void *prefetch_thread(void *arg);
 /* Hand over the images in use (the array and its strings are taken over). */
 void prefetch_want(conductor *c, char **images, size_t n);
+
+/* health.h: the health checks' thread and table. */
 
 /* reconcile.c: one pass; returns true when it changed something (run another). */
 typedef struct reconciler reconciler;

@@ -7,7 +7,8 @@
  * writes goes in a txn that also compares /cluster/leader's lease with its own, so
  * a leader that lost its lease without noticing cannot write anymore.
  *
- * The leader also finishes handoffs (sched.h): once the new host reports the
+ * The leader also carries rollouts forward (rollout.h, deploy.c) and finishes
+ * handoffs (sched.h): once the new host reports the
  * instance running, it clears `from` and the old host lets go; and it serves
  * rebalance requests: `dokkaacfg rebalance` writes /cluster/rebalance.
  *
@@ -99,9 +100,10 @@ static int leader_commit(reconciler *r, const sched_placement *changes, size_t n
     int rc = -1;
     for (size_t b = 0; b < n; b++) {
         const sched_placement *c = &changes[b];
-        keys_placement p = {.since = c->since};
+        keys_placement p = {.since = c->since, .changed = c->changed};
         snprintf(p.host, sizeof p.host, "%s", c->host);
         snprintf(p.from, sizeof p.from, "%s", c->from);
+        snprintf(p.hash, sizeof p.hash, "%s", c->hash);
         keys_instance_key(keys[b], c->app, c->name, c->instance);
         if (*c->host && !(values[b] = keys_placement_encode(&p))) {
             log_warn("schedule: not written: out of memory");
@@ -215,7 +217,76 @@ static bool leader_has_handoffs(const reconcile_view *v)
     return false;
 }
 
-/* Schedule what needs it; once settled, finish handoffs and serve a rebalance. */
+/* Does spec's rollout need a step: no record, a new revision, or one under way? */
+static bool leader_rollout_due(const plan_spec *spec, const reconcile_meta *meta)
+{
+    return spec->valid && (!meta->has_rollout || strcmp(meta->rollout.hash, spec->m.hash) != 0 ||
+                           meta->rollout.state == KEYS_OUTCOME_ROLLING);
+}
+
+/* The statuses of the placements (statuses[i] goes with placements[i]; host ""
+ * when there is none that decodes). */
+static keys_status *leader_statuses(reconciler *r, const reconcile_view *v, err_t *err)
+{
+    etcd_kvs kvs;
+    char key[KEYS_SIZE];
+    keys_status *st = calloc(v->nplacements + 1, sizeof *st);
+    if (!st) {
+        err_set(err, ERR_SYS, "leader: statuses: out of memory");
+        return NULL;
+    }
+    if (etcd_get_prefix(r->e, KEYS_STATUSES, &kvs, err) < 0) {
+        err_prefix(err, "leader: statuses");
+        free(st);
+        return NULL;
+    }
+    for (size_t i = 0; i < v->nplacements; i++) {
+        const sched_placement *p = &v->placements[i];
+        const etcd_kv *kv = etcd_kvs_get(&kvs, keys_status_key(key, p->app, p->name, p->instance));
+        if (kv && keys_status_decode(kv->value, kv->value_len, &st[i], NULL) < 0)
+            memset(&st[i], 0, sizeof st[i]);
+    }
+    etcd_kvs_free(&kvs);
+    return st;
+}
+
+/* One rollout step for every manifest that needs one; returns the writes made. */
+static size_t leader_rollouts(reconciler *r, const reconcile_view *v, int64_t lease, err_t *err)
+{
+    bool due = false, rolling = false;
+    size_t written = 0, n = 0;
+    long now = (long)time(NULL);
+    for (size_t s = 0; s < v->nspecs && !due; s++)
+        due = leader_rollout_due(&v->specs[s], &v->meta[s]);
+    atomic_store(&r->c->rolling, due);
+    if (!due)
+        return 0;
+    keys_status *st = leader_statuses(r, v, err);
+    sched_placement *changes = calloc(v->nplacements + 1, sizeof *changes);
+    for (size_t s = 0; st && changes && s < v->nspecs; s++) {
+        rollout_step step;
+        if (!leader_rollout_due(&v->specs[s], &v->meta[s]) ||
+            rollout_decide(&v->specs[s], v->meta[s].has_rollout ? &v->meta[s].rollout : NULL,
+                           v->placements, st, v->nplacements, now, &step) < 0)
+            continue;
+        if (deploy_apply(r->e, lease, &v->specs[s], &v->meta[s], &step, now) == 0) {
+            written += step.write;
+            rolling |= step.rec.state == KEYS_OUTCOME_ROLLING;
+            for (size_t i = 0; i < step.nchanges && n < v->nplacements; i++)
+                changes[n++] = step.changes[i];
+        }
+        free(step.changes);
+    }
+    if (n > 0)
+        log_info("rollout: %zu instance(s) to a new revision", n);
+    written += n ? leader_write(r, changes, n, NULL, lease) : 0;
+    free(changes);
+    free(st);
+    return written;
+}
+
+/* Schedule what needs it; once settled, carry rollouts forward, then finish
+ * handoffs and serve a rebalance. */
 static size_t leader_schedule(reconciler *r, const reconcile_view *v, char (*hosts)[64],
                               size_t nhosts, bool rebalance, int64_t lease, err_t *err)
 {
@@ -225,6 +296,8 @@ static size_t leader_schedule(reconciler *r, const reconcile_view *v, char (*hos
     if (sched_make(v->specs, v->nspecs, v->placements, v->nplacements, hosts, nhosts, &changes,
                    &n) == 0 && n > 0) {
         written = leader_write(r, changes, n, NULL, lease);
+    } else if (n == 0 && (written = leader_rollouts(r, v, lease, err)) > 0) {
+        /* placements changed: handoffs and rebalances wait for the next pass */
     } else if (n == 0 && leader_has_handoffs(v)) {
         free(changes);
         changes = NULL;

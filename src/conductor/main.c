@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "conductor.h"
+#include "health.h"
 #include "dokkaa/config.h"
 #include "dokkaa/keys.h"
 #include "dokkaa/log.h"
@@ -139,7 +140,7 @@ int main(int argc, char **argv)
     /* the last, /status/, matters only to the leader (handoffs) */
     static const char *const prefixes[] = {KEYS_APPS, KEYS_HOSTS, KEYS_CLUSTER, KEYS_STATUSES};
     watch_target targets[4];
-    pthread_t host, watchers[4], events, prefetch;
+    pthread_t host, watchers[4], events, prefetch, checks;
     reconciler *r;
 
     log_init("conductor");
@@ -149,13 +150,14 @@ int main(int argc, char **argv)
     signal(SIGTERM, conductor_on_signal);
     signal(SIGINT, conductor_on_signal);
     signal(SIGPIPE, SIG_IGN);
-    if (!(r = reconciler_new(&c)))
+    if (!(c.health = health_new()) || !(r = reconciler_new(&c)))
         return 1;
     log_info("host %s (%s) etcd %s", c.host_id, c.host_ip, c.etcd_endpoints);
 
     if (pthread_create(&host, NULL, host_thread, &c) != 0 ||
         pthread_create(&events, NULL, watch_docker_thread, &c) != 0 ||
-        pthread_create(&prefetch, NULL, prefetch_thread, &c) != 0)
+        pthread_create(&prefetch, NULL, prefetch_thread, &c) != 0 ||
+        pthread_create(&checks, NULL, health_thread, &c) != 0)
         return log_error("cannot start threads"), 1;
     for (int i = 0; i < 4; i++) {
         targets[i] = (watch_target){.c = &c, .prefix = prefixes[i], .leader_only = i == 3};
@@ -167,7 +169,7 @@ int main(int argc, char **argv)
          * a container that keeps failing must not keep this loop from waiting. */
         for (int pass = 0; pass < 5 && !atomic_load(&c.stop) && reconciler_pass(r); pass++)
             ;
-    } while (conductor_wait(&c, time(NULL) + c.resync_seconds));
+    } while (conductor_wait(&c, time(NULL) + (atomic_load(&c.rolling) ? 1 : c.resync_seconds)));
 
     log_info("stopping: containers keep running; a conductor started within %ds takes over",
              c.lease_ttl);
@@ -175,8 +177,10 @@ int main(int argc, char **argv)
         pthread_join(watchers[i], NULL);
     pthread_join(events, NULL);
     pthread_join(prefetch, NULL);
+    pthread_join(checks, NULL);
     prefetch_want(&c, NULL, 0); /* frees the last set */
     pthread_join(host, NULL);
     reconciler_free(r);
+    health_free(c.health);
     return 0;
 }

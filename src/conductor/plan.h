@@ -5,7 +5,16 @@
  * placed on this host, and the containers the engine has with Dokkaa's labels; the
  * output is a list of actions. The rules:
  *   - instance i of a valid manifest, i < scale, placed here, must exist as
- *     container names_container(app, name, i), carrying the manifest's hash, and run;
+ *     container names_container(app, name, i) and run, carrying the hash its
+ *     placement wants (want[i]; "" takes any, and a new one is made from the
+ *     manifest): the revision of target[i];
+ *   - a container of another hash is replaced in the order target[i]'s manifest
+ *     says: stop-first removes it and creates the new one; start-first creates the
+ *     new revision beside it as names_next's container, and once that one is ready
+ *     (health.h) promotes it: the old one is drained and removed, the next one
+ *     renamed to the instance's name. A next container of a hash no longer wanted,
+ *     or of an instance not placed here, goes; one that failed stays until the
+ *     scheduler decides (its status says why);
  *   - a container whose manifest is gone, whose instance is >= scale, or whose
  *     instance is no longer placed here, goes, unless it is draining (handed off
  *     to another host that does not run it yet);
@@ -28,6 +37,9 @@ typedef struct plan_spec {
                         * or NULL: none is) */
     bool *draining;    /* draining[i]: instance i moves away from this host, which
                         * keeps its container until the new one runs (or NULL) */
+    char (*want)[17];  /* want[i]: the hash its placement asks for, "" any (or NULL) */
+    const struct plan_spec **target; /* target[i]: the spec of want[i]'s revision,
+                        * NULL for this one (or NULL) */
     char error[sizeof(((err_t *)0)->msg)]; /* when not */
 } plan_spec;
 
@@ -41,15 +53,25 @@ typedef struct plan_container {
     int instance;
     char hash[17];
     enum plan_state state;
+    bool next;          /* named names_next's: a start-first rollout's new revision */
+    bool ready;         /* next: healthy, may take over (health.h) */
 } plan_container;
 
-enum plan_verb { PLAN_CREATE, PLAN_START, PLAN_REPLACE, PLAN_REMOVE };
+enum plan_verb {
+    PLAN_CREATE,      /* the instance's container, of spec */
+    PLAN_CREATE_NEXT, /* its next container, of spec, beside the running one */
+    PLAN_START,
+    PLAN_REPLACE,     /* stop-first: remove container, create the instance of spec */
+    PLAN_PROMOTE,     /* drain and remove container (if any), rename next */
+    PLAN_REMOVE,
+};
 
 typedef struct plan_action {
     enum plan_verb verb;
-    const plan_spec *spec;           /* CREATE, START, REPLACE */
-    int instance;                    /* CREATE, START, REPLACE */
-    const plan_container *container; /* START, REPLACE, REMOVE */
+    const plan_spec *spec;           /* all but REMOVE: the revision to run */
+    int instance;                    /* all but REMOVE */
+    const plan_container *container; /* START, REPLACE, REMOVE; PROMOTE: the old one */
+    const plan_container *next;      /* PROMOTE */
 } plan_action;
 
 /* Fill *actions (allocated; free it) with what to do, removals first so that

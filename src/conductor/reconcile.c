@@ -55,15 +55,30 @@ void reconciler_free(reconciler *r)
     free(r);
 }
 
+static void reconcile_spec_free(plan_spec *s)
+{
+    if (s->valid)
+        manifest_free(&s->m);
+    free(s->here);
+    free(s->draining);
+    free(s->want);
+    free(s->target);
+}
+
 static void reconcile_view_free(reconcile_view *v)
 {
     for (size_t i = 0; i < v->nspecs; i++) {
-        if (v->specs[i].valid)
-            manifest_free(&v->specs[i].m);
-        free(v->specs[i].here);
-        free(v->specs[i].draining);
+        reconcile_spec_free(&v->specs[i]);
+        if (v->meta)
+            free(v->meta[i].text);
     }
+    for (size_t i = 0; i < v->nrevisions; i++)
+        reconcile_spec_free(&v->revisions[i]);
+    free(v->revisions);
     free(v->specs);
+    free(v->meta);
+    free(v->rollouts);
+    free(v->authors);
     free(v->placements);
     free(v->containers);
     json_decref(v->list);
@@ -87,6 +102,8 @@ static void reconcile_add_placement(reconciler *r, reconcile_view *v, const etcd
     snprintf(p->host, sizeof p->host, "%s", rec.host);
     snprintf(p->from, sizeof p->from, "%s", rec.from);
     p->since = (long)rec.since;
+    snprintf(p->hash, sizeof p->hash, "%s", rec.hash);
+    p->changed = (long)rec.changed;
     v->nplacements++;
 }
 
@@ -96,9 +113,12 @@ static void reconcile_add_spec(reconciler *r, reconcile_view *v, const etcd_kv *
                                const keys_key *k)
 {
     plan_spec *s = &v->specs[v->nspecs];
+    reconcile_meta *meta = &v->meta[v->nspecs];
     err_t e;
     snprintf(s->app, sizeof s->app, "%s", k->app);
     snprintf(s->name, sizeof s->name, "%s", k->name);
+    meta->text = strdup(kv->value); /* NULL when out of memory: no revision recorded */
+    meta->mod_revision = kv->mod_revision;
     s->valid = manifest_parse(kv->value, kv->value_len, &s->m, &e) == 0;
     if (!s->valid) {
         snprintf(s->error, sizeof s->error, "%s", e.msg);
@@ -107,9 +127,50 @@ static void reconcile_add_spec(reconciler *r, reconcile_view *v, const etcd_kv *
     v->nspecs++;
 }
 
-/* Everything under /apps/: manifests become specs, instances become placements.
- * keys_parse takes only the canonical spelling, so a placement read here is one the
- * leader can delete by the key it builds from its parts. */
+/* /apps/<app>/<name>/rollout and .../author, for the leader (reconcile_attach). */
+static void reconcile_add_record(reconciler *r, reconcile_view *v, const etcd_kv *kv,
+                                 const keys_key *k)
+{
+    err_t e;
+    int rc;
+    if (k->kind == KEYS_ROLLOUT) {
+        reconcile_rollout *ro = &v->rollouts[v->nrollouts];
+        rc = keys_rollout_decode(kv->value, kv->value_len, &ro->rec, &e);
+        ro->key = *k;
+        v->nrollouts += rc == 0;
+    } else {
+        reconcile_author *au = &v->authors[v->nauthors];
+        rc = keys_author_decode(kv->value, kv->value_len, &au->rec, &e);
+        au->key = *k;
+        v->nauthors += rc == 0;
+    }
+    if (rc < 0)
+        warned_key(&r->warned, kv->key, e.msg); /* the leader writes a good one anew */
+}
+
+/* Give each spec its rollout and author records. */
+static void reconcile_attach(reconcile_view *v)
+{
+    for (size_t s = 0; s < v->nspecs; s++) {
+        for (size_t i = 0; i < v->nrollouts; i++)
+            if (strcmp(v->rollouts[i].key.app, v->specs[s].app) == 0 &&
+                strcmp(v->rollouts[i].key.name, v->specs[s].name) == 0) {
+                v->meta[s].has_rollout = true;
+                v->meta[s].rollout = v->rollouts[i].rec;
+            }
+        for (size_t i = 0; i < v->nauthors; i++)
+            if (strcmp(v->authors[i].key.app, v->specs[s].app) == 0 &&
+                strcmp(v->authors[i].key.name, v->specs[s].name) == 0) {
+                v->meta[s].has_author = true;
+                v->meta[s].author = v->authors[i].rec;
+            }
+    }
+}
+
+/* Everything under /apps/: manifests become specs, instances become placements,
+ * rollout and author records go with their specs. keys_parse takes only the
+ * canonical spelling, so a placement read here is one the leader can delete by the
+ * key it builds from its parts. */
 static int reconcile_read_apps(reconciler *r, reconcile_view *v, err_t *err)
 {
     etcd_kvs kvs;
@@ -118,26 +179,116 @@ static int reconcile_read_apps(reconciler *r, reconcile_view *v, err_t *err)
     if (etcd_get_prefix(r->e, KEYS_APPS, &kvs, err) < 0)
         return -1;
     v->specs = calloc(kvs.n + 1, sizeof *v->specs);
+    v->meta = calloc(kvs.n + 1, sizeof *v->meta);
     v->placements = calloc(kvs.n + 1, sizeof *v->placements);
-    for (size_t i = 0; v->specs && v->placements && i < kvs.n; i++) {
+    v->rollouts = calloc(kvs.n + 1, sizeof *v->rollouts);
+    v->authors = calloc(kvs.n + 1, sizeof *v->authors);
+    bool ok = v->specs && v->meta && v->placements && v->rollouts && v->authors;
+    for (size_t i = 0; ok && i < kvs.n; i++) {
         err_clear(&why);
         keys_parse(kvs.kvs[i].key, &k, &why);
         if (k.kind == KEYS_MANIFEST) {
             reconcile_add_spec(r, v, &kvs.kvs[i], &k);
         } else if (k.kind == KEYS_INSTANCE) {
             reconcile_add_placement(r, v, &kvs.kvs[i], &k);
+        } else if (k.kind == KEYS_ROLLOUT || k.kind == KEYS_AUTHOR) {
+            reconcile_add_record(r, v, &kvs.kvs[i], &k);
         } else {
             err_prefix(&why, "unknown key under /apps/ (ignored)");
             warned_key(&r->warned, kvs.kvs[i].key, why.msg);
         }
     }
     etcd_kvs_free(&kvs);
-    return v->specs && v->placements ? 0 : err_set(err, ERR_SYS, "out of memory");
+    if (!ok)
+        return err_set(err, ERR_SYS, "out of memory");
+    reconcile_attach(v);
+    return 0;
 }
 
-/* Mark, for each valid spec, the instances the scheduler placed on this host and
- * those it hands off from this host. Out of memory leaves the arrays NULL: nothing
- * of that spec runs here this pass. */
+const plan_spec *reconcile_revision(const reconcile_view *v, const char *app, const char *name,
+                                    const char *hash)
+{
+    const plan_spec *spec = plan_find_spec(v->specs, v->nspecs, app, name);
+    if (spec && spec->valid && strcmp(spec->m.hash, hash) == 0)
+        return spec;
+    for (size_t i = 0; i < v->nrevisions; i++)
+        if (strcmp(v->revisions[i].m.hash, hash) == 0 && strcmp(v->revisions[i].app, app) == 0 &&
+            strcmp(v->revisions[i].name, name) == 0)
+            return &v->revisions[i];
+    return NULL;
+}
+
+/* Does anything here need another revision of spec than its manifest's: a
+ * placement here that asks for one, or a container of one (its health check and
+ * services are its revision's)? */
+static bool reconcile_needs_revisions(const reconciler *r, const reconcile_view *v,
+                                      const plan_spec *spec)
+{
+    for (size_t i = 0; i < v->nplacements; i++) {
+        const sched_placement *p = &v->placements[i];
+        if (*p->hash && strcmp(p->hash, spec->m.hash) != 0 && strcmp(p->app, spec->app) == 0 &&
+            strcmp(p->name, spec->name) == 0 &&
+            (strcmp(p->host, r->c->host_id) == 0 || strcmp(p->from, r->c->host_id) == 0))
+            return true;
+    }
+    for (size_t i = 0; i < v->ncontainers; i++) {
+        const plan_container *c = &v->containers[i];
+        if (strcmp(c->hash, spec->m.hash) != 0 && strcmp(c->app, spec->app) == 0 &&
+            strcmp(c->name, spec->name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Read the kept revisions of the specs that need them (rarely: during a rollout,
+ * or a paused one), so that an instance can run, and be checked and announced as,
+ * the revision its placement asks for. A revision that does not parse anymore is
+ * skipped: its instances keep what they run. */
+static void reconcile_read_revisions(reconciler *r, reconcile_view *v)
+{
+    for (size_t s = 0; s < v->nspecs; s++) {
+        const plan_spec *spec = &v->specs[s];
+        char prefix[KEYS_SIZE];
+        etcd_kvs kvs;
+        err_t err;
+        if (!spec->valid || !reconcile_needs_revisions(r, v, spec))
+            continue;
+        if (etcd_get_prefix(r->e, keys_revisions_prefix(prefix, spec->app, spec->name), &kvs,
+                            &err) < 0) {
+            warned_key(&r->warned, prefix, err.msg);
+            continue;
+        }
+        plan_spec *more = realloc(v->revisions, (v->nrevisions + kvs.n + 1) * sizeof *more);
+        for (size_t i = 0; more && i < kvs.n; i++) {
+            keys_revision rev = {0};
+            plan_spec *rs = &more[v->nrevisions];
+            v->revisions = more;
+            if (keys_revision_decode(kvs.kvs[i].value, kvs.kvs[i].value_len, &rev, NULL) < 0)
+                continue;
+            memset(rs, 0, sizeof *rs);
+            snprintf(rs->app, sizeof rs->app, "%s", spec->app);
+            snprintf(rs->name, sizeof rs->name, "%s", spec->name);
+            rs->valid = manifest_parse(rev.manifest, strlen(rev.manifest), &rs->m, NULL) == 0;
+            keys_revision_free(&rev);
+            if (!rs->valid)
+                continue;
+            if (reconcile_revision(v, spec->app, spec->name, rs->m.hash)) {
+                manifest_free(&rs->m); /* the manifest's own, or one kept twice */
+                continue;
+            }
+            v->nrevisions++;
+        }
+        if (more)
+            v->revisions = more;
+        etcd_kvs_free(&kvs);
+    }
+}
+
+/* Mark, for each valid spec, the instances the scheduler placed on this host, those
+ * it hands off from this host, and the revision each is to run (want, target). A
+ * placement asking for a revision whose manifest is not kept asks for nothing: what
+ * runs keeps running. Out of memory leaves the arrays NULL: nothing of that spec
+ * runs here this pass. */
 static void reconcile_mark_here(reconciler *r, reconcile_view *v)
 {
     const char *me = r->c->host_id;
@@ -145,15 +296,29 @@ static void reconcile_mark_here(reconciler *r, reconcile_view *v)
         plan_spec *spec = &v->specs[s];
         if (!spec->valid)
             continue;
-        spec->here = calloc((size_t)spec->m.scale + 1, sizeof(bool));
-        spec->draining = calloc((size_t)spec->m.scale + 1, sizeof(bool));
-        for (size_t i = 0; spec->here && spec->draining && i < v->nplacements; i++) {
+        size_t n = (size_t)spec->m.scale + 1;
+        spec->here = calloc(n, sizeof *spec->here);
+        spec->draining = calloc(n, sizeof *spec->draining);
+        spec->want = calloc(n, sizeof *spec->want);
+        spec->target = calloc(n, sizeof *spec->target);
+        if (!spec->here || !spec->draining || !spec->want || !spec->target) {
+            free(spec->here);
+            spec->here = NULL;
+            continue;
+        }
+        for (size_t i = 0; i < v->nplacements; i++) {
             const sched_placement *p = &v->placements[i];
             if (p->instance >= spec->m.scale || strcmp(p->app, spec->app) != 0 ||
                 strcmp(p->name, spec->name) != 0)
                 continue;
             spec->here[p->instance] = strcmp(p->host, me) == 0;
             spec->draining[p->instance] = strcmp(p->from, me) == 0 && strcmp(p->host, me) != 0;
+            const plan_spec *t = *p->hash ? reconcile_revision(v, spec->app, spec->name, p->hash)
+                                          : NULL;
+            if (t) {
+                memcpy(spec->want[p->instance], p->hash, sizeof spec->want[0]);
+                spec->target[p->instance] = t == spec ? NULL : t;
+            }
         }
     }
 }
@@ -181,6 +346,42 @@ static void reconcile_describe(json_t *item, plan_container *pc)
     pc->state = state == KEYS_STATE_RUNNING      ? PLAN_RUNNING
                 : state == KEYS_STATE_RESTARTING ? PLAN_RESTARTING
                                                  : PLAN_STOPPED;
+    size_t len = strlen(pc->cname), suffix = strlen(NAMES_NEXT_SUFFIX);
+    pc->next = len > suffix && strcmp(pc->cname + len - suffix, NAMES_NEXT_SUFFIX) == 0;
+}
+
+/* The spec whose health check and services container c has: its revision's, else
+ * (a revision not kept) its manifest's. */
+static const plan_spec *reconcile_container_spec(const reconcile_view *v, const plan_container *c)
+{
+    const plan_spec *spec = reconcile_revision(v, c->app, c->name, c->hash);
+    const plan_spec *own = plan_find_spec(v->specs, v->nspecs, c->app, c->name);
+    return spec ? spec : own && own->valid ? own : NULL;
+}
+
+/* Hand the health thread what to check: every container of a valid manifest with a
+ * health check, and every next container (the settle check without one); then
+ * learn from it which next containers may take over. */
+static void reconcile_health(reconciler *r, reconcile_view *v)
+{
+    health_target *targets = calloc(v->ncontainers + 1, sizeof *targets);
+    size_t n = 0;
+    for (size_t i = 0; targets && i < v->ncontainers; i++) {
+        plan_container *c = &v->containers[i];
+        const plan_spec *spec = reconcile_container_spec(v, c);
+        if (!spec || (spec->m.health.kind == MANIFEST_HEALTH_NONE && !c->next) ||
+            c->state != PLAN_RUNNING)
+            continue;
+        json_t *item = json_array_get(v->list, i);
+        int port = announce_published(item, spec->m.health.port);
+        if (health_target_init(&targets[n], c->id, c->cname, &spec->m.health, r->c->host_ip, port))
+            n++;
+        else
+            health_target_free(&targets[n]);
+        c->ready = c->next && health_get(r->c, c->id, NULL, 0) == KEYS_HEALTH_HEALTHY;
+    }
+    if (targets)
+        health_want(r->c, targets, n);
 }
 
 static int reconcile_read_containers(reconciler *r, reconcile_view *v, err_t *err)
@@ -237,7 +438,9 @@ bool reconciler_pass(reconciler *r)
         log_info("etcd and the engine are reachable again");
     r->unreachable = false;
     reconcile_prefetch(r, &v);
+    reconcile_read_revisions(r, &v);
     reconcile_mark_here(r, &v);
+    reconcile_health(r, &v);
     announce_pass(r, &v);
     if (plan_make(v.specs, v.nspecs, v.containers, v.ncontainers, &actions, &nactions) < 0) {
         log_error("plan: out of memory");

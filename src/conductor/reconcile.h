@@ -12,8 +12,10 @@
 #include "dokkaa/etcd.h"
 #include "dokkaa/keys.h"
 #include "kvset.h"
+#include "health.h"
 #include "warned.h"
 #include "plan.h"
+#include "rollout.h"
 #include "sched.h"
 #include "spec.h"
 
@@ -32,10 +34,38 @@ struct reconciler {
     pthread_mutex_t mu;   /* guards failures while workers run */
 };
 
+/* What the leader needs of a manifest beyond its spec (specs[i] <-> meta[i]). */
+typedef struct reconcile_meta {
+    char *text;                /* the manifest as written */
+    long long mod_revision;    /* of the manifest key: a rollback's write compares it */
+    bool has_rollout;
+    keys_rollout rollout;      /* /apps/<app>/<name>/rollout */
+    bool has_author;
+    keys_author author;        /* /apps/<app>/<name>/author */
+} reconcile_meta;
+
+/* A rollout or author record read, and whose it is. */
+typedef struct reconcile_rollout {
+    keys_key key;
+    keys_rollout rec;
+} reconcile_rollout;
+typedef struct reconcile_author {
+    keys_key key;
+    keys_author rec;
+} reconcile_author;
+
 /* What one pass read. */
 typedef struct reconcile_view {
     plan_spec *specs;              /* from /apps/<app>/<name>/manifest, in key order */
+    reconcile_meta *meta;          /* meta[i] goes with specs[i] */
     size_t nspecs;
+    plan_spec *revisions;          /* other revisions' manifests that placements or
+                                    * containers here need (from /revisions/) */
+    size_t nrevisions;
+    reconcile_rollout *rollouts;   /* as read, before they go to meta */
+    size_t nrollouts;
+    reconcile_author *authors;
+    size_t nauthors;
     sched_placement *placements;   /* from /apps/<app>/<name>/instances/<i> */
     size_t nplacements;
     json_t *list;                  /* the engine's containers of this cluster */
@@ -43,9 +73,20 @@ typedef struct reconcile_view {
     size_t ncontainers;
 } reconcile_view;
 
+/* reconcile.c: the spec of (app, name)'s revision hash: the manifest's, or one of
+ * v->revisions, or NULL. */
+const plan_spec *reconcile_revision(const reconcile_view *v, const char *app, const char *name,
+                                    const char *hash);
+
 /* leader.c: campaign for /cluster/leader; when leading, schedule and write the
  * placements. Returns true when it wrote any. */
 bool leader_pass(reconciler *r, const reconcile_view *v);
+
+/* deploy.c: write what a rollout step decided for spec (its record, revisions, a
+ * rollback), fenced on the leadership of lease; placements are the caller's. -1
+ * when not written (logged): the next pass decides again. */
+int deploy_apply(etcd *e, int64_t lease, const plan_spec *spec, const reconcile_meta *meta,
+                 rollout_step *st, long now);
 
 /* announce.c: write the status of each instance placed here and the services of
  * the running ones, sending etcd only what changed since the last pass. */
@@ -53,8 +94,15 @@ void announce_pass(reconciler *r, const reconcile_view *v);
 /* announce.c: the state the engine gives a container in its list ("running", ...)
  * in a status's terms; one Dokkaa does not know, or none, is KEYS_STATE_UNKNOWN. */
 enum keys_state announce_engine_state(json_t *container);
+/* announce.c: the host port the engine published for a container's TCP port, or 0. */
+int announce_published(json_t *container, int port);
 
 /* act.c: carry out a plan; returns how many actions succeeded. */
 int act_run(reconciler *r, const plan_action *actions, size_t n);
+/* act.c: the key of r->failures under which a next container of revision hash
+ * records why it failed ("<next name>@<hash>"): a failure of one revision must not
+ * speak for the next one. */
+void act_failure_key(char *buf, size_t size, const char *app, const char *name, int instance,
+                     const char *hash);
 
 #endif

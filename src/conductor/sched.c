@@ -6,6 +6,7 @@
 #include "sched.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -84,8 +85,9 @@ static const char *sched_pick(const sched_state *st, const plan_spec *spec)
     return best;
 }
 
+/* A change of (app, name, instance): to host, of revision hash since changed. */
 static void sched_change(sched_state *st, const char *app, const char *name, int instance,
-                         const char *host)
+                         const char *host, const char *hash, long changed)
 {
     sched_placement *c = &st->changes[st->nchanges++];
     memset(c, 0, sizeof *c);
@@ -93,6 +95,18 @@ static void sched_change(sched_state *st, const char *app, const char *name, int
     memcpy(c->name, name, sizeof c->name);
     c->instance = instance;
     strcpy(c->host, host); /* host is a 64-byte id, or "" */
+    snprintf(c->hash, sizeof c->hash, "%s", hash);
+    c->changed = changed;
+}
+
+/* The placement of (app, name, instance) among the given ones, or NULL. */
+static const sched_placement *sched_old(const sched_placement *ps, size_t n, const char *app,
+                                        const char *name, int instance)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ps[i].instance == instance && sched_same(&ps[i], app, name))
+            return &ps[i];
+    return NULL;
 }
 
 int sched_make(const plan_spec *specs, size_t nspecs, const sched_placement *placements,
@@ -115,10 +129,10 @@ int sched_make(const plan_spec *specs, size_t nspecs, const sched_placement *pla
         if (sched_keeps(&st, p)) {
             st.current[st.ncurrent++] = *p;
         } else if (!sched_wanted(&st, p)) {
-            sched_change(&st, p->app, p->name, p->instance, "");
+            sched_change(&st, p->app, p->name, p->instance, "", "", 0);
         } else if (*p->from && sched_host_alive(&st, p->from)) {
             /* the new host died during a handoff: the old one still runs it */
-            sched_change(&st, p->app, p->name, p->instance, p->from);
+            sched_change(&st, p->app, p->name, p->instance, p->from, p->hash, p->changed);
             st.current[st.ncurrent++] = st.changes[st.nchanges - 1];
         }
         /* else: wanted but on a dead host; the loop below places it anew (a txn
@@ -129,7 +143,14 @@ int sched_make(const plan_spec *specs, size_t nspecs, const sched_placement *pla
             const char *host;
             if (sched_find(&st, specs[s].app, specs[s].name, i) || !(host = sched_pick(&st, &specs[s])))
                 continue;
-            sched_change(&st, specs[s].app, specs[s].name, i, host);
+            /* a dead host's instance keeps its revision; a new one is the manifest's */
+            const sched_placement *old = sched_old(placements, nplacements, specs[s].app,
+                                                   specs[s].name, i);
+            if (old && *old->hash)
+                sched_change(&st, specs[s].app, specs[s].name, i, host, old->hash, old->changed);
+            else
+                sched_change(&st, specs[s].app, specs[s].name, i, host, specs[s].m.hash,
+                             (long)time(NULL));
             st.current[st.ncurrent] = st.changes[st.nchanges - 1];
             st.ncurrent++;
         }

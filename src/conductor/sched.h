@@ -10,7 +10,9 @@
  *     placements of an invalid manifest are left alone, like its containers;
  *   - an instance without a placement, or placed on a host that is gone, goes to
  *     the live host with the fewest instances of the same manifest (spread), then
- *     the fewest instances in all (least loaded), then the lowest host id.
+ *     the fewest instances in all (least loaded), then the lowest host id;
+ *     it keeps the revision it had, and a new one gets the manifest's (rollout.c
+ *     changes revisions, this file only hosts).
  *
  * Rebalancing (on request, after hosts joined) moves instances from the most to
  * the least loaded hosts until no two differ by more than one. A move is a
@@ -33,6 +35,8 @@ typedef struct sched_placement {
     char host[64]; /* "" in a change: delete the placement */
     char from[64]; /* during a handoff: the host that still serves it, else "" */
     long since;    /* during a handoff: when it began (seconds since the epoch) */
+    char hash[17]; /* the revision it is to run ("" any: records of older versions) */
+    long changed;  /* when hash was set (a rollout's deadline counts from there), or 0 */
 } sched_placement;
 
 /* Decide. placements are the current ones (any order), hosts the live host ids.
