@@ -21,6 +21,7 @@
 typedef struct world {
     plan_spec specs[4];
     bool here[4][16]; /* placements on this host; add_spec places every instance here */
+    char want[4][16][17]; /* the revision each placement asks for (want_revision) */
     size_t nspecs;
     plan_container cs[8];
     char cnames[8][200];
@@ -71,6 +72,27 @@ static plan_container *add_container(world *w, const char *app, const char *name
     snprintf(c->app, sizeof c->app, "%s", app);
     snprintf(c->name, sizeof c->name, "%s", name);
     memcpy(c->hash, hash, strnlen(hash, sizeof c->hash - 1)); /* hash may live in *w too */
+    return c;
+}
+
+/* The scheduler's placements ask every instance of spec for revision hash. */
+static void want_revision(world *w, plan_spec *s, const char *hash)
+{
+    size_t k = (size_t)(s - w->specs);
+    for (int i = 0; i < 16; i++)
+        snprintf(w->want[k][i], sizeof w->want[k][i], "%s", hash);
+    s->want = w->want[k];
+}
+
+/* A next container of instance i (names_next's name). */
+static plan_container *add_next(world *w, const char *app, const char *name, int instance,
+                                const char *hash, enum plan_state state, bool ready)
+{
+    char cname[200];
+    names_next(cname, sizeof cname, app, name, instance);
+    plan_container *c = add_container(w, app, name, instance, cname, hash, state);
+    c->next = true;
+    c->ready = ready;
     return c;
 }
 
@@ -150,14 +172,15 @@ static void test_removals_come_before_other_actions(void **state)
     /* "a" sorts first and needs a create; "b" scales down and needs a replace. */
     plan_spec *a = add_spec(w, "a", "web", NGINX, 1);
     plan_spec *b = add_spec(w, "b", "web", NGINX, 1);
-    plan_container *b0 = add_container(w, "b", "web", 0, NULL, "0000000000000000", PLAN_RUNNING);
+    add_container(w, "b", "web", 0, NULL, "0000000000000000", PLAN_RUNNING);
     plan_container *b1 = add_container(w, "b", "web", 1, NULL, b->m.hash, PLAN_RUNNING);
+    want_revision(w, b, b->m.hash);
     plan(w);
     assert_int_equal(w->nacts, 3);
     assert_int_equal(w->acts[0].verb, PLAN_REMOVE);
     assert_ptr_equal(w->acts[0].container, b1);
     assert_int_equal(count(w, PLAN_CREATE, a, 0, NULL), 1);
-    assert_int_equal(count(w, PLAN_REPLACE, b, 0, b0), 1);
+    assert_int_equal(count(w, PLAN_CREATE_NEXT, b, 0, NULL), 1);
 }
 
 static void test_deleted_manifest_removes_all_its_containers(void **state)
@@ -171,14 +194,96 @@ static void test_deleted_manifest_removes_all_its_containers(void **state)
     assert_int_equal(count(w, PLAN_REMOVE, NULL, 0, c1), 1);
 }
 
-static void test_changed_hash_replaces_container(void **state)
+/* A placement without a revision (written before rollouts) takes what runs. */
+static void test_placement_without_revision_keeps_what_runs(void **state)
+{
+    world *w = *state;
+    add_spec(w, "dummy", "nginx", NGINX, 1);
+    add_container(w, "dummy", "nginx", 0, NULL, "0123456789abcdef", PLAN_RUNNING);
+    plan(w);
+    assert_int_equal(w->nacts, 0);
+}
+
+/* start-first (the default): the new revision starts beside the old one... */
+static void test_new_revision_starts_beside_the_old_one(void **state)
 {
     world *w = *state;
     plan_spec *s = add_spec(w, "dummy", "nginx", NGINX, 1);
+    add_container(w, "dummy", "nginx", 0, NULL, "0123456789abcdef", PLAN_RUNNING);
+    want_revision(w, s, s->m.hash);
+    plan(w);
+    assert_int_equal(w->nacts, 1);
+    assert_int_equal(count(w, PLAN_CREATE_NEXT, s, 0, NULL), 1);
+}
+
+/* ... is left alone while it starts or once it failed (the scheduler decides) ... */
+static void test_next_container_that_is_not_ready_waits(void **state)
+{
+    world *w = *state;
+    plan_spec *s = add_spec(w, "dummy", "nginx", NGINX, 2);
+    add_container(w, "dummy", "nginx", 0, NULL, "0123456789abcdef", PLAN_RUNNING);
+    add_container(w, "dummy", "nginx", 1, NULL, "0123456789abcdef", PLAN_RUNNING);
+    want_revision(w, s, s->m.hash);
+    add_next(w, "dummy", "nginx", 0, s->m.hash, PLAN_RUNNING, false);
+    add_next(w, "dummy", "nginx", 1, s->m.hash, PLAN_STOPPED, false);
+    plan(w);
+    assert_int_equal(w->nacts, 0);
+}
+
+/* ... and takes over once ready. */
+static void test_ready_next_container_is_promoted(void **state)
+{
+    world *w = *state;
+    plan_spec *s = add_spec(w, "dummy", "nginx", NGINX, 1);
+    plan_container *old = add_container(w, "dummy", "nginx", 0, NULL, "0123456789abcdef", PLAN_RUNNING);
+    want_revision(w, s, s->m.hash);
+    plan_container *nx = add_next(w, "dummy", "nginx", 0, s->m.hash, PLAN_RUNNING, true);
+    plan(w);
+    assert_int_equal(w->nacts, 1);
+    assert_int_equal(count(w, PLAN_PROMOTE, s, 0, old), 1);
+    assert_ptr_equal(w->acts[0].next, nx);
+}
+
+/* A rollback (or a newer revision) makes the next container moot. */
+static void test_next_container_of_another_revision_goes(void **state)
+{
+    world *w = *state;
+    plan_spec *s = add_spec(w, "dummy", "nginx", NGINX, 2);
+    add_container(w, "dummy", "nginx", 0, NULL, s->m.hash, PLAN_RUNNING);
+    add_container(w, "dummy", "nginx", 1, NULL, "0123456789abcdef", PLAN_RUNNING);
+    want_revision(w, s, s->m.hash);
+    plan_container *n0 = add_next(w, "dummy", "nginx", 0, "fedcba9876543210", PLAN_RUNNING, true);
+    plan_container *n1 = add_next(w, "dummy", "nginx", 1, "fedcba9876543210", PLAN_RUNNING, true);
+    plan(w);
+    assert_int_equal(w->nacts, 3);
+    assert_int_equal(count(w, PLAN_REMOVE, NULL, 0, n0), 1); /* 0 runs what it should */
+    assert_int_equal(count(w, PLAN_REMOVE, NULL, 0, n1), 1);
+    assert_int_equal(count(w, PLAN_CREATE_NEXT, s, 1, NULL), 1); /* the right one next */
+}
+
+/* stop-first: the old container goes, then the new one is made. */
+static void test_stop_first_replaces(void **state)
+{
+    world *w = *state;
+    plan_spec *s = add_spec(w, "dummy", "nginx",
+                            "{\"image\":\"x\",\"scale\":%d,\"update\":{\"order\":\"stop-first\"}}", 1);
     plan_container *c = add_container(w, "dummy", "nginx", 0, NULL, "0123456789abcdef", PLAN_RUNNING);
+    want_revision(w, s, s->m.hash);
     plan(w);
     assert_int_equal(w->nacts, 1);
     assert_int_equal(count(w, PLAN_REPLACE, s, 0, c), 1);
+}
+
+/* A next container of an instance moved to another host goes with it. */
+static void test_next_container_not_placed_here_goes(void **state)
+{
+    world *w = *state;
+    plan_spec *s = add_spec(w, "dummy", "nginx", NGINX, 1);
+    plan_container *nx = add_next(w, "dummy", "nginx", 0, s->m.hash, PLAN_RUNNING, true);
+    s->here[0] = false;
+    plan(w);
+    assert_int_equal(w->nacts, 1);
+    assert_int_equal(count(w, PLAN_REMOVE, NULL, 0, nx), 1);
 }
 
 static void test_stopped_container_is_started(void **state)
@@ -341,7 +446,13 @@ int main(void)
         T(test_scale_down_removes_highest_instances),
         T(test_removals_come_before_other_actions),
         T(test_deleted_manifest_removes_all_its_containers),
-        T(test_changed_hash_replaces_container),
+        T(test_placement_without_revision_keeps_what_runs),
+        T(test_new_revision_starts_beside_the_old_one),
+        T(test_next_container_that_is_not_ready_waits),
+        T(test_ready_next_container_is_promoted),
+        T(test_next_container_of_another_revision_goes),
+        T(test_stop_first_replaces),
+        T(test_next_container_not_placed_here_goes),
         T(test_stopped_container_is_started),
         T(test_running_or_restarting_container_is_left_alone),
         T(test_invalid_manifest_keeps_containers_and_creates_nothing),
