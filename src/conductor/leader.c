@@ -250,6 +250,34 @@ static keys_status *leader_statuses(reconciler *r, const reconcile_view *v, err_
     return st;
 }
 
+/* Delete the rollout and author records of manifests that are gone (a manifest
+ * deleted alone, not its whole app); returns how many. */
+static size_t leader_forget(reconciler *r, const reconcile_view *v, int64_t lease)
+{
+    etcd_cmp fence = {.key = KEYS_LEADER_KEY, .target = ETCD_CMP_LEASE, .result = ETCD_EQUAL,
+                      .number = lease};
+    size_t gone = 0;
+    for (size_t i = 0; i < v->nrollouts + v->nauthors; i++) {
+        const keys_key *k = i < v->nrollouts ? &v->rollouts[i].key
+                                             : &v->authors[i - v->nrollouts].key;
+        char key[KEYS_SIZE];
+        bool ok = false;
+        err_t err;
+        if (plan_find_spec(v->specs, v->nspecs, k->app, k->name))
+            continue;
+        if (k->kind == KEYS_ROLLOUT)
+            keys_rollout_key(key, k->app, k->name);
+        else
+            keys_author_key(key, k->app, k->name);
+        etcd_op del = {.type = ETCD_OP_DELETE, .key = key};
+        if (etcd_txn(r->e, &fence, 1, &del, 1, NULL, 0, &ok, &err) < 0)
+            log_warn("%s: not deleted: %s", key, err.msg);
+        else if (ok && ++gone)
+            log_info("%s deleted: its manifest is gone", key);
+    }
+    return gone;
+}
+
 /* One rollout step for every manifest that needs one; returns the writes made. */
 static size_t leader_rollouts(reconciler *r, const reconcile_view *v, int64_t lease, err_t *err)
 {
@@ -260,7 +288,7 @@ static size_t leader_rollouts(reconciler *r, const reconcile_view *v, int64_t le
         due = leader_rollout_due(&v->specs[s], &v->meta[s]);
     atomic_store(&r->c->rolling, due);
     if (!due)
-        return 0;
+        return leader_forget(r, v, lease);
     keys_status *st = leader_statuses(r, v, err);
     sched_placement *changes = calloc(v->nplacements + 1, sizeof *changes);
     for (size_t s = 0; st && changes && s < v->nspecs; s++) {
