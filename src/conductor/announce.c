@@ -239,16 +239,25 @@ static void announce_sync(kvset *cur, kvset *want, etcd *e, int64_t lease)
         else
             changes[n++] = (announce_change){.old = old, .new = new};
     }
-    /* puts first, batched; then the deletes, each on its own condition */
-    size_t nputs = 0;
+    /* puts first, batched; then the deletes, each on its own condition: an
+     * instance that moves to another key (a next container takes over, or is
+     * renamed) is announced under the new key before the old one goes, so its
+     * link never has a moment without it */
+    size_t nputs = 0, ndels = 0;
+    const kvset_kv **dels = calloc(n + 1, sizeof *dels);
     for (size_t k = 0; k < n; k++)
         if (changes[k].new)
             changes[nputs++] = changes[k];
+        else if (dels)
+            dels[ndels++] = changes[k].old;
         else
-            announce_delete(changes[k].old, &next, e, lease);
+            kvset_append(&next, changes[k].old->key, changes[k].old->value); /* next pass */
     for (size_t k = 0; k < nputs; k += ANNOUNCE_TXN_OPS)
         announce_put(changes + k, nputs - k < ANNOUNCE_TXN_OPS ? nputs - k : ANNOUNCE_TXN_OPS,
                      &next, e, lease);
+    for (size_t k = 0; k < ndels; k++)
+        announce_delete(dels[k], &next, e, lease);
+    free(dels);
     free(changes);
     kvset_clear(cur);
     kvset_clear(want);

@@ -19,37 +19,44 @@ roll_outcome_is() { [ "$(roll_revision "$1" "$2" "$3" outcome)" = "$4" ]; }
 roll_announced() { [ "$(e2e_count_keys "/services/$1/$2/")" = "$3" ]; }
 roll_ids() { docker ps -q --no-trunc --filter "label=dokkaa.app=$1" --filter "label=dokkaa.name=$2" | sort; }
 
-test_60_rolling_update_without_a_failed_request() {
-    local before oks
-    e2e_set roll web "$(printf "$ROLL_WEB" 4 '')"
-    e2e_set roll client "$ROLL_CLIENT"
-    e2e_wait_converged roll web 4 web
-    dk_wait 60 "revision 1 to roll out" roll_at roll web 1 rolled-out
-    dk_wait 60 "the client's requests to flow" sh -c "docker logs roll---client 2>&1 | grep -q '^ok'"
-    before=$(roll_ids roll web)
+# The client's lines from its first "ok" on (before, the service may not run yet).
+roll_client_log() { docker logs "$1---client" 2>&1 | sed -n '/^ok/,$p'; }
 
-    e2e_set roll web "$(printf "$ROLL_WEB" 4 ', "env": {"GREETING": "hi"}')"
-    dk_wait 120 "revision 2 to roll out" roll_at roll web 2 rolled-out
-    e2e_wait_converged roll web 4 web
-    assert_eq "roll---web
-roll---web---1
-roll---web---2
-roll---web---3" "$(e2e_containers roll web)" "the seed's names at rest"
-    for c in roll---web roll---web---1 roll---web---2 roll---web---3; do
+roll_update() { # APP SCALE: a rolling update under load, without a failed request
+    local app=$1 scale=$2 before oks names
+    e2e_set "$app" web "$(printf "$ROLL_WEB" "$scale" '')"
+    e2e_set "$app" client "$ROLL_CLIENT"
+    e2e_wait_converged "$app" web "$scale" web
+    dk_wait 60 "revision 1 to roll out" roll_at "$app" web 1 rolled-out
+    dk_wait 60 "the client's requests to flow" sh -c "docker logs $app---client 2>&1 | grep -q '^ok'"
+    before=$(roll_ids "$app" web)
+
+    e2e_set "$app" web "$(printf "$ROLL_WEB" "$scale" ', "env": {"GREETING": "hi"}')"
+    dk_wait 120 "revision 2 to roll out" roll_at "$app" web 2 rolled-out
+    e2e_wait_converged "$app" web "$scale" web
+    names=$(for i in $(seq 0 $((scale - 1))); do names_of "$app" "$i"; done)
+    assert_eq "$names" "$(e2e_containers "$app" web)" "the seed's names at rest"
+    for c in $names; do
         docker inspect "$c" --format '{{join .Config.Env " "}}' | grep -q GREETING=hi \
             || fail "$c does not run revision 2"
         [ "$(docker inspect "$c" --format '{{.HostConfig.RestartPolicy.Name}}')" = unless-stopped ] \
             || fail "$c lost its restart policy"
     done
-    [ -z "$(comm -12 <(echo "$before") <(roll_ids roll web))" ] || fail "an old container survived"
-    oks=$(docker logs roll---client 2>&1 | grep -c '^ok')
+    [ -z "$(comm -12 <(echo "$before") <(roll_ids "$app" web))" ] || fail "an old container survived"
+    oks=$(roll_client_log "$app" | grep -c '^ok')
     dk_wait 30 "more requests after the rollout" sh -c \
-        "[ \$(docker logs roll---client 2>&1 | grep -c '^ok') -gt $oks ]"
-    assert_eq 0 "$(docker logs roll---client 2>&1 | grep -c FAIL)" "failed requests through the link"
-    assert_eq rolled-out "$(roll_revision roll web 1 outcome)" "revision 1's outcome"
-    assert_eq rolled-out "$(roll_revision roll web 2 outcome)" "revision 2's outcome"
-    e2e_delete_app roll
+        "[ \$(docker logs $app---client 2>&1 | grep -c '^ok') -gt $oks ]"
+    echo "client requests: $(roll_client_log "$app" | grep -c '^ok') ok, $(roll_client_log "$app" | grep -c FAIL) failed"
+    assert_eq 0 "$(roll_client_log "$app" | grep -c FAIL)" "failed requests through the link"
+    assert_eq rolled-out "$(roll_revision "$app" web 1 outcome)" "revision 1's outcome"
+    assert_eq rolled-out "$(roll_revision "$app" web 2 outcome)" "revision 2's outcome"
+    e2e_delete_app "$app"
 }
+names_of() { if [ "$2" = 0 ]; then echo "$1---web"; else echo "$1---web---$2"; fi; }
+
+test_60_rolling_update_without_a_failed_request() { roll_update roll 4; }
+# One instance: the link must never be without it (the new one is announced first).
+test_64_single_instance_rolls_without_a_failed_request() { roll_update single 1; }
 
 # Three kinds of bad revision; each is rolled back, and no old instance stopped.
 roll_bad() { # APP BAD-MANIFEST WHY-PATTERN
