@@ -40,7 +40,12 @@ bool api_interrupted(void)
     return atomic_load(&api_signalled);
 }
 
-static void api_catch_signals(void)
+const atomic_bool *api_stop_flag(void)
+{
+    return &api_signalled;
+}
+
+void api_catch_signals(void)
 {
     struct sigaction sa = {.sa_handler = api_on_signal};
     sigemptyset(&sa.sa_mask);
@@ -106,7 +111,8 @@ static int api_perform_once(api *a, const api_req *req, api_sink *s, err_t *err)
     snprintf(url, sizeof url, "%s%s", a->cfg.url, req->path);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", a->cfg.token);
     http_req hr = {.method = req->method, .url = url, .body = req->body,
-                   .body_len = req->body_len, .timeout_ms = req->stream ? 0 : API_TIMEOUT_MS,
+                   .body_len = req->body_len,
+                   .timeout_ms = req->stream ? 0 : req->timeout_ms ? req->timeout_ms : API_TIMEOUT_MS,
                    .headers = headers, .on_status = api_on_status};
     if (!req->stream) {
         if (http_do(a->http, &hr, &s->status, &body, err) < 0)

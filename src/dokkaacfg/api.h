@@ -15,6 +15,7 @@
 
 #include <getopt.h>
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -31,6 +32,10 @@ enum api_exit {
     API_NOTFOUND = 3, /* 404 */
     API_DENIED = 4,   /* 401, 403 */
     API_INVALID = 5,  /* 400, 413, or a bad local file */
+    /* the commands that wait for a rollout (set, rollback; rollout_wait.c) */
+    API_ROLLOUT_FAILED = 6, /* it failed: rolled back, paused, or failed */
+    API_SUPERSEDED = 7,     /* a newer revision came before it rolled out */
+    API_INTERRUPTED = 130,  /* Ctrl-C while waiting (the rollout goes on) */
 };
 
 /* ---- api_config.c ---- */
@@ -73,6 +78,7 @@ typedef struct api_req {
     size_t body_len;
     api_chunk_fn stream;   /* a stream: no time limit, a 2xx body goes here as it comes */
     void *ud;
+    long timeout_ms;       /* of a request that is not a stream; 0: 30 s */
 } api_req;
 
 int api_open(api **a, const cfg_global *g, err_t *err);
@@ -85,6 +91,12 @@ int api_send(api *a, const api_req *req, json_t **out, err_t *err);
 
 /* Whether a stream ended on SIGINT or SIGTERM. */
 bool api_interrupted(void);
+
+/* From now on SIGINT and SIGTERM only set the flag that api_interrupted reads
+ * (streams do this themselves): for a command's wait loop, which sleeps with
+ * sleep_ms(ms, api_stop_flag()) and looks at api_interrupted after each request. */
+void api_catch_signals(void);
+const atomic_bool *api_stop_flag(void);
 
 /* Print an answer for people; -o json prints the answer itself instead. */
 typedef int (*api_print_fn)(json_t *v, void *ud, err_t *err);
@@ -167,5 +179,32 @@ int api_parse_int(const char *what, const char *text, long long min, long long m
 
 /* app_ls.c: the table of ls, one row per manifest of each App in apps. */
 int cfg_apps_print(json_t *apps, err_t *err);
+
+/* rollout_wait.c: how set and rollback wait for the rollout of what they wrote.
+ *
+ * The scheduler records each manifest change but a scale as a new revision and
+ * rolls it out in batches; GET .../revisions says how it stands. Before the write,
+ * cfg_rollout_begin notes the newest revision there is, so that only a revision
+ * made after it can be taken for the write's (an older one may have the same
+ * hash: a manifest set back as it was). */
+typedef struct cfg_rollout {
+    api *a;
+    const api_target *t;
+    char hash[17];     /* the revision's manifest hash (manifest.h) */
+    int deadline;      /* the manifest's update.deadline, seconds; 0: its revision's in
+                        * the history */
+    int baseline;      /* the newest revision before the write; -1 unknown */
+    FILE *out;         /* where progress goes: stdout, stderr under -o json */
+} cfg_rollout;
+
+/* Note the newest revision of t (a failure leaves baseline -1: the write then
+ * says what is wrong). */
+void cfg_rollout_begin(cfg_rollout *r, api *a, const api_target *t, FILE *out);
+/* Wait for the rollout of r->hash: prints each batch's progress and the end to
+ * r->out. API_OK once it rolled out; else an exit code (API_ROLLOUT_FAILED,
+ * API_SUPERSEDED, API_INTERRUPTED, API_FAIL ...) with err saying why. */
+int cfg_rollout_wait(cfg_rollout *r, err_t *err);
+/* The update.deadline of a manifest in JSON (an object); 60 without one. */
+int cfg_rollout_deadline(const json_t *manifest);
 
 #endif

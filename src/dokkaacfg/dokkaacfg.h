@@ -1,8 +1,8 @@
 /* dokkaacfg.h - the CLI's commands; each is a short file of its own.
  *
  * Cluster commands (up, down, status, rebalance, init) speak to etcd or the local
- * provider; the app commands (ls, get, set, rm, scale, ps, logs, hosts, events,
- * token) speak to the builders' API through api.h. */
+ * provider; the app commands (ls, get, set, rm, scale, history, rollback, ps, logs,
+ * hosts, events, token) speak to the builders' API through api.h. */
 #ifndef DOKKAACFG_H
 #define DOKKAACFG_H
 
@@ -21,7 +21,8 @@ typedef struct cfg_global {
 
 /* Each returns the process exit code: 0 ok, 1 failure, 2 usage, and for the
  * commands that call the API 3 not found, 4 unauthorized or forbidden, 5 invalid
- * input (see api.h). */
+ * input; set and rollback, which wait for the rollout, also 6 it failed, 7
+ * superseded, 130 interrupted (see api.h). */
 int cfg_validate(const cfg_global *g, int argc, char **argv);
 int cfg_status(const cfg_global *g, int argc, char **argv);
 int cfg_up(const cfg_global *g, int argc, char **argv);
@@ -33,6 +34,8 @@ int cfg_get(const cfg_global *g, int argc, char **argv);
 int cfg_set(const cfg_global *g, int argc, char **argv);
 int cfg_rm(const cfg_global *g, int argc, char **argv);
 int cfg_scale(const cfg_global *g, int argc, char **argv);
+int cfg_history(const cfg_global *g, int argc, char **argv);
+int cfg_rollback(const cfg_global *g, int argc, char **argv);
 int cfg_ps(const cfg_global *g, int argc, char **argv);
 int cfg_logs(const cfg_global *g, int argc, char **argv);
 int cfg_hosts(const cfg_global *g, int argc, char **argv);

@@ -25,9 +25,11 @@ static const struct cfg_command {
     {NULL, NULL, NULL}, /* the app commands, through the API, follow */
     {"ls", cfg_ls, "apps and their manifests: image, instances desired and running"},
     {"get", cfg_get, "a manifest as JSON, or an app's manifests: get APP[/NAME]"},
-    {"set", cfg_set, "create or replace a manifest: set APP/NAME FILE|-"},
+    {"set", cfg_set, "create or replace a manifest, wait for its rollout: set APP/NAME FILE|-"},
     {"rm", cfg_rm, "delete a manifest, or an app: rm APP[/NAME]"},
     {"scale", cfg_scale, "set how many instances run: scale APP/NAME N"},
+    {"history", cfg_history, "a manifest's revisions and how their rollouts ended"},
+    {"rollback", cfg_rollback, "roll back to a kept revision: rollback APP/NAME [REVISION]"},
     {"ps", cfg_ps, "instances: host, state, age, error: ps [APP]"},
     {"logs", cfg_logs, "a container's output: logs [-f] [--tail N] APP/NAME[/i]"},
     {"hosts", cfg_hosts, "live hosts, their load, the scheduler"},
@@ -55,7 +57,9 @@ static void cfg_usage(FILE *out)
           "by up and init: {\"api\": URL, \"token\": \"dk_...\"}. The app commands print tables,\n"
           "or with -o json the API's answer. `dokkaacfg COMMAND --help` tells more.\n"
           "Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 unauthorized or forbidden,\n"
-          "5 invalid input.\n", out);
+          "5 invalid input; set and rollback, which wait for the rollout (unless --detach):\n"
+          "0 rolled out, 6 it failed (rolled back, paused or failed), 7 superseded by a\n"
+          "newer revision, 130 interrupted (the rollout goes on in the cluster).\n", out);
 }
 
 /* Without --etcd or $ETCD_ADDR, commands speak to the default local cluster's

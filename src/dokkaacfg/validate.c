@@ -1,5 +1,6 @@
 /* dokkaacfg validate FILE... - check manifests the way the cluster will, before
- * they are set: prints "FILE: ok" or "FILE: <the precise error>". */
+ * they are set: prints "FILE: ok (...)" with the revision hash it would have (what
+ * history shows), or "FILE: <the precise error>". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,8 @@ int cfg_validate(const cfg_global *g, int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "--help") == 0) {
         fputs("usage: dokkaacfg validate FILE|- ...\n"
               "  checks each manifest as the cluster would, without a cluster: one line each,\n"
-              "  \"ok\" or the precise error; exit 5 if any is invalid or cannot be read\n",
+              "  \"ok\" with its image, scale and revision hash (as history shows it), or the\n"
+              "  precise error; exit 5 if any is invalid or cannot be read\n",
               argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
@@ -49,7 +51,7 @@ int cfg_validate(const cfg_global *g, int argc, char **argv)
             printf("%s: %s\n", argv[i], err.msg);
             bad++;
         } else {
-            printf("%s: ok (image %s, scale %d)\n", argv[i], m.image, m.scale);
+            printf("%s: ok (image %s, scale %d, hash %s)\n", argv[i], m.image, m.scale, m.hash);
             manifest_free(&m);
         }
         free(text);

@@ -2,8 +2,13 @@
 # the suite's 2-host cluster: every command with its table and its -o json, --help
 # of each, the config `up` wrote (and init, the environment and the flags over it),
 # the exit codes (0 ok, 1 failure, 2 usage, 3 not found, 4 unauthorized or
-# forbidden, 5 invalid input), and bad input: the precise error, once, on stderr,
-# and nothing stored.
+# forbidden, 5 invalid input; set and rollback 6 rollout failed, 7 superseded, 130
+# interrupted), and bad input: the precise error, once, on stderr, and nothing
+# stored.
+#
+# How set and rollback wait for a rollout (6x_cli_rollout_*) is tested against an
+# etcd and a builder of the test's own, without conductors: the test plays the
+# scheduler, writing the rollout and revision records (keys.h) with etcdctl.
 #
 # Helpers are prefixed tc_ (every tests/api/test_*.sh is sourced into one shell).
 
@@ -22,7 +27,11 @@ tc_begin() {
 tc_end() {
     local p a
     for p in $(cat "$TC_D/pids" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
-    for a in $TC_APPS; do cl_etcdctl del --prefix "/apps/$a/" >/dev/null || true; done
+    for a in $TC_APPS; do
+        cl_etcdctl del --prefix "/apps/$a/" >/dev/null || true
+        cl_etcdctl del --prefix "/revisions/$a/" >/dev/null || true
+    done
+    tc_solo_stop
     rm -rf "$TC_D"
 }
 
@@ -68,6 +77,100 @@ tc_stop() {
 tc_token_id() { printf %s "$1" | sha256sum | cut -c1-12; }
 tc_token_in_etcd() { cl_etcdctl get --print-value-only "/tokens/$(printf %s "$1" | sha256sum | cut -d' ' -f1)"; }
 
+# ---- a builder without conductors, where the test plays the scheduler ----
+
+# tc_solo_start: an etcd and a builder of the test's own on loopback (stopped by
+# tc_end), and a config for them in $TC_SOLO/cfg with an admin token made there;
+# tc_srun RC ARGS... is tc_run against that builder, tc_setcd etcdctl against
+# that etcd.
+tc_solo_start() {
+    local base i
+    for i in 1 2 3 4 5 6 7 8; do # below the ephemeral ports, and free
+        base=$((20000 + RANDOM % 12000))
+        ! ss -Hatn "( sport = :$base or sport = :$((base + 1)) or sport = :$((base + 2)) )" | grep -q . && break
+    done
+    TC_SOLO=$TC_D/solo
+    TC_SOLO_ETCD=http://127.0.0.1:$base
+    TC_SOLO_API=http://127.0.0.1:$((base + 2))
+    dk_start_etcd "$TC_SOLO" "$base" $((base + 1)) || { tail -5 "$TC_SOLO/etcd.log"; return 1; }
+    tc_solo_builder
+    XDG_CONFIG_HOME=$TC_SOLO/cfg cl_cfg --etcd "$TC_SOLO_ETCD" init --api "$TC_SOLO_API" >/dev/null
+}
+# tc_solo_builder: (re)start the test's own builder.
+tc_solo_builder() {
+    dk_start "$TC_SOLO/builder.pid" "$TC_SOLO/builder.log" "$CL_BIN/dokkaa-builder" \
+        --etcd "$TC_SOLO_ETCD" --port "${TC_SOLO_API##*:}" --host-id solo
+    dk_wait 20 "the test's own builder" curl -sf --max-time 2 "$TC_SOLO_API/healthz" ||
+        { tail -5 "$TC_SOLO/builder.log"; return 1; }
+}
+tc_solo_stop() {
+    [ -n "${TC_SOLO:-}" ] || return 0
+    dk_stop "$TC_SOLO/builder.pid"
+    dk_stop "$TC_SOLO/etcd.pid"
+}
+tc_srun() { XDG_CONFIG_HOME=$TC_SOLO/cfg tc_run "$@"; }
+tc_setcd() { ETCDCTL_API=3 etcdctl --dial-timeout=2s --command-timeout=5s --endpoints="$TC_SOLO_ETCD" "$@"; }
+
+# The records the scheduler writes (keys.h), for sim/web:
+# tc_rollout REV HASH STATE UPDATED FAILED TOTAL [REASON [ROLLBACK]]
+tc_rollout() {
+    jq -cn --argjson rev "$1" --arg hash "$2" --arg state "$3" --argjson u "$4" --argjson f "$5" \
+        --argjson n "$6" --arg reason "${7:-}" --arg rb "${8:-}" \
+        '{revision: $rev, hash: $hash, state: $state} + (if $rb == "" then {} else {rollback: true} end)
+         + {updated: $u, failed: $f, total: $n, since: 1764700000}
+         + (if $reason == "" then {} else {reason: $reason} end)'
+}
+# tc_revision REV HASH OUTCOME MANIFEST_FILE [REASON]
+tc_revision() {
+    jq -cn --argjson rev "$1" --arg hash "$2" --arg outcome "$3" --rawfile m "$4" --arg reason "${5:-}" \
+        '{revision: $rev, hash: $hash, by: "tester", at: "2026-12-02T17:20:42Z", outcome: $outcome}
+         + (if $reason == "" then {} else {reason: $reason} end) + {manifest: $m}'
+}
+TC_RO=/apps/sim/web/rollout
+tc_rev_key() { echo "/revisions/sim/web/$1"; }
+
+# The hash the author record beside the manifest says (the builder writes it
+# with every manifest).
+tc_author_hash() { tc_setcd get --print-value-only /apps/sim/web/author | jq -r .hash; }
+tc_author_is() { [ "$(tc_author_hash)" = "$1" ]; }
+# The revision hash of a manifest file, as validate says it.
+tc_hash_of() { cl_cfg validate "$1" | sed -n 's/.*, hash \([0-9a-f]\{16\}\))$/\1/p'; }
+
+# tc_sim HASH STEP...: the scheduler, in the background: once the manifest with
+# HASH is written (the author record says so), each STEP in turn: a number
+# sleeps that long, "KEY JSON" puts the record. $TC_SIM is its pid.
+tc_sim() {
+    local hash=$1
+    shift
+    (
+        dk_wait 20 "the manifest $hash" tc_author_is "$hash" || exit 1
+        for step in "$@"; do
+            case $step in
+            [0-9]*) sleep "$step" ;;
+            *) tc_setcd put "${step%% *}" "${step#* }" >/dev/null || exit 1 ;;
+            esac
+        done
+    ) &
+    TC_SIM=$!
+    echo "$TC_SIM" >> "$TC_D/pids"
+}
+# tc_sim_done: the scheduler played all its steps.
+tc_sim_done() {
+    local rc=0
+    wait "$TC_SIM" || rc=$?
+    assert_eq 0 "$rc" "exit of the played scheduler"
+}
+# tc_sim_file N [JSON-EXTRA]: a manifest of sim/web that differs by env V=N.
+tc_sim_file() {
+    local extra='{}'
+    [ $# -lt 2 ] || extra=$2
+    jq -cn --arg v "$1" --argjson x "$extra" '{image: "dockerfile/nginx", scale: 2, env: {V: $v}} + $x' \
+        > "$TC_D/m$1.json"
+    echo "$TC_D/m$1.json"
+}
+# tc_out_after_first: stdout but its first line (set's "updated (revision N)").
+tc_out_after_first() { sed 1d "$TC_OUT"; }
+
 # ==== 6x: the CLI ===================================================================
 
 test_60_cli_help_and_usage_errors() {
@@ -75,7 +178,7 @@ test_60_cli_help_and_usage_errors() {
     tc_begin
     tc_run 0 --help
     tc_out_has '^usage: dokkaacfg \[--api URL\] \[--token T\] \[--etcd URLS\] \[--provider P\] COMMAND'
-    for c in up down status rebalance validate init ls get set rm scale ps logs hosts events token \
+    for c in up down status rebalance validate init ls get set rm scale history rollback ps logs hosts events token \
         "token create" "token ls" "token revoke"; do
         tc_run 0 $c --help # word-split on purpose: "token create"
         tc_out_has "^usage: dokkaacfg $c( |$)"
@@ -95,6 +198,11 @@ ls -o yaml
 get
 set cli-x/web
 scale cli-x/web
+history
+history cli-x/web extra
+rollback
+rollback cli-x/web 1 2
+set --nosuch cli-x/web -
 logs --tail many cli-x/web
 token
 token nosuch
@@ -158,7 +266,7 @@ test_61_cli_config_from_up_and_init() {
     tc_run 4 hosts --token dk_nope
     tc_run 0 hosts --token "$tok" --api "$(api_url 2)"
     echo '{"image": "dockerfile/nginx", "scale": 0}' |
-        XDG_CONFIG_HOME=$TC_D/none DOKKAA_API=$(api_url 2) DOKKAA_TOKEN=$tok tc_run 0 set cli-env/web -
+        XDG_CONFIG_HOME=$TC_D/none DOKKAA_API=$(api_url 2) DOKKAA_TOKEN=$tok tc_run 0 set --detach cli-env/web -
     tc_run 0 rm cli-env
     # A config that is not one: 5, with where and what
     mkdir -p "$TC_D/bad/dokkaa"
@@ -175,18 +283,18 @@ test_62_cli_set_get_ls_rm() {
     tc_begin cli-app
     f=$TC_D/web.json
     printf '%s' "$TC_NGINX" > "$f"
-    tc_run 0 set cli-app/web "$f"
+    tc_run 0 set --detach cli-app/web "$f"
     tc_out_has '^cli-app/web: created \(revision [0-9]+\)$'
-    tc_run 0 set cli-app/web "$f"
+    tc_run 0 set --detach cli-app/web "$f"
     tc_out_has '^cli-app/web: updated \(revision [0-9]+\)$'
     assert_eq "$TC_NGINX" "$(cl_etcdctl get --print-value-only /apps/cli-app/web/manifest)" "stored manifest"
-    echo '{"image": "dockerfile/nginx", "scale": 0}' | tc_run 0 set -o json cli-app/idle -
+    echo '{"image": "dockerfile/nginx", "scale": 0}' | tc_run 0 set --detach -o json cli-app/idle -
     tc_json '.app == "cli-app" and .name == "idle" and .created == true and .manifest.scale == 0'
     # get: the manifest as JSON, which set takes back
     tc_run 0 get cli-app/web
     assert_eq "$(jq -S . <<<"$TC_NGINX")" "$(jq -S . "$TC_OUT")" "get cli-app/web"
     cp "$TC_OUT" "$TC_D/again.json"
-    tc_run 0 set cli-app/web "$TC_D/again.json"
+    tc_run 0 set --detach cli-app/web "$TC_D/again.json"
     tc_run 0 get -o json cli-app/web
     tc_json '.app == "cli-app" and .name == "web" and .manifest.image == "dockerfile/nginx"
         and (.revision | type) == "number" and (.instances | type) == "array"'
@@ -222,7 +330,7 @@ test_63_cli_bad_input_stores_nothing() {
     printf '%s' "$TC_NGINX" > "$TC_D/good.json"
     # Bad manifests: 5, the builder's precise message once, nothing stored.
     echo '{"image": "dockerfile/nginx", "scal": 1}' | tc_run 5 set cli-bad/web -
-    tc_err_is 'unknown field "scal"; valid fields: image, scale, command, services, links, env'
+    tc_err_is 'unknown field "scal"; valid fields: image, scale, command, services, links, env, health, update, stop_grace'
     echo '{"image": "dockerfile/nginx", "scale": "3"}' > "$TC_D/m.json"
     tc_run 5 set cli-bad/web "$TC_D/m.json"
     tc_err_is 'scale: must be an integer 0..1000, got "3"'
@@ -333,7 +441,7 @@ test_64_cli_tokens_and_refusals() {
     tc_run 0 token create -o json --name cli-admin --role admin
     tc_json '.role == "admin" and .name == "cli-admin" and (.token | test("^dk_[0-9a-f]{48}$"))'
     adm=$(jq -r .token "$TC_OUT")
-    tc_run 0 --token "$adm" set cli-auth/web "$f"
+    tc_run 0 --token "$adm" set --detach cli-auth/web "$f"
     tc_run 0 --token "$adm" rm cli-auth
     # revoked: refused from then on, on every builder
     tc_run 0 token revoke "$id"
@@ -355,7 +463,7 @@ tc_log_has() { cl_cfg logs "$1" 2>/dev/null | grep -qx "$2"; }
 test_65_cli_ps_scale_logs() {
     local pid
     tc_begin cli-tick
-    tc_run 0 set cli-tick/tick - <<<"$TC_TICKER"
+    tc_run 0 set --detach cli-tick/tick - <<<"$TC_TICKER"
     cl_wait_converged cli-tick tick 2
     # the instance states come from conductors: ps may lag docker a moment
     dk_wait 20 "ps to show 2 running" eval '[ "$(cl_cfg ps cli-tick | grep -cE " running ")" = 2 ]'
@@ -384,12 +492,33 @@ test_65_cli_ps_scale_logs() {
     [ ! -s "$TC_D/follow.err" ] || fail "logs -f: stderr: $(cat "$TC_D/follow.err")"
     tc_run 3 logs cli-tick/tick/7
     tc_run 3 logs -f cli-tick/nosuch
+    tc_run 3 logs -f cli-tick/tick/7
+    # -f of an instance a scale-up just asked for: waits for its container, then
+    # follows it
+    tc_run 0 scale cli-tick/tick 3
+    tc_bg "$TC_D/new" logs -f cli-tick/tick/2
+    pid=$TC_PID
+    dk_wait 60 "logs -f of the new instance 2" grep -q '^hello from 2$' "$TC_D/new"
+    tc_stop "$pid"
+    [ ! -s "$TC_D/new.err" ] || [ "$(cat "$TC_D/new.err")" = "cli-tick/tick/2: waiting for its container..." ] ||
+        fail "logs -f of the new instance: stderr: $(cat "$TC_D/new.err")"
     # scale: only the scale changes
     tc_run 0 scale cli-tick/tick 1
     tc_out_has '^cli-tick/tick: scale 1 \(revision [0-9]+\)$'
     cl_wait_converged cli-tick tick 1
     tc_run 0 get cli-tick/tick
     tc_json --argjson m "$TC_TICKER" '. == ($m | .scale = 1)'
+    # With conductors that record rollouts, set waits for the cluster's own: a
+    # changed manifest rolls out, and history has it
+    if dk_wait 15 "a rollout record of cli-tick/tick" eval '[ -n "$(cl_etcdctl get --print-value-only /apps/cli-tick/tick/rollout)" ]'; then
+        tc_run 0 set cli-tick/tick - <<<"$(jq -c '.scale = 1 | .env = {"V": "2"}' <<<"$TC_TICKER")"
+        tc_out_has '^cli-tick/tick: revision [0-9]+ rolled out: 1/1 healthy$'
+        [ ! -s "$TC_ERR" ] || fail "set: stderr: $(cat "$TC_ERR")"
+        tc_run 0 history cli-tick/tick
+        tc_out_has '^[0-9]+\* +rolled-out +.* [0-9a-f]{8}$'
+    else
+        echo "the conductors write no rollout records: set's wait on the cluster not tested"
+    fi
     tc_run 0 scale -o json cli-tick/tick 0
     tc_json '.manifest.scale == 0 and .name == "tick"'
     cl_wait_converged cli-tick tick 0
@@ -400,7 +529,7 @@ test_65_cli_ps_scale_logs() {
 # FILE of events shows it: the streams start at a moment we cannot see from here.
 tc_ping_seen() {
     local f
-    cl_cfg set cli-ev/ping - <<<'{"image":"dockerfile/nginx","scale":0}' >/dev/null || return 1
+    cl_cfg set --detach cli-ev/ping - <<<'{"image":"dockerfile/nginx","scale":0}' >/dev/null || return 1
     for f in "$@"; do grep -q '/apps/cli-ev/ping/manifest' "$f" || return 1; done
 }
 
@@ -463,15 +592,19 @@ test_67_cli_clean_under_valgrind() {
     TC_VG_BIN=$(tc_vg_bin)
     tc_begin cli-vg cli-ev
     printf '%s' "$TC_NGINX" > "$TC_D/good.json"
-    tc_vg set set cli-vg/web "$TC_D/good.json"
+    tc_vg set set --detach cli-vg/web "$TC_D/good.json"
     while IFS= read -r c; do
         n=$((n + 1))
         tc_vg $n $c &
         pids+=($!)
     done <<EOF
 ls -o json
-set cli-vg/idle -
+set --detach cli-vg/idle -
 set --dry-run cli-vg/bad $TC_D
+history cli-vg/web
+history -o json cli-vg/nosuch
+rollback cli-vg/web 999
+rollback ../x
 get cli-vg/web
 get cli-vg
 ps
@@ -497,4 +630,271 @@ EOF
     [ "$n" = 0 ] || fail "valgrind: events exit $n: $(head -40 "$TC_D/ev.vg")"
     tc_run 0 token ls
     for c in $(awk '$2 == "cli-vg" {print $1}' "$TC_OUT"); do tc_run 0 token revoke "$c"; done
+}
+
+# ==== the rollout waits, against the test's own builder (tc_solo_start) ==========
+
+# set waits for the rollout of what it wrote, by its hash: each batch's counts,
+# then how it ended, as the exit code (0 rolled out, 6 failed, 7 superseded,
+# 1 no scheduler, 130 interrupted); --detach and scale do not wait.
+test_68_cli_rollout_set_waits() {
+    local m1 m2 m2s m3 m4 m5 m6 m7 m8 h1 h2 h3 h4 h5 h6 h7 h8 start pid rc
+    tc_begin
+    tc_solo_start
+    m1=$(tc_sim_file 1)
+    h1=$(tc_hash_of "$m1")
+    [[ $h1 =~ ^[0-9a-f]{16}$ ]] || fail "validate printed no hash: $(cl_cfg validate "$m1")"
+    # --detach: written, back at once, though no scheduler ever answers
+    start=$(date +%s)
+    tc_srun 0 set --detach sim/web "$m1"
+    [ $(($(date +%s) - start)) -le 3 ] || fail "set --detach took $(($(date +%s) - start)) s"
+    tc_out_has '^sim/web: created \(revision [0-9]+\)$'
+    assert_eq 1 "$(grep -c . "$TC_OUT")" "lines of set --detach"
+    assert_eq "" "$(tc_setcd get --keys-only "$TC_RO")" "a rollout record"
+    # the builder's author record beside the manifest has the hash validate tells
+    assert_eq "$h1" "$(tc_author_hash)" "the author record's hash"
+    tc_setcd put "$(tc_rev_key 1)" "$(tc_revision 1 "$h1" rolled-out "$m1")" >/dev/null
+    tc_setcd put "$TC_RO" "$(tc_rollout 1 "$h1" rolled-out 2 0 2)" >/dev/null
+
+    # A change: each batch's counts as they change, then rolled out: 0.
+    m2=$(tc_sim_file 2)
+    h2=$(tc_hash_of "$m2")
+    tc_sim "$h2" "$(tc_rev_key 2) $(tc_revision 2 "$h2" rolling "$m2")" \
+        "$TC_RO $(tc_rollout 2 "$h2" rolling 0 0 2)" 1.2 \
+        "$TC_RO $(tc_rollout 2 "$h2" rolling 1 0 2)" 1.2 \
+        "$(tc_rev_key 2) $(tc_revision 2 "$h2" rolled-out "$m2")" \
+        "$TC_RO $(tc_rollout 2 "$h2" rolled-out 2 0 2)"
+    tc_srun 0 set sim/web "$m2"
+    tc_sim_done
+    tc_out_has '^sim/web: updated \(revision [0-9]+\)$'
+    assert_eq "sim/web: revision 2: 0/2 updated, 0 failed
+sim/web: revision 2: 1/2 updated, 0 failed
+sim/web: revision 2 rolled out: 2/2 healthy" "$(tc_out_after_first)" "set's progress"
+    [ ! -s "$TC_ERR" ] || fail "set: stderr: $(cat "$TC_ERR")"
+
+    # The same manifest again: nothing to roll out, done at once.
+    start=$(date +%s)
+    tc_srun 0 set sim/web "$m2"
+    assert_eq "sim/web: revision 2 rolled out: 2/2 healthy" "$(tc_out_after_first)" "set of the same"
+    [ $(($(date +%s) - start)) -le 3 ] || fail "set of the same manifest took $(($(date +%s) - start)) s"
+    # -o json: the answer alone on stdout, the progress on stderr
+    tc_srun 0 set -o json sim/web "$m2"
+    tc_json '.app == "sim" and .name == "web" and .created == false'
+    assert_eq "sim/web: revision 2 rolled out: 2/2 healthy" "$(cat "$TC_ERR")" "set -o json's stderr"
+    # scale does not wait (nor write a rollout)
+    tc_srun 0 scale sim/web 3
+    tc_out_has '^sim/web: scale 3 \(revision [0-9]+\)$'
+    assert_eq "$(tc_rollout 2 "$h2" rolled-out 2 0 2)" "$(tc_setcd get --print-value-only "$TC_RO")" "the rollout after scale"
+    # A scale set with the manifest: the same revision, rolled out while its new
+    # instance still starts: waited for.
+    m2s=$TC_D/m2s.json
+    jq -c '.scale = 3' "$m2" > "$m2s"
+    assert_eq "$h2" "$(tc_hash_of "$m2s")" "the hash of a manifest that differs by its scale"
+    tc_setcd put "$TC_RO" "$(tc_rollout 2 "$h2" rolled-out 2 0 3)" >/dev/null
+    tc_sim "$h2" 1.5 "$TC_RO $(tc_rollout 2 "$h2" rolled-out 3 0 3)"
+    tc_srun 0 set sim/web "$m2s"
+    tc_sim_done
+    assert_eq "sim/web: revision 2: 2/3 updated, 0 failed
+sim/web: revision 2 rolled out: 3/3 healthy" "$(tc_out_after_first)" "set's wait for a scale-up"
+
+    # Rolled back: 6, with the revision it went back to and why.
+    m3=$(tc_sim_file 3 '{"scale": 3}')
+    h3=$(tc_hash_of "$m3")
+    tc_sim "$h3" "$(tc_rev_key 3) $(tc_revision 3 "$h3" rolling "$m3")" \
+        "$TC_RO $(tc_rollout 3 "$h3" rolling 0 0 3)" 1.2 \
+        "$TC_RO $(tc_rollout 3 "$h3" rolling 1 1 3)" 1.2 \
+        "$(tc_rev_key 3) $(tc_revision 3 "$h3" rolled-back "$m3" "instance 1: not healthy within 60 s")" \
+        "$(tc_rev_key 4) $(tc_revision 4 "$h2" rolling "$m2s")" \
+        "$TC_RO $(tc_rollout 4 "$h2" rolling 0 0 3 "revision 3: instance 1: not healthy within 60 s" rollback)"
+    tc_srun 6 set sim/web "$m3"
+    tc_sim_done
+    assert_eq "sim/web: revision 3: 0/3 updated, 0 failed
+sim/web: revision 3: 1/3 updated, 1 failed" "$(tc_out_after_first)" "set's progress before the rollback"
+    assert_eq "dokkaacfg: sim/web: revision 3 failed and was rolled back to revision 4 (the same as 2): instance 1: not healthy within 60 s" \
+        "$(cat "$TC_ERR")" "set's error"
+    tc_setcd put "$(tc_rev_key 4)" "$(tc_revision 4 "$h2" rolled-out "$m2s")" >/dev/null
+    tc_setcd put "$TC_RO" "$(tc_rollout 4 "$h2" rolled-out 3 0 3)" >/dev/null
+
+    # Paused (update.on_failure "pause"): 6, with the reason.
+    m4=$(tc_sim_file 4 '{"scale": 3, "update": {"on_failure": "pause"}}')
+    h4=$(tc_hash_of "$m4")
+    tc_sim "$h4" "$(tc_rev_key 5) $(tc_revision 5 "$h4" rolling "$m4")" \
+        "$TC_RO $(tc_rollout 5 "$h4" rolling 0 0 3)" 1.2 \
+        "$(tc_rev_key 5) $(tc_revision 5 "$h4" paused "$m4" "instance 0: exited (code 1)")" \
+        "$TC_RO $(tc_rollout 5 "$h4" paused 0 1 3 "instance 0: exited (code 1)")"
+    tc_srun 6 set sim/web "$m4"
+    tc_sim_done
+    assert_eq "sim/web: revision 5: 0/3 updated, 0 failed" "$(tc_out_after_first)" "set's progress before the pause"
+    assert_eq "dokkaacfg: sim/web: revision 5 paused: instance 0: exited (code 1)" "$(cat "$TC_ERR")" "set's error"
+
+    # Superseded by a newer revision before it rolled out: 7.
+    m5=$(tc_sim_file 5 '{"scale": 3}')
+    h5=$(tc_hash_of "$m5")
+    m6=$(tc_sim_file 6 '{"scale": 3}')
+    h6=$(tc_hash_of "$m6")
+    tc_sim "$h5" "$(tc_rev_key 6) $(tc_revision 6 "$h5" rolling "$m5")" \
+        "$TC_RO $(tc_rollout 6 "$h5" rolling 0 0 3)" 1.2 \
+        "$(tc_rev_key 6) $(tc_revision 6 "$h5" superseded "$m5")" \
+        "$(tc_rev_key 7) $(tc_revision 7 "$h6" rolling "$m6")" \
+        "$TC_RO $(tc_rollout 7 "$h6" rolling 0 0 3)"
+    tc_srun 7 set sim/web "$m5"
+    tc_sim_done
+    assert_eq "dokkaacfg: sim/web: revision 6 was superseded by revision 7" "$(cat "$TC_ERR")" "set's error"
+
+    # Failed with nothing to roll back to: 6.
+    m7=$(tc_sim_file 7 '{"scale": 3}')
+    h7=$(tc_hash_of "$m7")
+    tc_sim "$h7" "$(tc_rev_key 8) $(tc_revision 8 "$h7" rolling "$m7")" \
+        "$TC_RO $(tc_rollout 8 "$h7" rolling 0 0 3)" 1.2 \
+        "$(tc_rev_key 8) $(tc_revision 8 "$h7" failed "$m7" "image dockerfile/nginx: not found")" \
+        "$TC_RO $(tc_rollout 8 "$h7" failed 0 3 3 "image dockerfile/nginx: not found")"
+    tc_srun 6 set sim/web "$m7"
+    tc_sim_done
+    assert_eq "dokkaacfg: sim/web: revision 8 failed: image dockerfile/nginx: not found" "$(cat "$TC_ERR")" "set's error"
+
+    # Ctrl-C while it waits: 130, and the rollout goes on.
+    m8=$(tc_sim_file 8 '{"scale": 3}')
+    h8=$(tc_hash_of "$m8")
+    tc_sim "$h8" "$(tc_rev_key 9) $(tc_revision 9 "$h8" rolling "$m8")" \
+        "$TC_RO $(tc_rollout 9 "$h8" rolling 1 0 3)"
+    XDG_CONFIG_HOME=$TC_SOLO/cfg tc_bg "$TC_D/int" set sim/web "$m8"
+    pid=$TC_PID
+    dk_wait 20 "set to show revision 9's progress" grep -q '^sim/web: revision 9: 1/3 updated, 0 failed$' "$TC_D/int"
+    kill -INT "$pid"
+    rc=0
+    wait "$pid" || rc=$?
+    assert_eq 130 "$rc" "exit of set interrupted"
+    assert_eq "dokkaacfg: sim/web: interrupted; revision 9 goes on rolling out in the cluster (dokkaacfg history sim/web)" \
+        "$(cat "$TC_D/int.err")" "set's message when interrupted"
+    tc_sim_done
+
+    # The API gone for a while (less than 30 s): asked again, and the wait goes on.
+    XDG_CONFIG_HOME=$TC_SOLO/cfg tc_bg "$TC_D/gone" set sim/web "$m8"
+    pid=$TC_PID
+    dk_wait 20 "set to wait for revision 9" grep -q '^sim/web: revision 9: 1/3 updated, 0 failed$' "$TC_D/gone"
+    dk_stop "$TC_SOLO/builder.pid"
+    sleep 2
+    tc_setcd put "$(tc_rev_key 9)" "$(tc_revision 9 "$h8" rolled-out "$m8")" >/dev/null
+    tc_setcd put "$TC_RO" "$(tc_rollout 9 "$h8" rolled-out 3 0 3)" >/dev/null
+    tc_solo_builder
+    rc=0
+    wait "$pid" || rc=$?
+    assert_eq 0 "$rc" "exit of set across the API's absence; stderr: $(cat "$TC_D/gone.err")"
+    grep -q '^sim/web: revision 9 rolled out: 3/3 healthy$' "$TC_D/gone" || fail "set across the API's absence: $(cat "$TC_D/gone")"
+
+    # No scheduler at all: 1 after 30 s, saying so.
+    start=$(date +%s)
+    tc_srun 1 set sim/web "$m1"
+    assert_eq "dokkaacfg: sim/web: no scheduler took the change in 30 s; is a conductor running? (dokkaacfg status)" \
+        "$(cat "$TC_ERR")" "set without a scheduler"
+    [ $(($(date +%s) - start)) -ge 29 ] && [ $(($(date +%s) - start)) -le 40 ] ||
+        fail "set without a scheduler gave up after $(($(date +%s) - start)) s"
+
+    # And the wait leaks nothing (when there is valgrind).
+    if command -v valgrind >/dev/null; then
+        TC_VG_BIN=$(tc_vg_bin)
+        tc_sim "$h2" "$(tc_rev_key 10) $(tc_revision 10 "$h2" rolling "$m2")" \
+            "$TC_RO $(tc_rollout 10 "$h2" rolling 1 0 2)" 1.2 \
+            "$TC_RO $(tc_rollout 10 "$h2" rolled-out 2 0 2)"
+        cp "$m2" "$TC_D/good.json"
+        XDG_CONFIG_HOME=$TC_SOLO/cfg tc_vg set-wait set sim/web -
+        tc_sim_done
+    fi
+}
+
+# history: the revisions as a table, newest first, * on the current one; rollback
+# writes a kept one back and waits for it as set does; logs -f waits for an
+# instance's container.
+test_69_cli_rollout_history_rollback_logs() {
+    local m1 m2 m5 h1 h2 h5 start pid rc
+    tc_begin
+    tc_solo_start
+    m1=$(tc_sim_file 1)
+    h1=$(tc_hash_of "$m1")
+    m2=$(tc_sim_file 2)
+    h2=$(tc_hash_of "$m2")
+    tc_srun 0 set --detach sim/web "$m1"
+    tc_srun 0 set --detach sim/web "$m2"
+    tc_setcd put "$(tc_rev_key 1)" "$(tc_revision 1 "$h1" rolled-out "$m1")" >/dev/null
+    tc_setcd put "$(tc_rev_key 2)" "$(tc_revision 2 "$h2" rolled-back "$m2" "instance 1: not healthy within 60 s")" >/dev/null
+    tc_setcd put "$(tc_rev_key 3)" "$(tc_revision 3 "$h1" rolling "$m1")" >/dev/null
+    tc_setcd put "$TC_RO" "$(tc_rollout 3 "$h1" rolling 1 0 2 "revision 2: instance 1: not healthy within 60 s" rollback)" >/dev/null
+    dk_wait 10 "the builder to see revision 3" eval 'XDG_CONFIG_HOME=$TC_SOLO/cfg cl_cfg history sim/web | grep -q "^3"'
+    tc_srun 0 history sim/web
+    tc_out_has '^REV +OUTCOME +BY +AT +HASH +REASON$'
+    tc_out_has "^3\* +rolling 1/2 +tester +2026-12-02T17:20:42Z +${h1:0:8}$"
+    tc_out_has "^2 +rolled-back +tester +2026-12-02T17:20:42Z +${h2:0:8} +instance 1: not healthy within 60 s$"
+    tc_out_has "^1 +rolled-out +tester +2026-12-02T17:20:42Z +${h1:0:8}$"
+    assert_eq "REV 3* 2 1" "$(awk '{print $1}' "$TC_OUT" | paste -sd' ')" "history's rows"
+    tc_setcd put "$(tc_rev_key 3)" "$(tc_revision 3 "$h1" rolled-out "$m1")" >/dev/null
+    tc_setcd put "$TC_RO" "$(tc_rollout 3 "$h1" rolled-out 2 0 2)" >/dev/null
+    dk_wait 10 "history to show revision 3 rolled out" eval 'XDG_CONFIG_HOME=$TC_SOLO/cfg cl_cfg history sim/web | grep -q "^3\* *rolled-out "'
+    tc_srun 0 history -o json sim/web
+    tc_json --arg h1 "$h1" '.app == "sim" and .name == "web" and .rollout.revision == 3
+        and [.revisions[].revision] == [3, 2, 1] and .revisions[0].current == true
+        and .revisions[1].current == false and .revisions[0].hash == $h1
+        and .revisions[0].manifest.env.V == "1" and .revisions[1].reason == "instance 1: not healthy within 60 s"'
+    tc_srun 3 history sim/nosuch
+    tc_err_says 'sim/nosuch'
+    tc_srun 2 history sim
+    tc_err_is 'needs APP/NAME, got "sim"'
+
+    # rollback: refused precisely (a revision not kept, what runs already)
+    tc_srun 3 rollback sim/web 7
+    tc_err_is 'revision 7 of sim/web is not kept (kept: 1..3)'
+    tc_srun 1 rollback sim/web 2
+    tc_err_is 'revision 2 is what sim/web runs already'
+    tc_srun 5 rollback sim/web two
+    tc_err_is 'revision: must be an integer 1..999999999, got "two"'
+    tc_srun 3 rollback sim/nosuch
+    # a change that paused (revision 4); then rollback without a revision: the
+    # newest that rolled out with another manifest (3, as 1). It rolls out as
+    # revision 5, waited for.
+    m5=$(tc_sim_file 5)
+    h5=$(tc_hash_of "$m5")
+    tc_srun 0 set --detach sim/web "$m5"
+    tc_setcd put "$(tc_rev_key 4)" "$(tc_revision 4 "$h5" paused "$m5" "instance 0: exited (code 1)")" >/dev/null
+    tc_setcd put "$TC_RO" "$(tc_rollout 4 "$h5" paused 0 1 2 "instance 0: exited (code 1)")" >/dev/null
+    tc_sim "$h1" "$(tc_rev_key 5) $(tc_revision 5 "$h1" rolling "$m1")" \
+        "$TC_RO $(tc_rollout 5 "$h1" rolling 1 0 2)" 1.2 \
+        "$(tc_rev_key 4) $(tc_revision 4 "$h5" superseded "$m5" "instance 0: exited (code 1)")" \
+        "$(tc_rev_key 5) $(tc_revision 5 "$h1" rolled-out "$m1")" \
+        "$TC_RO $(tc_rollout 5 "$h1" rolled-out 2 0 2)"
+    tc_srun 0 rollback sim/web
+    tc_sim_done
+    assert_eq "sim/web: rolling back to revision 3
+sim/web: revision 5: 1/2 updated, 0 failed
+sim/web: revision 5 rolled out: 2/2 healthy" "$(cat "$TC_OUT")" "rollback's output"
+    [ ! -s "$TC_ERR" ] || fail "rollback: stderr: $(cat "$TC_ERR")"
+    assert_eq "$(cat "$m1")" "$(tc_setcd get --print-value-only /apps/sim/web/manifest)" "the manifest rolled back to"
+    tc_setcd get --print-value-only /apps/sim/web/author | jq -e '.by | test("rollback to revision 3")' >/dev/null ||
+        fail "author record of the rollback: $(tc_setcd get --print-value-only /apps/sim/web/author)"
+    # --detach: at once; -o json: the answer
+    start=$(date +%s)
+    tc_srun 0 rollback --detach sim/web 2
+    assert_eq "sim/web: rolling back to revision 2" "$(cat "$TC_OUT")" "rollback --detach"
+    [ $(($(date +%s) - start)) -le 3 ] || fail "rollback --detach took $(($(date +%s) - start)) s"
+    assert_eq "$(cat "$m2")" "$(tc_setcd get --print-value-only /apps/sim/web/manifest)" "the manifest rolled back to"
+    tc_srun 0 rollback -o json --detach sim/web 1
+    tc_json --arg h1 "$h1" '. == {app: "sim", name: "web", revision: 1, hash: $h1}'
+
+    # logs -f of an instance the manifest asks for but which has no container yet:
+    # it waits (saying so once) until interrupted, which ends it as it ends a
+    # stream; without -f, and beyond the scale, not found as always
+    tc_srun 3 logs sim/web/1
+    tc_err_says 'no instance sim/web/1'
+    tc_srun 3 logs -f sim/web/2
+    tc_err_says 'no instance sim/web/2'
+    XDG_CONFIG_HOME=$TC_SOLO/cfg tc_bg "$TC_D/logs" logs -f sim/web/1
+    pid=$TC_PID
+    dk_wait 10 "logs -f to wait" grep -q . "$TC_D/logs.err"
+    # a status without a container: still waiting
+    tc_setcd put /status/sim/web/1 '{"host":"solo","container":"","state":"pending","since":"2026-12-02T17:20:42Z"}' >/dev/null
+    sleep 1.5
+    kill -INT "$pid"
+    rc=0
+    wait "$pid" || rc=$?
+    assert_eq 0 "$rc" "exit of logs -f interrupted while it waits"
+    assert_eq "sim/web/1: waiting for its container..." "$(cat "$TC_D/logs.err")" "logs -f's stderr"
+    [ ! -s "$TC_D/logs" ] || fail "logs -f: stdout: $(cat "$TC_D/logs")"
 }
