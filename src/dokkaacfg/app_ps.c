@@ -1,5 +1,5 @@
-/* dokkaacfg ps [APP] - every instance: where it runs, its state, for how long,
- * and why it failed. */
+/* dokkaacfg ps [APP] - every instance: where it runs, its state and health, the
+ * revision it runs, for how long, and why it failed. */
 #include <stdio.h>
 
 #include "api.h"
@@ -30,18 +30,20 @@ static void cfg_ps_age(const json_t *age, char *buf, size_t size)
 
 static void cfg_ps_row(tbl *t, json_t *in)
 {
-    char inst[24], age[24];
+    char inst[24], age[24], rev[9];
+    const char *health = api_str(in, "health");
     cfg_ps_age(json_object_get(in, "age_seconds"), age, sizeof age);
+    snprintf(rev, sizeof rev, "%s", *api_str(in, "hash") ? api_str(in, "hash") : "-");
     tbl_row(t, api_str(in, "app"), api_str(in, "name"), api_int(in, "instance", inst),
             json_is_string(json_object_get(in, "host")) ? api_str(in, "host") : "-",
-            api_str(in, "state"), age, api_str(in, "error"));
+            api_str(in, "state"), *health ? health : "-", rev, age, api_str(in, "error"));
 }
 
 static int cfg_ps_print(json_t *v, void *ud, err_t *err)
 {
     tbl t;
     (void)ud;
-    tbl_init(&t, "APP", "NAME", "I", "HOST", "STATE", "AGE", "ERROR", NULL);
+    tbl_init(&t, "APP", "NAME", "I", "HOST", "STATE", "HEALTH", "REV", "AGE", "ERROR", NULL);
     return tbl_of(&t, json_object_get(v, "instances"), cfg_ps_row, err);
 }
 

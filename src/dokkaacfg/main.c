@@ -30,7 +30,7 @@ static const struct cfg_command {
     {"scale", cfg_scale, "set how many instances run: scale APP/NAME N"},
     {"history", cfg_history, "a manifest's revisions and how their rollouts ended"},
     {"rollback", cfg_rollback, "roll back to a kept revision: rollback APP/NAME [REVISION]"},
-    {"ps", cfg_ps, "instances: host, state, age, error: ps [APP]"},
+    {"ps", cfg_ps, "instances: host, state, health, revision, age, error: ps [APP]"},
     {"logs", cfg_logs, "a container's output: logs [-f] [--tail N] APP/NAME[/i]"},
     {"hosts", cfg_hosts, "live hosts, their load, the scheduler"},
     {"events", cfg_events, "the cluster's changes as they happen"},
