@@ -124,14 +124,6 @@ static bool conductor_wait(conductor *c, time_t deadline)
     return !atomic_load(&c->stop);
 }
 
-void conductor_wake(conductor *c)
-{
-    pthread_mutex_lock(&c->mu);
-    c->dirty = true;
-    pthread_cond_signal(&c->cond);
-    pthread_mutex_unlock(&c->mu);
-}
-
 int main(int argc, char **argv)
 {
     static conductor c = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,

@@ -16,6 +16,20 @@ const plan_spec *plan_find_spec(const plan_spec *specs, size_t nspecs, const cha
     return NULL;
 }
 
+const plan_spec *plan_revision(const plan_spec *specs, size_t nspecs, const plan_spec *revisions,
+                               size_t nrevisions, const char *app, const char *name,
+                               const char *hash)
+{
+    const plan_spec *spec = plan_find_spec(specs, nspecs, app, name);
+    if (spec && spec->valid && strcmp(spec->m.hash, hash) == 0)
+        return spec;
+    for (size_t i = 0; i < nrevisions; i++)
+        if (strcmp(revisions[i].m.hash, hash) == 0 && strcmp(revisions[i].app, app) == 0 &&
+            strcmp(revisions[i].name, name) == 0)
+            return &revisions[i];
+    return NULL;
+}
+
 const plan_container *plan_find_container(const plan_container *containers, size_t n,
                                           const char *cname)
 {

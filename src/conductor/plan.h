@@ -84,6 +84,12 @@ int plan_make(const plan_spec *specs, size_t nspecs, const plan_container *conta
 const plan_spec *plan_find_spec(const plan_spec *specs, size_t nspecs, const char *app,
                                 const char *name);
 
+/* The spec of (app, name)'s revision hash: the valid manifest's of specs if it has
+ * that hash, else the one of revisions (other kept revisions' manifests), or NULL. */
+const plan_spec *plan_revision(const plan_spec *specs, size_t nspecs, const plan_spec *revisions,
+                               size_t nrevisions, const char *app, const char *name,
+                               const char *hash);
+
 /* The container named cname, or NULL. */
 const plan_container *plan_find_container(const plan_container *containers, size_t n,
                                           const char *cname);

@@ -205,19 +205,6 @@ static int reconcile_read_apps(reconciler *r, reconcile_view *v, err_t *err)
     return 0;
 }
 
-const plan_spec *reconcile_revision(const reconcile_view *v, const char *app, const char *name,
-                                    const char *hash)
-{
-    const plan_spec *spec = plan_find_spec(v->specs, v->nspecs, app, name);
-    if (spec && spec->valid && strcmp(spec->m.hash, hash) == 0)
-        return spec;
-    for (size_t i = 0; i < v->nrevisions; i++)
-        if (strcmp(v->revisions[i].m.hash, hash) == 0 && strcmp(v->revisions[i].app, app) == 0 &&
-            strcmp(v->revisions[i].name, name) == 0)
-            return &v->revisions[i];
-    return NULL;
-}
-
 /* Does anything here need another revision of spec than its manifest's: a
  * placement here that asks for one, or a container of one (its health check and
  * services are its revision's)? */

@@ -73,10 +73,13 @@ typedef struct reconcile_view {
     size_t ncontainers;
 } reconcile_view;
 
-/* reconcile.c: the spec of (app, name)'s revision hash: the manifest's, or one of
- * v->revisions, or NULL. */
-const plan_spec *reconcile_revision(const reconcile_view *v, const char *app, const char *name,
-                                    const char *hash);
+/* The spec of (app, name)'s revision hash: the manifest's, or one of v->revisions,
+ * or NULL. */
+static inline const plan_spec *reconcile_revision(const reconcile_view *v, const char *app,
+                                                  const char *name, const char *hash)
+{
+    return plan_revision(v->specs, v->nspecs, v->revisions, v->nrevisions, app, name, hash);
+}
 
 /* leader.c: campaign for /cluster/leader; when leading, schedule and write the
  * placements. Returns true when it wrote any. */
