@@ -61,7 +61,7 @@ step "end-to-end (ASan+UBSan daemons)" env DOKKAA_BIN="$PWD/build-asan/src" \
     ASAN_OPTIONS=detect_leaks=1 tests/e2e/run.sh
 step "end-to-end (daemons under valgrind)" env DOKKAA_BIN="$PWD/build-check/src" \
     E2E_WRAP="valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect" \
-    tests/e2e/run.sh 'test_0\|test_30'
+    tests/e2e/run.sh 'test_0\|test_30\|test_61\|test_65'
 step "multi-host (3 hosts)" env DOKKAA_BIN="$PWD/build-check/src" tests/cluster/run.sh
 step "API, CLI and console (2 hosts, ASan+UBSan daemons)" env DOKKAA_BIN="$PWD/build-asan/src" \
     DOKKAA_VALGRIND_BIN="$PWD/build-check/src" tests/api/run.sh

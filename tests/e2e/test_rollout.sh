@@ -113,3 +113,18 @@ test_63_health_check_withdraws_and_restores_an_instance() {
         || fail "the status does not say healthy"
     e2e_delete_app flap
 }
+
+# exec and tcp checks: a new instance is announced only once its check passes.
+test_65_exec_and_tcp_checks_gate_the_announcement() {
+    e2e_set checks exec '{"image": "dockerfile/nginx", "services": {"ex": 80},
+        "health": {"exec": ["test", "-f", "/tmp/ready"], "interval": 1}}'
+    e2e_set checks tcp '{"image": "dockerfile/nginx", "services": {"tc": 80}, "health": {"tcp": true}}'
+    dk_wait 30 "the tcp-checked instance to be announced" roll_announced checks tc 1
+    dk_wait 30 "checks---exec to run" sh -c "docker exec checks---exec true"
+    e2e_etcdctl get --print-value-only /status/checks/exec/0 | grep -q '"health":"starting"' \
+        || fail "the exec-checked instance is not starting: $(e2e_etcdctl get --print-value-only /status/checks/exec/0)"
+    roll_announced checks ex 0 || fail "announced before its check passed"
+    docker exec checks---exec touch /tmp/ready
+    dk_wait 30 "the exec-checked instance to be announced" roll_announced checks ex 1
+    e2e_delete_app checks
+}
