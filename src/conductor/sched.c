@@ -143,14 +143,12 @@ int sched_make(const plan_spec *specs, size_t nspecs, const sched_placement *pla
             const char *host;
             if (sched_find(&st, specs[s].app, specs[s].name, i) || !(host = sched_pick(&st, &specs[s])))
                 continue;
-            /* a dead host's instance keeps its revision; a new one is the manifest's */
+            /* a dead host's instance keeps its revision, a new one is the manifest's;
+             * either starts now, and a rollout's deadline for it counts from now */
             const sched_placement *old = sched_old(placements, nplacements, specs[s].app,
                                                    specs[s].name, i);
-            if (old && *old->hash)
-                sched_change(&st, specs[s].app, specs[s].name, i, host, old->hash, old->changed);
-            else
-                sched_change(&st, specs[s].app, specs[s].name, i, host, specs[s].m.hash,
-                             (long)time(NULL));
+            sched_change(&st, specs[s].app, specs[s].name, i, host,
+                         old && *old->hash ? old->hash : specs[s].m.hash, (long)time(NULL));
             st.current[st.ncurrent] = st.changes[st.nchanges - 1];
             st.ncurrent++;
         }

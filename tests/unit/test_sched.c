@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -162,6 +163,26 @@ static void test_instances_of_dead_host_move_to_live_ones(void **state)
     assert_string_equal(host_of(w, "a", "web", 2), "h3");
 }
 
+/* A moved instance keeps the revision it had (a rollout may be under way); a new
+ * one gets the manifest's; either's rollout deadline counts from its new start. */
+static void test_moved_instance_keeps_its_revision_new_one_gets_the_manifests(void **state)
+{
+    world *w = *state;
+    host(w, "h1");
+    plan_spec *s = spec(w, "a", "web", WEB, 2);
+    placed(w, "a", "web", 0, "h2"); /* h2 is gone */
+    strcpy(w->ps[0].hash, "0123456789abcdef");
+    w->ps[0].changed = 1;
+    long before = (long)time(NULL);
+    decide(w);
+    assert_int_equal(w->nchanges, 2);
+    for (size_t c = 0; c < 2; c++) {
+        const sched_placement *ch = &w->changes[c];
+        assert_string_equal(ch->hash, ch->instance == 0 ? "0123456789abcdef" : s->m.hash);
+        assert_true(ch->changed >= before);
+    }
+}
+
 static void test_scale_down_deletes_high_placements(void **state)
 {
     world *w = *state;
@@ -300,6 +321,7 @@ int main(void)
         T(test_new_manifest_goes_to_least_loaded_host),
         T(test_placements_on_live_hosts_do_not_move),
         T(test_instances_of_dead_host_move_to_live_ones),
+        T(test_moved_instance_keeps_its_revision_new_one_gets_the_manifests),
         T(test_scale_down_deletes_high_placements),
         T(test_deleted_manifest_loses_its_placements),
         T(test_invalid_manifest_keeps_its_placements),
