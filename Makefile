@@ -30,6 +30,7 @@ bench:             ## benchmarks: ratios against raw `docker run`, Docker Swarm,
 	bench/cluster.sh
 	bench/api.sh
 	bench/proxy.sh
+	bench/rollout.sh
 
 # The programs are built anew in $(BUILD)/deb, with Debian's hardening flags
 # (dpkg-buildflags: fortify, stack protector, relro and now; PIE is gcc's default),

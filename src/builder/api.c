@@ -18,9 +18,6 @@
 #include "view.h"
 
 #define API_MAX_SEGMENTS 8
-/* How long a write waits for this builder's copy to catch up before answering
- * anyway; the write itself is done either way. */
-#define API_WAIT_MS 3000
 #define API_SCALE_TRIES 5
 
 enum { API_SLOT_APPS };
@@ -130,21 +127,6 @@ static bool api_flag(builder_req *r, const char *name)
 {
     const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
     return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
-}
-
-/* Answer a write once the store has its revision. */
-static enum MHD_Result api_written(builder_req *r, unsigned status, json_t *body, int64_t revision)
-{
-    if (!store_wait(r->b->store, revision, API_WAIT_MS))
-        log_warn("%s %s: this builder's copy has not reached revision %lld yet", r->method,
-                 r->url, (long long)revision);
-    return reply_json(r, status, body, 0);
-}
-
-static enum MHD_Result api_etcd_failed(builder_req *r, const err_t *err)
-{
-    log_error("%s %s: %s", r->method, r->url, err->msg);
-    return reply_error(r, 503, "etcd: %s", err->msg);
 }
 
 /* ---- reads ------------------------------------------------------------------ */
@@ -257,62 +239,87 @@ static enum MHD_Result api_put_manifest(builder_req *r, const char *app, const c
         json_object_set_new(body, "dry_run", json_true());
         return reply_json(r, 200, body, 0);
     }
-    if (!request_etcd(r, &err) || etcd_put(r->etcd, key, r->body, 0, &revision, &err) < 0) {
+    revisions_write w;
+    bool done;
+    if (revisions_write_prepare(&w, r, app, name, r->body, NULL) < 0) {
         json_decref(body);
-        return api_etcd_failed(r, &err);
+        return reply_error(r, 500, "out of memory");
     }
+    int rc = request_etcd(r, &err) ? etcd_txn(r->etcd, NULL, 0, w.ops, 2, NULL, 0, &done, &err) : -1;
+    revisions_write_clear(&w);
+    if (rc < 0) {
+        json_decref(body);
+        return reply_etcd_failed(r, &err);
+    }
+    revision = request_written_revision(r, key);
     json_object_set_new(body, "revision", json_integer(revision));
-    ret = api_written(r, created ? 201 : 200, body, revision);
+    ret = reply_written(r, created ? 201 : 200, body, revision);
     log_info("%s manifest %s/%s (revision %lld)", created ? "created" : "replaced", app, name,
              (long long)revision);
     return ret;
 }
 
+/* The manifest goes with its history, in one txn: its author record, its rollout
+ * record and its kept revisions, which are of no other manifest (one of the same
+ * name later starts again at revision 1). Its placements are the scheduler's to
+ * remove: it stops the instances first. */
 static enum MHD_Result api_delete_manifest(builder_req *r, const char *app, const char *name)
 {
-    char key[KEYS_SIZE];
-    etcd_kvs gone;
+    char key[KEYS_SIZE], author[KEYS_SIZE], rollout[KEYS_SIZE], revisions[KEYS_SIZE];
+    bool existed;
     err_t err;
     keys_manifest_key(key, app, name);
-    if (!request_etcd(r, &err) || etcd_delete(r->etcd, key, false, &gone, &err) < 0)
-        return api_etcd_failed(r, &err);
-    size_t n = gone.n;
-    int64_t revision = gone.revision;
-    etcd_kvs_free(&gone);
-    if (n == 0)
+    etcd_cmp exists = {.key = key, .target = ETCD_CMP_CREATE, .result = ETCD_GREATER, .number = 0};
+    etcd_op ops[] = {
+        {.type = ETCD_OP_DELETE, .key = key},
+        {.type = ETCD_OP_DELETE, .key = keys_author_key(author, app, name)},
+        {.type = ETCD_OP_DELETE, .key = keys_rollout_key(rollout, app, name)},
+        {.type = ETCD_OP_DELETE, .key = keys_revisions_prefix(revisions, app, name), .prefix = true},
+    };
+    if (!request_etcd(r, &err) || etcd_txn(r->etcd, &exists, 1, ops, 4, NULL, 0, &existed, &err) < 0)
+        return reply_etcd_failed(r, &err);
+    if (!existed)
         return reply_error(r, 404, "no manifest %s/%s", app, name);
     log_info("deleted manifest %s/%s", app, name);
-    return api_written(r, 200, json_pack("{s:s,s:s,s:b}", "app", app, "name", name, "deleted", 1),
-                       revision);
+    return reply_written(r, 200, json_pack("{s:s,s:s,s:b}", "app", app, "name", name, "deleted", 1),
+                         request_written_revision(r, key));
 }
 
 /* Deleting an app takes its link ports with it (DESIGN.md: /links/<app>/ lives
- * until the app is deleted), also when it had no manifest left. */
+ * until the app is deleted), and its kept revisions, also when it had no manifest
+ * left. */
 static enum MHD_Result api_delete_app(builder_req *r, const char *app)
 {
-    char prefix[KEYS_SIZE];
+    char prefix[KEYS_SIZE], links[KEYS_SIZE], revisions[KEYS_SIZE];
     keys_key k;
     etcd_kvs gone;
     err_t err;
+    bool done;
+    etcd_op beside[] = {
+        {.type = ETCD_OP_DELETE, .key = keys_links_prefix(links, app), .prefix = true},
+        {.type = ETCD_OP_DELETE, .key = keys_revisions_prefix(revisions, app, NULL), .prefix = true},
+    };
     if (!request_etcd(r, &err) ||
         etcd_delete(r->etcd, keys_app_prefix(prefix, app), true, &gone, &err) < 0)
-        return api_etcd_failed(r, &err);
-    if (etcd_delete(r->etcd, keys_links_prefix(prefix, app), true, NULL, &err) < 0) {
+        return reply_etcd_failed(r, &err);
+    if (etcd_txn(r->etcd, NULL, 0, beside, 2, NULL, 0, &done, &err) < 0) {
         etcd_kvs_free(&gone);
-        return api_etcd_failed(r, &err);
+        return reply_etcd_failed(r, &err);
     }
     json_t *names = json_array();
     for (size_t i = 0; i < gone.n; i++)
         if (keys_is(gone.kvs[i].key, KEYS_MANIFEST, &k))
             json_array_append_new(names, json_string(k.name));
-    int64_t revision = gone.revision;
+    int64_t revision = request_written_revision(r, prefix);
+    if (revision < gone.revision)
+        revision = gone.revision;
     etcd_kvs_free(&gone);
     if (json_array_size(names) == 0) {
         json_decref(names);
         return reply_error(r, 404, "no app \"%s\"", app);
     }
     log_info("deleted app %s", app);
-    return api_written(r, 200, json_pack("{s:s,s:o}", "app", app, "deleted", names), revision);
+    return reply_written(r, 200, json_pack("{s:s,s:o}", "app", app, "deleted", names), revision);
 }
 
 /* The stored manifest with its scale replaced, as text, validated. */
@@ -361,22 +368,53 @@ static int api_scale_body(builder_req *r, enum MHD_Result *ret)
     return scale;
 }
 
+/* The revision to roll back to from an optional {"revision": N}: 0 without one,
+ * -1 with the refusal queued. */
+static int api_rollback_body(builder_req *r, enum MHD_Result *ret)
+{
+    static const char *const fields[] = {"revision", NULL};
+    size_t blank = r->body ? strspn(r->body, " \t\r\n") : 0;
+    if (!r->too_large && blank == r->body_len)
+        return 0; /* no body: the default */
+    json_t *body = api_body(r, ret), *v;
+    int revision = -1;
+    if (!body || !api_fields_ok(r, body, fields, ret)) {
+        json_decref(body);
+        return -1;
+    }
+    v = json_object_get(body, "revision");
+    if (!v) {
+        revision = 0;
+    } else if (json_is_integer(v) && json_integer_value(v) >= 1 &&
+               json_integer_value(v) <= KEYS_MAX_REVISION) {
+        revision = (int)json_integer_value(v);
+    } else {
+        char *got = json_dumps(v, JSON_ENCODE_ANY);
+        *ret = reply_error(r, 400, "revision: must be an integer 1..%d (a kept revision's "
+                                   "number), got %s", KEYS_MAX_REVISION, got ? got : "?");
+        free(got);
+    }
+    json_decref(body);
+    return revision;
+}
+
+static enum MHD_Result api_rollback(builder_req *r, const char *app, const char *name)
+{
+    enum MHD_Result ret;
+    int revision = api_rollback_body(r, &ret);
+    return revision < 0 ? ret : revisions_rollback(r, app, name, revision);
+}
+
 /* The answer to a scale: etcd_txn does not say the revision it wrote, so it is
  * read back (at least ours; later if someone wrote since). Takes text. */
 static enum MHD_Result api_scaled(builder_req *r, const char *app, const char *name,
                                   const char *key, char *text)
 {
-    etcd_kvs now;
-    err_t err;
-    int64_t revision = 0;
-    if (etcd_get(r->etcd, key, &now, &err) == 0) {
-        revision = now.n ? now.kvs[0].mod_revision : now.revision;
-        etcd_kvs_free(&now);
-    }
+    int64_t revision = request_written_revision(r, key);
     json_t *body = json_pack("{s:s,s:s,s:o,s:I}", "app", app, "name", name, "manifest",
                              json_loads(text, 0, NULL), "revision", (json_int_t)revision);
     free(text);
-    return api_written(r, 200, body, revision);
+    return reply_written(r, 200, body, revision);
 }
 
 /* A compare-and-swap on the manifest's revision, so that a scale never undoes a
@@ -391,12 +429,12 @@ static enum MHD_Result api_scale(builder_req *r, const char *app, const char *na
         return ret;
     keys_manifest_key(key, app, name);
     if (!request_etcd(r, &err))
-        return api_etcd_failed(r, &err);
+        return reply_etcd_failed(r, &err);
     for (int attempt = 0; attempt < API_SCALE_TRIES; attempt++) {
         etcd_kvs cur;
         bool swapped;
         if (etcd_get(r->etcd, key, &cur, &err) < 0)
-            return api_etcd_failed(r, &err);
+            return reply_etcd_failed(r, &err);
         if (cur.n == 0) {
             etcd_kvs_free(&cur);
             return reply_error(r, 404, "no manifest %s/%s", app, name);
@@ -404,18 +442,23 @@ static enum MHD_Result api_scale(builder_req *r, const char *app, const char *na
         char *text = api_rescale(r, &cur.kvs[0], scale, &ret);
         etcd_cmp same = {.key = key, .target = ETCD_CMP_MOD, .result = ETCD_EQUAL,
                          .number = cur.kvs[0].mod_revision};
-        etcd_op put = {.type = ETCD_OP_PUT, .key = key, .value = text};
+        revisions_write w;
         etcd_kvs_free(&cur);
         if (!text)
             return ret;
-        int rc = etcd_txn(r->etcd, &same, 1, &put, 1, NULL, 0, &swapped, &err);
+        if (revisions_write_prepare(&w, r, app, name, text, NULL) < 0) {
+            free(text);
+            return reply_error(r, 500, "out of memory");
+        }
+        int rc = etcd_txn(r->etcd, &same, 1, w.ops, 2, NULL, 0, &swapped, &err);
+        revisions_write_clear(&w);
         if (rc == 0 && swapped) {
             log_info("scaled %s/%s to %d", app, name, scale);
             return api_scaled(r, app, name, key, text);
         }
         free(text);
         if (rc < 0)
-            return api_etcd_failed(r, &err);
+            return reply_etcd_failed(r, &err);
     }
     return reply_error(r, 409, "%s/%s changed %d times while scaling; try again", app, name,
                        API_SCALE_TRIES);
@@ -460,13 +503,13 @@ static enum MHD_Result api_create_token(builder_req *r)
         token_create(r->etcd, name, role, token, id, created, &revision, &err) < 0) {
         json_decref(body);
         return err.code == ERR_INVALID ? reply_error(r, 400, "%s", err.msg)
-                                       : api_etcd_failed(r, &err);
+                                       : reply_etcd_failed(r, &err);
     }
     log_info("token %s (%s, %s) created by %s", id, name, keys_role_name(role), r->token_id);
     json_t *answer = json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", id, "name", name, "role",
                                keys_role_name(role), "created", created, "token", token);
     json_decref(body);
-    return api_written(r, 201, answer, revision);
+    return reply_written(r, 201, answer, revision);
 }
 
 /* The key of the token whose id is id (the start of its hash), and how many admin
@@ -510,11 +553,11 @@ static enum MHD_Result api_revoke_token(builder_req *r, const char *id)
     if (admins <= 1 && strcmp(id, r->token_id) == 0)
         return reply_error(r, 409, "token %s is the last admin token; create another first", id);
     if (!request_etcd(r, &err) || etcd_delete(r->etcd, key, false, &gone, &err) < 0)
-        return api_etcd_failed(r, &err);
+        return reply_etcd_failed(r, &err);
     int64_t revision = gone.revision;
     etcd_kvs_free(&gone);
     log_info("token %s revoked by %s", id, r->token_id);
-    return api_written(r, 200, json_pack("{s:s,s:b}", "id", id, "revoked", 1), revision);
+    return reply_written(r, 200, json_pack("{s:s,s:b}", "id", id, "revoked", 1), revision);
 }
 
 /* ---- routing ---------------------------------------------------------------- */
@@ -549,6 +592,10 @@ static enum MHD_Result api_manifest_routes(builder_req *r, const api_path *p)
         return api_is(r, "PUT") ? api_scale(r, app, name) : api_not_allowed(r, "PUT");
     if (p->n == 4 && strcmp(p->seg[3], "instances") == 0)
         return api_is(r, "GET") ? api_get_instances(r, app, name) : api_not_allowed(r, "GET");
+    if (p->n == 4 && strcmp(p->seg[3], "revisions") == 0)
+        return api_is(r, "GET") ? revisions_get(r, app, name) : api_not_allowed(r, "GET");
+    if (p->n == 4 && strcmp(p->seg[3], "rollback") == 0)
+        return api_is(r, "POST") ? api_rollback(r, app, name) : api_not_allowed(r, "POST");
     if (p->n == 6 && strcmp(p->seg[3], "instances") == 0 && strcmp(p->seg[5], "logs") == 0)
         return api_logs(r, p);
     return reply_error(r, 404, "no such API path: %s", r->url);

@@ -22,6 +22,7 @@
  * cluster (a builder forwarding a log request) and counts as trusted. */
 #include <arpa/inet.h>
 #include <gnutls/gnutls.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "builder.h"
@@ -79,6 +80,10 @@ static bool auth_lookup(builder_req *r, const char *token)
     if (kv && keys_token_decode(kv->value, kv->value_len, &rec, NULL) == 0) {
         r->role = rec.role;
         token_id(key, r->token_id);
+        if (*rec.name)
+            snprintf(r->who, sizeof r->who, "%s", rec.name);
+        else /* a record without a name: its id */
+            snprintf(r->who, sizeof r->who, "token %s", r->token_id);
         known = true;
     }
     store_release(snap);
@@ -99,12 +104,40 @@ static bool auth_cluster_cert(builder_req *r)
            gnutls_certificate_verify_peers2(session, &status) == 0 && status == 0;
 }
 
-/* Fill r->trusted, r->role, r->token_id, r->token_invalid. */
+/* The client's address as text: IPv4 also when it came IPv4-mapped. */
+static void auth_peer(struct MHD_Connection *conn, char *addr, size_t size)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = info ? info->client_addr : NULL;
+    uint32_t v4;
+    bool v6_loopback;
+    snprintf(addr, size, "unknown address");
+    if (!sa)
+        return;
+    if (auth_client_v4(conn, &v4, &v6_loopback)) {
+        struct in_addr in = {.s_addr = htonl(v4)};
+        inet_ntop(AF_INET, &in, addr, (socklen_t)size);
+    } else if (sa->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr, (socklen_t)size);
+    }
+}
+
+/* r->who for a request without a token: its address, "anonymous (10.0.0.5)". */
+static void auth_who_anonymous(builder_req *r)
+{
+    char addr[INET6_ADDRSTRLEN];
+    auth_peer(r->conn, addr, sizeof addr);
+    snprintf(r->who, sizeof r->who, "anonymous (%s)", addr);
+}
+
+/* Fill r->trusted, r->role, r->token_id, r->who, r->token_invalid. */
 static void auth_identify(builder_req *r)
 {
     const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
     r->trusted = auth_trusted(r->b, r->conn) || auth_cluster_cert(r);
     r->role = KEYS_ROLE_ANONYMOUS;
+    auth_who_anonymous(r);
     if (!h)
         return;
     if (strncasecmp(h, "Bearer ", 7) == 0) {

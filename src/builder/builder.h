@@ -1,11 +1,15 @@
 /* builder.h - what the builder's request handlers share.
  *
  * main.c   options, the HTTP daemon, routing by path (nobody calls back into it)
- * request.c a request's own state: its etcd client, whether it only reads
- * reply.c  the answers every handler queues: JSON, text, the API's error
+ * request.c a request's own state: its etcd client, whether it only reads, the
+ *          revision its writes are visible at
+ * reply.c  the answers every handler queues: JSON, text, the API's error, a write's
+ *          once this builder's copy has it
  * auth.c   who is asking, and every rule of who may do what
  * store.c  the watch-fed copy of etcd every read is served from
  * api.c    /api/v1: apps, manifests, scale, instances, hosts, services, links, tokens
+ * revisions.c /api/v1/.../revisions and .../rollback, and the author record every
+ *          manifest write carries
  * logs.c   /api/v1/.../logs: a container's output, from whichever host runs it
  * events.c /api/v1/events: Server-Sent Events from the store's changes
  * metrics.c /metrics in Prometheus text format
@@ -23,6 +27,7 @@
 #include <jansson.h>
 
 #include "dokkaa/etcd.h"
+#include "dokkaa/keys.h"
 #include "dokkaa/manifest.h"
 #include "dokkaa/net.h"
 #include "dokkaa/token.h"
@@ -66,6 +71,8 @@ typedef struct builder_req {
     bool trusted;        /* from loopback, a trusted network, or a cluster certificate */
     enum keys_role role; /* from the bearer token; KEYS_ROLE_ANONYMOUS without one */
     char token_id[TOKEN_ID_LEN + 1];
+    char who[KEYS_BY_SIZE / 2]; /* who is asking, for people (a manifest's author): the
+                                 * token's name, or "anonymous (<address>)"; never a secret */
     bool token_invalid;  /* a token was given and is unknown or malformed */
     etcd *etcd;          /* this request's client, made on first use (request_etcd) */
 } builder_req;
@@ -83,6 +90,10 @@ etcd *request_etcd(builder_req *r, err_t *err);
 bool request_is_read(const builder_req *r);
 /* Free r and what it holds. */
 void request_free(builder_req *r);
+/* The revision a write to key is visible at, read back after a txn (etcd_txn does
+ * not say it): key's mod revision, or etcd's revision when key is gone; later than
+ * the write's when someone wrote since. 0 when etcd cannot be read. */
+int64_t request_written_revision(builder_req *r, const char *key);
 
 /* reply.c: the answers every handler queues. Calls no handler: the leaf they share. */
 /* Queue a JSON response (steals body) with extra header X-Etcd-Index when index > 0;
@@ -94,9 +105,15 @@ enum MHD_Result reply_text(builder_req *r, unsigned status, const char *content_
 /* The API's error: {"code": ..., "error": message}, code from the status. */
 enum MHD_Result reply_error(builder_req *r, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The answer to a write, queued once this builder's copy has revision (or after a
+ * few seconds anyway: the write is done either way), so that a read after it on
+ * this builder shows it. */
+enum MHD_Result reply_written(builder_req *r, unsigned status, json_t *body, int64_t revision);
+/* 503 for a failed etcd call, logged. */
+enum MHD_Result reply_etcd_failed(builder_req *r, const err_t *err);
 
 /* auth.c: who is asking and what they may do; every access rule is here. */
-/* On a request's first call, before its body is read: fill r->trusted, r->role,
+/* On a request's first call, before its body is read: fill r->trusted, r->role, r->who,
  * r->token_id, r->token_invalid, then decide whether r may go on by the transport
  * it came by and the endpoint it asks (the API, /v2/keys, or the public pages).
  * When not, the refusal is queued and its result is in *ret. */
@@ -113,8 +130,29 @@ bool auth_allow_tokens(builder_req *r, enum MHD_Result *ret);
 enum MHD_Result v2_handle(builder_req *r);
 enum MHD_Result v2_unauthorized(builder_req *r, const char *why);
 
-/* api.c: everything under /api/v1/ except logs and events. */
+/* api.c: everything under /api/v1/ except logs and events (and the revisions of
+ * revisions.c, which it routes to). */
 enum MHD_Result api_handle(builder_req *r, const char *path);
+/* revisions.c: a manifest write with its author record beside it, in one txn:
+ * revisions_write_prepare fills ops (2 of them, pointing into w) that put text at
+ * app/name's manifest and the author naming who wrote it (r->who, then ": " and
+ * what when not NULL), or delete a stale author when text does not validate. -1
+ * when out of memory. */
+typedef struct revisions_write {
+    char key[KEYS_SIZE];        /* the manifest's */
+    char author_key[KEYS_SIZE];
+    char *author;               /* the record; NULL: delete it */
+    etcd_op ops[2];
+} revisions_write;
+int revisions_write_prepare(revisions_write *w, const builder_req *r, const char *app,
+                            const char *name, const char *text, const char *what);
+void revisions_write_clear(revisions_write *w);
+/* GET /api/v1/apps/<app>/<name>/revisions */
+enum MHD_Result revisions_get(builder_req *r, const char *app, const char *name);
+/* POST /api/v1/apps/<app>/<name>/rollback to revision (0: the newest kept one
+ * that rolled out and is not the current manifest). */
+enum MHD_Result revisions_rollback(builder_req *r, const char *app, const char *name,
+                                   int revision);
 /* logs.c: GET /api/v1/apps/<app>/<name>/instances/<i>/logs */
 enum MHD_Result logs_handle(builder_req *r, const char *app, const char *name, int instance);
 /* events.c: GET /api/v1/events */

@@ -7,8 +7,9 @@
  * A client that reconnects with Last-Event-ID gets what it missed when the
  * store's ring still has it; otherwise, and whenever the store had to read etcd
  * afresh, it gets "event: resync" and should read the views again. Only keys of
- * the table (keys.h) are sent, each with its kind and the app and name (or
- * service) the key names; token records never are. The value is the record as
+ * the table (keys.h) are sent, each with its kind ("manifest", "instance", "host",
+ * "status", "service", "link", "cluster", "rollout", "author", "revision") and the
+ * app and name (or service) the key names; token records never are. The value is the record as
  * stored, passed on whole: the stream shows what etcd holds, not a view of it.
  * A comment line every 15 s keeps proxies and clients from taking a quiet stream
  * for a dead one. */
@@ -44,6 +45,9 @@ static const char *events_kind(enum keys_kind kind)
     case KEYS_SERVICE: return "service";
     case KEYS_LINK: return "link";
     case KEYS_LEADER: case KEYS_REBALANCE: return "cluster";
+    case KEYS_ROLLOUT: return "rollout";
+    case KEYS_AUTHOR: return "author";
+    case KEYS_REVISION: return "revision";
     case KEYS_TOKEN: case KEYS_OTHER: return NULL;
     }
     return NULL;

@@ -1,12 +1,18 @@
-/* reply.c - the answers every handler queues: JSON, text as it is, and the API's
- * error. The leaf the handlers share: it calls no handler and no router, so a
- * request goes down from main.c's routing to a handler to here, never back up. */
+/* reply.c - the answers every handler queues: JSON, text as it is, the API's
+ * error, and a write's answer once this builder's copy has the write. The leaf the
+ * handlers share: it calls no handler and no router, so a request goes down from
+ * main.c's routing to a handler to here, never back up. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "builder.h"
+#include "dokkaa/log.h"
+
+/* How long a write waits for this builder's copy to catch up before answering
+ * anyway; the write itself is done either way. */
+#define REPLY_WAIT_MS 3000
 
 /* Queue text (taken: freed here whatever happens) with the headers every answer
  * carries. */
@@ -88,4 +94,18 @@ enum MHD_Result reply_error(builder_req *r, unsigned status, const char *fmt, ..
         body = json_pack("{s:s,s:s}", "code", reply_error_code(status), "error",
                          "the request names something that is not UTF-8 text");
     return reply_json(r, status, body, 0);
+}
+
+enum MHD_Result reply_written(builder_req *r, unsigned status, json_t *body, int64_t revision)
+{
+    if (!store_wait(r->b->store, revision, REPLY_WAIT_MS))
+        log_warn("%s %s: this builder's copy has not reached revision %lld yet", r->method,
+                 r->url, (long long)revision);
+    return reply_json(r, status, body, 0);
+}
+
+enum MHD_Result reply_etcd_failed(builder_req *r, const err_t *err)
+{
+    log_error("%s %s: %s", r->method, r->url, err->msg);
+    return reply_error(r, 503, "etcd: %s", err->msg);
 }

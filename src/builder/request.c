@@ -1,6 +1,6 @@
 /* request.c - a request's own state (builder_req): its etcd client, made on first
- * use, and what it frees. A leaf like reply.c: the handlers, auth.c and main.c use
- * it, and it calls none of them. */
+ * use, the revision its writes are visible at, and what it frees. A leaf like
+ * reply.c: the handlers, auth.c and main.c use it, and it calls none of them. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,4 +27,18 @@ void request_free(builder_req *r)
     free(r->raw_url);
     free(r->body);
     free(r);
+}
+
+int64_t request_written_revision(builder_req *r, const char *key)
+{
+    etcd_kvs now;
+    err_t err;
+    int64_t revision = 0;
+    if (request_etcd(r, &err) && etcd_get(r->etcd, key, &now, &err) == 0) {
+        revision = now.n ? now.kvs[0].mod_revision : now.revision;
+        etcd_kvs_free(&now);
+    } else {
+        log_warn("%s %s: reading back %s: %s", r->method, r->url, key, err.msg);
+    }
+    return revision;
 }

@@ -8,7 +8,10 @@
  * Unlike a bare etcd, a manifest is validated before it is stored: a bad one gets
  * 400 with the precise error and nothing is written. Writes come anonymously only
  * from loopback and trusted networks (DESIGN.md). etcd v2's compare-and-swap
- * (prevExist, prevValue, prevIndex) is refused with 400 rather than ignored. */
+ * (prevExist, prevValue, prevIndex) is refused with 400 rather than ignored.
+ * As through the API, a manifest is written with its author record beside it
+ * (revisions.c), in one txn, and deleting a manifest, its directory or an app also
+ * deletes the revisions kept of it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,8 @@
 #include "dokkaa/names.h"
 
 #define V2_PREFIX "/v2/keys"
+/* How often a write is tried when another one keeps coming between read and write. */
+#define V2_TRIES 5
 /* The length of "/apps", the one directory served: KEYS_APPS without its slash. */
 #define V2_ROOT_LEN (sizeof KEYS_APPS - 2)
 
@@ -177,6 +182,39 @@ static enum MHD_Result v2_get(builder_req *r, const char *key)
     return ret;
 }
 
+/* Write value at the manifest key with its author record (revisions.c), in a txn
+ * that holds only while the key is as read into *prev, so that prevNode is what
+ * the write replaced; tried again when another write came between. */
+static int v2_write(builder_req *r, const keys_key *k, const char *key, const char *value,
+                    etcd_kvs *prev, err_t *err)
+{
+    revisions_write w;
+    bool swapped;
+    int rc = -1;
+    if (revisions_write_prepare(&w, r, k->app, k->name, value, NULL) < 0)
+        return err_set(err, ERR_SYS, "out of memory");
+    for (int attempt = 1; attempt <= V2_TRIES; attempt++) {
+        if (etcd_get(r->etcd, key, prev, err) < 0)
+            break;
+        etcd_cmp same = {.key = key, .target = prev->n ? ETCD_CMP_MOD : ETCD_CMP_CREATE,
+                         .result = ETCD_EQUAL, .number = prev->n ? prev->kvs[0].mod_revision : 0};
+        if (etcd_txn(r->etcd, &same, 1, w.ops, 2, NULL, 0, &swapped, err) < 0) {
+            etcd_kvs_free(prev);
+            break;
+        }
+        if (swapped) {
+            rc = 0; /* *prev is what it replaced */
+            break;
+        }
+        etcd_kvs_free(prev);
+        if (attempt == V2_TRIES)
+            err_set(err, ERR_CONFLICT, "%s changed %d times while being written; nothing "
+                                       "was written, try again", key, V2_TRIES);
+    }
+    revisions_write_clear(&w);
+    return rc;
+}
+
 static enum MHD_Result v2_put(builder_req *r, const char *key)
 {
     keys_key k;
@@ -208,16 +246,13 @@ static enum MHD_Result v2_put(builder_req *r, const char *key)
         return ret;
     }
     manifest_free(&m);
-    /* prevNode is read just before the put, so a concurrent write to the same key
-     * can slip in between. A txn could make the put conditional on what was read,
-     * but etcd_txn reports neither the store revision nor its ops' results, and
-     * node.modifiedIndex needs the put's revision; a put with prev_kv would need
-     * lib/. */
-    if (etcd_get(r->etcd, key, &prev, &err) < 0 ||
-        etcd_put(r->etcd, key, value, 0, &revision, &err) < 0) {
+    if (v2_write(r, &k, key, value, &prev, &err) < 0) {
         free(value);
         return v2_error(r, 500, V2_RAFT, err.msg, key, 0);
     }
+    /* etcd_txn does not say the revision it wrote: read back, it is ours unless
+     * someone wrote the key since */
+    revision = request_written_revision(r, key);
     etcd_kv now = {.key = (char *)key, .value = value, .value_len = strlen(value),
                    .mod_revision = revision,
                    .create_revision = prev.n ? prev.kvs[0].create_revision : revision};
@@ -230,23 +265,38 @@ static enum MHD_Result v2_put(builder_req *r, const char *key)
     return ret;
 }
 
-/* Deleting an app (or every app) also frees its link ports: DESIGN.md keeps
- * /links/<app>/ "until the app is deleted". An app may already have lost its last
- * manifest (a single-key DELETE) and still hold ports, so this runs whether or not
- * the recursive delete found keys. */
-static int v2_delete_links(builder_req *r, const char *key, err_t *err)
+/* What goes with a directory deleted under /apps, in one txn: deleting an app (or
+ * every app) also frees its link ports, as DESIGN.md keeps /links/<app>/ "until
+ * the app is deleted", and its kept revisions go with it, as a manifest's with the
+ * manifest's directory. An app may already have lost its last manifest (a
+ * single-key DELETE) and still hold ports, so this runs whether or not the
+ * recursive delete found keys. */
+static int v2_delete_beside(builder_req *r, const char *key, err_t *err)
 {
-    char links[KEYS_SIZE];
-    const char *app = key + V2_ROOT_LEN;
-    if (!*app)
-        return etcd_delete(r->etcd, KEYS_LINKS, true, NULL, err); /* every app */
-    if (strchr(++app, '/'))
-        return 0; /* deeper than an app */
-    /* an app name that is no label holds no links; and one too long for a key must
-     * not become the prefix "" (keys.h), which would delete everything */
-    if (names_check_label("app name", app, NULL) < 0)
+    char links[KEYS_SIZE], revisions[KEYS_SIZE], app[KEYS_NAME_SIZE];
+    const char *path = key + V2_ROOT_LEN, *name;
+    bool done;
+    etcd_op ops[] = {{.type = ETCD_OP_DELETE, .key = KEYS_LINKS, .prefix = true},
+                     {.type = ETCD_OP_DELETE, .key = KEYS_REVISIONS, .prefix = true}};
+    if (!*path) /* every app */
+        return etcd_txn(r->etcd, NULL, 0, ops, 2, NULL, 0, &done, err);
+    path++;
+    size_t len = strcspn(path, "/");
+    name = path[len] ? path + len + 1 : NULL;
+    if (len >= sizeof app || (name && strchr(name, '/')))
+        return 0; /* deeper than a manifest's directory */
+    memcpy(app, path, len);
+    app[len] = '\0';
+    /* a name that is no label holds nothing; and one too long for a key must not
+     * become the prefix "" (keys.h), which would delete everything */
+    if (names_check_label("app name", app, NULL) < 0 ||
+        (name && names_check_label("manifest name", name, NULL) < 0))
         return 0;
-    return etcd_delete(r->etcd, keys_links_prefix(links, app), true, NULL, err);
+    ops[0].key = keys_links_prefix(links, app);
+    ops[1].key = keys_revisions_prefix(revisions, app, name);
+    if (name) /* a manifest's directory: its revisions only */
+        return etcd_txn(r->etcd, NULL, 0, &ops[1], 1, NULL, 0, &done, err);
+    return etcd_txn(r->etcd, NULL, 0, ops, 2, NULL, 0, &done, err);
 }
 
 /* Whether any key lies under dirprefix, without reading the keys: a txn whose only
@@ -293,7 +343,7 @@ static enum MHD_Result v2_delete_dir(builder_req *r, const char *key, int64_t re
     if (!v2_flag(r, "recursive"))
         return v2_delete_dir_refused(r, dirprefix, key, revision);
     if (etcd_delete(r->etcd, dirprefix, true, &gone, &err) < 0 ||
-        v2_delete_links(r, key, &err) < 0) {
+        v2_delete_beside(r, key, &err) < 0) {
         etcd_kvs_free(&gone);
         return v2_error(r, 500, V2_RAFT, err.msg, key, 0);
     }
@@ -305,6 +355,23 @@ static enum MHD_Result v2_delete_dir(builder_req *r, const char *key, int64_t re
                                            (json_int_t)gone.revision), gone.revision);
     etcd_kvs_free(&gone);
     return ret;
+}
+
+/* Right after a manifest's key was deleted: its history (author, rollout record,
+ * kept revisions), which is of no other manifest, as the API deletes it. */
+static int v2_delete_history(builder_req *r, const char *key, err_t *err)
+{
+    char author[KEYS_SIZE], rollout[KEYS_SIZE], revisions[KEYS_SIZE];
+    keys_key k;
+    bool done;
+    if (!keys_is(key, KEYS_MANIFEST, &k))
+        return 0;
+    etcd_op ops[] = {
+        {.type = ETCD_OP_DELETE, .key = keys_author_key(author, k.app, k.name)},
+        {.type = ETCD_OP_DELETE, .key = keys_rollout_key(rollout, k.app, k.name)},
+        {.type = ETCD_OP_DELETE, .key = keys_revisions_prefix(revisions, k.app, k.name), .prefix = true},
+    };
+    return etcd_txn(r->etcd, NULL, 0, ops, 3, NULL, 0, &done, err);
 }
 
 /* DELETE of a key; a key that does not exist may be a directory. A prevNode JSON
@@ -321,6 +388,10 @@ static enum MHD_Result v2_delete(builder_req *r, const char *key)
         int64_t revision = gone.revision;
         etcd_kvs_free(&gone);
         return v2_delete_dir(r, key, revision);
+    }
+    if (v2_delete_history(r, key, &err) < 0) {
+        etcd_kvs_free(&gone);
+        return v2_error(r, 500, V2_RAFT, err.msg, key, 0);
     }
     json_t *body = json_pack("{s:s,s:{s:s,s:I,s:I}}", "action", "delete", "node", "key", key,
                              "modifiedIndex", (json_int_t)gone.revision, "createdIndex",

@@ -148,13 +148,19 @@ static json_t *view_instance(const store_snap *snap, const char *app, const char
     bool is_placed = kv && keys_placement_decode(kv->value, kv->value_len, &placed, NULL) == 0;
     long long age = reported && *st.since ? view_age(st.since, now) : -1;
     const char *host = reported ? st.host : is_placed ? placed.host : NULL;
-    names_container(container, sizeof container, app, name, i);
-    return json_pack("{s:s,s:s,s:i,s:s,s:s?,s:s,s:s?,s:o,s:s?}", "app", app, "name", name,
-                     "instance", i, "container", container, "host", host, "state",
+    /* the container the status describes: during a rollout, the next one (.next) */
+    if (reported && *st.container)
+        snprintf(container, sizeof container, "%s", st.container);
+    else
+        names_container(container, sizeof container, app, name, i);
+    return json_pack("{s:s,s:s,s:i,s:s,s:s?,s:s,s:s?,s:o,s:s?,s:s?,s:s?}", "app", app, "name",
+                     name, "instance", i, "container", container, "host", host, "state",
                      keys_state_name(reported ? st.state : KEYS_STATE_PENDING), "since",
                      reported ? view_or_null(st.since) : NULL, "age_seconds",
                      age >= 0 ? json_integer(age) : json_null(), "error",
-                     reported ? view_or_null(st.error) : NULL);
+                     reported ? view_or_null(st.error) : NULL, "hash",
+                     reported ? view_or_null(st.hash) : NULL, "health",
+                     reported ? view_or_null(keys_health_name(st.health)) : NULL);
 }
 
 static void view_add_instances(json_t *out, const store_snap *snap, const char *app,
@@ -322,4 +328,79 @@ json_t *view_tokens(const store_snap *snap)
                                              known ? rec.created : ""));
     }
     return out;
+}
+
+/* Newest first. */
+static int view_cmp_kept(const void *a, const void *b)
+{
+    return view_cmp_int(&((const keys_revision *)b)->revision, &((const keys_revision *)a)->revision);
+}
+
+keys_revision *view_kept(const etcd_kv *kv, size_t n, size_t *count)
+{
+    keys_revision *kept = n ? calloc(n, sizeof *kept) : NULL;
+    *count = 0;
+    for (size_t i = 0; kept && i < n; i++)
+        if (keys_is(kv[i].key, KEYS_REVISION, NULL) &&
+            keys_revision_decode(kv[i].value, kv[i].value_len, &kept[*count], NULL) == 0)
+            (*count)++;
+    if (kept && *count == 0) {
+        free(kept);
+        return NULL;
+    }
+    if (kept)
+        qsort(kept, *count, sizeof *kept, view_cmp_kept);
+    return kept;
+}
+
+void view_kept_free(keys_revision *kept, size_t count)
+{
+    for (size_t i = 0; kept && i < count; i++)
+        keys_revision_free(&kept[i]);
+    free(kept);
+}
+
+/* A record as the JSON object its encoder makes (free()s text), or null. */
+static json_t *view_record(char *text)
+{
+    json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    return j ? j : json_null();
+}
+
+static json_t *view_revision(const keys_revision *rv, int current)
+{
+    /* kept as written, which was JSON when it was kept; as text if not */
+    json_t *m = rv->manifest ? json_loads(rv->manifest, 0, NULL) : NULL;
+    if (!m && rv->manifest)
+        m = json_string(rv->manifest);
+    json_t *one = json_pack("{s:i,s:s,s:s,s:s,s:s,s:b,s:o?}", "revision", rv->revision, "hash",
+                            rv->hash, "by", rv->by, "at", rv->at, "outcome",
+                            keys_outcome_name(rv->outcome), "current", rv->revision == current,
+                            "manifest", m);
+    if (one && *rv->reason)
+        json_object_set_new(one, "reason", json_string(rv->reason));
+    return one;
+}
+
+json_t *view_revisions(const store_snap *snap, const char *app, const char *name, bool *missing)
+{
+    char key[KEYS_SIZE];
+    const etcd_kv *kv;
+    keys_rollout rollout;
+    size_t count;
+    size_t n = store_range(snap, keys_revisions_prefix(key, app, name), &kv);
+    keys_revision *kept = view_kept(kv, n, &count);
+    const etcd_kv *ro = store_get(snap, keys_rollout_key(key, app, name));
+    bool has_rollout = ro && keys_rollout_decode(ro->value, ro->value_len, &rollout, NULL) == 0;
+    *missing = !store_get(snap, keys_manifest_key(key, app, name)) && count == 0;
+    if (*missing)
+        return NULL;
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < count; i++)
+        json_array_append_new(list, view_revision(&kept[i], has_rollout ? rollout.revision : 0));
+    view_kept_free(kept, count);
+    return json_pack("{s:s,s:s,s:o,s:o}", "app", app, "name", name, "rollout",
+                     has_rollout ? view_record(keys_rollout_encode(&rollout)) : json_null(),
+                     "revisions", list);
 }

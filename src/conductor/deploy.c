@@ -204,12 +204,15 @@ int deploy_apply(etcd *e, int64_t lease, const plan_spec *spec, const reconcile_
         return 0;
     if ((st->new_revision || st->ended || st->rollback) && deploy_read(e, spec, &k, &err) < 0)
         goto out;
-    if (st->rollback) {
-        deploy_rollback(&t, spec, &k, st, now);
+    /* Every record here is about the manifest as read: written only while it is still
+     * that one, so that a late write neither undoes a newer change (a rollback) nor
+     * brings back the records of a manifest deleted meanwhile. */
+    if (meta->mod_revision > 0)
         cmps[ncmps++] = (etcd_cmp){.key = keys_manifest_key(manifest_key, spec->app, spec->name),
                                    .target = ETCD_CMP_MOD, .result = ETCD_EQUAL,
                                    .number = meta->mod_revision};
-    }
+    if (st->rollback)
+        deploy_rollback(&t, spec, &k, st, now);
     if (!st->rollback) {
         deploy_outcome(&t, spec, &k, st->ended, st->outcome, st->rec.reason);
         if (st->new_revision && meta->text) {

@@ -9,7 +9,7 @@
 
 #include "dokkaa/err.h"
 
-#define TBL_MAX_COLS 8
+#define TBL_MAX_COLS 12 /* tbl_init keeps no more headers than this: a wider table must raise it */
 
 typedef struct tbl {
     size_t ncols, nrows, cap;

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """tests/api/openapi_check.py - keeps src/builder/assets/openapi.json true.
 
-    openapi_check.py --url http://10.88.N.11:4001 --token dk_... --spec openapi.json
+    openapi_check.py --url http://10.88.N.11:4001 --token dk_... --spec openapi.json \
+        [--etcd http://10.88.N.11:2379 [--scheduler]]
 
 Against a running builder (standard library only):
 
  1. GET /api/v1/openapi.json is the file in the repository (same JSON).
  2. For every path and method the document lists, one valid request, with the
     fixtures it needs made first (two manifests that run, one linking the other,
-    a token to revoke, an app to delete): the status must be one the document lists
+    a token to revoke, an app to delete, and with --etcd the kept revisions of a
+    manifest, written into etcd as the elected scheduler writes them, through
+    etcd's JSON gateway): the status must be one the document lists
     for the operation (a 2xx), the Content-Type the documented one, and a JSON body
     must hold every `required` property of the documented schema ($ref and allOf
     resolved, recursively into objects and array items), each property present of
@@ -26,6 +29,7 @@ Against a running builder (standard library only):
 Failures name path, method, status and property; exit status 1 when any.
 """
 import argparse
+import base64
 import http.client
 import json
 import sys
@@ -56,10 +60,12 @@ BAD_TOKEN = "dk_" + "0" * 48
 
 
 class Checker:
-    def __init__(self, url, token, spec_path):
+    def __init__(self, url, token, spec_path, etcd=None, scheduler=False):
         u = urllib.parse.urlsplit(url)
         self.host, self.port = u.hostname, u.port or 80
         self.token = token
+        self.etcd = etcd
+        self.scheduler = scheduler
         with open(spec_path) as f:
             self.spec = json.load(f)
         self.failures = []
@@ -107,11 +113,13 @@ class Checker:
 
     def check_value(self, schema, value, where, errors):
         schema = self.resolve(schema)
+        if value is None and schema.get("nullable"):
+            return  # also {"nullable": true, "allOf": [{"$ref": ...}]}
         if "allOf" in schema:
             for sub in schema["allOf"]:
                 self.check_value(sub, value, where, errors)
         if value is None:
-            if not schema.get("nullable") and "type" in schema:
+            if "type" in schema:
                 errors.append("%s: null, but %s is not nullable" % (where, schema["type"]))
             return
         t = schema.get("type")
@@ -210,6 +218,75 @@ class Checker:
                   % (app, ",".join(names), seconds, app, body[:300]))
         return False
 
+    def etcd_call(self, op, body):
+        """POST etcd's JSON gateway /v3/kv/<op>; the answer, or None."""
+        u = urllib.parse.urlsplit(self.etcd)
+        conn = http.client.HTTPConnection(u.hostname, u.port or 2379, timeout=10)
+        try:
+            conn.request("POST", "/v3/kv/" + op, body=json.dumps(body).encode(),
+                         headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            data = resp.read()
+            return json.loads(data) if resp.status == 200 else None
+        except (OSError, http.client.HTTPException, ValueError):
+            return None
+        finally:
+            conn.close()
+
+    @staticmethod
+    def b64(text):
+        return base64.b64encode(text.encode()).decode()
+
+    def wait_rollout(self, app, name, hash_=None, seconds=30):
+        """With --scheduler: until the scheduler has rolled out app/name's manifest (of
+        hash_), so that its records do not land after the fixture's, nor after a delete."""
+        if not self.scheduler:
+            return True
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            status, _, body = self.request("get", "/api/v1/apps/%s/%s/revisions" % (app, name))
+            try:
+                ro = json.loads(body)["rollout"] if status == 200 else None
+            except (ValueError, KeyError, TypeError):
+                ro = None
+            if ro and ro.get("state") == "rolled-out" and (hash_ is None or ro.get("hash") == hash_):
+                return True
+            time.sleep(0.2)
+        self.fail("the scheduler did not roll out %s/%s%s within %d s" % (app, name, " at " + hash_ if hash_ else "", seconds))
+        return False
+
+    def keep_revisions(self, app, name, older):
+        """The kept revisions of app/name as the elected scheduler writes them (lib/keys.c
+        encodes them in this field order): revision 7 the manifest older, revision 8 the
+        current one (its hash from the author record the builder wrote), current. Numbers
+        a scheduler of the cluster would not write at the same time: it starts at 1."""
+        got = self.etcd_call("range", {"key": self.b64("/apps/%s/%s/author" % (app, name))})
+        try:
+            author = json.loads(base64.b64decode(got["kvs"][0]["value"]))
+            cur = json.loads(base64.b64decode(self.etcd_call(
+                "range", {"key": self.b64("/apps/%s/%s/manifest" % (app, name))})["kvs"][0]["value"]))
+        except (TypeError, KeyError, IndexError, ValueError):
+            self.fail("fixture: no author record of %s/%s in etcd (%s)" % (app, name, got))
+            return False
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        records = {
+            "/revisions/%s/%s/7" % (app, name): {
+                "revision": 7, "hash": "0123456789abcdef", "by": "oacheck", "at": at,
+                "outcome": "rolled-out", "manifest": json.dumps(older)},
+            "/revisions/%s/%s/8" % (app, name): {
+                "revision": 8, "hash": author["hash"], "by": author["by"], "at": at,
+                "outcome": "rolled-out", "manifest": json.dumps(cur)},
+            "/apps/%s/%s/rollout" % (app, name): {
+                "revision": 8, "hash": author["hash"], "state": "rolled-out", "updated": 0,
+                "failed": 0, "total": 0, "since": int(time.time())},
+        }
+        for key, rec in records.items():
+            if self.etcd_call("put", {"key": self.b64(key),
+                                      "value": self.b64(json.dumps(rec, separators=(",", ":")))}) is None:
+                self.fail("fixture: etcd put %s failed (%s)" % (key, self.etcd))
+                return False
+        return True
+
     def make_token(self, role, name):
         status, _, body = self.request("post", "/api/v1/tokens", {"name": name, "role": role}, "admin")
         try:
@@ -263,6 +340,9 @@ class Checker:
             ("/api/v1/apps/{app}/{name}", "put", "/api/v1/apps/%s/extra" % DEL_APP,
              {"image": "dockerfile/nginx", "scale": 0}, "admin", 201, False),
             ("/api/v1/apps/{app}/{name}/scale", "put", "/api/v1/apps/%s/web/scale" % a, {"scale": 1}, "admin", 200, False),
+            ("/api/v1/apps/{app}/{name}/revisions", "get", "/api/v1/apps/%s/gone/revisions" % DEL_APP, None, None, 200, False),
+            ("/api/v1/apps/{app}/{name}/rollback", "post", "/api/v1/apps/%s/gone/rollback" % DEL_APP, {"revision": 7},
+             "admin", 202, False),
             ("/api/v1/tokens", "post", "/api/v1/tokens", {"name": "oacheck-new", "role": "read-only"}, "admin", 201, False),
             ("/api/v1/tokens/{id}", "delete", "/api/v1/tokens/" + tid, None, "admin", 200, False),
             ("/api/v1/apps/{app}/{name}", "delete", "/api/v1/apps/%s/gone" % DEL_APP, None, "admin", 200, False),
@@ -286,6 +366,8 @@ class Checker:
                 body = {"put": RUN_MANIFEST, "post": {"name": "x", "role": "admin"}}.get(method)
                 if path.endswith("/scale"):
                     body = {"scale": 1}
+                if path.endswith("/rollback"):
+                    body = {}
                 if path.endswith("/logs"):
                     concrete += "?tail=1"
                 if "401" in documented:
@@ -312,6 +394,11 @@ class Checker:
                                      "admin", 400, "scale \"3\""))
                     if path.endswith("/scale"):
                         reqs.append((path, method, concrete, {"scale": -1}, "admin", 400, "scale -1"))
+                    if path.endswith("/rollback"):
+                        reqs.append((path, method, concrete, {"revision": "1"}, "admin", 400, "revision \"1\""))
+                if "409" in documented and path.endswith("/rollback"):
+                    # the fixture's only revision is the one it runs
+                    reqs.append((path, method, concrete, {}, "admin", 409, "nothing to roll back to"))
                 if "404" in documented:
                     if "{app}" in path:
                         reqs.append((path, method, path.replace("{app}", "oanone").replace("{name}", "web")
@@ -376,6 +463,9 @@ class Checker:
         # fixtures: a service, a client linking it, an app to delete, tokens
         ok = (self.put_manifest(APP, "web", RUN_MANIFEST) and self.put_manifest(APP, "client", LINK_MANIFEST)
               and self.put_manifest(DEL_APP, "gone", {"image": "dockerfile/nginx", "scale": 0}))
+        if ok and self.etcd:
+            ok = (self.wait_rollout(DEL_APP, "gone") and
+                  self.keep_revisions(DEL_APP, "gone", {"image": "dockerfile/nginx", "scale": 0, "env": {"V": "1"}}))
         self.readonly, _ = self.make_token("read-only", "oacheck-ro")
         _, revoke_id = self.make_token("read-only", "oacheck-revoke")
         if not ok or not self.readonly or not revoke_id or not self.wait_running(APP, ["web", "client"]):
@@ -384,9 +474,14 @@ class Checker:
         seen_ops = set()
         for path, method, concrete, body, token, expect, stream in self.valid_requests(fx):
             seen_ops.add((path, method))
+            if path.endswith("/rollback") and not self.etcd:
+                UNREACHABLE[(path, method, str(expect))] = "kept revisions: --etcd to write them"
+                continue
             value = self.call(path, method, concrete, expect, body, token, stream=stream)
             if value is not None:
                 print("ok: %s %s -> %d" % (method.upper(), concrete, expect))
+            if path.endswith("/rollback") and isinstance(value, dict):
+                self.wait_rollout(DEL_APP, "gone", value.get("hash"))
         for path, method, concrete, body, token, expect, what in self.error_requests():
             raw = body if isinstance(body, bytes) else None
             value = self.call(path, method, concrete, expect, None if raw else body, token, raw, what)
@@ -431,8 +526,12 @@ def main():
     ap.add_argument("--url", required=True)
     ap.add_argument("--token", required=True, help="an admin token")
     ap.add_argument("--spec", required=True, help="the repository's openapi.json")
+    ap.add_argument("--etcd", help="an etcd endpoint (http://...:2379), to write the kept "
+                    "revisions a rollback needs; without it, a rollback's 202 is not exercised")
+    ap.add_argument("--scheduler", action="store_true", help="the cluster's conductors record "
+                    "revisions: wait for them to roll a fixture's write out before going on")
     args = ap.parse_args()
-    sys.exit(Checker(args.url, args.token, args.spec).run())
+    sys.exit(Checker(args.url, args.token, args.spec, args.etcd, args.scheduler).run())
 
 
 if __name__ == "__main__":

@@ -128,10 +128,13 @@ ta_guard_check() {
     TA_GUARD=$now
 }
 ta_body() { jq -r "$@" <<<"$TA_BODY"; }
+# ta_json_is JSON JQ-BOOLEAN [jq args...]: JSON passes the filter (jq 1.6 -e passes
+# an empty input: here it fails)
+ta_json_is() { local j=$1 f=$2; shift 2; [ -n "$j" ] && jq -e "$@" "$f" <<<"$j" >/dev/null 2>&1; }
 ta_body_is() { # JQ-BOOLEAN [WHAT [jq args (--arg, --argjson)...]]
     local f=$1 what=${2:-}
     shift $(($# < 2 ? $# : 2))
-    jq -e "$@" "$f" <<<"$TA_BODY" >/dev/null 2>&1 ||
+    ta_json_is "$TA_BODY" "$f" "$@" ||
         ta_fail "$TA_REQ: body fails $f${what:+ ($what)}: ${TA_BODY:0:600}"
 }
 # Predicates for dk_wait (it calls them in this shell).
@@ -142,11 +145,13 @@ ta_running_is() { [ "$(cl_running "$1" "$2")" = "$3" ]; }
 
 # ---- etcd, as the truth --------------------------------------------------------------
 
-# Everything a user or the builder writes (not what the daemons announce or place):
+# Everything a user or the builder writes, manifests and their author records (not
+# what the daemons announce or place, nor the scheduler's rollouts and revisions):
 # keys and mod revisions, to show that a refused write stored nothing.
 ta_state() {
     cl_etcdctl get --prefix / -w json | jq -c '[.kvs[]? | (.key | @base64d) as $k
-        | select($k | test("^/(status|hosts|services|cluster)/|/instances/") | not) | [$k, .mod_revision]]'
+        | select($k | test("^/(status|hosts|services|cluster|revisions)/|/instances/|/rollout$") | not)
+        | [$k, .mod_revision]]'
 }
 ta_expect_state() { # BEFORE WHAT
     local now
@@ -207,6 +212,88 @@ ta_sse_events() {
 }
 ta_sse_has() { ta_sse_events "$1" | jq -se "any(.[]; $2)" >/dev/null; } # FILE JQ-BOOLEAN
 
+# ---- revisions: the elected scheduler's records ---------------------------------------
+# The elected scheduler records each change of a manifest as a revision. Whether
+# this suite's conductors do is found out once (ta_scheduler_live); when they do
+# not, ta_recorded writes what the scheduler would, as lib/keys.c encodes it
+# (fields in its order, "reason" only when there is one), so that the tests are
+# the same either way.
+
+ta_author() { cl_etcdctl get --print-value-only "/apps/$1/$2/author"; }   # APP NAME
+ta_hash() { ta_author "$1" "$2" | jq -r .hash; }                          # APP NAME
+ta_rollout_rec() { cl_etcdctl get --print-value-only "/apps/$1/$2/rollout"; } # APP NAME
+ta_token_name() { # TOKEN -> the name in its record
+    cl_etcdctl get --print-value-only "/tokens/$(printf %s "$1" | sha256sum | cut -d' ' -f1)" | jq -r .name
+}
+# ta_keep APP NAME N HASH BY OUTCOME MANIFEST [REASON]: /revisions/APP/NAME/N
+ta_keep() {
+    cl_etcdctl put "/revisions/$1/$2/$3" "$(jq -nc --argjson n "$3" --arg h "$4" --arg by "$5" \
+        --arg o "$6" --arg m "$7" --arg why "${8:-}" --arg at "$(date -u +%FT%TZ)" \
+        '{revision: $n, hash: $h, by: $by, at: $at, outcome: $o}
+         + (if $why == "" then {} else {reason: $why} end) + {manifest: $m}')" >/dev/null
+}
+# ta_rollout APP NAME N HASH STATE [STABLE]: /apps/APP/NAME/rollout
+ta_rollout() {
+    cl_etcdctl put "/apps/$1/$2/rollout" "$(jq -nc --argjson n "$3" --arg h "$4" --arg s "$5" \
+        --arg stable "${6:-}" --argjson since "$(date +%s)" \
+        '{revision: $n, hash: $h} + (if $stable == "" then {} else {stable: $stable} end)
+         + {state: $s, updated: 0, failed: 0, total: 0, since: $since}')" >/dev/null
+}
+# Whether the conductors record revisions: a probe manifest gets a rollout record
+# within 20 s, or not (asked once per suite run).
+ta_scheduler_live() {
+    local cache="$XDG_CONFIG_HOME/test-api-scheduler" m='{"image": "dockerfile/nginx", "scale": 0}'
+    if [ ! -s "$cache" ]; then
+        [ -n "${TA_ADMIN_TOKEN:-}" ] || TA_ADMIN_TOKEN=$(ta_admin_token)
+        curl -sf -o /dev/null -X PUT -H "Authorization: Bearer $TA_ADMIN_TOKEN" --data-binary "$m" \
+            "$(api_url 1)/api/v1/apps/api-probe/web" || return 2
+        if dk_wait 20 "a scheduler to record api-probe/web" ta_rollout_is api-probe web '' 2>/dev/null; then
+            echo yes > "$cache"
+        else
+            echo no > "$cache"
+        fi
+        curl -sf -o /dev/null -X DELETE -H "Authorization: Bearer $TA_ADMIN_TOKEN" "$(api_url 1)/api/v1/apps/api-probe"
+        echo "  (the conductors record revisions: $(cat "$cache"))" >&2
+    fi
+    [ "$(cat "$cache")" = yes ]
+}
+# APP NAME HASH: the rollout record is of HASH ("": of any), rolled out
+ta_rollout_is() {
+    ta_json_is "$(ta_rollout_rec "$1" "$2")" '($h == "" or .hash == $h) and .state == "rolled-out"' --arg h "$3"
+}
+# APP NAME HASH -> the number of the revision the scheduler records for the manifest
+# of HASH that was just written (all test manifests have scale 0: it rolls out at
+# once). Without a scheduler, recorded here as it would: the next number, by the
+# author record while it speaks for HASH, else "etcd".
+ta_recorded() {
+    local n r a by
+    if ta_scheduler_live; then
+        dk_wait 30 "the scheduler to record $1/$2 at $3" ta_rollout_is "$1" "$2" "$3" ||
+            fail "no revision of $1/$2 at $3: rollout $(ta_rollout_rec "$1" "$2")"
+    elif ! ta_rollout_is "$1" "$2" "$3"; then
+        n=$(cl_etcdctl get --prefix --keys-only "/revisions/$1/$2/" | sed -n 's|.*/||p' | sort -n | tail -1)
+        r=$(ta_rollout_rec "$1" "$2" | jq -r '.revision // 0')
+        n=$(( ${n:-0} > r ? ${n:-0} + 1 : r + 1 ))
+        a=$(ta_author "$1" "$2")
+        [ -n "$a" ] || a='{}'
+        by=$(jq -r --arg h "$3" 'if .hash == $h then .by else "etcd" end' <<<"$a")
+        ta_keep "$1" "$2" "$n" "$3" "$by" rolled-out "$(ta_manifest_etcd "$1" "$2")"
+        ta_rollout "$1" "$2" "$n" "$3" rolled-out "$3"
+    fi
+    ta_rollout_rec "$1" "$2" | jq -r .revision
+}
+# APP NAME N...: both builders list exactly these revisions (the records reach
+# them through their watch)
+ta_revisions_are() {
+    local want h
+    want=$(printf '%s\n' "${@:3}" | jq -sc .)
+    for h in 1 2; do
+        dk_wait 10 "h$h to list revisions $want of $1/$2" ta_get_is "$h" "/api/v1/apps/$1/$2/revisions" \
+            "[.revisions[].revision] == $want" ||
+            fail "h$h lists $(curl -s "$(api_url "$h")/api/v1/apps/$1/$2/revisions" | jq -c '[.revisions[]?.revision]'), not $want"
+    done
+}
+
 # ==== 1x: the contract itself ==========================================================
 
 test_10_openapi_json_served_is_the_repository_file() {
@@ -222,9 +309,13 @@ test_10_openapi_json_served_is_the_repository_file() {
 }
 
 test_11_openapi_every_operation_conforms() {
-    python3 ./openapi_check.py --url "$(api_url 1)" --token "$(ta_admin_token)" --spec "$TA_SPEC"
+    local live=
+    ! ta_scheduler_live || live=--scheduler
+    python3 ./openapi_check.py --url "$(api_url 1)" --token "$(ta_admin_token)" --spec "$TA_SPEC" \
+        --etcd "${CL_ETCD%%,*}" $live
     # the checker removes its fixtures
     assert_eq 0 "$(cl_count_keys /apps/oa)" "fixture keys left under /apps/oa*"
+    assert_eq 0 "$(cl_count_keys /revisions/oa)" "fixture revisions left under /revisions/oa*"
     dk_wait 60 "the checker's containers to go" ta_app_gone oacheck || fail "the checker's app oacheck stays"
     dk_wait 60 "the checker's containers to go" ta_app_gone oadel || fail "the checker's app oadel stays"
 }
@@ -282,8 +373,8 @@ test_13_whoami_and_tokens() {
     assert_eq "${hash:0:12}" "$id" "token id (the first 12 hex digits of its SHA-256)"
     ta_body_is '.name == "api-test-new" and .role == "admin" and (.created | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T"))'
     rec=$(cl_etcdctl get --print-value-only "/tokens/$hash")
-    jq -e --arg id "$id" '.id == $id and .name == "api-test-new" and .role == "admin" and (.created | type == "string")' \
-        <<<"$rec" >/dev/null || fail "etcd /tokens/$hash holds '$rec'"
+    ta_json_is "$rec" '.id == $id and .name == "api-test-new" and .role == "admin" and (.created | type == "string")' \
+        --arg id "$id" || fail "etcd /tokens/$hash holds '$rec'"
     ! cl_etcdctl get --prefix / | grep -qF "${tok#dk_}" || fail "the token's secret is in etcd"
     ta_admin GET /api/v1/tokens
     ta_expect 200
@@ -399,7 +490,7 @@ test_22_scale_changes_only_scale_and_instances_follow() {
     ta_body_is '.app == "api-scale" and .name == "web" and .manifest.scale == 3'
     rev=$(ta_body .revision)
     assert_eq "$(ta_mod_revision /apps/api-scale/web/manifest)" "$rev" "scale's revision against etcd"
-    jq -e --argjson m "$m" '.scale == 3 and del(.scale) == $m' <<<"$(ta_manifest_etcd api-scale web)" >/dev/null ||
+    ta_json_is "$(ta_manifest_etcd api-scale web)" '.scale == 3 and del(.scale) == $m' --argjson m "$m" ||
         fail "scale changed more than scale: etcd holds $(ta_manifest_etcd api-scale web)"
     ta_wait_running api-scale web 3
     ta_req GET /api/v1/apps/api-scale/web/instances
@@ -463,7 +554,7 @@ test_23_instances_have_host_state_and_age() {
     local i host container
     for i in 0 1; do
         host=$(ta_body ".instances[$i].host") container=$(ta_body ".instances[$i].container")
-        cl_etcdctl get --print-value-only "/status/api-inst/web/$i" | jq -e --arg h "$host" '.host == $h' >/dev/null ||
+        ta_json_is "$(cl_etcdctl get --print-value-only "/status/api-inst/web/$i")" '.host == $h' --arg h "$host" ||
             fail "instance $i: the API says $host, etcd: $(cl_etcdctl get --print-value-only "/status/api-inst/web/$i")"
         [ -n "$(cl_docker "${host#h}" ps -q --filter "name=^/$container\$" --filter status=running)" ] ||
             fail "$container does not run on $host"
@@ -612,6 +703,197 @@ test_27_event_stream() {
         fail "resumed stream gives events at or before Last-Event-ID: $(ta_sse_events "$d/resume" | jq -r .id | head)"
 }
 
+test_28_every_manifest_write_names_its_author() {
+    local tok name other a h1 h2 d m1='{"image": "dockerfile/nginx", "scale": 0}'
+    local m2='{"image": "dockerfile/nginx", "scale": 0, "env": {"V": "2"}}'
+    d=$(mktemp -d /tmp/ta-author.XXXXXX)
+    trap "ta_sse_stop $d/sse; rm -rf $d" EXIT
+    ta_scheduler_live || true
+    tok=$(ta_admin_token) name=$(ta_token_name "$(ta_admin_token)")
+    [ -n "$name" ] && [ "$name" != null ] || fail "the admin token's record has no name"
+    ta_sse_start "$d/sse"
+    # the API's PUT: by the token's name, hash the manifest's, in the manifest's txn
+    ta_put api-author web "$m1"
+    ta_expect 201
+    a=$(ta_author api-author web)
+    ta_json_is "$a" '. == {by: $by, hash: .hash} and (.hash | test("^[0-9a-f]{16}$"))' --arg by "$name" ||
+        fail "author after PUT with token \"$name\": '$a'"
+    ! grep -qF "${tok#dk_}" <<<"$a" || fail "the token's secret is in the author record"
+    assert_eq "$(ta_mod_revision /apps/api-author/web/manifest)" "$(ta_mod_revision /apps/api-author/web/author)" \
+        "mod revisions of the manifest and its author (one txn)"
+    h1=$(jq -r .hash <<<"$a")
+    dk_wait 10 "the author event" ta_sse_has "$d/sse" \
+        '.data.kind == "author" and .data.key == "/apps/api-author/web/author" and .data.value.hash == "'"$h1"'"' ||
+        fail "no author event: $(ta_sse_events "$d/sse" | tail -5)"
+    # the revision the scheduler records names the token
+    ta_recorded api-author web "$h1" >/dev/null
+    dk_wait 10 "the revision of api-author/web" ta_get_is 1 /api/v1/apps/api-author/web/revisions \
+        '.revisions[0].hash == "'"$h1"'" and .revisions[0].by == "'"$name"'" and .revisions[0].current'
+    # another manifest hashes otherwise
+    ta_put api-author web "$m2"
+    ta_expect 200
+    h2=$(ta_hash api-author web)
+    [ "$h2" != "$h1" ] || fail "two manifests, one hash $h1"
+    ta_recorded api-author web "$h2" >/dev/null
+    # scale writes the author too: whoever scaled, the hash without scale
+    other=$(ta_etcd_token admin test-api-scaler)
+    ta_send none PUT /api/v1/apps/api-author/web/scale '{"scale": 0}' -H "Authorization: Bearer $other"
+    ta_expect 200
+    assert_eq "{\"by\":\"test-api-scaler\",\"hash\":\"$h2\"}" "$(ta_author api-author web)" "author after a scale"
+    # v2, anonymous from the trusted network: by its address (the host's, .1 on the
+    # cluster's bridge)
+    ta_req PUT /v2/keys/apps/api-author/v2/manifest --data-urlencode "value=$m1"
+    ta_expect 201 "an anonymous v2 PUT"
+    a=$(ta_author api-author v2)
+    ta_json_is "$a" '.by == "anonymous (\($addr))" and .hash == $h' --arg h "$h1" \
+        --arg addr "$(cl_addr 1 | sed 's/\.[0-9]*$/.1/')" || fail "author after an anonymous v2 PUT from the host: '$a'"
+    assert_eq "$(ta_mod_revision /apps/api-author/v2/manifest)" "$(ta_mod_revision /apps/api-author/v2/author)" \
+        "mod revisions of the v2 manifest and its author"
+    ta_body_is '.action == "set" and .node.modifiedIndex == $r' "modifiedIndex is the write's" \
+        --argjson r "$(ta_mod_revision /apps/api-author/v2/manifest)"
+    # v2 with a token: by its name
+    ta_admin PUT /v2/keys/apps/api-author/v2/manifest --data-urlencode "value=$m2"
+    ta_expect 200 "a v2 PUT with the admin token"
+    ta_body_is '.prevNode.value == $m' "prevNode is what it replaced" --arg m "$m1"
+    ta_json_is "$(ta_author api-author v2)" '.by == $by and .hash == $h' --arg by "$name" --arg h "$h2" ||
+        fail "author after a v2 PUT with token \"$name\": $(ta_author api-author v2)"
+    # a refused write writes no author either
+    ta_req PUT /v2/keys/apps/api-author/v2/manifest --data-urlencode 'value={"image": 5}'
+    ta_expect 400
+    ta_json_is "$(ta_author api-author v2)" '.by == $by' --arg by "$name" || fail "a refused v2 PUT changed the author"
+    ta_recorded api-author v2 "$h2" >/dev/null
+    # deletes take the author and the rollout with the manifest
+    ta_admin DELETE /api/v1/apps/api-author/web
+    ta_expect 200
+    assert_eq "" "$(ta_author api-author web)$(ta_rollout_rec api-author web)" "author and rollout of a deleted manifest (API)"
+    ta_req DELETE /v2/keys/apps/api-author/v2/manifest
+    ta_expect 200
+    assert_eq "" "$(ta_author api-author v2)$(ta_rollout_rec api-author v2)" "author and rollout of a deleted manifest (v2)"
+    assert_eq 0 "$(cl_count_keys /apps/api-author/)" "keys of api-author left"
+    assert_eq 0 "$(cl_count_keys /revisions/api-author/)" "revisions of api-author left"
+}
+
+test_29_revisions_newest_first_and_rollback_writes_one_back() {
+    local p=/api/v1/apps/api-rev/web name h0 h1 h2 h3 why='instance 0 on h1: not healthy within 60 s'
+    local m0='{"image": "dockerfile/nginx", "scale": 0, "env": {"V": "0"}}'
+    local m1='{"image": "dockerfile/nginx", "scale": 0, "env": {"V": "1"}}'
+    local m2='{"image": "dockerfile/nginx", "scale": 0, "env": {"V": "2"}}'
+    local m3='{"image": "dockerfile/nginx", "scale": 0, "env": {"V": "3"}}'
+    ta_scheduler_live || true
+    name=$(ta_token_name "$(ta_admin_token)")
+    # revision 8, left by an earlier api-rev/web: the next are 9, 10, 11 (etcd lists
+    # "10" and "11" before "8" and "9")
+    ta_put api-rev scratch "$m0"
+    h0=$(ta_hash api-rev scratch)
+    ta_recorded api-rev scratch "$h0" >/dev/null
+    ta_admin DELETE /api/v1/apps/api-rev/scratch
+    ta_keep api-rev web 8 "$h0" etcd rolled-out "$m0"
+    ta_put api-rev web "$m1"
+    ta_expect 201
+    h1=$(ta_hash api-rev web)
+    assert_eq 9 "$(ta_recorded api-rev web "$h1")" "the revision after 8"
+    ta_put api-rev web "$m2"
+    h2=$(ta_hash api-rev web)
+    assert_eq 10 "$(ta_recorded api-rev web "$h2")" "the next revision"
+    ta_put api-rev web "$m3"
+    h3=$(ta_hash api-rev web)
+    assert_eq 11 "$(ta_recorded api-rev web "$h3")" "the next revision"
+    ta_revisions_are api-rev web 11 10 9 8
+
+    ta_req GET $p/revisions
+    ta_expect 200
+    ta_body_is '.app == "api-rev" and .name == "web"'
+    ta_body_is '[.revisions[] | [.revision, .current, .hash, .outcome, .by]]
+        == [[11, true, $h3, "rolled-out", $by], [10, false, $h2, "rolled-out", $by],
+            [9, false, $h1, "rolled-out", $by], [8, false, $h0, "rolled-out", "etcd"]]' \
+        "newest first, the rollout's current" --arg h0 "$h0" --arg h1 "$h1" --arg h2 "$h2" --arg h3 "$h3" --arg by "$name"
+    ta_body_is '[.revisions[].manifest] == [$m3, $m2, $m1, $m0]' "the manifests, as objects" \
+        --argjson m0 "$m0" --argjson m1 "$m1" --argjson m2 "$m2" --argjson m3 "$m3"
+    ta_body_is 'all(.revisions[]; has("reason") | not) and all(.revisions[]; .at | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T"))'
+    ta_body_is '.rollout | .revision == 11 and .hash == $h3 and .state == "rolled-out" and (.total | type == "number")
+        and (.since | type == "number")' "the rollout record" --arg h3 "$h3"
+    ta_ro GET $p/revisions
+    ta_expect 200 "a read-only token reads revisions"
+    TA_H=2 ta_req GET $p/revisions
+    ta_body_is '[.revisions[].revision] == [11, 10, 9, 8]' "h2 lists them too"
+
+    # without a revision: the newest that rolled out with another manifest, 10
+    ta_admin POST $p/rollback
+    ta_expect 202 "a rollback without a body"
+    ta_body_is '. == {app: "api-rev", name: "web", revision: 10, hash: $h}' "" --arg h "$h2"
+    assert_eq "$m2" "$(ta_manifest_etcd api-rev web)" "the manifest after the rollback (revision 10's, as kept)"
+    assert_eq "{\"by\":\"$name: rollback to revision 10\",\"hash\":\"$h2\"}" "$(ta_author api-rev web)" "author after the rollback"
+    assert_eq "$(ta_mod_revision /apps/api-rev/web/manifest)" "$(ta_mod_revision /apps/api-rev/web/author)" \
+        "mod revisions of the manifest and its author (one txn)"
+    ta_req GET $p
+    ta_body_is '.manifest == $m' "read your rollback" --argjson m "$m2"
+    # the scheduler makes it revision 12, like any change
+    assert_eq 12 "$(ta_recorded api-rev web "$h2")" "the rollback's revision"
+    ta_revisions_are api-rev web 12 11 10 9 8
+    ta_req GET $p/revisions
+    ta_body_is '[.revisions[].current] == [true, false, false, false, false] and .revisions[0].by == $by' "" \
+        --arg by "$name: rollback to revision 10"
+
+    # 11 had been rolled back (as the scheduler records it): no default target; 10
+    # and 12 are what runs: the newest other that rolled out is 9
+    ta_keep api-rev web 11 "$h3" "$name" rolled-back "$m3" "$why"
+    dk_wait 10 "the builder to show 11 rolled back" ta_get_is 1 $p/revisions '.revisions[1].outcome == "rolled-back"'
+    ta_req GET $p/revisions
+    ta_body_is '.revisions[1].reason == $why and ([.revisions[] | has("reason")] == [false, true, false, false, false])' \
+        "a reason only where there is one" --arg why "$why"
+    ta_send admin POST $p/rollback '{}'
+    ta_expect 202 "a rollback with {}"
+    ta_body_is '.revision == 9 and .hash == $h' "" --arg h "$h1"
+    assert_eq "$m1" "$(ta_manifest_etcd api-rev web)" "the manifest after the rollback to 9"
+    assert_eq 13 "$(ta_recorded api-rev web "$h1")" "the rollback's revision"
+    # by number, a rolled-back one included
+    ta_send admin POST $p/rollback '{"revision": 11}'
+    ta_expect 202 "a rollback to revision 11"
+    ta_body_is '. == {app: "api-rev", name: "web", revision: 11, hash: $h}' "" --arg h "$h3"
+    assert_eq "$m3" "$(ta_manifest_etcd api-rev web)" "the manifest after the rollback to 11"
+    assert_eq "{\"by\":\"$name: rollback to revision 11\",\"hash\":\"$h3\"}" "$(ta_author api-rev web)" "author after the rollback to 11"
+    assert_eq 14 "$(ta_recorded api-rev web "$h3")" "the rollback's revision"
+
+    # deletes: a manifest's revisions go with it, through the API and through v2
+    ta_put api-rev solo "$m1"
+    ta_recorded api-rev solo "$h1" >/dev/null
+    ta_revisions_are api-rev solo 1
+    ta_admin DELETE /api/v1/apps/api-rev/solo
+    ta_expect 200
+    assert_eq 0 "$(cl_count_keys /revisions/api-rev/solo/)" "revisions of api-rev/solo after its DELETE"
+    assert_eq 7 "$(cl_count_keys /revisions/api-rev/web/)" "revisions of api-rev/web after api-rev/solo's DELETE"
+    ta_req GET /api/v1/apps/api-rev/solo/revisions
+    ta_expect_error 404 not_found api-rev/solo
+    ta_req PUT /v2/keys/apps/api-rev/v2/manifest --data-urlencode "value=$m1"
+    ta_recorded api-rev v2 "$h1" >/dev/null
+    ta_req DELETE /v2/keys/apps/api-rev/v2/manifest
+    ta_expect 200
+    assert_eq 0 "$(cl_count_keys /revisions/api-rev/v2/)" "revisions after a v2 DELETE of the manifest"
+    ta_req PUT /v2/keys/apps/api-rev/v2/manifest --data-urlencode "value=$m1"
+    ta_recorded api-rev v2 "$h1" >/dev/null
+    ta_req DELETE "/v2/keys/apps/api-rev/v2?recursive=true"
+    ta_expect 200
+    assert_eq 0 "$(cl_count_keys /revisions/api-rev/v2/)" "revisions after a v2 DELETE of the manifest's directory"
+    ta_delete_app api-rev
+    assert_eq 0 "$(cl_count_keys /revisions/api-rev/)" "revisions of api-rev after its DELETE"
+    ta_req GET $p/revisions
+    ta_expect_error 404 not_found
+    ta_req PUT /v2/keys/apps/api-rev2/web/manifest --data-urlencode "value=$m1"
+    ta_recorded api-rev2 web "$h1" >/dev/null
+    ta_req DELETE "/v2/keys/apps/api-rev2?recursive=true"
+    ta_expect 200
+    assert_eq 0 "$(cl_count_keys /revisions/api-rev2/)" "revisions after a v2 DELETE of the app"
+    # revisions without a manifest (written around the builder) are listed, and go
+    # with the app like its link ports, though it has no manifest to delete
+    ta_keep api-orphan web 3 "$h1" etcd rolled-out "$m1"
+    ta_revisions_are api-orphan web 3
+    ta_req GET /api/v1/apps/api-orphan/web/revisions
+    ta_body_is '.rollout == null and .revisions[0].current == false and .revisions[0].by == "etcd"'
+    ta_admin DELETE /api/v1/apps/api-orphan
+    ta_expect_error 404 not_found api-orphan
+    assert_eq 0 "$(cl_count_keys /revisions/api-orphan/)" "revisions of an app without manifests after its DELETE"
+}
+
 # ==== 3x: bad input =========================================================================
 
 test_30_malformed_json_and_wrong_types_store_nothing() {
@@ -648,7 +930,7 @@ test_30_malformed_json_and_wrong_types_store_nothing() {
     ta_send admin PUT $p '{"scale": 1}'
     ta_expect_error 400 invalid 'missing required field "image"'
     ta_send admin PUT $p '{"image": "dockerfile/nginx", "scal": 1}'
-    ta_expect_error 400 invalid 'unknown field "scal"; valid fields: image, scale, command, services, links, env'
+    ta_expect_error 400 invalid 'unknown field "scal"; valid fields: image, scale, command, services, links, env, health, update, stop_grace'
     ta_send admin PUT $p "$(printf '{"image": "dockerfile/nginx", "env": {"A": "\xff\xfe"}}')"
     ta_expect_error 400 invalid
     ta_expect_state "$before" "refused manifests"
@@ -852,6 +1134,92 @@ test_33_tokens_missing_invalid_and_read_only() {
     ta_soft_end
 }
 
+test_34_rollback_refusals_store_nothing() {
+    local p=/api/v1/apps/api-rb/web name h1 h2 before
+    local m1='{"image": "dockerfile/nginx", "scale": 0, "env": {"V": "1"}}'
+    local m2='{"image": "dockerfile/nginx", "scale": 0, "env": {"V": "2"}}'
+    ta_soft
+    ta_scheduler_live || true
+    name=$(ta_token_name "$(ta_admin_token)")
+    # revision 1, left by an earlier api-rb/web, does not validate; then 2 and 3
+    ta_keep api-rb web 1 0123456789abcdef etcd rolled-out '{"image": 7}'
+    ta_put api-rb web "$m1"
+    ta_expect 201
+    h1=$(ta_hash api-rb web)
+    assert_eq 2 "$(ta_recorded api-rb web "$h1")" "the revision after 1"
+    ta_put api-rb web "$m2"
+    h2=$(ta_hash api-rb web)
+    assert_eq 3 "$(ta_recorded api-rb web "$h2")" "the next revision"
+    ta_put api-rb solo "$m1"
+    ta_recorded api-rb solo "$h1" >/dev/null
+    ta_revisions_are api-rb web 3 2 1
+    ta_revisions_are api-rb solo 1
+    before=$(ta_state)
+    ta_guard_on
+    # the body
+    ta_send admin POST $p/rollback '{"revision": "2"}'
+    ta_expect_error 400 invalid 'revision: must be an integer 1..999999999' 'got "2"'
+    ta_send admin POST $p/rollback '{"revision": 0}'
+    ta_expect_error 400 invalid 'revision: must be an integer 1..999999999' 'got 0'
+    ta_send admin POST $p/rollback '{"revision": 2.5}'
+    ta_expect_error 400 invalid 'revision:' 'got 2.5'
+    ta_send admin POST $p/rollback '{"revision": null}'
+    ta_expect_error 400 invalid 'revision:' 'got null'
+    ta_send admin POST $p/rollback '{"revision": 2, "force": true}'
+    ta_expect_error 400 invalid 'unknown field "force"; valid fields: revision'
+    ta_send admin POST $p/rollback '[2]'
+    ta_expect_error 400 invalid 'body: must be a JSON object'
+    ta_send admin POST $p/rollback '{"revision": '
+    ta_expect_error 400 invalid 'body: invalid JSON'
+    ta_send admin POST $p/rollback '2'
+    ta_expect_error 400 invalid
+    # what it names
+    ta_send admin POST $p/rollback '{"revision": 7}'
+    ta_expect_error 404 not_found 'revision 7 of api-rb/web is not kept (kept: 1..3)'
+    ta_send admin POST $p/rollback '{"revision": 3}'
+    ta_expect_error 409 conflict 'revision 3 is what api-rb/web runs already'
+    ta_send admin POST $p/rollback '{"revision": 1}'
+    ta_expect_error 409 conflict 'revision 1 of api-rb/web does not validate' 'image'
+    ta_send admin POST /api/v1/apps/api-rb/solo/rollback '{}'
+    ta_expect_error 409 conflict 'no revision of api-rb/solo to roll back to'
+    ta_send admin POST /api/v1/apps/api-rb/solo/rollback '{"revision": 2}'
+    ta_expect_error 404 not_found 'revision 2 of api-rb/solo is not kept (kept: 1..1)'
+    ta_send admin POST /api/v1/apps/api-rb/nope/rollback '{}'
+    ta_expect_error 404 not_found 'no manifest api-rb/nope'
+    ta_req GET /api/v1/apps/api-rb/nope/revisions
+    ta_expect_error 404 not_found api-rb/nope
+    ta_send admin POST /api/v1/apps/api-rb/Web/rollback '{}'
+    ta_expect_error 400 invalid '"Web"'
+    # who
+    ta_send ro POST $p/rollback '{"revision": 2}'
+    ta_expect_error 403 forbidden read-only
+    ta_send none POST $p/rollback '{"revision": 2}'
+    ta_expect_error 401 unauthorized
+    ta_req POST $p/rollback
+    ta_expect_error 401 unauthorized
+    ta_send none POST $p/rollback '{"revision": 2}' -H "Authorization: Bearer dk_$(printf '0%.0s' $(seq 48))"
+    ta_expect_error 401 unauthorized
+    # methods
+    ta_admin GET $p/rollback
+    ta_expect_error 405 method_not_allowed 'allowed: POST'
+    ta_admin PUT $p/rollback -d '{}'
+    ta_expect_error 405 method_not_allowed 'allowed: POST'
+    ta_admin POST $p/revisions -d '{}'
+    ta_expect_error 405 method_not_allowed 'allowed: GET'
+    ta_admin DELETE $p/revisions
+    ta_expect_error 405 method_not_allowed 'allowed: GET'
+    ta_expect_state "$before" "refused rollbacks"
+    TA_GUARD=
+    # and one that goes
+    ta_send admin POST $p/rollback '{"revision": 2}'
+    ta_expect 202
+    ta_body_is '.revision == 2 and .hash == $h' "" --arg h "$h1"
+    ta_recorded api-rb web "$h1" >/dev/null
+    ta_delete_app api-rb
+    assert_eq 0 "$(cl_count_keys /revisions/api-rb/)" "revisions of api-rb after its DELETE"
+    ta_soft_end
+}
+
 # ==== 4x: where requests come from, and what is left standing ===============================
 
 # A source address outside the trusted networks: added to the cluster's bridge in
@@ -909,7 +1277,8 @@ test_40_reads_from_an_untrusted_address_need_a_token() {
     ta_expect 201
     ta_admin PUT /v2/keys/apps/api-far/v2/manifest --data-urlencode 'value={"image": "dockerfile/nginx", "scale": 0}'
     [[ "$TA_STATUS" = 200 || "$TA_STATUS" = 201 ]] || ta_fail "$TA_REQ with an admin token: $TA_STATUS $TA_BODY"
-    assert_eq 2 "$(cl_count_keys /apps/api-far/)" "manifests written from outside with an admin token"
+    assert_eq 2 "$(cl_etcdctl get --prefix --keys-only /apps/api-far/ | grep -c '/manifest$')" \
+        "manifests written from outside with an admin token"
     ta_admin DELETE /api/v1/apps/api-far
     ta_expect 200
     TA_FROM=
@@ -932,4 +1301,6 @@ test_41_builders_alive_and_answering_after_all_of_it() {
         ta_expect 200 "h$h still serves the API"
     done
     assert_eq "" "$(cl_etcdctl get --prefix --keys-only /apps/ | grep -E '^/apps/(api-|oa)' || true)" "test apps left in etcd"
+    assert_eq "" "$(cl_etcdctl get --prefix --keys-only /revisions/ | grep -E '^/revisions/(api-|oa)' || true)" \
+        "revisions of test apps left in etcd"
 }

@@ -468,9 +468,9 @@ test_65_cli_ps_scale_logs() {
     # the instance states come from conductors: ps may lag docker a moment
     dk_wait 20 "ps to show 2 running" eval '[ "$(cl_cfg ps cli-tick | grep -cE " running ")" = 2 ]'
     tc_run 0 ps cli-tick
-    tc_out_has '^APP +NAME +I +HOST +STATE +AGE +ERROR$'
-    tc_out_has '^cli-tick +tick +0 +h[12] +running +[0-9]+[smhd]$'
-    tc_out_has '^cli-tick +tick +1 +h[12] +running +[0-9]+[smhd]$'
+    tc_out_has '^APP +NAME +I +HOST +STATE +HEALTH +REV +AGE +ERROR$'
+    tc_out_has '^cli-tick +tick +0 +h[12] +running +- +[0-9a-f]{8} +[0-9]+[smhd]$'
+    tc_out_has '^cli-tick +tick +1 +h[12] +running +- +[0-9a-f]{8} +[0-9]+[smhd]$'
     assert_eq 3 "$(grep -c . "$TC_OUT")" "lines of ps cli-tick"
     tc_run 0 ps
     tc_out_has '^cli-tick +tick +1 '

@@ -28,3 +28,240 @@ test_70_console_in_headless_chromium() {
         DOKKAA_ARTIFACTS=${DOKKAA_ARTIFACTS:-$CL_ROOT/build/artifacts/console} \
         timeout 600 node "$TW_DIR/console.test.mjs"
 }
+
+# Safe deploys in the console, in the same headless Chromium: an app whose instances
+# have a health check shows each one's health and revision; a new revision rolls
+# out with its line ("revision 2 rolling out: 1/2 updated, 0 failed") and the
+# instances still on the old one marked "old", live; the History view lists the
+# revisions (current marked, who made them escaped: one is by a token named like an
+# HTML tag), rolls back to the last healthy and to a chosen revision and shows the
+# builder's answer; a failing revision's end and reason show as the API says them;
+# a read-only token sees no rollback control. The script is here, not a file of its
+# own; node runs it from tests/console/ so that playwright-core resolves.
+# Screenshots: $DOKKAA_ARTIFACTS/rollouts-NN-*.png.
+test_71_console_rollouts_in_headless_chromium() {
+    tw_need
+    (cd "$TW_DIR" && DOKKAA_API=$(api_url 1) DOKKAA_TOKEN=$(api_token) \
+        DOKKAA_ARTIFACTS=${DOKKAA_ARTIFACTS:-$CL_ROOT/build/artifacts/console} \
+        timeout 900 node --input-type=module -) <<'JS'
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const API = process.env.DOKKAA_API.replace(/\/+$/, '');
+const TOKEN = process.env.DOKKAA_TOKEN;
+const OUT = path.resolve(process.env.DOKKAA_ARTIFACTS);
+const WAIT = Number(process.env.DOKKAA_WAIT || 90) * 1000;
+const APP = `rollout-${process.pid}`;
+const XSS = '<i>who</i><img/src=x/onerror=window.__xss=1>'; // a token name: printable, no spaces
+const WEB = (more = {}) => ({ image: 'dockerfile/nginx', scale: 2, services: { web: 80 },
+  health: { http: '/', interval: 1, retries: 2 }, update: { parallel: 1, deadline: 30 }, ...more });
+fs.mkdirSync(OUT, { recursive: true });
+for (const f of fs.readdirSync(OUT)) if (/^rollouts-\d\d-[A-Za-z0-9-]+\.png$/.test(f)) fs.rmSync(path.join(OUT, f));
+
+async function api(method, p, body, token = TOKEN) {
+  const res = await fetch(`${API}/api/v1${p}`, {
+    method, signal: AbortSignal.timeout(10000),
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  try { return { status: res.status, body: text ? JSON.parse(text) : null }; } catch { return { status: res.status, body: text }; }
+}
+const must = async (want, what, r) => {
+  r = await r;
+  if (r.status !== want) throw new Error(`${what}: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+};
+const history = () => must(200, 'revisions', api('GET', `/apps/${APP}/web/revisions`));
+// Poll the API until ok(value) (bounded by WAIT); the last value in the error.
+async function until(what, get, ok) {
+  let v;
+  for (const end = Date.now() + WAIT; Date.now() < end; await new Promise((r) => setTimeout(r, 500))) {
+    v = await get();
+    if (ok(v)) return v;
+  }
+  throw new Error(`${what} not within ${WAIT / 1000}s; last: ${JSON.stringify(v).slice(0, 600)}`);
+}
+const rolledOut = (n) => until(`revision ${n} rolled out`, history,
+  (h) => h.rollout?.revision === n && h.rollout.state === 'rolled-out');
+
+let passed = 0, failed = 0, shots = 0;
+const steps = [];
+const step = (name, fn) => steps.push({ name, fn });
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'], timeout: 30000 });
+const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+page.setDefaultTimeout(15000);
+const scriptErrors = [];
+page.on('pageerror', (e) => scriptErrors.push(e.message));
+page.on('dialog', (d) => d.accept()); // the console's "Roll ... back to ...?"
+const shot = (name) => page.screenshot({ path: path.join(OUT, `rollouts-${String(++shots).padStart(2, '0')}-${name}.png`), fullPage: true });
+const busy = () => page.waitForSelector('main[aria-busy="false"]');
+const go = async (hash) => { await page.evaluate((h) => { location.hash = h; }, hash); await busy(); };
+// The web instances as the app view shows them: [state, health, revision] each.
+const shown = () => page.locator('table.instances tbody tr').evaluateAll((trs) => trs
+  .filter((tr) => tr.cells[0].textContent.startsWith('web/'))
+  .map((tr) => [1, 3, 4].map((k) => tr.cells[k].textContent.replace(/\s+/g, ' ').trim())));
+// Wait until the app view shows both instances running, healthy, on hash's revision only.
+async function allOn(hash) {
+  const want = JSON.stringify([['running', 'healthy', hash.slice(0, 8)], ['running', 'healthy', hash.slice(0, 8)]]);
+  try {
+    await page.waitForFunction((want) => JSON.stringify([...document.querySelectorAll('table.instances tbody tr')]
+      .filter((tr) => tr.cells[0].textContent.startsWith('web/'))
+      .map((tr) => [1, 3, 4].map((k) => tr.cells[k].textContent.replace(/\s+/g, ' ').trim()))) === want
+      && !document.querySelector('tr[data-key="rollout:web"]'), want, { timeout: WAIT, polling: 250 });
+  } catch { throw new Error(`instances not all running, healthy, on ${hash.slice(0, 8)}: ${JSON.stringify(await shown())}`); }
+}
+let xss, ro;
+
+step('instances show their health and revision', async () => {
+  xss = await must(201, 'token', api('POST', '/tokens', { name: XSS, role: 'admin' }));
+  ro = await must(201, 'token', api('POST', '/tokens', { name: `console-ro-${process.pid}`, role: 'read-only' }));
+  await must(201, 'create', api('PUT', `/apps/${APP}/web`, WEB(), xss.token));
+  await page.goto(`${API}/`);
+  await page.evaluate((t) => localStorage.setItem('dokkaa.token', t), TOKEN);
+  await page.reload();
+  await busy();
+  await page.waitForFunction(() => document.querySelector('#role').textContent === 'admin');
+  await go(`#/apps/${APP}`);
+  const h = await rolledOut(1);
+  await allOn(h.rollout.hash);
+  await shot('health-and-revision');
+  return JSON.stringify(await shown());
+});
+
+step('a new revision rolls out live: its line, and the instances still on the old one', async () => {
+  await page.evaluate(() => {
+    window.__seen = [];
+    const see = (t) => { if (t && !window.__seen.includes(t)) window.__seen.push(t); };
+    window.__rec = setInterval(() => {
+      see(document.querySelector('tr[data-key="rollout:web"]')?.innerText.replace(/\s+/g, ' ').trim());
+      if ([...document.querySelectorAll('table.instances tbody tr')].some((tr) => / old$/.test(tr.cells[4]?.textContent.trim()))) see('old');
+    }, 50);
+  });
+  await must(200, 'change', api('PUT', `/apps/${APP}/web`, WEB({ env: { V: '2' } })));
+  const h = await rolledOut(2);
+  await allOn(h.rollout.hash);
+  const seen = await page.evaluate(() => { clearInterval(window.__rec); return window.__seen; });
+  await shot('rolled-out');
+  if (!seen.some((t) => /^rolling revision 2 rolling out: [0-2]\/2 updated, \d+ failed History$/.test(t))) {
+    throw new Error(`no rollout line seen: ${JSON.stringify(seen)}`);
+  }
+  if (!seen.includes('old')) throw new Error(`no instance marked old seen: ${JSON.stringify(seen)}`);
+  return seen.join(' | ');
+});
+
+step('History lists the revisions: current marked, who made them as text', async () => {
+  await page.locator('tr[data-key="web"]').getByRole('link', { name: 'History' }).click();
+  await busy();
+  await page.waitForSelector('table.revisions tr[data-key="2"]');
+  const cur = page.locator('table.revisions tr[data-key="2"]');
+  const old = page.locator('table.revisions tr[data-key="1"]');
+  if (!(await cur.innerText()).includes('current')) throw new Error(`revision 2 not marked current: ${await cur.innerText()}`);
+  const by = await old.locator('td').nth(2).innerText();
+  if (by !== XSS) throw new Error(`revision 1 by ${JSON.stringify(by)}, not the token's name as text`);
+  if (await page.locator('main img').count() || await page.evaluate(() => window.__xss)) throw new Error('a token name became HTML');
+  if (await cur.getByRole('button', { name: 'Roll back to this' }).count()) throw new Error('the current revision offers a rollback to itself');
+  if (!(await old.getByRole('button', { name: 'Roll back to this' }).count())) throw new Error('no "Roll back to this" for revision 1');
+  await shot('history');
+});
+
+step('Rollback goes to the last healthy revision, and says so', async () => {
+  await page.getByRole('button', { name: 'Rollback', exact: true }).click();
+  await page.waitForFunction(() => document.querySelector('#said'));
+  const said = await page.locator('#said').innerText();
+  if (!/^Rolling back to revision 1 \([0-9a-f]{8}\)/.test(said)) throw new Error(`the console said: ${said}`);
+  const m = await must(200, 'manifest', api('GET', `/apps/${APP}/web`));
+  if (m.manifest.env) throw new Error(`the manifest is not revision 1's: ${JSON.stringify(m.manifest)}`);
+  await rolledOut(3);
+  await page.waitForFunction(() => /current/.test(document.querySelector('table.revisions tr[data-key="3"]')?.textContent || ''),
+    null, { timeout: WAIT });
+  const by = await page.locator('table.revisions tr[data-key="3"] td').nth(2).innerText();
+  if (!by.endsWith('rollback to revision 1')) throw new Error(`revision 3 is by ${by}`);
+  await shot('rolled-back-to-1');
+  return said;
+});
+
+step('Roll back to this: a chosen revision', async () => {
+  await page.locator('table.revisions tr[data-key="2"]').getByRole('button', { name: 'Roll back to this' }).click();
+  await page.waitForFunction(() => /revision 2/.test(document.querySelector('#said')?.textContent || ''));
+  const m = await must(200, 'manifest', api('GET', `/apps/${APP}/web`));
+  if (m.manifest.env?.V !== '2') throw new Error(`the manifest is not revision 2's: ${JSON.stringify(m.manifest)}`);
+  await rolledOut(4);
+  await page.waitForFunction(() => /current/.test(document.querySelector('table.revisions tr[data-key="4"]')?.textContent || ''),
+    null, { timeout: WAIT });
+  await shot('rolled-back-to-2');
+  return page.locator('#said').innerText();
+});
+
+// A revision whose health check fails (404): rolled back automatically, or paused.
+const BAD = (v, onFailure) => WEB({ env: { V: v }, health: { http: '/nope', interval: 1, retries: 1 },
+  update: { parallel: 1, deadline: 8, ...(onFailure && { on_failure: onFailure }) } });
+const flat = (t) => (t || '').replace(/\s+/g, ' ').trim();
+
+step('a failing revision is rolled back: History says how it ended and why', async () => {
+  await must(200, 'change', api('PUT', `/apps/${APP}/web`, BAD('3')));
+  const h = await until('revision 5 ended', history, (h) => h.revisions.some((r) => r.revision === 5 && r.outcome !== 'rolling')
+    && h.rollout?.state !== 'rolling');
+  const r5 = h.revisions.find((r) => r.revision === 5);
+  if (r5.outcome !== 'rolled-back' || !r5.reason) throw new Error(`revision 5: ${JSON.stringify(r5)}`);
+  const row = page.locator('table.revisions tr[data-key="5"]');
+  await page.waitForFunction(([o, r]) => {
+    const tr = document.querySelector('table.revisions tr[data-key="5"]');
+    return tr && tr.cells[1].textContent.startsWith(o) && tr.cells[4].textContent.replace(/\s+/g, ' ').trim() === r;
+  }, [r5.outcome, flat(r5.reason)], { timeout: WAIT }).catch(async () => {
+    throw new Error(`revision 5 shown as ${flat(await row.innerText())}; the API says ${r5.outcome}: ${r5.reason}`);
+  });
+  await shot('failed-revision-history');
+  return `${r5.outcome}: ${r5.reason}`;
+});
+
+step('a failing revision that pauses: its line says where and why', async () => {
+  await go(`#/apps/${APP}`);
+  await must(200, 'change', api('PUT', `/apps/${APP}/web`, BAD('4', 'pause')));
+  const h = await until('the rollout paused', history, (h) => h.rollout?.state === 'paused' && h.rollout.hash !== h.rollout.stable);
+  const want = `revision ${h.rollout.revision} paused${h.rollout.reason ? `: ${flat(h.rollout.reason)}` : ''}`;
+  await page.waitForFunction((w) => document.querySelector('tr[data-key="rollout:web"]')?.textContent.replace(/\s+/g, ' ')
+    .includes(w), want, { timeout: WAIT }).catch(async () => {
+    throw new Error(`no line "${want}"; shown: ${await page.locator('tr[data-key="rollout:web"]').innerText().catch(() => 'none')}`);
+  });
+  await shot('paused');
+  await go(`#/apps/${APP}/web/history`);
+  return want;
+});
+
+step('a read-only token sees the history and no rollback control', async () => {
+  await page.fill('#token', ro.token);
+  await page.getByRole('button', { name: 'Use token' }).click();
+  await page.waitForFunction(() => document.querySelector('#role').textContent === 'read-only');
+  await busy();
+  await page.locator('table.revisions tr[data-key="1"]').waitFor();
+  const n = await page.locator('main button').filter({ hasText: /Roll ?back/ }).count();
+  if (n) throw new Error(`${n} rollback buttons shown to a read-only token`);
+  await shot('read-only');
+});
+
+step('no script errors', async () => {
+  if (scriptErrors.length) throw new Error(`script errors: ${scriptErrors.join(' | ')}`);
+});
+
+for (const s of steps) {
+  if (failed) { console.log(`skip - ${s.name}`); continue; }
+  const t0 = Date.now();
+  try {
+    const note = await s.fn();
+    passed++;
+    console.log(`ok - ${s.name} (${((Date.now() - t0) / 1000).toFixed(1)}s)${note ? `: ${note}` : ''}`);
+  } catch (e) {
+    failed++;
+    console.log(`not ok - ${s.name} (${((Date.now() - t0) / 1000).toFixed(1)}s)\n    ${String(e.message).split('\n').slice(0, 6).join('\n    ')}`);
+    await shot('FAILED').catch(() => {});
+  }
+}
+await api('DELETE', `/apps/${APP}`).catch(() => {});
+for (const t of [xss, ro]) if (t) await api('DELETE', `/tokens/${t.id}`).catch(() => {});
+await browser.close();
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
+JS
+}

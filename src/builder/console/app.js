@@ -86,6 +86,18 @@ function tone(state) {
 }
 const pill = (text, t = tone(text), title = '') => html`<span class="pill ${t}" title="${title}">${text}</span>`;
 
+// Rollouts (a manifest change is a new revision, rolled out in batches) and health.
+const OUTCOME = { rolling: 'warn', 'rolled-out': 'ok', 'rolled-back': 'bad', paused: 'warn', failed: 'bad', superseded: 'off' };
+const HEALTH = { healthy: 'ok', starting: 'warn', unhealthy: 'bad' };
+// A rollout that is under way or stopped short, in a line; nothing once it rolled out.
+function rolloutLine(r, app, name) {
+  if (!r || !['rolling', 'rolled-back', 'paused', 'failed'].includes(r.state)) return '';
+  return html`<div class="rollout">${pill(r.state, OUTCOME[r.state])} <span>revision ${r.revision} ${r.state === 'rolling'
+    ? `rolling out${r.rollback ? ' (automatic rollback)' : ''}: ${r.updated}/${r.total} updated, ${r.failed} failed`
+    : `${r.state.replace('-', ' ')}${r.reason ? `: ${r.reason}` : ''}`}</span>
+    ${app ? html` <a href="#/apps/${enc(app)}/${enc(name)}/history">History</a>` : ''}</div>`;
+}
+
 // A manifest's health from its summary and instances: [tone, words].
 function health(m, insts) {
   if (m.error) return ['bad', 'invalid'];
@@ -163,8 +175,12 @@ function AppView(app) {
     key: `app:${app}`, title: app, app, ticks: true, errs: {}, logs: null,
     async load() {
       const [a, i] = await Promise.all([api('GET', path(app)), api('GET', `/instances?app=${enc(app)}`)]);
+      // Each manifest's rollout (null where the builder has none to say)
+      const ro = await Promise.all(a.manifests.map((m) => api('GET', path(app, m.name, '/revisions'))
+        .then((h) => h.rollout, () => null)));
       this.manifests = a.manifests;
       this.insts = i.instances;
+      this.rollouts = Object.fromEntries(a.manifests.map((m, k) => [m.name, ro[k]]));
       this.at = Date.now();
     },
     wants: (ev) => ev.app === app,
@@ -182,6 +198,7 @@ function AppView(app) {
     render() {
       const ago = (Date.now() - this.at) / 1000;
       const err = (k) => this.errs[k] && html`<div class="err" role="alert">${this.errs[k]}</div>`;
+      const sub = (l, n) => l && html`<tr class="sub" data-key="rollout:${n}"><td colspan="6">${l}</td></tr>`;
       const manifests = this.manifests.map((m) => html`<tr data-key="${m.name}">
         <td><span class="mono strong">${m.name}</span>${m.error ? html`<div class="err">${m.error}</div>` : ''}</td>
         <td class="mono">${m.manifest?.image}</td>
@@ -195,16 +212,22 @@ function AppView(app) {
             data-name="${m.name}" data-d="1" aria-label="Scale ${m.name} up"${writeAttrs()}>+</button>
         </form>${err(`scale:${m.name}`)}</td>
         <td class="num">${m.running}/${m.desired}</td>
-        <td class="actions"><a class="btn" href="#/apps/${enc(app)}/${enc(m.name)}/edit">Edit</a>
+        <td class="actions"><a class="btn" href="#/apps/${enc(app)}/${enc(m.name)}/history">History</a>
+          <a class="btn" href="#/apps/${enc(app)}/${enc(m.name)}/edit">Edit</a>
           <button data-click="delete" data-name="${m.name}"${writeAttrs()}>Delete</button>${err(`delete:${m.name}`)}</td>
-      </tr>`);
+      </tr>${sub(rolloutLine(this.rollouts[m.name], app, m.name), m.name)}`);
       const sel = this.logs?.target;
       const insts = this.insts.map((i) => {
         const id = `${i.name}/${i.instance}`;
+        const cur = this.rollouts[i.name]?.hash;
         return html`<tr data-key="${id}" class="${sel === id ? 'selected' : ''}">
           <td class="mono">${id}</td>
           <td>${pill(i.state)}</td>
           <td class="mono">${i.host ?? '—'}</td>
+          <td>${i.health && pill(i.health, HEALTH[i.health] || 'off', 'its health check')}</td>
+          <td class="mono" title="${i.hash}">${i.hash?.slice(0, 8) ?? '—'}${cur && i.hash && i.hash !== cur
+            ? html` ${pill('old', 'off', `not the current revision (${cur.slice(0, 8)})`)}` : ''}${i.container?.endsWith('.next')
+            ? html` ${pill('next', 'info', 'the new container of a start-first rollout')}` : ''}</td>
           <td class="num">${age(i.age_seconds == null ? null : i.age_seconds + ago)}</td>
           <td class="err-cell">${i.error}</td>
           <td class="mono muted">${i.container}</td>
@@ -220,7 +243,7 @@ function AppView(app) {
           <th class="num">Running</th><th></th></tr></thead><tbody>${manifests}</tbody></table>
         <h2>Instances <span class="muted">${this.insts.length}</span></h2>
         ${this.insts.length ? html`<table class="grid instances"><thead><tr><th>Instance</th><th>State</th>
-          <th>Host</th><th class="num">Age</th><th>Error</th><th>Container</th><th></th></tr></thead>
+          <th>Host</th><th>Health</th><th>Revision</th><th class="num">Age</th><th>Error</th><th>Container</th><th></th></tr></thead>
           <tbody>${insts}</tbody></table>` : html`<p class="empty">No instances: every manifest is scaled to 0.</p>`}
         ${this.logs ? logPanel(app, this.logs) : ''}`;
     },
@@ -383,6 +406,47 @@ function EventsView() {
   };
 }
 
+// A manifest's kept revisions, newest first; an admin may write one back.
+function HistoryView(app, name) {
+  return {
+    key: `history:${app}/${name}`, title: `History of ${app}/${name}`, said: null,
+    async load() { this.h = await api('GET', path(app, name, '/revisions')); },
+    wants: (ev) => ev.app === app && ev.name === name,
+    render() {
+      const s = this.said;
+      const rows = this.h.revisions.map((r) => html`<tr data-key="${r.revision}" class="${r.current ? 'selected' : ''}">
+        <td class="num">${r.revision}</td>
+        <td>${pill(r.outcome, OUTCOME[r.outcome] || 'off')}${r.current ? html` ${pill('current', 'info')}` : ''}</td>
+        <td>${r.by}</td>
+        <td class="mono muted">${r.at?.replace('T', ' ')}</td>
+        <td class="err-cell">${r.reason}</td>
+        <td class="mono" title="${typeof r.manifest === 'string' ? r.manifest : JSON.stringify(r.manifest, null, 1)}"
+          >${r.hash.slice(0, 8)} <span class="muted">${r.manifest?.image}</span></td>
+        <td class="actions">${auth.canWrite && !r.current
+          ? html`<button data-click="rollback" data-r="${r.revision}">Roll back to this</button>` : ''}</td></tr>`);
+      return html`<div class="bar"><h1><a href="#/apps">Apps</a> / <a href="#/apps/${enc(app)}">${app}</a> / ${name} / History</h1>
+        ${auth.canWrite ? html`<button class="danger" data-click="rollback"
+          title="Write back the newest revision that rolled out healthy">Rollback</button>` : ''}</div>
+        ${rolloutLine(this.h.rollout)}
+        ${s && html`<p class="${s[0]}" role="${s[0] === 'ok' ? 'status' : 'alert'}" id="said">${s[1]}</p>`}
+        ${this.h.revisions.length ? html`<table class="grid revisions"><thead><tr><th class="num">Revision</th><th>Outcome</th>
+          <th>By</th><th>At</th><th>Reason</th><th>Manifest</th><th></th></tr></thead><tbody>${rows}</tbody></table>`
+        : html`<p class="empty">No revisions recorded yet.</p>`}`;
+    },
+    on: {
+      async rollback(d) {
+        const to = d.r ? `revision ${d.r}` : 'the last revision that rolled out healthy';
+        if (!confirm(`Roll ${app}/${name} back to ${to}? It rolls out as a new revision.`)) return;
+        try {
+          const a = await api('POST', path(app, name, '/rollback'), d.r ? { revision: Number(d.r) } : {});
+          this.said = ['ok', `Rolling back to revision ${a.revision} (${a.hash.slice(0, 8)}): the builder wrote it back; its rollout follows.`];
+        } catch (e) { this.said = ['err', why(e)]; }
+        refresh();
+      },
+    },
+  };
+}
+
 const EXAMPLES = {
   nginx: { image: 'dockerfile/nginx', scale: 1, services: { nginx: 80 } },
   worker: {
@@ -531,6 +595,7 @@ function EditView(app = '', name = null) {
 
 const ROUTES = [
   [/^#\/apps\/([^/]+)\/([^/]+)\/edit$/, (a, n) => EditView(a, n)],
+  [/^#\/apps\/([^/]+)\/([^/]+)\/history$/, HistoryView],
   [/^#\/apps\/([^/]+)\/([^/]+)\/(\d+)\/logs$/, (a, n, i) => Object.assign(AppView(a), { target: `${n}/${i}` })],
   [/^#\/apps\/([^/]+)$/, (a) => AppView(a)],
   [/^#\/apps$/, AppsView],
