@@ -217,7 +217,14 @@ static void ambassador_usage(FILE *out)
           "                   bridge gateway, for the host itself: 172.17.0.1/32)\n"
           "  --workers N      proxy loops (default 0: one per core)\n"
           "  --max-conns N    connections at once (default 0: as many as the descriptor\n"
-          "                   limit allows, 6 each)\n"
+          "                   limit allows, 6 each, after a listener per link and worker)\n"
+          "  --max-conns-per-link N    connections at once on one link (default 0: half\n"
+          "                   of the connections in force)\n"
+          "  --max-conns-per-source N  connections at once from one address, over every\n"
+          "                   link (default 0: a quarter, at least 1024, at most the\n"
+          "                   per-link cap)\n"
+          "  --idle-timeout SEC  close a connection that moved no byte this long\n"
+          "                   (default 3600; 0: never)\n"
           "  --metrics-port N serve /metrics on port N (default 4002; 0: off)\n",
           out);
 }
@@ -247,7 +254,7 @@ typedef struct ambassador_options {
     char endpoints[1024];
     char cluster[64];
     const char *listen, *docker_host;
-    int workers, max_conns, metrics_port;
+    int workers, max_conns, per_link, per_source, idle_timeout, metrics_port;
 } ambassador_options;
 
 /* Returns -1 to go on, else the exit code. */
@@ -258,6 +265,9 @@ static int ambassador_options_parse(ambassador *a, ambassador_options *o, int ar
         {"listen", required_argument, 0, 'l'},    {"allow", required_argument, 0, 'a'},
         {"workers", required_argument, 0, 'w'},   {"max-conns", required_argument, 0, 'm'},
         {"metrics-port", required_argument, 0, 'p'}, {"cluster", required_argument, 0, 'c'},
+        {"max-conns-per-link", required_argument, 0, 'L'},
+        {"max-conns-per-source", required_argument, 0, 'S'},
+        {"idle-timeout", required_argument, 0, 'i'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *cluster = NULL;
@@ -266,6 +276,7 @@ static int ambassador_options_parse(ambassador *a, ambassador_options *o, int ar
     config_etcd_endpoints(o->endpoints, sizeof o->endpoints, getenv("ETCD_ADDR"));
     o->docker_host = getenv("DOCKER_HOST");
     o->metrics_port = AMBASSADOR_METRICS_PORT;
+    o->idle_timeout = PROXY_IDLE_DEFAULT_S;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int bad = 0;
         switch (opt) {
@@ -277,6 +288,9 @@ static int ambassador_options_parse(ambassador *a, ambassador_options *o, int ar
         case 'w': bad = config_int("--workers", optarg, 0, 64, &o->workers, &err) < 0; break;
         case 'm': bad = config_int("--max-conns", optarg, 0, 1000000, &o->max_conns, &err) < 0; break;
         case 'p': bad = config_int("--metrics-port", optarg, 0, 65535, &o->metrics_port, &err) < 0; break;
+        case 'L': bad = config_int("--max-conns-per-link", optarg, 0, 1000000, &o->per_link, &err) < 0; break;
+        case 'S': bad = config_int("--max-conns-per-source", optarg, 0, 1000000, &o->per_source, &err) < 0; break;
+        case 'i': bad = config_int("--idle-timeout", optarg, 0, 86400 * 7, &o->idle_timeout, &err) < 0; break;
         case 'h': ambassador_usage(stdout); return 0;
         default: bad = 1;
         }
@@ -317,7 +331,9 @@ int main(int argc, char **argv)
     if (ambassador_listen_addr(o.listen, o.docker_host, addr) < 0)
         goto out;
     /* the containers first: the first tables then likely know them already */
-    if (!(a.proxy = proxy_new(addr, o.workers, (size_t)o.max_conns, &err)) ||
+    if ((a.proxy = proxy_new(addr, o.workers, (size_t)o.max_conns, &err)))
+        proxy_set_limits(a.proxy, (size_t)o.per_link, (size_t)o.per_source, o.idle_timeout);
+    if (!a.proxy ||
         (o.metrics_port && !(stats = metrics_start(a.proxy, o.metrics_port, &err))) ||
         !(local = containers_start(o.docker_host, o.cluster, ambassador_on_containers, &a, &err)) ||
         !(links = mirror_start(o.endpoints, KEYS_LINKS, ambassador_on_links, &a, &err)) ||

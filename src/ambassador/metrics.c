@@ -24,8 +24,9 @@ static const struct metrics_family {
     {"dokkaa_link_active_connections", "gauge", "Connections open now."},
     {"dokkaa_link_connections_total", "counter", "Connections accepted."},
     {"dokkaa_link_bytes_total", "counter", "Bytes moved (direction in: client to instance)."},
-    {"dokkaa_link_refused_total", "counter", "Clients closed: not allowed (links are an access list), no live instance, or none answered."},
+    {"dokkaa_link_refused_total", "counter", "Clients closed: not allowed (links are an access list), over the link's or the source's connection limit, no live instance, or none answered."},
     {"dokkaa_link_backend_failures_total", "counter", "Connects to an instance that failed or timed out."},
+    {"dokkaa_link_idle_closed_total", "counter", "Connections closed after moving no byte for the idle timeout."},
 };
 
 /* A label value as Prometheus wants it: \\, \" and \n escaped. Names are DNS
@@ -59,7 +60,8 @@ static void metrics_link(void *ud, const proxy_link_stats *s)
         fprintf(t->out, "%s{%s,direction=\"out\"} %llu\n", name, labels, s->bytes_out);
         break;
     case 3: fprintf(t->out, "%s{%s} %llu\n", name, labels, s->refused); break;
-    default: fprintf(t->out, "%s{%s} %llu\n", name, labels, s->failures); break;
+    case 4: fprintf(t->out, "%s{%s} %llu\n", name, labels, s->failures); break;
+    default: fprintf(t->out, "%s{%s} %llu\n", name, labels, s->idle); break;
     }
 }
 

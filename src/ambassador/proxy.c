@@ -7,7 +7,26 @@
  * workers share is the routing table, the instances (their connection counts and
  * back-off, for least-connections across all workers) and the per-link counters;
  * the table and the lists are under one mutex, taken once per accepted
- * connection, and the counts are atomics.
+ * connection (and once per connect retry), and the counts are atomics. What
+ * happens under it is O(log links + instances of the link): a table swap resolves
+ * every link's instances and counters once (proxy_route), so that an accept finds
+ * its link by binary search and its instances by pointer, never by a scan of every
+ * instance the proxy knows.
+ *
+ * Limits, so that no one client and no one link can take the host: connections in
+ * all (what the descriptor budget allows, counting PROXY_FDS_PER_CONN per
+ * connection, a listener per link and worker, and the workers' own epoll, eventfd
+ * and spare pipes; or --max-conns if lower), per link (default half of that) and
+ * per source address over every link (default a quarter, not below
+ * PROXY_SOURCE_FLOOR or above the per-link cap): a container that opens
+ * connections without end, or a backend that accepts and never answers, fills its
+ * own share and nothing more, and the others are still served. A client over a
+ * limit is closed at once, counted as refused, and the log says which limit. A
+ * connection that moves no byte for the idle timeout (default
+ * PROXY_IDLE_DEFAULT_S, an hour, as Envoy's TCP proxy: a database pool keeps its
+ * connections idle for half an hour and must not find them reset; 0: never) is
+ * closed: the live list is kept in order of last activity, so the check looks at
+ * its tail only.
  *
  * Bytes move with splice(2) through a pipe per direction, socket to pipe to
  * socket, never copied to user space. Each side is read only while its pipe is
@@ -57,6 +76,11 @@
 #define PROXY_SWEEP_MS 250    /* how late a deadline or the end of a pause may be seen */
 #define PROXY_PAUSE_MS 1000   /* a listener out of fds stops accepting this long */
 #define PROXY_LOG_MS 1000     /* refusals are logged at most this often per link */
+#define PROXY_RESERVE_FDS 128 /* for etcd, the engine, /metrics and the log */
+#define PROXY_SOURCE_FLOOR 1024 /* the default per-source cap is never below this (a
+                                 * pool's worth), unless the per-link cap is */
+#define PROXY_SOURCE_BUCKETS 1024 /* of the source table: a power of two */
+#define PROXY_TRIED_INLINE 4  /* instances a connection remembers trying without malloc */
 
 enum proxy_kind { PROXY_WAKE, PROXY_LISTENER, PROXY_CLIENT, PROXY_BACKEND };
 
@@ -86,6 +110,8 @@ typedef struct proxy_flow { /* one direction: bytes read from one side, not yet 
 typedef struct proxy_instance {
     char addr[64];
     int port;
+    uint64_t id;             /* unique for the proxy's life: what a tried-set holds */
+    unsigned gen;            /* the table generation that last named it */
     atomic_uint active;      /* connections to it, connecting ones included */
     atomic_llong down_until; /* skipped before this time (proxy_now) */
     struct proxy_instance *next;
@@ -96,9 +122,27 @@ typedef struct proxy_instance {
 typedef struct proxy_counters {
     char app[64], service[64];
     int port;
-    atomic_ullong active, total, bytes_in, bytes_out, refused, failures;
+    unsigned gen;            /* the table generation that last named it */
+    atomic_ullong active, total, bytes_in, bytes_out, refused, failures, idle;
     struct proxy_counters *next;
 } proxy_counters;
+
+/* A link of the table in force, resolved once per table: its instances
+ * (inst[i] goes with link->backends[i]; NULL when out of memory, then the link has
+ * none) and its counters. p->routes is sorted by port. */
+typedef struct proxy_route {
+    int port;
+    const table_link *link;
+    proxy_instance **inst;
+    proxy_counters *counters;
+} proxy_route;
+
+/* Connections open from one source address, over every link and worker. */
+typedef struct proxy_source {
+    uint32_t addr;
+    size_t n;
+    struct proxy_source *next;
+} proxy_source;
 
 typedef struct proxy_conn {
     enum proxy_kind client_kind;  /* PROXY_CLIENT: the epoll tag of cfd */
@@ -113,8 +157,13 @@ typedef struct proxy_conn {
     int port;                     /* the link's port, to find the backends again */
     size_t first;                 /* where ties start, so they rotate */
     size_t tried;                 /* connects attempted */
-    uint64_t tried_mask;          /* which of the link's first 64 instances (a table
-                                   * swapped meanwhile may shift them: harmless) */
+    uint64_t *tried_ids;          /* the ids of the instances tried, sorted: every one
+                                   * of them, also across a table swap */
+    size_t ntried_ids, tried_cap;
+    uint64_t tried_inline[PROXY_TRIED_INLINE]; /* tried_ids until it outgrows it */
+    uint32_t source;              /* the client's address, host order */
+    bool counted;                 /* in the source table and p->conns */
+    int64_t last;                 /* when a byte last moved (or it was accepted) */
     proxy_instance *instance;     /* the one connected or being connected to */
     proxy_counters *counters;     /* the link's */
     proxy_flow up, down;          /* client -> backend, backend -> client */
@@ -128,9 +177,10 @@ typedef struct proxy_worker {
     proxy_listener *dead_listeners; /* closed during this batch of events */
     size_t connecting, paused;      /* connections connecting, listeners paused */
     int64_t next_sweep;
-    proxy_conn *live;               /* open connections */
+    proxy_conn *live, *live_tail;   /* open connections, the most recently active first */
     proxy_conn *dead;               /* closed during this batch of events */
-    size_t nconns, max_conns;
+    size_t nconns;
+    int64_t now;                    /* proxy_now() after the last epoll_wait */
     int64_t limit_logged;
     int pool[PROXY_POOL][2];        /* empty pipes for the next connections */
     size_t npool;
@@ -141,13 +191,24 @@ typedef struct proxy_worker {
 
 struct proxy {
     char listen_addr[64];
-    pthread_mutex_t mu;            /* guards table, instances, counters */
+    pthread_mutex_t mu;            /* guards table, routes, instances, counters */
     table table;
+    proxy_route *routes;           /* the table's links, sorted by port */
+    size_t nroutes;
+    unsigned gen;                  /* of the table in force */
+    uint64_t next_id;              /* of the next instance */
     atomic_ulong next_backend;     /* rotates ties between instances */
     proxy_instance *instances;     /* every instance seen, while in a table or in use */
     proxy_counters *counters;      /* every link's, while in the table or in use */
     proxy_worker *workers;
     int nworkers;
+    /* limits: as asked (0: the default), and in force (set with the table) */
+    size_t fd_budget, want_max, want_link, want_source;
+    atomic_size_t max_conns, per_link, per_source;
+    atomic_int idle_ms;
+    atomic_size_t conns;           /* open connections, all workers */
+    pthread_mutex_t src_mu;        /* guards sources */
+    proxy_source *sources[PROXY_SOURCE_BUCKETS];
 };
 
 static int64_t proxy_now(void)
@@ -159,18 +220,62 @@ static int64_t proxy_now(void)
 
 /* ---- setup --------------------------------------------------------------------- */
 
-/* Every connection takes PROXY_FDS_PER_CONN descriptors: raise the soft limit to
- * the hard one, and share what it allows between the workers. */
+/* The descriptors the proxy may use: the soft limit raised to the hard one, less
+ * PROXY_RESERVE_FDS for everything else the ambassador opens. */
 static size_t proxy_fd_budget(void)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-        return 1024;
+        return 1024 - PROXY_RESERVE_FDS;
     if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    return rl.rlim_cur > 256 ? (size_t)rl.rlim_cur - 128 : 128;
+    return rl.rlim_cur > 2 * PROXY_RESERVE_FDS ? (size_t)rl.rlim_cur - PROXY_RESERVE_FDS
+                                                 : PROXY_RESERVE_FDS;
+}
+
+/* Set the limits in force for nlinks links (see the head comment). Each worker
+ * holds its epoll fd, its eventfd, up to PROXY_POOL spare pipes and a listener per
+ * link; what is left goes PROXY_FDS_PER_CONN to a connection. Logged when the
+ * connections in all change: links come and go, so it moves with them. */
+static void proxy_apply_limits(proxy *p, size_t nlinks)
+{
+    size_t workers = (size_t)p->nworkers;
+    size_t fixed = workers * (2 + 2 * PROXY_POOL + nlinks);
+    size_t max = p->fd_budget > fixed ? (p->fd_budget - fixed) / PROXY_FDS_PER_CONN : 0;
+    if (p->want_max && p->want_max < max)
+        max = p->want_max;
+    size_t link = p->want_link ? p->want_link : (max + 1) / 2;
+    size_t source = max / 4 > PROXY_SOURCE_FLOOR ? max / 4 : PROXY_SOURCE_FLOOR;
+    if (p->want_source)
+        source = p->want_source;
+    else if (source > link)
+        source = link;
+    size_t was = atomic_exchange(&p->max_conns, max);
+    atomic_store(&p->per_link, link);
+    atomic_store(&p->per_source, source);
+    if (was != max)
+        log_info("proxy: up to %zu connections (%zu links, %d workers), %zu per link, "
+                 "%zu per source address", max, nlinks, p->nworkers, link, source);
+}
+
+void proxy_set_limits(proxy *p, size_t per_link, size_t per_source, int idle_seconds)
+{
+    pthread_mutex_lock(&p->mu);
+    p->want_link = per_link;
+    p->want_source = per_source;
+    atomic_store(&p->idle_ms, idle_seconds > 0 ? idle_seconds * 1000 : 0);
+    proxy_apply_limits(p, p->nroutes);
+    pthread_mutex_unlock(&p->mu);
+}
+
+proxy_limits proxy_limits_in_force(proxy *p)
+{
+    return (proxy_limits){.max_conns = atomic_load(&p->max_conns),
+                          .per_link = atomic_load(&p->per_link),
+                          .per_source = atomic_load(&p->per_source),
+                          .idle_seconds = atomic_load(&p->idle_ms) / 1000};
 }
 
 static int proxy_worker_init(proxy_worker *w, proxy *p)
@@ -191,26 +296,27 @@ proxy *proxy_new(const char *listen_addr, int workers, size_t max_conns, err_t *
     if (!p)
         return err_sys(err, "proxy"), NULL;
     pthread_mutex_init(&p->mu, NULL);
+    pthread_mutex_init(&p->src_mu, NULL);
     snprintf(p->listen_addr, sizeof p->listen_addr, "%s", listen_addr);
     if (workers <= 0)
         workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
     p->nworkers = workers > 0 ? workers : 1;
-    size_t budget = proxy_fd_budget() / PROXY_FDS_PER_CONN;
-    if (max_conns == 0 || max_conns > budget)
-        max_conns = budget;
+    p->fd_budget = proxy_fd_budget();
+    p->want_max = max_conns;
+    atomic_init(&p->idle_ms, PROXY_IDLE_DEFAULT_S * 1000);
+    proxy_apply_limits(p, 0);
     if (!(p->workers = calloc((size_t)p->nworkers, sizeof *p->workers))) {
         err_sys(err, "proxy");
         goto err;
     }
     for (int i = 0; i < p->nworkers; i++) {
         p->workers[i].epfd = p->workers[i].wakefd = -1;
-        p->workers[i].max_conns = (max_conns + (size_t)p->nworkers - 1) / (size_t)p->nworkers;
         if (proxy_worker_init(&p->workers[i], p) < 0) {
             err_sys(err, "proxy: epoll");
             goto err;
         }
     }
-    log_info("proxy: %d workers, up to %zu connections", p->nworkers, max_conns);
+    log_info("proxy: %d workers", p->nworkers);
     return p;
 err:
     proxy_free(p);
@@ -219,6 +325,8 @@ err:
 
 static void proxy_close(proxy_worker *w, proxy_conn *c);
 static void proxy_reap(proxy_worker *w);
+static void proxy_free_routes(proxy *p);
+static void proxy_source_give(proxy *p, uint32_t addr);
 
 static void proxy_worker_free(proxy_worker *w)
 {
@@ -257,8 +365,16 @@ void proxy_free(proxy *p)
         p->counters = k->next;
         free(k);
     }
+    for (size_t i = 0; i < PROXY_SOURCE_BUCKETS; i++)
+        while (p->sources[i]) {
+            proxy_source *s = p->sources[i];
+            p->sources[i] = s->next;
+            free(s);
+        }
+    proxy_free_routes(p);
     table_free(&p->table);
     pthread_mutex_destroy(&p->mu);
+    pthread_mutex_destroy(&p->src_mu);
     free(p);
 }
 
@@ -270,66 +386,196 @@ static void proxy_wake(proxy *p)
             log_warn("proxy: wake: %s", strerror(errno));
 }
 
-void proxy_set_table(proxy *p, table *t)
+/* ---- the table in force: routes, instances and counters, under p->mu ----------- */
+
+static void proxy_free_routes(proxy *p)
 {
-    pthread_mutex_lock(&p->mu);
-    table_free(&p->table);
-    p->table = *t;
-    *t = (table){0};
-    pthread_mutex_unlock(&p->mu);
-    proxy_wake(p);
+    for (size_t i = 0; i < p->nroutes; i++)
+        free(p->routes[i].inst);
+    free(p->routes);
+    p->routes = NULL;
+    p->nroutes = 0;
 }
 
-/* ---- instances and counters: shared between the workers, under p->mu ---------- */
-
-static proxy_instance *proxy_instance_of(proxy *p, const table_backend *b)
+/* Order of instances and backends: address, then port. */
+static int proxy_cmp_where(const char *addr_a, int port_a, const char *addr_b, int port_b)
 {
-    proxy_instance *in;
-    for (in = p->instances; in; in = in->next)
-        if (in->port == b->port && strcmp(in->addr, b->addr) == 0)
-            return in;
-    if (!(in = calloc(1, sizeof *in)))
+    int c = strcmp(addr_a, addr_b);
+    return c ? c : (port_a > port_b) - (port_a < port_b);
+}
+
+static int proxy_cmp_known(const void *a, const void *b)
+{
+    const proxy_instance *x = *(proxy_instance *const *)a, *y = *(proxy_instance *const *)b;
+    return proxy_cmp_where(x->addr, x->port, y->addr, y->port);
+}
+
+/* A backend of a route to resolve, and where its instance goes. */
+typedef struct proxy_want {
+    const table_backend *b;
+    proxy_instance **slot;
+} proxy_want;
+
+static int proxy_cmp_want(const void *a, const void *b)
+{
+    const table_backend *x = ((const proxy_want *)a)->b, *y = ((const proxy_want *)b)->b;
+    return proxy_cmp_where(x->addr, x->port, y->addr, y->port);
+}
+
+static proxy_instance *proxy_instance_new(proxy *p, const table_backend *b)
+{
+    proxy_instance *in = calloc(1, sizeof *in);
+    if (!in)
         return NULL;
     snprintf(in->addr, sizeof in->addr, "%s", b->addr);
     in->port = b->port;
+    in->id = ++p->next_id;
     in->next = p->instances;
     p->instances = in;
     return in;
 }
 
-static bool proxy_listed(const table *t, const proxy_instance *in)
+/* Give every route's backends their instances: the one the proxy knows at that
+ * address and port (its connection count and back-off carry over from the last
+ * table, and a backend of two links is one instance), else a new one. Both sides
+ * sorted and merged: O((B + I) log) once per table, nothing per accept. A backend
+ * left without one (out of memory) is skipped by proxy_pick. */
+static int proxy_resolve_instances(proxy *p)
 {
-    for (size_t l = 0; l < t->n; l++)
-        for (size_t b = 0; b < t->links[l].nbackends; b++)
-            if (t->links[l].backends[b].port == in->port &&
-                strcmp(t->links[l].backends[b].addr, in->addr) == 0)
-                return true;
-    return false;
+    size_t nknown = 0, nwant = 0, i = 0;
+    int rc = -1;
+    for (proxy_instance *in = p->instances; in; in = in->next)
+        nknown++;
+    for (size_t r = 0; r < p->nroutes; r++)
+        nwant += p->routes[r].link->nbackends;
+    proxy_instance **known = malloc((nknown + 1) * sizeof *known);
+    proxy_want *want = malloc((nwant + 1) * sizeof *want);
+    if (!known || !want)
+        goto out;
+    for (proxy_instance *in = p->instances; in; in = in->next)
+        known[i++] = in;
+    nwant = 0;
+    for (size_t r = 0; r < p->nroutes; r++) {
+        const table_link *l = p->routes[r].link;
+        if (!(p->routes[r].inst = calloc(l->nbackends + 1, sizeof *p->routes[r].inst)))
+            goto out;
+        for (size_t b = 0; b < l->nbackends; b++)
+            want[nwant++] = (proxy_want){.b = &l->backends[b], .slot = &p->routes[r].inst[b]};
+    }
+    qsort(known, nknown, sizeof *known, proxy_cmp_known);
+    qsort(want, nwant, sizeof *want, proxy_cmp_want);
+    proxy_instance *in = NULL;
+    i = 0;
+    for (size_t w = 0; w < nwant; w++) {
+        const table_backend *b = want[w].b;
+        if (!in || proxy_cmp_where(in->addr, in->port, b->addr, b->port) != 0) {
+            while (i < nknown && proxy_cmp_where(known[i]->addr, known[i]->port, b->addr, b->port) < 0)
+                i++;
+            in = i < nknown && proxy_cmp_where(known[i]->addr, known[i]->port, b->addr, b->port) == 0
+                     ? known[i]
+                     : proxy_instance_new(p, b);
+        }
+        if (in)
+            in->gen = p->gen;
+        *want[w].slot = in;
+    }
+    rc = 0;
+out:
+    free(known);
+    free(want);
+    return rc;
 }
 
-static proxy_counters *proxy_counters_of(proxy *p, const table_link *link)
+static int proxy_cmp_counters(const void *a, const void *b)
 {
-    proxy_counters *k;
-    for (k = p->counters; k; k = k->next)
-        if (k->port == link->port && strcmp(k->app, link->app) == 0 &&
-            strcmp(k->service, link->service) == 0)
-            return k;
-    if (!(k = calloc(1, sizeof *k)))
-        return NULL;
-    snprintf(k->app, sizeof k->app, "%s", link->app);
-    snprintf(k->service, sizeof k->service, "%s", link->service);
-    k->port = link->port;
-    k->next = p->counters;
-    p->counters = k;
-    return k;
+    const proxy_counters *x = *(proxy_counters *const *)a, *y = *(proxy_counters *const *)b;
+    int c = (x->port > y->port) - (x->port < y->port);
+    if (!c)
+        c = strcmp(x->app, y->app);
+    return c ? c : strcmp(x->service, y->service);
 }
 
-/* Forget instances and counters no connection holds and no link names. */
+/* Give every route its link's counters: those it had (the same port, app and
+ * service), else new ones. */
+static int proxy_resolve_counters(proxy *p)
+{
+    size_t n = 0, i = 0;
+    for (proxy_counters *k = p->counters; k; k = k->next)
+        n++;
+    proxy_counters **known = malloc((n + 1) * sizeof *known);
+    if (!known)
+        return -1;
+    for (proxy_counters *k = p->counters; k; k = k->next)
+        known[i++] = k;
+    qsort(known, n, sizeof *known, proxy_cmp_counters);
+    for (size_t r = 0; r < p->nroutes; r++) {
+        const table_link *l = p->routes[r].link;
+        proxy_counters key = {.port = l->port}, *kp = &key, **found;
+        snprintf(key.app, sizeof key.app, "%s", l->app);
+        snprintf(key.service, sizeof key.service, "%s", l->service);
+        found = n ? bsearch(&kp, known, n, sizeof *known, proxy_cmp_counters) : NULL;
+        proxy_counters *k = found ? *found : calloc(1, sizeof *k);
+        if (k && !found) {
+            memcpy(k->app, key.app, sizeof k->app);
+            memcpy(k->service, key.service, sizeof k->service);
+            k->port = l->port;
+            k->next = p->counters;
+            p->counters = k;
+        }
+        if (k)
+            k->gen = p->gen;
+        p->routes[r].counters = k;
+    }
+    free(known);
+    return 0;
+}
+
+static int proxy_cmp_route(const void *a, const void *b)
+{
+    const proxy_route *x = a, *y = b;
+    if (x->port != y->port)
+        return x->port < y->port ? -1 : 1;
+    return x->link < y->link ? -1 : x->link > y->link; /* the first link of a port wins */
+}
+
+/* The routes of p->table, one per port (should two links claim one port, the
+ * first in the table has it, as table_by_port would say). */
+static int proxy_build_routes(proxy *p)
+{
+    if (!(p->routes = calloc(p->table.n + 1, sizeof *p->routes)))
+        return -1;
+    for (size_t i = 0; i < p->table.n; i++)
+        p->routes[i] = (proxy_route){.port = p->table.links[i].port, .link = &p->table.links[i]};
+    qsort(p->routes, p->table.n, sizeof *p->routes, proxy_cmp_route);
+    for (size_t i = 0; i < p->table.n; i++)
+        if (p->nroutes == 0 || p->routes[p->nroutes - 1].port != p->routes[i].port)
+            p->routes[p->nroutes++] = p->routes[i];
+    int rc = proxy_resolve_instances(p);
+    return proxy_resolve_counters(p) < 0 ? -1 : rc;
+}
+
+/* The route of port, or NULL: a binary search, as at every accept. */
+static const proxy_route *proxy_route_of(const proxy *p, int port)
+{
+    size_t lo = 0, hi = p->nroutes;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->routes[mid].port == port)
+            return &p->routes[mid];
+        if (p->routes[mid].port < port)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* Forget instances and counters no connection holds and the table does not name. */
 static void proxy_prune(proxy *p)
 {
     for (proxy_instance **ip = &p->instances; *ip;) {
         proxy_instance *in = *ip;
-        if (atomic_load(&in->active) || proxy_listed(&p->table, in)) {
+        if (in->gen == p->gen || atomic_load(&in->active)) {
             ip = &in->next;
         } else {
             *ip = in->next;
@@ -338,9 +584,7 @@ static void proxy_prune(proxy *p)
     }
     for (proxy_counters **kp = &p->counters; *kp;) {
         proxy_counters *k = *kp;
-        const table_link *link = table_by_port(&p->table, k->port);
-        if (atomic_load(&k->active) ||
-            (link && strcmp(link->app, k->app) == 0 && strcmp(link->service, k->service) == 0)) {
+        if (k->gen == p->gen || atomic_load(&k->active)) {
             kp = &k->next;
         } else {
             *kp = k->next;
@@ -348,6 +592,24 @@ static void proxy_prune(proxy *p)
         }
     }
 }
+
+void proxy_set_table(proxy *p, table *t)
+{
+    pthread_mutex_lock(&p->mu);
+    proxy_free_routes(p);
+    table_free(&p->table);
+    p->table = *t;
+    *t = (table){0};
+    p->gen++;
+    if (proxy_build_routes(p) < 0)
+        log_error("proxy: out of memory: links without their instances until the next table");
+    proxy_prune(p);
+    proxy_apply_limits(p, p->nroutes);
+    pthread_mutex_unlock(&p->mu);
+    proxy_wake(p);
+}
+
+/* ---- connections' instances ---------------------------------------------------- */
 
 /* The connection no longer uses its instance; failed says the connect did not
  * succeed, which takes the instance out of rotation for a while. */
@@ -360,41 +622,86 @@ static void proxy_release(proxy_conn *c, bool failed)
         if (c->counters)
             atomic_fetch_add(&c->counters->failures, 1);
     }
-    /* the last touch: with no connection left, a worker syncing a new table may
-     * free an instance no link names any more (proxy_prune) */
+    /* the last touch: with no connection left, a table swap may free an instance
+     * no link names any more (proxy_prune) */
     atomic_fetch_sub(&c->instance->active, 1);
     c->instance = NULL;
 }
 
-/* Of the link's instances this connection has not tried: those not marked down
- * before those marked down, then the fewest connections; ties rotate. */
-static const table_backend *proxy_pick(proxy *p, const table_link *link, proxy_conn *c)
+/* Has c tried the instance of this id? A binary search in what it tried. */
+static bool proxy_tried(const proxy_conn *c, uint64_t id)
 {
-    const table_backend *best = NULL;
-    proxy_instance *best_in = NULL;
+    size_t lo = 0, hi = c->ntried_ids;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->tried_ids[mid] == id)
+            return true;
+        if (c->tried_ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* Remember that c tried id (kept sorted). Out of memory it is not remembered:
+ * c->tried still bounds the attempts by the link's instances. */
+static void proxy_mark_tried(proxy_conn *c, uint64_t id)
+{
+    if (!c->tried_ids) {
+        c->tried_ids = c->tried_inline;
+        c->tried_cap = PROXY_TRIED_INLINE;
+    }
+    if (c->ntried_ids == c->tried_cap) {
+        size_t cap = 2 * c->tried_cap;
+        uint64_t *grown = c->tried_ids == c->tried_inline ? malloc(cap * sizeof *grown)
+                                                           : realloc(c->tried_ids, cap * sizeof *grown);
+        if (!grown)
+            return;
+        if (c->tried_ids == c->tried_inline)
+            memcpy(grown, c->tried_inline, sizeof c->tried_inline);
+        c->tried_ids = grown;
+        c->tried_cap = cap;
+    }
+    size_t at = c->ntried_ids;
+    while (at > 0 && c->tried_ids[at - 1] > id) {
+        c->tried_ids[at] = c->tried_ids[at - 1];
+        at--;
+    }
+    c->tried_ids[at] = id;
+    c->ntried_ids++;
+}
+
+/* Of the route's instances this connection has not tried: those not marked down
+ * before those marked down, then the fewest connections; ties rotate. O(instances
+ * of the link x log tried). *backend gets where it is. */
+static proxy_instance *proxy_pick(const proxy_route *r, proxy_conn *c, const table_backend **backend)
+{
+    const table_link *link = r->link;
+    proxy_instance *best = NULL;
     unsigned best_active = 0;
     bool best_down = false;
     size_t best_i = 0;
     int64_t now = proxy_now();
-    for (size_t k = 0; k < link->nbackends; k++) {
+    for (size_t k = 0; r->inst && k < link->nbackends; k++) {
         size_t i = (c->first + k) % link->nbackends;
-        proxy_instance *in;
-        if ((i < 64 && (c->tried_mask >> i) & 1) || !(in = proxy_instance_of(p, &link->backends[i])))
+        proxy_instance *in = r->inst[i];
+        if (!in || proxy_tried(c, in->id))
             continue;
         bool down = atomic_load(&in->down_until) > now;
         unsigned active = atomic_load(&in->active);
         if (!best || (best_down && !down) || (down == best_down && active < best_active)) {
-            best = &link->backends[i];
-            best_in = in;
+            best = in;
             best_i = i;
             best_down = down;
             best_active = active;
         }
     }
     if (best) {
-        c->tried_mask |= best_i < 64 ? 1ull << best_i : 0;
-        c->instance = best_in;
-        atomic_fetch_add(&best_in->active, 1);
+        proxy_mark_tried(c, best->id);
+        c->instance = best;
+        atomic_fetch_add(&best->active, 1);
+        *backend = &link->backends[best_i];
     }
     return best;
 }
@@ -407,7 +714,8 @@ void proxy_stats(proxy *p, void (*fn)(void *ud, const proxy_link_stats *s), void
                               .total = atomic_load(&k->total), .bytes_in = atomic_load(&k->bytes_in),
                               .bytes_out = atomic_load(&k->bytes_out),
                               .refused = atomic_load(&k->refused),
-                              .failures = atomic_load(&k->failures)};
+                              .failures = atomic_load(&k->failures),
+                              .idle = atomic_load(&k->idle)};
         snprintf(s.app, sizeof s.app, "%s", k->app);
         snprintf(s.service, sizeof s.service, "%s", k->service);
         fn(ud, &s);
@@ -495,17 +803,26 @@ static void proxy_open_listener(proxy_worker *w, const table_link *link)
                  w->p->listen_addr, link->port, link->nbackends);
 }
 
+static int proxy_cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
 /* Open a listener for every link that has none, close those of links gone.
- * Connections already accepted on a closed listener go on until they end. */
+ * Connections already accepted on a closed listener go on until they end. Both
+ * lookups are binary searches: a table of thousands of links is synced in
+ * O(links log links), not links squared. */
 static void proxy_sync_listeners(proxy_worker *w)
 {
     proxy *p = w->p;
+    size_t n = 0;
     pthread_mutex_lock(&p->mu);
-    proxy_prune(p);
     for (proxy_listener **lp = &w->listeners; *lp;) {
         proxy_listener *l = *lp;
-        if (table_by_port(&p->table, l->port)) {
+        if (proxy_route_of(p, l->port)) {
             lp = &l->next;
+            n++;
             continue;
         }
         if (w == &p->workers[0])
@@ -513,13 +830,18 @@ static void proxy_sync_listeners(proxy_worker *w)
         *lp = l->next;
         proxy_drop_listener(w, l);
     }
-    for (size_t i = 0; i < p->table.n; i++) {
-        proxy_listener *l = w->listeners;
-        while (l && l->port != p->table.links[i].port)
-            l = l->next;
-        if (!l)
-            proxy_open_listener(w, &p->table.links[i]);
-    }
+    int *open = malloc((n + 1) * sizeof *open);
+    n = 0;
+    for (proxy_listener *l = w->listeners; open && l; l = l->next)
+        open[n++] = l->port;
+    if (open)
+        qsort(open, n, sizeof *open, proxy_cmp_int);
+    for (size_t i = 0; open && i < p->nroutes; i++)
+        if (!bsearch(&p->routes[i].port, open, n, sizeof *open, proxy_cmp_int))
+            proxy_open_listener(w, p->routes[i].link);
+    if (!open)
+        log_error("proxy: out of memory: new links not listened on until the next table");
+    free(open);
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -616,6 +938,10 @@ static void proxy_close(proxy_worker *w, proxy_conn *c)
     if (c->counters)
         atomic_fetch_sub(&c->counters->active, 1);
     c->counters = NULL;
+    if (c->counted)
+        proxy_source_give(w->p, c->source);
+    c->counted = false;
+    atomic_fetch_sub(&w->p->conns, 1); /* every live connection was counted at accept */
     w->nconns--;
     c->dead = true;
     if (c->prev)
@@ -624,6 +950,8 @@ static void proxy_close(proxy_worker *w, proxy_conn *c)
         w->live = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    else
+        w->live_tail = c->prev;
     c->next = w->dead;
     w->dead = c;
 }
@@ -636,8 +964,8 @@ static int proxy_connect_next(proxy_worker *w, proxy_conn *c)
     int rc = -1;
     const table_backend *b;
     pthread_mutex_lock(&p->mu);
-    const table_link *link = table_by_port(&p->table, c->port);
-    while (link && c->tried++ < link->nbackends && (b = proxy_pick(p, link, c))) {
+    const proxy_route *r = proxy_route_of(p, c->port);
+    while (r && c->tried++ < r->link->nbackends && proxy_pick(r, c, &b)) {
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)b->port)};
         int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0 || inet_pton(AF_INET, b->addr, &sa.sin_addr) != 1 ||
@@ -666,6 +994,8 @@ static void proxy_reap(proxy_worker *w)
     while (w->dead) {
         proxy_conn *c = w->dead;
         w->dead = c->next;
+        if (c->tried_ids != c->tried_inline)
+            free(c->tried_ids);
         free(c);
     }
     while (w->dead_listeners) {
@@ -675,35 +1005,116 @@ static void proxy_reap(proxy_worker *w)
     }
 }
 
+/* ---- limits: connections in all, per link, per source --------------------------- */
+
+static size_t proxy_source_bucket(uint32_t addr)
+{
+    return (size_t)((addr * 2654435761u) >> 16) & (PROXY_SOURCE_BUCKETS - 1);
+}
+
+/* Count one more connection from addr unless it has max open already. */
+static bool proxy_source_take(proxy *p, uint32_t addr, size_t max, size_t *open)
+{
+    bool ok = false;
+    pthread_mutex_lock(&p->src_mu);
+    proxy_source **sp = &p->sources[proxy_source_bucket(addr)], *s = *sp;
+    while (s && s->addr != addr)
+        s = s->next;
+    *open = s ? s->n : 0;
+    if (*open < max && (s || (s = calloc(1, sizeof *s)))) {
+        if (!s->n) {
+            s->addr = addr;
+            s->next = *sp;
+            *sp = s;
+        }
+        s->n++;
+        ok = true;
+    }
+    pthread_mutex_unlock(&p->src_mu);
+    return ok;
+}
+
+static void proxy_source_give(proxy *p, uint32_t addr)
+{
+    pthread_mutex_lock(&p->src_mu);
+    for (proxy_source **sp = &p->sources[proxy_source_bucket(addr)]; *sp; sp = &(*sp)->next)
+        if ((*sp)->addr == addr) {
+            proxy_source *s = *sp;
+            if (--s->n == 0) {
+                *sp = s->next;
+                free(s);
+            }
+            break;
+        }
+    pthread_mutex_unlock(&p->src_mu);
+}
+
 /* Whether the link lets peer in (links are an access list: the containers whose
- * manifest links the service, and the operator's --allow networks), counting the
- * connection in the link's counters either way. *counters gets them when admitted
- * (NULL when the link is gone meanwhile). A refusal is logged with the source and
- * the link, at most once per PROXY_LOG_MS per link and worker. */
+ * manifest links the service, and the operator's --allow networks) and has room
+ * for it (the link's cap, the source's cap), counting the connection in the
+ * link's counters either way. *counters gets them when admitted (NULL when the
+ * link is gone meanwhile); an admitted connection from an IPv4 peer is counted
+ * under its source (*counted), which proxy_close gives back. A refusal is logged
+ * with the source, the link and the reason, at most once per PROXY_LOG_MS per
+ * link and worker. */
 static bool proxy_admit(proxy_worker *w, proxy_listener *l, const struct sockaddr_in *peer,
-                        proxy_counters **counters)
+                        proxy_counters **counters, bool *counted)
 {
     proxy *p = w->p;
-    char why[256] = "";
+    char why[256] = "", ip[INET_ADDRSTRLEN] = "?";
+    size_t per_link = atomic_load(&p->per_link), per_source = atomic_load(&p->per_source), open = 0;
+    uint32_t addr = ntohl(peer->sin_addr.s_addr);
+    *counted = false;
+    inet_ntop(AF_INET, &peer->sin_addr, ip, sizeof ip);
     pthread_mutex_lock(&p->mu);
-    const table_link *link = table_by_port(&p->table, l->port);
-    proxy_counters *k = link ? proxy_counters_of(p, link) : NULL;
-    bool ok = link && peer->sin_family == AF_INET && table_allows(link, ntohl(peer->sin_addr.s_addr));
-    if (k)
-        atomic_fetch_add(ok ? &k->active : &k->refused, 1);
-    if (k && ok)
-        atomic_fetch_add(&k->total, 1);
-    if (link && !ok) {
-        char ip[INET_ADDRSTRLEN] = "?";
-        inet_ntop(AF_INET, &peer->sin_addr, ip, sizeof ip);
+    const proxy_route *r = proxy_route_of(p, l->port);
+    const table_link *link = r ? r->link : NULL;
+    proxy_counters *k = r ? r->counters : NULL;
+    bool ok = link && peer->sin_family == AF_INET && table_allows(link, addr);
+    if (link && !ok)
         snprintf(why, sizeof why, "link %s/%s: refused %s:%d: not a container linking it",
                  link->app, link->service, ip, ntohs(peer->sin_port));
+    if (ok && k && atomic_fetch_add(&k->active, 1) >= per_link) {
+        atomic_fetch_sub(&k->active, 1);
+        ok = false;
+        snprintf(why, sizeof why, "link %s/%s: refused %s:%d: the link has %zu connections open, "
+                 "its limit", link->app, link->service, ip, ntohs(peer->sin_port), per_link);
     }
+    if ((ok || !link) && peer->sin_family == AF_INET) {
+        *counted = proxy_source_take(p, addr, per_source, &open);
+        if (!*counted && open >= per_source) {
+            if (ok && k)
+                atomic_fetch_sub(&k->active, 1);
+            ok = false;
+            snprintf(why, sizeof why, "link %s/%s: refused %s:%d: %s has %zu connections open "
+                     "on this host, the limit per source address", link ? link->app : "?",
+                     link ? link->service : "?", ip, ntohs(peer->sin_port), ip, open);
+        }
+    }
+    if (k)
+        atomic_fetch_add(ok ? &k->total : &k->refused, 1);
     pthread_mutex_unlock(&p->mu);
     if (*why)
         proxy_log_refused(w, l->port, why);
     *counters = ok ? k : NULL;
-    return ok || !link; /* a link gone meanwhile: refused below, as having no instance */
+    return ok || (!link && !*why); /* a link gone meanwhile: refused below, as having no instance */
+}
+
+/* Put c first in the live list (the most recently active) and note the time. */
+static void proxy_touch(proxy_worker *w, proxy_conn *c)
+{
+    c->last = w->now;
+    if (w->live == c)
+        return;
+    c->prev->next = c->next; /* not first, so it has a prev */
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        w->live_tail = c->prev;
+    c->prev = NULL;
+    c->next = w->live;
+    w->live->prev = c;
+    w->live = c;
 }
 
 static proxy_conn *proxy_conn_new(proxy_worker *w, proxy_listener *l, int fd,
@@ -720,24 +1131,26 @@ static proxy_conn *proxy_conn_new(proxy_worker *w, proxy_listener *l, int fd,
     c->port = l->port;
     c->first = atomic_fetch_add(&w->p->next_backend, 1);
     c->counters = counters;
+    c->last = w->now;
     c->next = w->live;
     if (w->live)
         w->live->prev = c;
+    else
+        w->live_tail = c;
     w->live = c;
     w->nconns++;
     return c;
 }
 
-/* Over the worker's share of the connection limit: the client is closed at once,
- * and the limit is said in the log (at most once per PROXY_LOG_MS). */
-static void proxy_over_limit(proxy_worker *w, proxy_listener *l, int fd)
+/* Over the connection limit of the host: the client is closed at once, and the
+ * limit is said in the log (at most once per PROXY_LOG_MS). */
+static void proxy_over_limit(proxy_worker *w, proxy_listener *l, int fd, size_t max)
 {
     int64_t now = proxy_now();
     close(fd);
     if (now - w->limit_logged >= PROXY_LOG_MS) {
-        log_warn("link port %d: connection limit reached (%zu per worker, %zu in all): "
-                 "refusing new connections until some end",
-                 l->port, w->max_conns, w->max_conns * (size_t)w->p->nworkers);
+        log_warn("link port %d: connection limit reached (%zu on this host): "
+                 "refusing new connections until some end", l->port, max);
         w->limit_logged = now;
     }
 }
@@ -747,30 +1160,42 @@ static void proxy_over_limit(proxy_worker *w, proxy_listener *l, int fd)
  * a syscall in five of a short connection's life. */
 static void proxy_accept(proxy_worker *w, proxy_listener *l)
 {
-    struct sockaddr_in peer;
+    proxy *p = w->p;
+    struct sockaddr_in peer = {0};
     socklen_t len = sizeof peer;
     proxy_counters *counters;
     proxy_conn *c;
+    bool counted;
     int fd = accept4(l->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
             proxy_pause(w, l, errno);
         return;
     }
-    if (w->nconns >= w->max_conns) {
-        proxy_over_limit(w, l, fd);
+    size_t max = atomic_load(&p->max_conns);
+    if (atomic_fetch_add(&p->conns, 1) >= max) {
+        atomic_fetch_sub(&p->conns, 1);
+        proxy_over_limit(w, l, fd, max);
         return;
     }
-    if (!proxy_admit(w, l, &peer, &counters)) {
+    if (!proxy_admit(w, l, &peer, &counters, &counted)) {
+        if (counted)
+            proxy_source_give(p, ntohl(peer.sin_addr.s_addr));
+        atomic_fetch_sub(&p->conns, 1);
         close(fd);
         return;
     }
     if (!(c = proxy_conn_new(w, l, fd, counters))) {
         if (counters)
             atomic_fetch_sub(&counters->active, 1);
+        if (counted)
+            proxy_source_give(p, ntohl(peer.sin_addr.s_addr));
+        atomic_fetch_sub(&p->conns, 1);
         close(fd);
         return;
     }
+    c->source = ntohl(peer.sin_addr.s_addr);
+    c->counted = counted;
     if (proxy_connect_next(w, c) < 0) {
         if (c->counters)
             atomic_fetch_add(&c->counters->refused, 1);
@@ -946,7 +1371,23 @@ static void proxy_on_io(proxy_worker *w, proxy_conn *c, bool client, uint32_t ev
         proxy_close(w, c);
         return;
     }
+    proxy_touch(w, c); /* an event is progress: interest is only in what can move */
     proxy_interest(w, c);
+}
+
+/* Close the connections that moved no byte for idle_ms: the live list is in
+ * order of activity, so only its tail is looked at, O(1) per loop plus one step
+ * per connection closed. */
+static void proxy_expire_idle(proxy_worker *w, int64_t now, int idle_ms)
+{
+    while (w->live_tail && now - w->live_tail->last >= idle_ms) {
+        proxy_conn *c = w->live_tail;
+        log_debug("link port %d: nothing moved in %d s: closing the connection", c->port,
+                  idle_ms / 1000);
+        if (c->counters)
+            atomic_fetch_add(&c->counters->idle, 1);
+        proxy_close(w, c);
+    }
 }
 
 static void proxy_on_event(proxy_worker *w, const struct epoll_event *ev)
@@ -979,6 +1420,7 @@ static void *proxy_worker_run(void *arg)
 {
     proxy_worker *w = arg;
     struct epoll_event events[PROXY_EVENTS];
+    w->now = proxy_now();
     proxy_sync_listeners(w);
     while (!atomic_load(w->stop)) {
         int n = epoll_wait(w->epfd, events, PROXY_EVENTS, proxy_timeout(w));
@@ -987,13 +1429,16 @@ static void *proxy_worker_run(void *arg)
             w->rc = -1;
             break;
         }
+        w->now = proxy_now();
         for (int i = 0; i < n; i++)
             proxy_on_event(w, &events[i]);
-        int64_t now = proxy_now();
+        int64_t now = proxy_now(), idle_ms = atomic_load(&w->p->idle_ms);
         if ((w->connecting || w->paused) && now >= w->next_sweep) {
             proxy_sweep(w, now);
             w->next_sweep = now + PROXY_SWEEP_MS;
         }
+        if (idle_ms > 0)
+            proxy_expire_idle(w, now, (int)idle_ms);
         proxy_reap(w);
     }
     return NULL;

@@ -18,6 +18,26 @@ typedef struct proxy proxy;
 proxy *proxy_new(const char *listen_addr, int workers, size_t max_conns, err_t *err);
 void proxy_free(proxy *p);
 
+/* The limits that keep one client or one link from taking the host (see
+ * proxy.c's head comment); call before proxy_run. per_link and per_source: open
+ * connections on one link, and from one source address over every link of the
+ * host (0: the defaults, half and a quarter of the connections in force, see
+ * proxy.c). idle_seconds: a connection that moves no byte either way this long is
+ * closed (0: never). */
+void proxy_set_limits(proxy *p, size_t per_link, size_t per_source, int idle_seconds);
+
+/* The idle timeout an operator gets without --idle-timeout: see proxy.c. */
+#define PROXY_IDLE_DEFAULT_S 3600
+
+/* The limits in force: max_conns is what the descriptor budget allows once the
+ * listeners (a socket per link and worker) and the workers' own descriptors are
+ * counted, or --max-conns if lower; it changes with the number of links. */
+typedef struct proxy_limits {
+    size_t max_conns, per_link, per_source;
+    int idle_seconds;
+} proxy_limits;
+proxy_limits proxy_limits_in_force(proxy *p);
+
 /* Replace the routing table (takes ownership of *t); safe from any thread. The
  * workers open and close listeners to match. */
 void proxy_set_table(proxy *p, table *t);
@@ -34,7 +54,9 @@ typedef struct proxy_link_stats {
     unsigned long long total;    /* connections accepted */
     unsigned long long bytes_in; /* client -> instance */
     unsigned long long bytes_out;/* instance -> client */
-    unsigned long long refused;  /* clients closed: not allowed, no instance, none answered */
+    unsigned long long refused;  /* clients closed: not allowed, over a limit, no instance,
+                                  * none answered */
+    unsigned long long idle;     /* connections closed after the idle timeout */
     unsigned long long failures; /* connects to an instance that failed or timed out */
 } proxy_link_stats;
 

@@ -1208,6 +1208,311 @@ static void test_1000_connections_leak_no_descriptor(void **state)
     assert_true(after1 - before <= 2 * 64 * (int)sysconf(_SC_NPROCESSORS_ONLN));
 }
 
+/* ---- (j) limits per link and per source, the idle timeout, every instance tried,
+ *      per-accept work, listeners in the budget (issue 12, defect 14) --------------- */
+
+/* A table of links on ports[0..n-1], link i's only instance on 127.0.0.1 at
+ * backends[i], loopback allowed. */
+static table links_table(const int *ports, const int *backends, size_t n)
+{
+    table t = {.links = calloc(n, sizeof *t.links), .n = n};
+    static const net_cidr loopback = {.net = 0x7f000000, .mask = 0xff000000};
+    assert_non_null(t.links);
+    for (size_t i = 0; i < n; i++) {
+        table_link *l = &t.links[i];
+        snprintf(l->app, sizeof l->app, "test");
+        snprintf(l->service, sizeof l->service, "svc%zu", i);
+        l->port = ports[i];
+        l->nets = &loopback;
+        l->nnets = 1;
+        l->nbackends = 1;
+        l->backends = calloc(1, sizeof *l->backends);
+        assert_non_null(l->backends);
+        snprintf(l->backends[0].addr, sizeof l->backends[0].addr, "127.0.0.1");
+        l->backends[0].port = backends[i];
+    }
+    return t;
+}
+
+/* Run a proxy with these limits over table t (taken); h->port is t's first link's. */
+static void harness_run(harness *h, table *t, size_t per_link, size_t per_source, int idle_s)
+{
+    err_t err;
+    h->p = proxy_new("127.0.0.1", 0, 0, &err);
+    assert_non_null(h->p);
+    h->port = t->links[0].port;
+    h->rc = 0;
+    proxy_set_limits(h->p, per_link, per_source, idle_s);
+    proxy_set_table(h->p, t);
+    atomic_init(&h->stop, false);
+    assert_int_equal(pthread_create(&h->thread, NULL, harness_main, h), 0);
+    running_harness = h;
+    assert_true(wait_until_listening(h->port));
+}
+
+/* A blocking connection to 127.0.0.1:port from the source address 127.0.0.<host>. */
+static int connect_from(int host, int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in src = {.sin_family = AF_INET}, sa = local_addr(port);
+    src.sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)host);
+    assert_true(fd >= 0);
+    set_timeouts(fd, WAIT_MS);
+    if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0 ||
+        connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Closed by the proxy within ms (EOF or a reset), rather than held open. */
+static bool closed_within(int fd, int ms)
+{
+    char c;
+    if (!wait_readable(fd, ms))
+        return false;
+    ssize_t n = read(fd, &c, 1);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+static void test_a_link_at_its_cap_leaves_the_other_links_served(void **state)
+{
+    (void)state;
+    static holder hd;
+    static server echo;
+    static harness h;
+    int fds[4];
+    holder_start(&hd);
+    server_start(&echo, echo_main);
+    int ports[] = {free_port(), free_port()}, backends[] = {hd.s.port, echo.port};
+    table t = links_table(ports, backends, 2);
+    harness_run(&h, &t, 3, 100, 0); /* a backend that never answers: 3 slots at most */
+    assert_true(wait_until_listening(ports[1]));
+    holder *hs[] = {&hd};
+    for (int i = 0; i < 3; i++)
+        assert_true((fds[i] = connect_local(ports[0])) >= 0);
+    bool held = wait_held(hs, 1, 3);
+    fds[3] = connect_local(ports[0]);
+    bool fourth_closed = fds[3] >= 0 && closed_within(fds[3], 1000);
+    bool other_served = echo_once(ports[1], "the other link");
+    stats_sum sum = {0};
+    proxy_stats(h.p, add_stats, &sum);
+    for (int i = 0; i < 4; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    harness_stop(&h);
+    server_stop(&hd.s);
+    server_stop(&echo);
+    assert_true(held);
+    assert_true(fourth_closed);
+    assert_true(other_served);
+    assert_int_equal(atomic_load(&hd.n), 3);
+    assert_int_equal(sum.refused, 1);
+}
+
+static void test_a_source_at_its_cap_leaves_the_other_sources_served(void **state)
+{
+    (void)state;
+    static holder hd;
+    static harness h;
+    int fds[4];
+    holder_start(&hd);
+    int ports[] = {free_port()}, backends[] = {hd.s.port};
+    table t = links_table(ports, backends, 1);
+    harness_run(&h, &t, 100, 2, 0);
+    holder *hs[] = {&hd};
+    for (int i = 0; i < 2; i++)
+        assert_true((fds[i] = connect_from(1, h.port)) >= 0);
+    bool held = wait_held(hs, 1, 2);
+    fds[2] = connect_from(1, h.port); /* the same source, a third time */
+    bool third_closed = fds[2] >= 0 && closed_within(fds[2], 1000);
+    fds[3] = connect_from(2, h.port); /* another source */
+    bool other_held = fds[3] >= 0 && wait_held(hs, 1, 3) && !closed_within(fds[3], 300);
+    for (int i = 0; i < 4; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    /* the source's slots come back when its connections end */
+    for (int i = 0; i < 3; i++)
+        close(hd.fds[i]);
+    atomic_store(&hd.n, 0);
+    bool again = false;
+    for (int64_t end = now_ms() + WAIT_MS; !again && now_ms() < end; sleep_ms(50)) {
+        int a = connect_from(1, h.port), b = connect_from(1, h.port);
+        again = a >= 0 && b >= 0 && wait_held(hs, 1, 2) && !closed_within(b, 200);
+        if (a >= 0)
+            close(a);
+        if (b >= 0)
+            close(b);
+        for (int i = 0; i < atomic_load(&hd.n); i++)
+            close(hd.fds[i]);
+        atomic_store(&hd.n, 0);
+    }
+    harness_stop(&h);
+    server_stop(&hd.s);
+    assert_true(held);
+    assert_true(third_closed);
+    assert_true(other_held);
+    assert_true(again);
+}
+
+/* Echo what comes, one connection at a time, from a listener on every address. */
+static void server_start_any(server *s, void *(*fn)(void *), int port)
+{
+    int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    assert_true(fd >= 0);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(fd, 1024), 0);
+    s->lfd = fd;
+    s->port = bound_port(fd);
+    atomic_init(&s->stop, false);
+    atomic_init(&s->accepted, 0);
+    assert_int_equal(pthread_create(&s->thread, NULL, fn, s), 0);
+    for (size_t i = 0; i < 4; i++)
+        if (!running_servers[i]) {
+            running_servers[i] = s;
+            break;
+        }
+}
+
+static void test_an_idle_connection_is_closed_and_a_busy_one_is_not(void **state)
+{
+    (void)state;
+    static holder hd;
+    static server echo;
+    static harness h;
+    holder_start(&hd);
+    server_start(&echo, echo_main);
+    int ports[] = {free_port(), free_port()}, backends[] = {hd.s.port, echo.port};
+    table t = links_table(ports, backends, 2);
+    harness_run(&h, &t, 0, 0, 1); /* an idle timeout of 1 s */
+    assert_true(wait_until_listening(ports[1]));
+    int silent = connect_local(ports[0]), busy = connect_local(ports[1]);
+    assert_true(silent >= 0 && busy >= 0);
+    int64_t start = now_ms();
+    bool busy_ok = true, silent_closed = false;
+    int64_t closed_after = -1;
+    char buf[8];
+    while (now_ms() - start < 3500) { /* the busy one talks every 200 ms */
+        busy_ok = busy_ok && write_all(busy, "ping", 4) == 0 && read_all(busy, buf, 4) == 0;
+        if (!silent_closed && wait_readable(silent, 200)) {
+            silent_closed = closed_within(silent, 0);
+            closed_after = now_ms() - start;
+        }
+    }
+    stats_sum sum = {0};
+    proxy_stats(h.p, add_stats, &sum);
+    proxy_limits lim = proxy_limits_in_force(h.p);
+    close(silent);
+    close(busy);
+    harness_stop(&h);
+    server_stop(&hd.s);
+    server_stop(&echo);
+    print_message("the silent connection was closed after %lld ms\n", (long long)closed_after);
+    assert_true(silent_closed);
+    assert_in_range(closed_after, 900, 3000);
+    assert_true(busy_ok);
+    assert_int_equal(lim.idle_seconds, 1);
+}
+
+static void test_the_default_idle_timeout_is_an_hour(void **state)
+{
+    (void)state;
+    err_t err;
+    proxy *p = proxy_new("127.0.0.1", 1, 0, &err);
+    assert_non_null(p);
+    proxy_limits lim = proxy_limits_in_force(p);
+    proxy_free(p);
+    assert_int_equal(lim.idle_seconds, 3600);
+    assert_true(lim.per_link >= lim.max_conns / 2 && lim.per_link <= lim.max_conns / 2 + 1);
+    assert_true(lim.per_source <= lim.per_link);
+}
+
+/* 70 instances, all marked down by a round that found every one refusing; then
+ * the first comes up. Each connection must try every instance once, the 65th and
+ * later ones too (the tried-set once covered the first 64: a connection whose
+ * turn came to the 65th tried it again and again, and gave up). */
+#define MANY 70
+static void test_every_one_of_70_instances_is_tried(void **state)
+{
+    (void)state;
+    static server echo;
+    static harness h;
+    int ports[MANY];
+    for (int i = 0; i < MANY; i++)
+        ports[i] = free_port();
+    harness_start(&h, ports, MANY);
+    assert_closed_at_once(h.port); /* everything refused: every instance is down now */
+    server_start_any(&echo, echo_main, ports[0]);
+    int served = 0;
+    for (int i = 0; i < 8; i++) /* within the 3 s back-off, ties starting anywhere */
+        served += echo_once(h.port, "is anyone up?");
+    harness_stop(&h);
+    server_stop(&echo);
+    assert_int_equal(served, 8);
+}
+
+/* An accept's work grows with the link's instances, not with instances times
+ * instances: 5000 instances (5000 loopback addresses, one server on all of
+ * them), 100 connections one after another. */
+#define WIDE 5000
+static void test_an_accept_does_not_scan_every_instance_per_instance(void **state)
+{
+    (void)state;
+    static server echo;
+    static harness h;
+    server_start_any(&echo, echo_main, 0);
+    table t = one_link(free_port(), NULL, 0);
+    table_link *l = &t.links[0];
+    l->backends = calloc(WIDE, sizeof *l->backends);
+    assert_non_null(l->backends);
+    l->nbackends = WIDE;
+    for (int i = 0; i < WIDE; i++) {
+        snprintf(l->backends[i].addr, sizeof l->backends[i].addr, "127.1.%d.%d", i / 250, 1 + i % 250);
+        l->backends[i].port = echo.port;
+    }
+    harness_run(&h, &t, 0, 0, 0);
+    int64_t start = now_ms();
+    int served = 0;
+    for (int i = 0; i < 100; i++)
+        served += echo_once(h.port, "wide");
+    int64_t took = now_ms() - start;
+    harness_stop(&h);
+    server_stop(&echo);
+    print_message("100 connections over %d instances: %lld ms\n", WIDE, (long long)took);
+    assert_int_equal(served, 100);
+    assert_true(took < 3000);
+}
+
+/* Every link costs a listener per worker: the connection cap leaves them room. */
+static void test_listeners_count_in_the_descriptor_budget(void **state)
+{
+    (void)state;
+    enum { LINKS = 2000 };
+    static int ports[LINKS], backends[LINKS];
+    err_t err;
+    struct rlimit rl;
+    proxy *p = proxy_new("127.0.0.1", 2, 0, &err);
+    assert_non_null(p);
+    size_t alone = proxy_limits_in_force(p).max_conns;
+    for (int i = 0; i < LINKS; i++) {
+        ports[i] = 20000 + i;
+        backends[i] = 1;
+    }
+    table t = links_table(ports, backends, LINKS);
+    proxy_set_table(p, &t);
+    proxy_limits lim = proxy_limits_in_force(p);
+    proxy_free(p);
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0); /* raised to the hard limit */
+    size_t fds = lim.max_conns * 6 + 2 * LINKS + 2 * (2 + 2 * 64);
+    print_message("max %zu connections alone, %zu with %d links: %zu fds of %llu\n", alone,
+                  lim.max_conns, LINKS, fds, (unsigned long long)rl.rlim_cur);
+    assert_true(fds + 128 <= rl.rlim_cur);
+    assert_true(lim.max_conns < alone);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as the ambassador does */
@@ -1233,6 +1538,13 @@ int main(void)
         cmocka_unit_test_teardown(test_1000_connections_leak_no_descriptor, stop_everything),
         cmocka_unit_test_teardown(test_a_source_the_link_does_not_allow_is_closed_at_once, stop_everything),
         cmocka_unit_test_teardown(test_an_answer_sent_just_before_a_reset_reaches_the_client, stop_everything),
+        cmocka_unit_test_teardown(test_a_link_at_its_cap_leaves_the_other_links_served, stop_everything),
+        cmocka_unit_test_teardown(test_a_source_at_its_cap_leaves_the_other_sources_served, stop_everything),
+        cmocka_unit_test_teardown(test_an_idle_connection_is_closed_and_a_busy_one_is_not, stop_everything),
+        cmocka_unit_test_teardown(test_the_default_idle_timeout_is_an_hour, stop_everything),
+        cmocka_unit_test_teardown(test_every_one_of_70_instances_is_tried, stop_everything),
+        cmocka_unit_test_teardown(test_an_accept_does_not_scan_every_instance_per_instance, stop_everything),
+        cmocka_unit_test_teardown(test_listeners_count_in_the_descriptor_budget, stop_everything),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
