@@ -10,6 +10,7 @@
  * back-off and resumes right after the last revision it delivered. */
 #include "dokkaa/etcd.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <limits.h>
 #include <openssl/evp.h>
@@ -22,6 +23,7 @@
 #include "dokkaa/http.h"
 #include "dokkaa/log.h"
 #include "dokkaa/sleep.h"
+#include "etcd_internal.h"
 
 /* Whole-request bound for unary calls: etcd answers in milliseconds when healthy; a
  * member that cannot reach quorum makes the gateway wait, and we would rather report. */
@@ -76,18 +78,61 @@ static int etcd_b64_decode(const char *in, char **out, size_t *out_len)
     return 0;
 }
 
-/* The gateway sends int64 as a string ("12") and omits zero; accept a number too. */
-static int64_t etcd_json_int(const json_t *obj, const char *name)
+/* The gateway sends int64 as a string ("12") and omits zero; accept a number too.
+ * Strict: -1 when the field is there but is not a decimal integer in min..max (a
+ * string must be all digits, and strtoll's saturation at INT64_MAX counts as out of
+ * range), so that a value from the wire never reaches arithmetic unchecked. */
+static int etcd_json_int_in(const json_t *obj, const char *name, int64_t min, int64_t max,
+                            int64_t *out)
 {
     const json_t *v = json_object_get(obj, name);
-    if (json_is_string(v))
-        return strtoll(json_string_value(v), NULL, 10);
-    return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+    long long n = 0;
+    *out = 0;
+    if (!v)
+        return min <= 0 && 0 <= max ? 0 : -1;
+    if (json_is_string(v)) {
+        const char *text = json_string_value(v), *p = text + (*text == '-');
+        char *end;
+        if (!*p || strspn(p, "0123456789") != strlen(p))
+            return -1;
+        errno = 0;
+        n = strtoll(text, &end, 10);
+        if (errno || *end)
+            return -1;
+    } else if (json_is_integer(v)) {
+        n = json_integer_value(v);
+    } else {
+        return -1;
+    }
+    if (n < min || n > max)
+        return -1;
+    *out = n;
+    return 0;
 }
 
-static int64_t etcd_header_revision(const json_t *resp)
+/* Where a strict decode is not worth an error (a gRPC code in an error message, a
+ * TTL): the value, or 0 when it is absent or not an integer. */
+static int64_t etcd_json_int(const json_t *obj, const char *name)
 {
-    return etcd_json_int(json_object_get(resp, "header"), "revision");
+    int64_t v;
+    return etcd_json_int_in(obj, name, INT64_MIN, INT64_MAX, &v) == 0 ? v : 0;
+}
+
+/* A revision: 0..ETCD_REVISION_MAX, or -1 (see etcd.h: revision + 1 must not overflow). */
+static int etcd_json_revision(const json_t *obj, const char *name, int64_t *rev)
+{
+    return etcd_json_int_in(obj, name, 0, ETCD_REVISION_MAX, rev);
+}
+
+static int etcd_header_revision(const json_t *resp, int64_t *rev)
+{
+    return etcd_json_revision(json_object_get(resp, "header"), "revision", rev);
+}
+
+static int etcd_bad_revision(err_t *err)
+{
+    return err_set(err, ERR_REMOTE, "etcd sent a revision that is not an integer 0..%lld",
+                   (long long)ETCD_REVISION_MAX);
 }
 
 /* A base64 field, decoded; absent means empty (proto3 leaves out empty bytes). */
@@ -369,10 +414,13 @@ static int etcd_kv_decode(const json_t *j, etcd_kv *kv)
         etcd_kv_clear(kv);
         return -1;
     }
-    kv->create_revision = etcd_json_int(j, "create_revision");
-    kv->mod_revision = etcd_json_int(j, "mod_revision");
-    kv->version = etcd_json_int(j, "version");
-    kv->lease = etcd_json_int(j, "lease");
+    if (etcd_json_revision(j, "create_revision", &kv->create_revision) < 0 ||
+        etcd_json_revision(j, "mod_revision", &kv->mod_revision) < 0 ||
+        etcd_json_int_in(j, "version", 0, INT64_MAX, &kv->version) < 0 ||
+        etcd_json_int_in(j, "lease", 0, INT64_MAX, &kv->lease) < 0) {
+        etcd_kv_clear(kv);
+        return -1;
+    }
     return 0;
 }
 
@@ -409,11 +457,13 @@ const etcd_kv *etcd_kvs_get(const etcd_kvs *kvs, const char *key)
 }
 
 /* Decode resp[field] (a range's "kvs", a delete's "prev_kvs") and the revision. */
-static int etcd_kvs_decode(const json_t *resp, const char *field, etcd_kvs *out, err_t *err)
+int etcd_kvs_decode(const json_t *resp, const char *field, etcd_kvs *out, err_t *err)
 {
     const json_t *arr = json_object_get(resp, field);
     size_t n = json_array_size(arr);
-    out->revision = etcd_header_revision(resp);
+    memset(out, 0, sizeof *out);
+    if (etcd_header_revision(resp, &out->revision) < 0)
+        return etcd_bad_revision(err);
     if (n == 0)
         return 0;
     if (!(out->kvs = calloc(n, sizeof *out->kvs)))
@@ -483,8 +533,8 @@ int etcd_put(etcd *e, const char *key, const char *value, int64_t lease, int64_t
 {
     json_t *req = etcd_put_json(key, value, lease), *resp = NULL;
     int rc = !req ? etcd_oom(err) : etcd_call(e, "/v3/kv/put", req, &resp, err);
-    if (rc == 0 && revision)
-        *revision = etcd_header_revision(resp);
+    if (rc == 0 && revision && etcd_header_revision(resp, revision) < 0)
+        rc = etcd_bad_revision(err);
     json_decref(req);
     json_decref(resp);
     return rc < 0 ? err_prefix(err, "etcd put %s", key) : 0;
@@ -620,10 +670,16 @@ int etcd_lease_grant(etcd *e, int64_t ttl_seconds, int64_t *lease, err_t *err)
     json_t *resp = NULL;
     if (etcd_call_int(e, "/v3/lease/grant", "TTL", ttl_seconds, &resp, err) < 0)
         return err_prefix(err, "etcd lease grant");
-    *lease = etcd_json_int(resp, "ID");
-    const char *why = json_string_value(json_object_get(resp, "error"));
+    int rc = etcd_lease_grant_decode(resp, lease, err);
     json_decref(resp);
-    if (*lease == 0)
+    return rc;
+}
+
+/* A lease id is positive (etcd never grants 0, which means "no lease" in a put). */
+int etcd_lease_grant_decode(const json_t *resp, int64_t *lease, err_t *err)
+{
+    const char *why = json_string_value(json_object_get(resp, "error"));
+    if (etcd_json_int_in(resp, "ID", 0, INT64_MAX, lease) < 0 || *lease == 0)
         return err_set(err, ERR_REMOTE, "etcd lease grant: no lease granted: %s", why ? why : "?");
     return 0;
 }
@@ -635,20 +691,23 @@ int etcd_lease_keepalive(etcd *e, int64_t lease, int64_t *ttl, err_t *err)
     json_t *resp = NULL;
     if (etcd_call_int(e, "/v3/lease/keepalive", "ID", lease, &resp, err) < 0)
         return err_prefix(err, "etcd lease keepalive %lld", (long long)lease);
+    int rc = etcd_lease_keepalive_decode(resp, lease, ttl, err);
+    json_decref(resp);
+    return rc;
+}
+
+int etcd_lease_keepalive_decode(const json_t *resp, int64_t lease, int64_t *ttl, err_t *err)
+{
     const json_t *result = json_object_get(resp, "result");
-    int rc = 0;
     if (json_is_object(result)) {
         *ttl = etcd_json_int(result, "TTL"); /* absent (0) when the lease is gone */
         if (*ttl < 0)
             *ttl = 0;
-    } else {
-        const char *msg = json_string_value(
-            json_object_get(json_object_get(resp, "error"), "message"));
-        rc = err_set(err, ERR_REMOTE, "etcd lease keepalive %lld: %s", (long long)lease,
-                     msg ? msg : "no result");
+        return 0;
     }
-    json_decref(resp);
-    return rc;
+    const char *msg = json_string_value(json_object_get(json_object_get(resp, "error"), "message"));
+    return err_set(err, ERR_REMOTE, "etcd lease keepalive %lld: %s", (long long)lease,
+                   msg ? msg : "no result");
 }
 
 int etcd_lease_keys(etcd *e, int64_t lease, etcd_kvs *keys, err_t *err)
@@ -656,11 +715,25 @@ int etcd_lease_keys(etcd *e, int64_t lease, etcd_kvs *keys, err_t *err)
     json_t *req = json_pack("{s:I,s:b}", "ID", (json_int_t)lease, "keys", 1), *resp = NULL;
     memset(keys, 0, sizeof *keys);
     int rc = !req ? etcd_oom(err) : etcd_call(e, "/v3/lease/timetolive", req, &resp, err);
+    if (rc == 0)
+        rc = etcd_lease_keys_decode(resp, lease, keys, err);
+    json_decref(req);
+    json_decref(resp);
+    return rc < 0 ? err_prefix(err, "etcd lease keys %lld", (long long)lease) : 0;
+}
+
+/* A key that does not decode is left out: the list serves a clean-up, which must
+ * go on with the keys it can name. */
+int etcd_lease_keys_decode(const json_t *resp, int64_t lease, etcd_kvs *keys, err_t *err)
+{
     const json_t *list = json_object_get(resp, "keys");
     size_t n = json_array_size(list);
-    if (rc == 0 && n && !(keys->kvs = calloc(n, sizeof *keys->kvs)))
-        rc = etcd_oom(err);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
+    memset(keys, 0, sizeof *keys);
+    if (etcd_header_revision(resp, &keys->revision) < 0)
+        return etcd_bad_revision(err);
+    if (n && !(keys->kvs = calloc(n, sizeof *keys->kvs)))
+        return etcd_oom(err);
+    for (size_t i = 0; i < n; i++) {
         etcd_kv *kv = &keys->kvs[keys->n];
         size_t len;
         const char *b64 = json_string_value(json_array_get(list, i));
@@ -669,12 +742,10 @@ int etcd_lease_keys(etcd *e, int64_t lease, etcd_kvs *keys, err_t *err)
             keys->n++;
         } else {
             free(kv->key);
+            kv->key = NULL;
         }
     }
-    keys->revision = etcd_header_revision(resp);
-    json_decref(req);
-    json_decref(resp);
-    return rc < 0 ? err_prefix(err, "etcd lease keys %lld", (long long)lease) : 0;
+    return 0;
 }
 
 int etcd_lease_revoke(etcd *e, int64_t lease, err_t *err)
@@ -692,13 +763,6 @@ int etcd_lease_revoke(etcd *e, int64_t lease, err_t *err)
  * cuts them: an object may span chunks and a chunk may hold several. The splitter
  * tracks brace depth (ignoring braces inside strings) across chunks and hands out
  * each complete top-level object; bytes between objects (newlines) are skipped. */
-struct etcd_splitter {
-    char *buf;
-    size_t len, cap;
-    int depth;
-    bool in_string, escaped;
-};
-
 typedef bool (*etcd_object_fn)(void *ud, const char *text, size_t len);
 
 static bool etcd_split_push(struct etcd_splitter *s, char c)
@@ -764,26 +828,6 @@ static void etcd_split_reset(struct etcd_splitter *s)
 
 /* ---- watch: one response, one stream, the reconnect loop ------------------------- */
 
-enum etcd_watch_state {
-    ETCD_WATCH_RUNNING, /* the stream is fine, keep reading */
-    ETCD_WATCH_RETRY,   /* this stream is lost or unusable: reconnect */
-    ETCD_WATCH_DONE,    /* fn returned false */
-    ETCD_WATCH_FAILED,  /* a final error, in err */
-};
-
-struct etcd_watch {
-    etcd *e;
-    const char *prefix;
-    etcd_watch_fn fn;
-    void *ud;
-    int64_t next_rev; /* first revision not yet delivered: where a new stream starts */
-    bool created;     /* the current stream has been confirmed by etcd */
-    enum etcd_watch_state state;
-    int64_t compact_rev;
-    err_t err;
-    struct etcd_splitter split;
-};
-
 static bool etcd_watch_fail(struct etcd_watch *w, enum err_code code, const char *what)
 {
     err_set(&w->err, code, "%s", what);
@@ -815,7 +859,7 @@ static bool etcd_watch_deliver(struct etcd_watch *w, const json_t *events)
         else
             kept++;
     }
-    if (ok && kept > 0) {
+    if (ok && kept > 0) { /* mod_revision <= ETCD_REVISION_MAX (decoded so): no overflow */
         w->next_rev = batch[kept - 1].kv.mod_revision + 1;
         if (!w->fn(w->ud, batch, kept))
             w->state = ETCD_WATCH_DONE;
@@ -852,7 +896,9 @@ static bool etcd_watch_decode(struct etcd_watch *w, const json_t *msg)
         return etcd_watch_error(w, error);
     if (!json_is_object(result))
         return etcd_watch_fail(w, ERR_REMOTE, "etcd sent a watch message without result");
-    int64_t compact = etcd_json_int(result, "compact_revision");
+    int64_t compact;
+    if (etcd_json_revision(result, "compact_revision", &compact) < 0)
+        return etcd_watch_fail(w, ERR_REMOTE, "etcd sent an undecodable compact_revision");
     if (compact > 0) {
         w->compact_rev = compact;
         err_set(&w->err, ERR_COMPACTED, "revision %lld is compacted (oldest kept: %lld)",
@@ -879,7 +925,7 @@ static bool etcd_watch_on_object(void *ud, const char *text, size_t len)
     return more;
 }
 
-static bool etcd_watch_on_chunk(void *ud, const char *data, size_t len)
+bool etcd_watch_on_chunk(void *ud, const char *data, size_t len)
 {
     struct etcd_watch *w = ud;
     if (etcd_split_feed(&w->split, data, len, etcd_watch_on_object, w))
@@ -899,12 +945,22 @@ static int etcd_watch_pin_start(struct etcd_watch *w)
         json_object_set_new(req, "count_only", json_true()) < 0) {
         etcd_oom(&w->err);
     } else if (etcd_call(w->e, "/v3/kv/range", req, &resp, &w->err) == 0) {
-        w->next_rev = etcd_header_revision(resp) + 1;
-        rc = 0;
+        rc = etcd_watch_start_decode(resp, &w->next_rev, &w->err);
     }
     json_decref(req);
     json_decref(resp);
     return rc;
+}
+
+/* The revision after the store's current one (header.revision + 1; etcd_header_revision
+ * keeps it below INT64_MAX, so the sum does not overflow). */
+int etcd_watch_start_decode(const json_t *resp, int64_t *next_rev, err_t *err)
+{
+    int64_t rev;
+    if (etcd_header_revision(resp, &rev) < 0)
+        return etcd_bad_revision(err);
+    *next_rev = rev + 1;
+    return 0;
 }
 
 static char *etcd_watch_body(const struct etcd_watch *w)

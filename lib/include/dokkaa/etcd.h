@@ -16,6 +16,12 @@
 
 typedef struct etcd etcd;
 
+/* Every revision this client hands out (a kv's, a range's, an event's) is in
+ * 0..ETCD_REVISION_MAX, so that revision + 1, where a watch resumes, never
+ * overflows; an answer with any other is an ERR_REMOTE decode error. etcd itself
+ * would need 2^63 writes to get there: only a broken or hostile peer sends one. */
+#define ETCD_REVISION_MAX (INT64_MAX - 1)
+
 typedef struct etcd_kv {
     char *key;
     char *value;       /* NUL-terminated; value_len excludes the NUL */
