@@ -33,6 +33,58 @@ static void manifest_describe(const json_t *v, char *buf, size_t size)
     free(text);
 }
 
+/* The length of the valid UTF-8 sequence at s (at most n bytes), 0 if none starts
+ * there: no overlong forms, no surrogates, nothing past U+10FFFF (RFC 3629), which
+ * is what jansson accepts in a string. */
+static size_t manifest_utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t len;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        len = 3, lo = s[0] == 0xe0 ? 0xa0 : 0x80, hi = s[0] == 0xed ? 0x9f : 0xbf;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        len = 4, lo = s[0] == 0xf0 ? 0x90 : 0x80, hi = s[0] == 0xf4 ? 0x8f : 0xbf;
+    else
+        return 0;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    return len;
+}
+
+/* jansson's error text, made valid UTF-8 for a message: its "near '...'" quotes the
+ * bytes the lexer had read, and an invalid escape ("\€") stops after the first
+ * byte of a character. Bytes that start no valid sequence are written as \xNN;
+ * a full buffer ends before a whole sequence, never inside one. Every caller of
+ * manifest_parse (the v2 endpoint's JSON answer, the API's) needs valid UTF-8. */
+static void manifest_json_error_text(const char *text, char *buf, size_t size)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t n = strlen(text), o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t len = manifest_utf8_len(s + i, n - i);
+        if (len == 0) {
+            if (o + 5 > size)
+                break;
+            o += (size_t)snprintf(buf + o, size - o, "\\x%02x", s[i]);
+            i++;
+            continue;
+        }
+        if (o + len + 1 > size)
+            break;
+        memcpy(buf + o, s + i, len);
+        o += len;
+        i += len;
+    }
+    buf[o] = '\0';
+}
+
 /* ---- image references ------------------------------------------------------ */
 
 static bool manifest_all(const char *s, size_t n, char c)
@@ -861,8 +913,10 @@ int manifest_parse(const char *json, size_t len, manifest *m, err_t *err)
     json_error_t jerr;
     root = json_loadb(json ? json : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!root) {
+        char text[4 * JSON_ERROR_TEXT_LENGTH];
+        manifest_json_error_text(jerr.text, text, sizeof text);
         err_set(err, ERR_INVALID, "manifest: invalid JSON at line %d column %d: %s", jerr.line,
-                jerr.column, jerr.text);
+                jerr.column, text);
         goto out;
     }
     if (manifest_parse_root(root, &tmp, err) < 0)
