@@ -8,22 +8,34 @@
 
 #include "dokkaa/names.h"
 
-void config_etcd_endpoints(char *buf, size_t size, const char *in)
+/* Whole endpoints only: one that does not fit is dropped with all after it, never
+ * kept cut ("http://10.0.0.1:23" would be a member that does not exist, and a
+ * client would spend every failover on it). */
+int config_etcd_endpoints(char *buf, size_t size, const char *in)
 {
     size_t len = 0;
+    int rc = 0;
     char *copy, *tok, *save;
+    if (size == 0)
+        return -1;
     if (!in || !*in)
         in = CONFIG_ETCD_DEFAULT;
     copy = strdup(in);
     buf[0] = '\0';
-    for (tok = copy ? strtok_r(copy, ", ", &save) : NULL; tok; tok = strtok_r(NULL, ", ", &save)) {
+    if (!copy)
+        return -1;
+    for (tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
         const char *scheme = strstr(tok, "://") ? "" : "http://";
         int n = snprintf(buf + len, size - len, "%s%s%s", len ? "," : "", scheme, tok);
-        if (n < 0 || (size_t)n >= size - len)
+        if (n < 0 || (size_t)n >= size - len) {
+            buf[len] = '\0'; /* snprintf wrote what fitted of this one */
+            rc = -1;
             break;
+        }
         len += (size_t)n;
     }
     free(copy);
+    return rc;
 }
 
 int config_int(const char *name, const char *text, int min, int max, int *out, err_t *err)
