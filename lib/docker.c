@@ -13,6 +13,8 @@
 #include <time.h>
 
 #include "dokkaa/http.h"
+#include "dokkaa/names.h"
+#include "docker_internal.h"
 
 #define DOCKER_API "http://docker/v1.41"
 #define DOCKER_TIMEOUT_MS 60000L
@@ -95,12 +97,35 @@ out:
     return rc;
 }
 
-/* Path segments we build come from names we validated or ids the engine gave, but
- * an image reference may carry '/' and ':', which the engine accepts unescaped. */
+/* A container's name or id goes into the path (and a new container's name into the
+ * query) as it is; so it must be one the engine itself could have made. Names can
+ * come from etcd (a /status record names the container whose log the builder
+ * streams), and whoever can write etcd must not be able to point a request at
+ * another Engine endpoint ("../../images/json", "x?all=1", "x#"). Docker's own rule
+ * for names, [a-zA-Z0-9][a-zA-Z0-9_.-]*, admits ids (hex) too and none of '/', '?',
+ * '#', '%', '&', '=' or a space; its first character excludes "." and "..". */
+int docker_check_name(const char *what, const char *name, err_t *err)
+{
+    size_t n = name ? strlen(name) : 0;
+    bool ok = n > 0 && n <= DOCKER_NAME_MAX &&
+              strspn(name, DOCKER_NAME_FIRST) >= 1 && strspn(name + 1, DOCKER_NAME_CHARS) == n - 1;
+    if (ok)
+        return 0;
+    char quoted[128];
+    names_quote(name ? name : "", n, quoted, sizeof quoted);
+    return err_set(err, ERR_INVALID,
+                   "docker: %s %s: must match [a-zA-Z0-9][a-zA-Z0-9_.-]* (at most %d characters)",
+                   what, quoted, DOCKER_NAME_MAX);
+}
+
+/* Image references carry '/' and ':', which the engine wants unescaped in its
+ * /images/ paths; manifest.c has checked them against Docker's grammar. */
 int docker_container_create(docker *d, const char *name, json_t *config, char **id, err_t *err)
 {
     char path[512];
     json_t *resp;
+    if (docker_check_name("container name", name, err) < 0)
+        return -1;
     snprintf(path, sizeof path, "/containers/create?name=%s", name);
     if (docker_call(d, "POST", path, config, NULL, &resp, err) < 0)
         return -1;
@@ -114,6 +139,8 @@ int docker_container_create(docker *d, const char *name, json_t *config, char **
 
 int docker_container_start(docker *d, const char *id, err_t *err)
 {
+    if (docker_check_name("container", id, err) < 0)
+        return -1;
     char path[512];
     snprintf(path, sizeof path, "/containers/%s/start", id);
     return docker_call(d, "POST", path, NULL, NULL, NULL, err); /* 304: already running */
@@ -121,6 +148,8 @@ int docker_container_start(docker *d, const char *id, err_t *err)
 
 int docker_container_stop(docker *d, const char *id, int timeout_seconds, err_t *err)
 {
+    if (docker_check_name("container", id, err) < 0)
+        return -1;
     char path[512];
     snprintf(path, sizeof path, "/containers/%s/stop?t=%d", id, timeout_seconds);
     return docker_call(d, "POST", path, NULL, NULL, NULL, err);
@@ -128,6 +157,8 @@ int docker_container_stop(docker *d, const char *id, int timeout_seconds, err_t 
 
 int docker_container_remove(docker *d, const char *id, err_t *err)
 {
+    if (docker_check_name("container", id, err) < 0)
+        return -1;
     char path[512];
     err_t e;
     snprintf(path, sizeof path, "/containers/%s?force=1&v=1", id);
@@ -140,6 +171,10 @@ int docker_container_remove(docker *d, const char *id, err_t *err)
 
 int docker_container_rename(docker *d, const char *id, const char *name, err_t *err)
 {
+    if (docker_check_name("container", id, err) < 0)
+        return -1;
+    if (docker_check_name("container name", name, err) < 0)
+        return -1;
     char path[512], *escaped = http_escape(name);
     if (!escaped)
         return err_set(err, ERR_SYS, "docker rename: out of memory");
@@ -150,6 +185,8 @@ int docker_container_rename(docker *d, const char *id, const char *name, err_t *
 
 int docker_container_restart_policy(docker *d, const char *id, const char *policy, err_t *err)
 {
+    if (docker_check_name("container", id, err) < 0)
+        return -1;
     char path[512];
     json_t *body = json_pack("{s:{s:s}}", "RestartPolicy", "Name", policy);
     snprintf(path, sizeof path, "/containers/%s/update", id);
@@ -164,6 +201,8 @@ int docker_container_restart_policy(docker *d, const char *id, const char *polic
 int docker_exec(docker *d, const char *id, char *const *argv, int timeout_ms, int *exit_code,
                 err_t *err)
 {
+    if (docker_check_name("container", id, err) < 0)
+        return -1;
     char path[512];
     json_t *cmd = json_array(), *created = NULL, *info = NULL, *start = NULL, *body = NULL;
     int rc = -1;
@@ -184,6 +223,8 @@ int docker_exec(docker *d, const char *id, char *const *argv, int timeout_ms, in
         err_set(err, ERR_REMOTE, "docker exec: the engine gave no exec id");
         goto out;
     }
+    if (docker_check_name("exec id", exec, err) < 0)
+        goto out;
     snprintf(path, sizeof path, "/exec/%s/start", exec);
     if (docker_call(d, "POST", path, start, NULL, NULL, err) < 0)
         goto out;
@@ -216,6 +257,8 @@ out:
 
 int docker_container_inspect(docker *d, const char *id, json_t **out, err_t *err)
 {
+    if (docker_check_name("container", id, err) < 0)
+        return -1;
     char path[512];
     snprintf(path, sizeof path, "/containers/%s/json", id);
     return docker_call(d, "GET", path, NULL, NULL, out, err);
@@ -341,6 +384,8 @@ int docker_image_ensure(docker *d, const char *image, const char *registry, err_
 
 int docker_network_gateway(docker *d, const char *network, char **gateway, err_t *err)
 {
+    if (docker_check_name("network", network, err) < 0)
+        return -1;
     char path[512];
     json_t *resp, *config;
     size_t i;
@@ -372,19 +417,8 @@ int docker_network_gateway(docker *d, const char *network, char **gateway, err_t
     return 0;
 }
 
-/* The events stream is a sequence of JSON objects, one per line; chunks may cut a
- * line anywhere, so keep the tail until its newline arrives. */
-struct docker_events_state {
-    docker_event_fn fn;
-    void *ud;
-    char *pending;
-    size_t len;
-};
-
-/* No event is anywhere near this; a line that grows past it is not an event. */
-#define DOCKER_EVENT_MAX (1024 * 1024)
-
-static bool docker_events_chunk(void *ud, const char *data, size_t len)
+/* The events stream: see docker_internal.h for the splitter's state. */
+bool docker_events_chunk(void *ud, const char *data, size_t len)
 {
     struct docker_events_state *st = ud;
     if (st->len + len > DOCKER_EVENT_MAX)
@@ -577,7 +611,8 @@ int docker_container_logs(docker *d, const char *container, bool follow, int tai
     struct docker_logs_state st = {.fn = fn, .ud = ud};
     long code;
 
-    if (docker_logs_tty(d, container, &st.tty, err) < 0)
+    if (docker_check_name("container", container, err) < 0 ||
+        docker_logs_tty(d, container, &st.tty, err) < 0)
         return -1;
     if (tail >= 0)
         snprintf(lines, sizeof lines, "%d", tail);

@@ -30,6 +30,17 @@ void docker_free(docker *d);
 int docker_call(docker *d, const char *method, const char *path, json_t *body, long *status,
                 json_t **resp, err_t *err);
 
+/* Every call that puts a container's name or id (or a network's name) into a
+ * request checks it first: Docker's rule for names, [a-zA-Z0-9][a-zA-Z0-9_.-]*, at
+ * most DOCKER_NAME_MAX characters, which ids (64 hex digits) meet too. Anything else
+ * is ERR_INVALID and no request is made, so a name read from etcd cannot reach
+ * another endpoint of the engine ("../../info", "x?all=1"). what names it in the
+ * message ("container"). */
+#define DOCKER_NAME_MAX 255
+#define DOCKER_NAME_FIRST "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+#define DOCKER_NAME_CHARS DOCKER_NAME_FIRST "_.-"
+int docker_check_name(const char *what, const char *name, err_t *err);
+
 /* Create a container named name from a create body (Image, Cmd, Env, Labels,
  * HostConfig...). *id gets its id (free it). ERR_CONFLICT if the name is taken. */
 int docker_container_create(docker *d, const char *name, json_t *config, char **id, err_t *err);
