@@ -7,7 +7,7 @@ JOBS  ?= $(shell nproc)
 HOSTS ?=
 export HOSTS
 
-.PHONY: all up down demo check unit e2e bench clean deb
+.PHONY: all up down demo check unit e2e bench clean deb fuzz
 
 all:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
@@ -24,6 +24,11 @@ demo:              ## up, then the seed's example with the seed's commands
 
 check:             ## every test: unit (plain, ASan+UBSan, valgrind), e2e, multi-host
 	scripts/check.sh
+
+# FUZZ_SECONDS per harness; `make fuzz FUZZ_SECONDS=10` is what make check runs.
+FUZZ_SECONDS ?= 600
+fuzz:              ## the libFuzzer harnesses of fuzz/ (clang, ASan+UBSan, in build-fuzz/), FUZZ_SECONDS each
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 bench:             ## benchmarks: ratios against raw `docker run`, Docker Swarm, etcd's own reads (API), HAProxy (links)
 	bench/converge.sh
