@@ -25,16 +25,33 @@ void names_quote(const char *s, size_t len, char *buf, size_t size)
 {
     size_t o = 0, keep = len > NAMES_QUOTE_MAX ? names_utf8_cut(s, NAMES_QUOTE_MAX) : len;
     buf[o++] = '"';
-    /* Each byte takes at most 4 here; 5 more are kept for '..."' and the NUL. */
+    /* A character goes in whole or not at all: one that does not fit, with 5 bytes
+     * kept for '..."' and the NUL, ends the quote there. Escapes make ASCII take up
+     * to 4 bytes, so the buffer can fill before keep is reached, and a stop inside
+     * a multi-byte character would make the message invalid UTF-8 (the API and the
+     * v2 endpoint answer messages in JSON). */
     size_t i;
-    for (i = 0; i < keep && o + 9 <= size; i++) {
+    for (i = 0; i < keep; i++) {
         unsigned char c = (unsigned char)s[i];
+        size_t need = 1;
+        if (c == '"' || c == '\\')
+            need = 2;
+        else if (c < 0x20 || c == 0x7f)
+            need = 4;
+        else if (c >= 0xc0) /* a lead byte and its continuation bytes */
+            while (i + need < keep && ((unsigned char)s[i + need] & 0xc0) == 0x80)
+                need++;
+        if (o + need + 5 > size)
+            break;
         if (c == '"' || c == '\\')
             o += (size_t)snprintf(buf + o, size - o, "\\%c", c);
         else if (c < 0x20 || c == 0x7f)
             o += (size_t)snprintf(buf + o, size - o, "\\x%02x", c);
-        else
-            buf[o++] = (char)c;
+        else {
+            memcpy(buf + o, s + i, need);
+            o += need;
+            i += need - 1;
+        }
     }
     snprintf(buf + o, size - o, "%s\"", i < len ? "..." : "");
 }
