@@ -1,8 +1,13 @@
 /* sched.c - the scheduler's decisions (see sched.h for the rules).
  *
- * Counting is done with linear scans over the placements: a cluster holds
- * thousands of instances at most, a decision is made only when something changed,
- * and the etcd write that follows costs far more than the arithmetic. */
+ * A pass is O(N log N + N·H) in N placements and instances and H hosts: the hosts
+ * and the manifests are sorted once and looked up by binary search, each
+ * manifest's placements are gathered once (which of its instances are placed, and
+ * how many on each host), and the load of every host is a counter kept up to date
+ * as instances are placed, so that choosing a host for an instance is one look at
+ * each host. (It was a scan of every placement for every host for every new
+ * instance, O(N²·H): a cluster's worth of new instances took minutes.) Rebalancing
+ * is run by hand and keeps its simpler quadratic rounds. */
 #include "sched.h"
 
 #include <stdbool.h>
@@ -12,77 +17,46 @@
 #include <time.h>
 
 typedef struct sched_state {
-    const plan_spec *specs;
+    const plan_spec **specs;  /* sorted by (app, name) */
     size_t nspecs;
-    sched_placement *current; /* placements as they will be after the changes */
-    size_t ncurrent;
-    char (*hosts)[64];
+    const char **hosts;       /* the live host ids, sorted */
     size_t nhosts;
+    size_t *load;             /* load[h]: placements on hosts[h], as the changes leave them */
     sched_placement *changes;
     size_t nchanges;
 } sched_state;
 
-static bool sched_host_alive(const sched_state *st, const char *host)
+static int sched_cmp_str(const void *a, const void *b)
 {
-    for (size_t h = 0; h < st->nhosts; h++)
-        if (strcmp(st->hosts[h], host) == 0)
-            return true;
-    return false;
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static bool sched_same(const sched_placement *p, const char *app, const char *name)
+/* Index of host in st->hosts, or -1 when it is not a live host. */
+static long sched_host(const sched_state *st, const char *host)
 {
-    return strcmp(p->app, app) == 0 && strcmp(p->name, name) == 0;
+    const char **found = st->nhosts ? bsearch(&host, st->hosts, st->nhosts, sizeof *st->hosts,
+                                              sched_cmp_str)
+                                    : NULL;
+    return found ? (long)(found - st->hosts) : -1;
 }
 
-/* Is p where the rules want it to stay? */
-static bool sched_keeps(const sched_state *st, const sched_placement *p)
+static int sched_cmp_spec(const void *a, const void *b)
 {
-    const plan_spec *spec = plan_find_spec(st->specs, st->nspecs, p->app, p->name);
-    if (!spec)
-        return false;
-    if (!spec->valid)
-        return true;
-    return p->instance >= 0 && p->instance < spec->m.scale && sched_host_alive(st, p->host);
+    const plan_spec *x = *(const plan_spec *const *)a, *y = *(const plan_spec *const *)b;
+    int c = strcmp(x->app, y->app);
+    return c ? c : strcmp(x->name, y->name);
 }
 
-/* Does p's instance still exist (valid manifest, instance < scale)? */
-static bool sched_wanted(const sched_state *st, const sched_placement *p)
+/* Index in st->specs of the manifest of p, or -1. */
+static long sched_spec(const sched_state *st, const sched_placement *p)
 {
-    const plan_spec *spec = plan_find_spec(st->specs, st->nspecs, p->app, p->name);
-    return spec && spec->valid && p->instance >= 0 && p->instance < spec->m.scale;
-}
-
-static const sched_placement *sched_find(const sched_state *st, const char *app,
-                                         const char *name, int instance)
-{
-    for (size_t i = 0; i < st->ncurrent; i++)
-        if (st->current[i].instance == instance && sched_same(&st->current[i], app, name))
-            return &st->current[i];
-    return NULL;
-}
-
-/* The live host for a new instance of spec: spread, then least loaded, then id. */
-static const char *sched_pick(const sched_state *st, const plan_spec *spec)
-{
-    const char *best = NULL;
-    size_t best_mine = 0, best_all = 0;
-    for (size_t h = 0; h < st->nhosts; h++) {
-        size_t mine = 0, all = 0;
-        for (size_t i = 0; i < st->ncurrent; i++) {
-            if (strcmp(st->current[i].host, st->hosts[h]) != 0)
-                continue;
-            all++;
-            mine += sched_same(&st->current[i], spec->app, spec->name);
-        }
-        if (!best || mine < best_mine || (mine == best_mine && all < best_all) ||
-            (mine == best_mine && all == best_all && strcmp(st->hosts[h], best) < 0)) {
-            best = st->hosts[h];
-            best_mine = mine;
-            best_all = all;
-        }
-    }
-    return best;
+    plan_spec key;
+    const plan_spec *kp = &key, **found;
+    memcpy(key.app, p->app, sizeof key.app);
+    memcpy(key.name, p->name, sizeof key.name);
+    found = st->nspecs ? bsearch(&kp, st->specs, st->nspecs, sizeof *st->specs, sched_cmp_spec)
+                       : NULL;
+    return found ? (long)(found - st->specs) : -1;
 }
 
 /* A change of (app, name, instance): to host, of revision hash since changed. */
@@ -99,67 +73,154 @@ static void sched_change(sched_state *st, const char *app, const char *name, int
     c->changed = changed;
 }
 
-/* The placement of (app, name, instance) among the given ones, or NULL. */
-static const sched_placement *sched_old(const sched_placement *ps, size_t n, const char *app,
-                                        const char *name, int instance)
+/* What the pass knows of one valid manifest's instances: which are placed (as the
+ * changes leave them) and the placement each had before (for its revision). */
+typedef struct sched_spec_state {
+    bool *placed;                 /* scale entries */
+    const sched_placement **old;  /* scale entries */
+} sched_spec_state;
+
+/* A placement that stays (kept or given back): spec s's instance, on host h. */
+typedef struct sched_kept {
+    size_t spec;
+    long host;
+} sched_kept;
+
+static int sched_cmp_kept(const void *a, const void *b)
 {
-    for (size_t i = 0; i < n; i++)
-        if (ps[i].instance == instance && sched_same(&ps[i], app, name))
-            return &ps[i];
-    return NULL;
+    const sched_kept *x = a, *y = b;
+    return (x->spec > y->spec) - (x->spec < y->spec);
+}
+
+/* The live host for a new instance of a manifest that has mine[h] instances on
+ * host h: spread, then least loaded, then the lowest id (hosts are sorted, and
+ * only a better host replaces the best). */
+static long sched_pick(const sched_state *st, const size_t *mine)
+{
+    long best = -1;
+    for (size_t h = 0; h < st->nhosts; h++)
+        if (best < 0 || mine[h] < mine[best] ||
+            (mine[h] == mine[best] && st->load[h] < st->load[best]))
+            best = (long)h;
+    return best;
 }
 
 int sched_make(const plan_spec *specs, size_t nspecs, const sched_placement *placements,
                size_t nplacements, char (*hosts)[64], size_t nhosts, sched_placement **changes,
                size_t *nchanges)
 {
-    size_t want = nplacements;
+    size_t want = nplacements, nkept = 0;
+    int rc = -1;
     for (size_t s = 0; s < nspecs; s++)
         want += specs[s].valid ? (size_t)specs[s].m.scale : 0;
-    sched_state st = {.specs = specs, .nspecs = nspecs, .hosts = hosts, .nhosts = nhosts,
-                      .current = calloc(want + 1, sizeof *st.current),
+    sched_state st = {.nspecs = nspecs, .nhosts = nhosts,
+                      .specs = calloc(nspecs + 1, sizeof *st.specs),
+                      .hosts = calloc(nhosts + 1, sizeof *st.hosts),
+                      .load = calloc(nhosts + 1, sizeof *st.load),
                       .changes = calloc(want + 1, sizeof *st.changes)};
-    if (!st.current || !st.changes) {
-        free(st.current);
-        free(st.changes);
-        return -1;
+    sched_spec_state *ss = calloc(nspecs + 1, sizeof *ss);
+    sched_kept *kept = calloc(nplacements + 1, sizeof *kept);
+    size_t *mine = calloc(nhosts + 1, sizeof *mine);
+    if (!st.specs || !st.hosts || !st.load || !st.changes || !ss || !kept || !mine)
+        goto out;
+    for (size_t s = 0; s < nspecs; s++)
+        st.specs[s] = &specs[s];
+    qsort(st.specs, nspecs, sizeof *st.specs, sched_cmp_spec);
+    for (size_t h = 0; h < nhosts; h++)
+        st.hosts[h] = hosts[h];
+    qsort(st.hosts, nhosts, sizeof *st.hosts, sched_cmp_str);
+    for (size_t s = 0; s < nspecs; s++) {
+        size_t scale = st.specs[s]->valid ? (size_t)st.specs[s]->m.scale : 0;
+        if (!(ss[s].placed = calloc(scale + 1, sizeof *ss[s].placed)) ||
+            !(ss[s].old = calloc(scale + 1, sizeof *ss[s].old)))
+            goto out;
     }
+
     for (size_t i = 0; i < nplacements; i++) {
         const sched_placement *p = &placements[i];
-        if (sched_keeps(&st, p)) {
-            st.current[st.ncurrent++] = *p;
-        } else if (!sched_wanted(&st, p)) {
+        long s = sched_spec(&st, p), h = sched_host(&st, p->host);
+        const plan_spec *spec = s >= 0 ? st.specs[s] : NULL;
+        bool wanted = spec && spec->valid && p->instance >= 0 && p->instance < spec->m.scale;
+        if (wanted)
+            ss[s].old[p->instance] = p;
+        if (spec && (!spec->valid || (wanted && h >= 0))) {
+            /* stays: an invalid manifest's placements are left alone, like its containers */
+            if (h >= 0)
+                st.load[h]++;
+            if (wanted) {
+                ss[s].placed[p->instance] = true;
+                kept[nkept++] = (sched_kept){.spec = (size_t)s, .host = h};
+            }
+        } else if (!wanted) {
             sched_change(&st, p->app, p->name, p->instance, "", "", 0);
-        } else if (*p->from && sched_host_alive(&st, p->from)) {
+        } else if (*p->from && (h = sched_host(&st, p->from)) >= 0) {
             /* the new host died during a handoff: the old one still runs it */
             sched_change(&st, p->app, p->name, p->instance, p->from, p->hash, p->changed);
-            st.current[st.ncurrent++] = st.changes[st.nchanges - 1];
+            st.load[h]++;
+            ss[s].placed[p->instance] = true;
+            kept[nkept++] = (sched_kept){.spec = (size_t)s, .host = h};
         }
         /* else: wanted but on a dead host; the loop below places it anew (a txn
          * may not touch one key twice, so no delete first) */
     }
-    for (size_t s = 0; s < nspecs; s++) {
-        for (int i = 0; specs[s].valid && i < specs[s].m.scale; i++) {
-            const char *host;
-            if (sched_find(&st, specs[s].app, specs[s].name, i) || !(host = sched_pick(&st, &specs[s])))
+    qsort(kept, nkept, sizeof *kept, sched_cmp_kept);
+
+    /* the manifests in key order, as before: which manifest places first decides
+     * ties between them */
+    for (size_t k = 0, n = 0; n < nspecs; n++) {
+        const plan_spec *spec = &specs[n];
+        sched_placement probe;
+        memcpy(probe.app, spec->app, sizeof probe.app);
+        memcpy(probe.name, spec->name, sizeof probe.name);
+        long s = sched_spec(&st, &probe);
+        if (!spec->valid || s < 0 || st.specs[s] != spec)
+            continue; /* invalid, or a second manifest of the same name (none: keys differ) */
+        sched_kept key = {.spec = (size_t)s}, *from =
+            nkept ? bsearch(&key, kept, nkept, sizeof *kept, sched_cmp_kept) : NULL;
+        while (from && from > kept && from[-1].spec == (size_t)s)
+            from--;
+        for (k = from ? (size_t)(from - kept) : nkept; k < nkept && kept[k].spec == (size_t)s; k++)
+            mine[kept[k].host]++;
+        for (int i = 0; i < spec->m.scale; i++) {
+            long h;
+            if (ss[s].placed[i] || (h = sched_pick(&st, mine)) < 0)
                 continue;
             /* a dead host's instance keeps its revision, a new one is the manifest's;
              * either starts now, and a rollout's deadline for it counts from now */
-            const sched_placement *old = sched_old(placements, nplacements, specs[s].app,
-                                                   specs[s].name, i);
-            sched_change(&st, specs[s].app, specs[s].name, i, host,
-                         old && *old->hash ? old->hash : specs[s].m.hash, (long)time(NULL));
-            st.current[st.ncurrent] = st.changes[st.nchanges - 1];
-            st.ncurrent++;
+            const sched_placement *old = ss[s].old[i];
+            sched_change(&st, spec->app, spec->name, i, st.hosts[h],
+                         old && *old->hash ? old->hash : spec->m.hash, (long)time(NULL));
+            ss[s].placed[i] = true;
+            mine[h]++;
+            st.load[h]++;
         }
+        memset(mine, 0, nhosts * sizeof *mine);
     }
-    free(st.current);
     *changes = st.changes;
     *nchanges = st.nchanges;
-    return 0;
+    st.changes = NULL;
+    rc = 0;
+out:
+    for (size_t s = 0; ss && s < nspecs; s++) {
+        free(ss[s].placed);
+        free(ss[s].old);
+    }
+    free(ss);
+    free(kept);
+    free(mine);
+    free(st.specs);
+    free(st.hosts);
+    free(st.load);
+    free(st.changes);
+    return rc;
 }
 
 /* ---- rebalancing ----------------------------------------------------------------- */
+
+static bool sched_same(const sched_placement *p, const char *app, const char *name)
+{
+    return strcmp(p->app, app) == 0 && strcmp(p->name, name) == 0;
+}
 
 static size_t sched_load(const sched_placement *ps, size_t n, const char *host)
 {

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "dokkaa/keys.h"
 #include "sched.h"
 #include "spec_fixture.h"
 
@@ -313,6 +314,92 @@ static void test_new_host_dying_in_a_handoff_gives_the_instance_back(void **stat
     assert_string_equal(w->changes[0].from, "");
 }
 
+/* ---- cost and records (issue 12, defect 15) ---------------------------------- */
+
+static int64_t ms_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 200 manifests of 100 instances on 100 hosts, half of each placed already: a pass
+ * places the other 10,000. It was O(N²·H) (minutes); it is O(N log N + N·H). */
+static void test_a_pass_over_20000_instances_takes_well_under_a_second(void **state)
+{
+    (void)state;
+    enum { SPECS = 200, SCALE = 100, HOSTS = 100 };
+    plan_spec *specs = calloc(SPECS, sizeof *specs);
+    sched_placement *ps = calloc(SPECS * SCALE, sizeof *ps), *changes = NULL;
+    char(*hosts)[64] = calloc(HOSTS, sizeof *hosts);
+    size_t nps = 0, nchanges = 0, load[HOSTS] = {0};
+    assert_non_null(specs);
+    assert_non_null(ps);
+    assert_non_null(hosts);
+    for (int h = 0; h < HOSTS; h++)
+        snprintf(hosts[h], 64, "host-%03d", h);
+    for (int s = 0; s < SPECS; s++) {
+        char name[32];
+        snprintf(name, sizeof name, "svc%d", s);
+        spec_fixture(&specs[s], "big", name, WEB, SCALE);
+        assert_true(specs[s].valid);
+        for (int i = 0; i < SCALE / 2; i++, nps++) {
+            snprintf(ps[nps].app, sizeof ps[nps].app, "big");
+            snprintf(ps[nps].name, sizeof ps[nps].name, "%s", name);
+            snprintf(ps[nps].host, sizeof ps[nps].host, "%s", hosts[(s * 50 + i) % HOSTS]);
+            ps[nps].instance = i;
+        }
+    }
+    int64_t start = ms_now();
+    assert_int_equal(sched_make(specs, SPECS, ps, nps, hosts, HOSTS, &changes, &nchanges), 0);
+    int64_t took = ms_now() - start;
+    print_message("%zu placements decided in %lld ms\n", nchanges, (long long)took);
+    for (size_t i = 0; i < nps; i++)
+        load[atoi(ps[i].host + 5)]++;
+    for (size_t c = 0; c < nchanges; c++)
+        load[atoi(changes[c].host + 5)]++;
+    for (int s = 0; s < SPECS; s++)
+        manifest_free(&specs[s].m);
+    free(specs);
+    free(ps);
+    free(hosts);
+    free(changes);
+    assert_int_equal(nchanges, SPECS * SCALE / 2);
+    for (int h = 0; h < HOSTS; h++)
+        assert_int_equal(load[h], SPECS * SCALE / HOSTS); /* evened out exactly */
+    assert_true(took < 1000);
+}
+
+/* A placement on hosts with the longest ids there are (63 characters) is written
+ * whole and reads back the same (a 160-byte buffer once cut it, and the JSON with
+ * it); a host id that would break the record is no host id. */
+static void test_placements_on_63_character_host_ids_read_back_whole(void **state)
+{
+    world *w = *state;
+    char longest[64], other[64];
+    memset(longest, 'h', 63), longest[63] = '\0';
+    memset(other, 'o', 63), other[63] = '\0';
+    host(w, longest);
+    spec(w, "a", "web", WEB, 1);
+    placed(w, "a", "web", 0, "gone");
+    decide(w);
+    assert_int_equal(w->nchanges, 1);
+    assert_string_equal(w->changes[0].host, longest);
+    keys_placement p = {.since = 1764700000, .changed = 1764700001}, back;
+    snprintf(p.host, sizeof p.host, "%s", w->changes[0].host);
+    snprintf(p.from, sizeof p.from, "%s", other);
+    snprintf(p.hash, sizeof p.hash, "%s", w->changes[0].hash);
+    char *json = keys_placement_encode(&p);
+    err_t err;
+    assert_non_null(json);
+    assert_int_equal(keys_placement_decode(json, strlen(json), &back, &err), 0);
+    free(json);
+    assert_memory_equal(&p, &back, sizeof p);
+    assert_int_equal(keys_check_host("h\"1", NULL), -1);
+    assert_int_equal(keys_check_host("h1/x", NULL), -1);
+    assert_int_equal(keys_placement_decode("{\"host\":\"h\\\"1\"}", 15, &back, NULL), -1);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -332,6 +419,8 @@ int main(void)
         T(test_rebalance_of_a_balanced_cluster_moves_nothing),
         T(test_rebalance_moves_what_spreads_best),
         T(test_rebalance_leaves_handoffs_in_progress_alone),
+        T(test_a_pass_over_20000_instances_takes_well_under_a_second),
+        T(test_placements_on_63_character_host_ids_read_back_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
