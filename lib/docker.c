@@ -52,13 +52,25 @@ void docker_free(docker *d)
     }
 }
 
+/* How much of text a message quotes: at most max bytes, cut where a character ends,
+ * for "%.*s" (a cut inside one made the message invalid UTF-8, which the builder
+ * then fails to answer in JSON). */
+static int docker_cut(const char *text, size_t max)
+{
+    size_t n = strlen(text);
+    return (int)(n > max ? names_utf8_cut(text, max) : n);
+}
+
 /* The engine's error answers are {"message": "..."}; fall back to the raw body. */
 static int docker_error(const char *method, const char *path, long status, json_t *resp,
                         const char *raw, err_t *err)
 {
     const char *msg = json_string_value(json_object_get(resp, "message"));
     enum err_code code = status == 404 ? ERR_NOTFOUND : status == 409 ? ERR_CONFLICT : ERR_REMOTE;
-    return err_set(err, code, "docker %s %s: %ld %s", method, path, status, msg ? msg : raw);
+    if (!msg)
+        msg = raw;
+    return err_set(err, code, "docker %s %s: %ld %.*s", method, path, status,
+                   docker_cut(msg, 512), msg);
 }
 
 int docker_call(docker *d, const char *method, const char *path, json_t *body, long *status,
@@ -325,9 +337,11 @@ static int docker_pull(docker *d, const char *image, err_t *err)
         return err_prefix(err, "docker pull %s", image);
     const char *failed = strstr(buf.data, "\"error\"");
     int rc = 0;
-    if (code >= 400 || failed)
-        rc = err_set(err, code == 404 ? ERR_NOTFOUND : ERR_REMOTE, "docker pull %s: %.300s",
-                     image, failed ? failed : buf.data);
+    if (code >= 400 || failed) {
+        const char *text = failed ? failed : buf.data;
+        rc = err_set(err, code == 404 ? ERR_NOTFOUND : ERR_REMOTE, "docker pull %s: %.*s", image,
+                     docker_cut(text, 300), text);
+    }
     http_buf_free(&buf);
     return rc;
 }

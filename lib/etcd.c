@@ -22,6 +22,7 @@
 
 #include "dokkaa/http.h"
 #include "dokkaa/log.h"
+#include "dokkaa/names.h"
 #include "dokkaa/sleep.h"
 #include "etcd_internal.h"
 
@@ -184,6 +185,15 @@ static int etcd_json_set_range(json_t *obj, const char *key, bool prefix)
 
 static int etcd_oom(err_t *err) { return err_set(err, ERR_SYS, "out of memory"); }
 
+/* How much of text a message quotes: at most max bytes, cut where a character ends,
+ * for "%.*s". A cut inside one made the message invalid UTF-8, which the builder
+ * then fails to answer in JSON. */
+static int etcd_cut(const char *text, size_t max)
+{
+    size_t n = strlen(text);
+    return (int)(n > max ? names_utf8_cut(text, max) : n);
+}
+
 /* ---- client, endpoints, one request with failover ------------------------------- */
 
 static int etcd_add_endpoint(etcd *e, const char *text, err_t *err)
@@ -195,7 +205,8 @@ static int etcd_add_endpoint(etcd *e, const char *text, err_t *err)
         return err_set(err, ERR_INVALID, "etcd: empty endpoint");
     const char *scheme = strstr(text, "://") ? "" : "http://";
     if (len + strlen(scheme) + 32 > ETCD_URL_MAX)
-        return err_set(err, ERR_INVALID, "etcd: endpoint too long: %.64s...", text);
+        return err_set(err, ERR_INVALID, "etcd: endpoint too long: %.*s...", etcd_cut(text, 64),
+                       text);
     char *url = malloc(strlen(scheme) + len + 1);
     char **grown = realloc(e->endpoints, (e->nendpoints + 1) * sizeof *grown);
     if (grown)
@@ -300,8 +311,10 @@ static int etcd_post(etcd *e, const char *path, const char *body, long *status, 
 static int etcd_remote_error(long status, const json_t *root, const http_buf *buf, err_t *err)
 {
     const char *msg = json_string_value(json_object_get(root, "message"));
-    return err_set(err, ERR_REMOTE, "etcd answered HTTP %ld: %.300s", status,
-                   msg ? msg : buf->data);
+    if (!msg)
+        msg = buf->data;
+    return err_set(err, ERR_REMOTE, "etcd answered HTTP %ld: %.*s", status, etcd_cut(msg, 300),
+                   msg);
 }
 
 /* One unary call: serialize body, POST it, and hand back the parsed JSON object. */
@@ -321,7 +334,8 @@ static int etcd_call(etcd *e, const char *path, const json_t *body, json_t **out
     if (status != 200)
         rc = etcd_remote_error(status, root, &buf, err);
     else if (!json_is_object(root))
-        rc = err_set(err, ERR_REMOTE, "etcd answered with invalid JSON: %.200s", buf.data);
+        rc = err_set(err, ERR_REMOTE, "etcd answered with invalid JSON: %.*s",
+                     etcd_cut(buf.data, 200), buf.data);
     http_buf_free(&buf);
     if (rc < 0) {
         json_decref(root);
