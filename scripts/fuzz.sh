@@ -22,7 +22,8 @@ jobs=${JOBS:-$(nproc)}
 dk_need_packages clang libclang-rt-14-dev
 CC=clang cmake -S . -B "$build" -DDOKKAA_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null \
     || dk_die "fuzz: cmake failed"
-cmake --build "$build" -j"$jobs" 2>&1 | grep -v '^\[' ; [ "${PIPESTATUS[0]}" = 0 ] \
+cmake --build "$build" -j"$jobs" 2>&1 | grep -vE '^\[|^g?make(\[[0-9]+\])?: (Entering|Leaving)' ;
+[ "${PIPESTATUS[0]}" = 0 ] \
     || dk_die "fuzz: the build failed"
 
 harnesses=("$@")
@@ -54,7 +55,8 @@ total=0
 for h in "${harnesses[@]}"; do
     bin=$build/fuzz/fuzz_$h seeds=fuzz/corpus/$h work=$build/corpus/$h crashes=$build/crashes/$h
     [ -x "$bin" ] || dk_die "fuzz: no harness $h (expected $bin)"
-    mkdir -p "$seeds" "$work" "$crashes"
+    mkdir -p "$work" "$crashes"
+    [ -d "$seeds" ] || seeds=$work # a harness without seeds starts from nothing
     log=$build/fuzz-$h.log
     dict=() parts=$(fuzz_dicts "$h")
     if [ -n "$parts" ]; then
@@ -79,7 +81,8 @@ for h in "${harnesses[@]}"; do
     total=$(( total + ${execs:-0} ))
     printf '%-14s %14s %10s %8s  %s\n' "$h" "${execs:-?}" "${speed:-?}" "$size" "$result"
 done
-echo "fuzz: ${#harnesses[@]} harnesses, $total executions, ${seconds}s each"
+if [ "$seconds" = 0 ]; then each="the seeds once"; else each="${seconds}s each"; fi
+echo "fuzz: ${#harnesses[@]} harnesses, $total executions, $each"
 if [ ${#failed[@]} -gt 0 ]; then
     for h in "${failed[@]}"; do
         echo "--- $h: the end of $build/fuzz-$h.log"
