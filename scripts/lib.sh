@@ -38,11 +38,21 @@ dk_wait() {
 }
 
 # dk_start PIDFILE LOGFILE CMD...: run CMD in the background, detached, pid recorded.
+# CMD gets no descriptor of ours but its stdin, stdout and stderr: a daemon that
+# outlives the caller must not hold what the caller holds, such as the lock of
+# `flock LOCK cmd` (a dockerd started so would hold it until it exits).
 dk_start() {
     local pidfile=$1 logfile=$2; shift 2
-    setsid "$@" >>"$logfile" 2>&1 < /dev/null &
+    (dk_close_fds; exec setsid "$@") >>"$logfile" 2>&1 < /dev/null &
     echo $! > "$pidfile"
     disown $! # ours to stop by pid, not the shell's job to report
+}
+dk_close_fds() { # every descriptor of this shell above 2
+    local fd
+    for fd in $(ls /proc/$BASHPID/fd); do
+        [ "$fd" -gt 2 ] && eval "exec $fd>&-"
+    done 2>/dev/null
+    return 0
 }
 
 dk_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -83,21 +93,40 @@ dk_start_dockerd() {
     dk_wait 60 "dockerd" dk_docker_ok
 }
 
-# dk_run_suite SETUP TEARDOWN ON_FAIL PATTERN: the test runner of tests/e2e and
-# tests/cluster. After SETUP, runs every defined test_* function matching PATTERN,
-# in name order, each in its own subshell with set -e; prints "ok"/"not ok" per
-# test, and for a failure its output's tail and what ON_FAIL prints. TEARDOWN runs
-# last (also on INT/TERM) and counts as a test: it fails when the suite left
-# anything behind. Ends with "N passed, N failed"; returns non-zero on a failure.
+# dk_count PATTERN CMD...: how many lines of CMD's output match PATTERN (grep -E;
+# "." counts every non-empty line). When CMD fails (etcd or an engine cannot be
+# reached) it prints nothing and fails, so that a comparison with "0" fails too:
+# "nothing stored" must not be what an unreachable store says.
+dk_count() {
+    local re=$1 out
+    shift
+    out=$("$@") || { dk_log "cannot count: $* failed (exit $?)"; return 1; }
+    grep -cE -- "$re" <<<"$out" || : # grep exits 1 when it counted 0
+}
+
+# dk_run_suite SETUP TEARDOWN ON_FAIL PATTERN: the test runner of tests/e2e,
+# tests/cluster and tests/api. Runs every defined test_* function matching
+# PATTERN (grep), in name order, after SETUP; a PATTERN that matches no test is a
+# failure, before any setup. Each test runs in its own subshell with set -e;
+# prints "ok"/"not ok" per test, and for a failure its output's tail and what
+# ON_FAIL prints. TEARDOWN runs last (also on INT/TERM) and counts as a test: it
+# fails when the suite left anything behind, and says what. Ends with
+# "N passed, N failed"; returns non-zero on a failure.
 dk_run_suite() {
-    local setup=$1 teardown=$2 on_fail=$3 pattern=$4 passed=0 failed=0 t out start rc
+    local setup=$1 teardown=$2 on_fail=$3 pattern=$4 passed=0 failed=0 t out start rc tests
+    tests=$(declare -F | awk '{print $3}' | grep '^test_' | grep -- "$pattern")
+    if [ -z "$tests" ]; then
+        echo "not ok - no test matches '$pattern'"
+        echo "0 passed, 1 failed"
+        return 1
+    fi
     trap "$teardown; exit 130" INT TERM
     if ! "$setup"; then
         "$teardown"
         echo "0 passed, 1 failed"
         return 1
     fi
-    for t in $(declare -F | awk '{print $3}' | grep '^test_' | grep -- "$pattern"); do
+    for t in $tests; do
         out=$(mktemp)
         start=$(date +%s)
         # Not in an if: bash ignores set -e in a condition, even in a subshell.
@@ -112,8 +141,11 @@ dk_run_suite() {
         fi
         rm -f "$out"
     done
-    if "$teardown"; then passed=$((passed + 1)); echo "ok - teardown: nothing left behind"
+    out=$(mktemp)
+    if "$teardown" > "$out" 2>&1; then passed=$((passed + 1)); echo "ok - teardown: nothing left behind"
     else failed=$((failed + 1)); echo "not ok - teardown: nothing left behind"; fi
+    sed 's/^/    /' "$out" | tail -80
+    rm -f "$out"
     trap - INT TERM
     echo "$passed passed, $failed failed"
     [ "$failed" = 0 ]

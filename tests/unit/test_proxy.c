@@ -530,7 +530,9 @@ static void blackhole_close(blackhole *b)
     close(b->lfd);
 }
 
-/* Open one, or skip the test when no connect hung within the bound. */
+/* Open one, or fail the test when no connect hung within the bound: a kernel that
+ * answers a full queue (net.ipv4.tcp_abort_on_overflow=1) cannot make a blackhole
+ * this way, and a test that was not run must not count as passed. */
 static void blackhole_open(blackhole *b)
 {
     b->lfd = listen_local(0, &b->port);
@@ -546,7 +548,8 @@ static void blackhole_open(blackhole *b)
             return; /* this one hangs: the queue is full */
     }
     blackhole_close(b);
-    skip();
+    fail_msg("no connect to a listener with a full accept queue hung within 300 ms: "
+             "no blackhole can be made here (is net.ipv4.tcp_abort_on_overflow 1?)");
 }
 
 /* n echoes through the proxy one after the other; took[i] gets each one's time.
