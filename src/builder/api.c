@@ -2,7 +2,8 @@
  * two in step).
  *
  * Reads come from the store's snapshot (view.c builds the JSON); GET /apps, the
- * hottest read, is kept as text with its snapshot, so repeating it costs a copy.
+ * hottest read, is kept as text with its snapshot and sent by reference, so
+ * repeating it, or serving it to many clients at once, copies nothing.
  * Writes go to etcd and answer once this builder's copy has them (store_wait):
  * whoever wrote reads it back from here at once. Auth was settled before the body
  * was read (auth.c); here every name, body and field is checked before anything
@@ -145,11 +146,12 @@ static enum MHD_Result api_get_apps(builder_req *r)
 {
     size_t len;
     store_snap *snap = store_acquire(r->b->store);
-    const char *text = store_cached(snap, API_SLOT_APPS, api_build_apps, &len);
-    enum MHD_Result ret = text ? reply_text(r, 200, "application/json", text, len)
-                               : reply_json(r, 500, NULL, 0);
-    store_release(snap);
-    return ret;
+    store_text *t = store_cached(snap, API_SLOT_APPS, api_build_apps);
+    store_release(snap); /* the text outlives it while the answer is sent */
+    if (!t)
+        return reply_json(r, 500, NULL, 0);
+    const char *text = store_text_data(t, &len);
+    return reply_shared(r, 200, "application/json", text, len, store_text_release, t);
 }
 
 /* A read view of the snapshot under one key: {"<field>": view(snap)}. */

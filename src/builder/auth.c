@@ -10,7 +10,9 @@
  *   /api/v1/tokens  an admin token, also to list them
  *   /v2 reads       trusted, or any valid token (manifests may hold secrets)
  *   /v2 writes      trusted, or an admin token (DESIGN.md: the seed's anonymous
- *                   curl commands work from the machine and trusted networks)
+ *                   curl commands work from the machine and trusted networks);
+ *                   a read-only token is refused (403) from anywhere, as through
+ *                   the API: a client that says who it is is taken at its word
  *   anything else   anyone: /healthz, /metrics, the console, openapi.json
  *
  * A token that is given but unknown is refused even where anonymous access would
@@ -189,14 +191,18 @@ static bool auth_transport_allowed(builder_req *r, enum MHD_Result *ret)
  * commands. The refusal has etcd v2's shape, for the curl commands that read it. */
 static bool auth_allow_v2(builder_req *r, bool write, enum MHD_Result *ret)
 {
+    char read_only[120];
+    snprintf(read_only, sizeof read_only,
+             "token %s is read-only; writes need an admin token", r->token_id);
     const char *why = r->token_invalid ? "the token is unknown or revoked"
+                      : write && r->role == KEYS_ROLE_READ_ONLY ? read_only
                       : write && !r->trusted && r->role != KEYS_ROLE_ADMIN
                           ? "anonymous writes are accepted from loopback and trusted networks only"
                       : !write && !r->trusted && r->role == KEYS_ROLE_ANONYMOUS
                           ? "reads from outside loopback and trusted networks need a token"
                           : NULL;
     if (why)
-        *ret = v2_unauthorized(r, why);
+        *ret = v2_refuse(r, why == read_only ? 403 : 401, why);
     return !why;
 }
 

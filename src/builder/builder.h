@@ -15,6 +15,8 @@
  * metrics.c /metrics in Prometheus text format
  * assets.c the console and openapi.json, compiled in
  * listen.c one port for HTTP and HTTPS, when the builder has a certificate
+ * deadline.c the header deadline: connections that trickle a request's head are cut
+ * history.c the recent changes for the event stream, bounded in bytes (store.c's)
  * v2.c     the etcd v2 keys API of the seed's curl commands */
 #ifndef DOKKAA_BUILDER_H
 #define DOKKAA_BUILDER_H
@@ -33,10 +35,18 @@
 #include "dokkaa/token.h"
 #include "store.h"
 
+/* The limits' defaults (README, "Limits"; each has its flag). The body is a
+ * manifest of the most a manifest may be, with room for a form's "value=". */
 #define BUILDER_MAX_BODY (MANIFEST_MAX_BYTES + 64 * 1024)
+#define BUILDER_MAX_CONNS 1024
+#define BUILDER_MAX_CONNS_PER_IP 64
+#define BUILDER_HEADER_TIMEOUT 10
+#define BUILDER_STREAM_BACKLOG (4 * 1024 * 1024)
+#define BUILDER_HISTORY_BYTES (16 * 1024 * 1024)
 #define BUILDER_MAX_TRUST 16
 
 typedef struct builder_listener builder_listener;
+typedef struct deadline deadline;
 
 typedef struct builder {
     char etcd_endpoints[1024];
@@ -50,6 +60,14 @@ typedef struct builder {
      * certificate of the cluster's CA (another host's builder) is trusted. */
     char tls_cert[256], tls_key[256], tls_ca[256];
     struct MHD_Daemon *tls_daemon; /* NULL without TLS */
+    /* limits, from the flags */
+    unsigned max_conns;        /* connections at once (per daemon) */
+    unsigned max_conns_per_ip; /* of them from one address; more are closed at once */
+    unsigned header_timeout;   /* seconds to send a request's head (deadline.c) */
+    size_t max_body;           /* bytes of a request body; larger: 413, never read */
+    size_t stream_backlog;     /* bytes an event stream may fall behind (events.c) */
+    size_t history_bytes;      /* bytes of changes kept for the streams (history.c) */
+    deadline *deadline;
     store *store;
     atomic_bool stopping;
 } builder;
@@ -77,6 +95,16 @@ typedef struct builder_req {
     etcd *etcd;          /* this request's client, made on first use (request_etcd) */
 } builder_req;
 
+/* deadline.c: the header deadline. deadline_notify is MHD_OPTION_NOTIFY_CONNECTION's
+ * callback (cls: the deadline); main.c says when a connection's request head is
+ * complete and when its request is done (it then waits for the next head). */
+deadline *deadline_start(unsigned seconds, err_t *err);
+void deadline_stop(deadline *d);
+void deadline_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                     enum MHD_ConnectionNotificationCode code);
+void deadline_head_done(deadline *d, struct MHD_Connection *conn);
+void deadline_request_done(deadline *d, struct MHD_Connection *conn);
+
 /* listen.c: accept on port, hand each connection to plain or tls by its first
  * byte. Neither daemon listens itself (MHD_USE_NO_LISTEN_SOCKET). */
 builder_listener *listen_start(int port, struct MHD_Daemon *plain, struct MHD_Daemon *tls,
@@ -102,6 +130,11 @@ enum MHD_Result reply_json(builder_req *r, unsigned status, json_t *body, int64_
 /* Queue text as it is (copied). */
 enum MHD_Result reply_text(builder_req *r, unsigned status, const char *content_type,
                            const char *text, size_t len);
+/* Queue text by reference, not copied: a large answer many clients read at once
+ * costs its one copy. release(cls) is called once the answer no longer needs text
+ * (also when it cannot be queued). */
+enum MHD_Result reply_shared(builder_req *r, unsigned status, const char *content_type,
+                             const char *text, size_t len, void (*release)(void *), void *cls);
 /* The API's error: {"code": ..., "error": message}, code from the status. */
 enum MHD_Result reply_error(builder_req *r, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -126,9 +159,10 @@ bool auth_allow(builder_req *r, bool write, enum MHD_Result *ret);
 bool auth_allow_tokens(builder_req *r, enum MHD_Result *ret);
 
 /* v2.c: the etcd v2 keys API for /v2/keys/apps/... (auth.c says who may read and
- * write), and its 401, in etcd v2's shape, saying why. */
+ * write), and a refusal made before the body is read (401, 403, 400, 413), in
+ * etcd v2's shape, saying why. */
 enum MHD_Result v2_handle(builder_req *r);
-enum MHD_Result v2_unauthorized(builder_req *r, const char *why);
+enum MHD_Result v2_refuse(builder_req *r, unsigned status, const char *why);
 
 /* api.c: everything under /api/v1/ except logs and events (and the revisions of
  * revisions.c, which it routes to). */

@@ -5,14 +5,25 @@
  *   event: put | delete
  *   data: {"type","kind","key","app","name","value","revision"}
  * A client that reconnects with Last-Event-ID gets what it missed when the
- * store's ring still has it; otherwise, and whenever the store had to read etcd
- * afresh, it gets "event: resync" and should read the views again. Only keys of
- * the table (keys.h) are sent, each with its kind ("manifest", "instance", "host",
+ * store's history still has it and it is no more than --stream-backlog bytes;
+ * otherwise, and whenever the store had to read etcd afresh, it gets
+ * "event: resync" and should read the views again. Only keys of the table
+ * (keys.h) are sent, each with its kind ("manifest", "instance", "host",
  * "status", "service", "link", "cluster", "rollout", "author", "revision") and the
- * app and name (or service) the key names; token records never are. The value is the record as
- * stored, passed on whole: the stream shows what etcd holds, not a view of it.
- * A comment line every 15 s keeps proxies and clients from taking a quiet stream
- * for a dead one. */
+ * app and name (or service) the key names; token records never are. The value is
+ * the record as stored, passed on whole: the stream shows what etcd holds, not a
+ * view of it. A comment line every 15 s keeps proxies and clients from taking a
+ * quiet stream for a dead one.
+ *
+ * Memory per stream is bounded whatever the client does: changes are taken from
+ * the store and formatted EVENTS_CHUNK bytes at a time (or one change, when it is
+ * larger), and the next ones only once those are sent. A client that reads slower
+ * than the cluster changes falls behind; once it is more than --stream-backlog
+ * bytes behind (or the history has dropped what it has yet to get) it is dropped
+ * with a last event saying so:
+ *   event: end
+ *   data: {"reason": "behind", "error": "..."}
+ * A browser's EventSource reconnects by itself, and then gets a resync. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,13 +32,15 @@
 #include "builder.h"
 #include "dokkaa/keys.h"
 
-#define EVENTS_BATCH 64
+#define EVENTS_BATCH 64              /* changes taken from the store at a time, at most */
+#define EVENTS_CHUNK (64 * 1024)     /* and at most this many bytes of them, or one change */
 #define EVENTS_KEEPALIVE_MS 15000
 
 typedef struct events_stream {
     builder *b;
     uint64_t cursor;
     bool resync;         /* owe the client a resync */
+    bool ended;          /* the end event is the last text */
     char *text;          /* formatted, not yet all sent */
     size_t len, off;
 } events_stream;
@@ -73,6 +86,8 @@ static void events_append(events_stream *s, const char *text, size_t len)
 static void events_format(events_stream *s, const store_event *ev)
 {
     keys_key k;
+    if (!ev->key || !ev->value)
+        return; /* out of memory copying it: dropped, as events_append drops */
     keys_parse(ev->key, &k, NULL);
     const char *kind = events_kind(k.kind);
     if (!kind)
@@ -99,14 +114,39 @@ static void events_format(events_stream *s, const store_event *ev)
     free(text);
 }
 
-/* Fill s->text with what comes next: a resync, events, or a keep-alive. */
+/* The client is too far behind: the last event says so. */
+static void events_end(events_stream *s, uint64_t backlog)
+{
+    char behind[64], text[600];
+    if (backlog == UINT64_MAX)
+        snprintf(behind, sizeof behind, "further than this builder's history keeps");
+    else
+        snprintf(behind, sizeof behind, "%" PRIu64 " bytes", backlog);
+    int n = snprintf(text, sizeof text,
+                     "event: end\ndata: {\"reason\":\"behind\",\"error\":\"this client fell "
+                     "behind the cluster's changes by %s, more than a stream may (--stream-backlog "
+                     "%zu bytes); reconnect with Last-Event-ID, and read the views again on "
+                     "resync\"}\n\n",
+                     behind, s->b->stream_backlog);
+    events_append(s, text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
+    s->ended = true;
+}
+
+/* Fill s->text with what comes next: a resync, events, a keep-alive, or the end. */
 static void events_next(events_stream *s)
 {
     store_event evs[EVENTS_BATCH];
     bool lost = false;
+    uint64_t backlog = 0;
     size_t n = s->resync ? 0
-                         : store_events(s->b->store, &s->cursor, evs, EVENTS_BATCH,
-                                        EVENTS_KEEPALIVE_MS, &lost);
+                         : store_events(s->b->store, &s->cursor, evs, EVENTS_BATCH, EVENTS_CHUNK,
+                                        EVENTS_KEEPALIVE_MS, &lost, &backlog);
+    if (backlog > s->b->stream_backlog) {
+        for (size_t i = 0; i < n; i++)
+            store_event_clear(&evs[i]);
+        events_end(s, backlog);
+        return;
+    }
     if (s->resync || lost) {
         static const char resync[] = "event: resync\ndata: {}\n\n";
         events_append(s, resync, sizeof resync - 1);
@@ -128,7 +168,7 @@ static ssize_t events_read(void *cls, uint64_t pos, char *buf, size_t max)
         free(s->text);
         s->text = NULL;
         s->len = s->off = 0;
-        if (atomic_load(&s->b->stopping))
+        if (s->ended || atomic_load(&s->b->stopping))
             return MHD_CONTENT_READER_END_OF_STREAM;
         events_next(s);
         if (atomic_load(&s->b->stopping))
@@ -148,8 +188,9 @@ static void events_free(void *cls)
     metrics_stream(-1, 0);
 }
 
-/* Where to start: right after Last-Event-ID when the ring reaches back that far,
- * else from now, with a resync first. */
+/* Where to start: right after Last-Event-ID when the history reaches back that
+ * far and what the client missed is within --stream-backlog, else from now, with
+ * a resync first. */
 static void events_start(events_stream *s, builder_req *r)
 {
     const char *last = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Last-Event-ID");
@@ -160,7 +201,10 @@ static void events_start(events_stream *s, builder_req *r)
     }
     long long revision = strtoll(last, &end, 10);
     s->cursor = *end || revision < 0 ? 0 : store_seq_at(s->b->store, revision);
-    s->resync = s->cursor == 0;
+    if (s->cursor && store_backlog(s->b->store, s->cursor) > s->b->stream_backlog)
+        s->cursor = 0;
+    if ((s->resync = s->cursor == 0)) /* from the newest change, so none after the resync is missed */
+        s->cursor = store_seq_at(s->b->store, INT64_MAX);
 }
 
 enum MHD_Result events_handle(builder_req *r)

@@ -39,6 +39,8 @@ struct builder_listener {
     struct MHD_Daemon *plain, *tls;
     atomic_bool stop;
     time_t paused_until; /* 0, or when to watch the listening socket again */
+    unsigned long refused; /* by a daemon (its limits) since the last log line */
+    time_t refused_logged;
     pthread_t thread;
     listen_pending pending[LISTEN_PENDING];
 };
@@ -104,9 +106,18 @@ static void listen_dispatch(builder_listener *l, listen_pending *p)
     }
     epoll_ctl(l->epfd, EPOLL_CTL_DEL, p->fd, NULL);
     struct MHD_Daemon *d = first == LISTEN_TLS_HANDSHAKE ? l->tls : l->plain;
-    /* MHD closes the socket itself if it cannot take it */
-    if (MHD_add_connection(d, p->fd, (const struct sockaddr *)&p->addr, p->addr_len) != MHD_YES)
-        log_warn("a connection could not be served: %s", strerror(errno));
+    /* MHD closes the socket itself if it cannot take it: at its limits (--max-conns,
+     * --max-conns-per-ip), which a flood reaches at will, so one line per 10 s */
+    if (MHD_add_connection(d, p->fd, (const struct sockaddr *)&p->addr, p->addr_len) != MHD_YES) {
+        time_t now = time(NULL);
+        l->refused++;
+        if (now - l->refused_logged >= 10) {
+            log_warn("%lu connection(s) could not be served (last: %s); the limits are "
+                     "--max-conns and --max-conns-per-ip", l->refused, strerror(errno));
+            l->refused = 0;
+            l->refused_logged = now;
+        }
+    }
     p->fd = -1;
 }
 

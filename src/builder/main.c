@@ -6,9 +6,19 @@
  * libmicrohttpd runs a thread per connection here: reads are served from the
  * watch-fed store without a round trip, and a write or a stream blocks on etcd or
  * the engine without holding anyone else up. Each request that writes makes its
- * own etcd client (one client per thread, see etcd.h). */
+ * own etcd client (one client per thread, see etcd.h).
+ *
+ * A thread per connection is a resource a client can hold, so its holding is
+ * bounded (README, "Limits"): connections at once and per address, a deadline
+ * for each request's head that trickling does not extend (deadline.c), bodies
+ * refused on their Content-Length before a byte is read, and request framing that
+ * two parsers could read two ways (request smuggling) refused outright. */
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +41,9 @@ static void builder_on_signal(int sig)
 static void builder_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                               enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)conn, (void)toe;
+    builder *b = cls;
+    (void)toe;
+    deadline_request_done(b->deadline, conn); /* the next request's head is due */
     builder_req *r = *con_cls;
     if (r) {
         metrics_count_request(r->status);
@@ -91,8 +103,89 @@ static void *builder_uri_log(void *cls, const char *uri, struct MHD_Connection *
     return r; /* NULL: builder_handle makes it, without the raw URI */
 }
 
-/* Collect the body (up to BUILDER_MAX_BODY; beyond that it is dropped and the
- * request refused with 413), then route. */
+/* A refusal before routing, in the shape of the endpoint asked: etcd v2's for
+ * /v2/keys, the API's error elsewhere. */
+static enum MHD_Result builder_refuse(builder_req *r, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static enum MHD_Result builder_refuse(builder_req *r, unsigned status, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (strncmp(r->url, "/v2/keys", 8) == 0)
+        return v2_refuse(r, status, msg);
+    return reply_error(r, status, "%s", msg);
+}
+
+typedef struct builder_framing {
+    int lengths, encodings;
+    bool lengths_differ, chunked;
+    const char *length;
+} builder_framing;
+
+static enum MHD_Result builder_framing_header(void *cls, enum MHD_ValueKind kind,
+                                              const char *key, const char *value)
+{
+    builder_framing *f = cls;
+    (void)kind;
+    if (strcasecmp(key, "Content-Length") == 0) {
+        if (f->lengths++ && strcmp(f->length, value) != 0)
+            f->lengths_differ = true;
+        f->length = value;
+    } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+        f->encodings++;
+        f->chunked = strcasecmp(value, "chunked") == 0;
+    }
+    return MHD_YES;
+}
+
+/* How the body is framed, settled before it is read. A proxy in front and MHD
+ * must find the same end of the body: two different Content-Lengths, or one with
+ * Transfer-Encoding (MHD would follow the encoding, a proxy perhaps the length),
+ * or an encoding other than chunked, let a request smuggle another one inside it
+ * (RFC 9112, 6.3), so they are refused. When not, the refusal is queued and its
+ * result in *ret; builder_length_ok likewise refuses a body longer than
+ * --max-body on its length, before a byte of it is read (no 100 Continue). */
+static bool builder_framing_ok(builder_req *r, enum MHD_Result *ret)
+{
+    builder_framing f = {0};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, builder_framing_header, &f);
+    if (f.lengths_differ) {
+        *ret = builder_refuse(r, 400, "two different Content-Length headers; a request has "
+                                      "one length");
+        return false;
+    }
+    if (f.encodings && f.lengths) {
+        *ret = builder_refuse(r, 400, "Content-Length and Transfer-Encoding together; send "
+                                      "one of them");
+        return false;
+    }
+    if (f.encodings > 1 || (f.encodings && !f.chunked)) {
+        *ret = builder_refuse(r, 400, "Transfer-Encoding: only chunked is accepted, once");
+        return false;
+    }
+    return true;
+}
+
+/* After auth_admit: whoever may not send a body hears that first. */
+static bool builder_length_ok(builder_req *r, enum MHD_Result *ret)
+{
+    /* MHD has refused a length that is not a number before the handler is called */
+    const char *text = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
+    uintmax_t length = text ? strtoumax(text, NULL, 10) : 0;
+    if (length > r->b->max_body) {
+        *ret = builder_refuse(r, 413, "the body is %ju bytes, over the limit of %zu "
+                                      "(--max-body); nothing was read", length, r->b->max_body);
+        return false;
+    }
+    return true;
+}
+
+/* Collect the body (up to --max-body; beyond that it is dropped and the request
+ * refused with 413), then route. The body of a read is not kept: no read takes
+ * one, and an anonymous client may read. */
 static enum MHD_Result builder_handle(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version,
                                       const char *upload, size_t *upload_size, void **con_cls)
@@ -109,12 +202,18 @@ static enum MHD_Result builder_handle(void *cls, struct MHD_Connection *conn, co
                            .raw_url = r->raw_url, .started = true,
                            .tls = b->tls_daemon && d && d->daemon == b->tls_daemon};
         *con_cls = r;
-        /* who may even send a body is settled here, before any of it is read: a
-         * client that may not write cannot make the builder buffer anything */
-        return auth_admit(r, &ret) ? MHD_YES : ret;
+        deadline_head_done(b->deadline, conn);
+        /* who may even send a body, and how long, is settled here, before any of it
+         * is read: a client that may not write cannot make the builder buffer
+         * anything */
+        return builder_framing_ok(r, &ret) && auth_admit(r, &ret) && builder_length_ok(r, &ret)
+                   ? MHD_YES
+                   : ret;
     }
     if (*upload_size) {
-        if (r->body_len + *upload_size > BUILDER_MAX_BODY) {
+        if (request_is_read(r)) {
+            /* dropped */
+        } else if (r->body_len + *upload_size > r->b->max_body) {
             r->too_large = true;
         } else {
             char *grown = realloc(r->body, r->body_len + *upload_size + 1);
@@ -159,6 +258,44 @@ static int builder_add_trust(builder *b, const char *cidrs)
     return 0;
 }
 
+/* A size for option name: bytes, or with K, M or G (KiB, MiB, GiB; "16M",
+ * "16MiB"), in min..max; "--name: ..." on stderr and -1 otherwise. */
+static int builder_bytes(const char *name, const char *text, uintmax_t min, uintmax_t max,
+                         size_t *out)
+{
+    char *end;
+    errno = 0;
+    uintmax_t n = isdigit((unsigned char)*text) ? strtoumax(text, &end, 10) : 0, unit = 1;
+    bool ok = isdigit((unsigned char)*text) && errno == 0;
+    if (ok && *end) {
+        static const char units[] = "KMG";
+        const char *u = strchr(units, toupper((unsigned char)*end));
+        ok = u && (!end[1] || strcasecmp(end + 1, "iB") == 0 || strcasecmp(end + 1, "B") == 0);
+        for (const char *p = units; ok && p <= u; p++)
+            unit *= 1024;
+    }
+    if (!ok || n > max / unit || n * unit < min || n * unit > max) {
+        fprintf(stderr, "%s: must be a size of %juKiB..%juMiB (bytes, or a number with K, M or "
+                        "G), got \"%s\"\n", name, min / 1024, max / (1024 * 1024), text);
+        return -1;
+    }
+    *out = (size_t)(n * unit);
+    return 0;
+}
+
+/* An integer flag into an unsigned; -1 with the message on stderr. */
+static int builder_uint(const char *name, const char *text, int min, int max, unsigned *out)
+{
+    int v;
+    err_t err;
+    if (config_int(name, text, min, max, &v, &err) < 0) {
+        fprintf(stderr, "%s\n", err.msg);
+        return -1;
+    }
+    *out = (unsigned)v;
+    return 0;
+}
+
 static void builder_usage(FILE *out)
 {
     fputs("usage: dokkaa-builder [options]\n"
@@ -177,7 +314,23 @@ static void builder_usage(FILE *out)
           "                   loopback and trusted networks only\n"
           "  --tls-key FILE   its key (default: $DOKKAA_TLS_KEY)\n"
           "  --tls-ca FILE    the cluster's CA: clients with a certificate of it are\n"
-          "                   trusted (default: $DOKKAA_TLS_CA)\n",
+          "                   trusted (default: $DOKKAA_TLS_CA)\n"
+          "Limits (sizes in bytes, or with K, M, G: 16M is 16 MiB):\n"
+          "  --max-conns N    connections at once (default 1024); more wait in the\n"
+          "                   kernel's queue\n"
+          "  --max-conns-per-ip N  of them from one address (default 64; 0: no limit);\n"
+          "                   more are closed at once\n"
+          "  --header-timeout SEC  a request's head (request line and headers) must\n"
+          "                   arrive within SEC s of the connection opening or of its\n"
+          "                   previous answer, however it trickles (default 10)\n"
+          "  --max-body SIZE  a request body, refused with 413 on its Content-Length\n"
+          "                   before it is read (default 1088K: a 1 MiB manifest, form-\n"
+          "                   encoded)\n"
+          "  --stream-backlog SIZE  how far an event stream (/api/v1/events) may fall\n"
+          "                   behind; a Last-Event-ID further back gets a resync, a\n"
+          "                   client that falls further behind is ended (default 4M)\n"
+          "  --history-bytes SIZE  the recent changes kept for the streams to resume\n"
+          "                   from (default 16M; at most 4096 changes)\n",
           out);
 }
 
@@ -197,6 +350,12 @@ static void builder_defaults(builder *b)
     snprintf(b->docker_host, sizeof b->docker_host, "%s", docker ? docker : "");
     config_etcd_endpoints(b->etcd_endpoints, sizeof b->etcd_endpoints, getenv("ETCD_ADDR"));
     b->port = 4001;
+    b->max_conns = BUILDER_MAX_CONNS;
+    b->max_conns_per_ip = BUILDER_MAX_CONNS_PER_IP;
+    b->header_timeout = BUILDER_HEADER_TIMEOUT;
+    b->max_body = BUILDER_MAX_BODY;
+    b->stream_backlog = BUILDER_STREAM_BACKLOG;
+    b->history_bytes = BUILDER_HISTORY_BYTES;
     builder_env(b->tls_cert, sizeof b->tls_cert, "DOKKAA_TLS_CERT");
     builder_env(b->tls_key, sizeof b->tls_key, "DOKKAA_TLS_KEY");
     builder_env(b->tls_ca, sizeof b->tls_ca, "DOKKAA_TLS_CA");
@@ -210,6 +369,10 @@ static int builder_options(builder *b, int argc, char **argv)
         {"docker", required_argument, 0, 'd'},  {"help", no_argument, 0, 'h'},
         {"tls-cert", required_argument, 0, 'C'}, {"tls-key", required_argument, 0, 'K'},
         {"tls-ca", required_argument, 0, 'A'},
+        {"max-conns", required_argument, 0, 'm'}, {"max-conns-per-ip", required_argument, 0, 'P'},
+        {"header-timeout", required_argument, 0, 'H'}, {"max-body", required_argument, 0, 'B'},
+        {"stream-backlog", required_argument, 0, 'S'},
+        {"history-bytes", required_argument, 0, 'Y'},
         {0, 0, 0, 0}};
     const char *trust = getenv("DOKKAA_TRUST");
     bool trust_given = false;
@@ -230,6 +393,29 @@ static int builder_options(builder *b, int argc, char **argv)
         case 'A': snprintf(b->tls_ca, sizeof b->tls_ca, "%s", optarg); break;
         case 'i': snprintf(b->host_id, sizeof b->host_id, "%s", optarg); break;
         case 'd': snprintf(b->docker_host, sizeof b->docker_host, "%s", optarg); break;
+        case 'm': if (builder_uint("--max-conns", optarg, 1, 65536, &b->max_conns) < 0) return 2; break;
+        case 'P':
+            if (builder_uint("--max-conns-per-ip", optarg, 0, 65536, &b->max_conns_per_ip) < 0)
+                return 2;
+            break;
+        case 'H':
+            if (builder_uint("--header-timeout", optarg, 1, 3600, &b->header_timeout) < 0)
+                return 2;
+            break;
+        case 'B':
+            if (builder_bytes("--max-body", optarg, 1024, 64u << 20, &b->max_body) < 0)
+                return 2;
+            break;
+        case 'S':
+            if (builder_bytes("--stream-backlog", optarg, 64 * 1024, (uintmax_t)1 << 30,
+                              &b->stream_backlog) < 0)
+                return 2;
+            break;
+        case 'Y':
+            if (builder_bytes("--history-bytes", optarg, 64 * 1024, (uintmax_t)4 << 30,
+                              &b->history_bytes) < 0)
+                return 2;
+            break;
         case 'h': builder_usage(stdout); return 0;
         default: builder_usage(stderr); return 2;
         }
@@ -266,19 +452,33 @@ static char *builder_read_pem(const char *path, err_t *err)
     return text;
 }
 
-/* A thread per connection: the limit keeps a flood of idle connections from
- * taking every thread and descriptor the process has. Without a certificate MHD
- * listens itself, for plain HTTP; with one, two daemons (plain and TLS) take the
- * connections listen.c accepts on the one port. */
+/* A thread per connection: the limits keep a flood of connections, from one
+ * address or many, from taking every thread and descriptor the process has (each
+ * daemon counts its own). Without a certificate MHD listens itself, for plain
+ * HTTP; with one, two daemons (plain and TLS) take the connections listen.c
+ * accepts on the one port. MHD's own timeout (30 s) ends idle connections; the
+ * header deadline (deadline.c) the ones that trickle. */
+static struct MHD_Daemon *builder_daemon(builder *b, unsigned flags, uint16_t port, bool tls)
+{
+    return MHD_start_daemon(
+        flags, port, NULL, NULL, builder_handle, b, MHD_OPTION_NOTIFY_COMPLETED,
+        builder_completed, b, MHD_OPTION_URI_LOG_CALLBACK, builder_uri_log, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, deadline_notify, b->deadline,
+        MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT, b->max_conns,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, b->max_conns_per_ip,
+        tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, builder_pem[0],
+        MHD_OPTION_HTTPS_MEM_KEY, builder_pem[1],
+        builder_pem[2] ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, builder_pem[2],
+        MHD_OPTION_END);
+}
+
 static int builder_serve(builder *b, err_t *err)
 {
     const unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
+    if (!(b->deadline = deadline_start(b->header_timeout, err)))
+        return -1;
     if (!b->tls_cert[0]) {
-        builder_plain = MHD_start_daemon(
-            flags | MHD_USE_DUAL_STACK, (uint16_t)b->port, NULL, NULL, builder_handle, b,
-            MHD_OPTION_NOTIFY_COMPLETED, builder_completed, NULL, MHD_OPTION_URI_LOG_CALLBACK,
-            builder_uri_log, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT,
-            1024u, MHD_OPTION_END);
+        builder_plain = builder_daemon(b, flags | MHD_USE_DUAL_STACK, (uint16_t)b->port, false);
         return builder_plain ? 0 : err_set(err, ERR_SYS, "cannot listen on port %d", b->port);
     }
     if (!(builder_pem[0] = builder_read_pem(b->tls_cert, err)) ||
@@ -286,17 +486,8 @@ static int builder_serve(builder *b, err_t *err)
         (b->tls_ca[0] && !(builder_pem[2] = builder_read_pem(b->tls_ca, err))))
         return -1;
     const unsigned own = flags | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
-    builder_plain = MHD_start_daemon(
-        own, 0, NULL, NULL, builder_handle, b, MHD_OPTION_NOTIFY_COMPLETED, builder_completed,
-        NULL, MHD_OPTION_URI_LOG_CALLBACK, builder_uri_log, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-        30u, MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_END);
-    b->tls_daemon = MHD_start_daemon(
-        own | MHD_USE_TLS, 0, NULL, NULL, builder_handle, b, MHD_OPTION_NOTIFY_COMPLETED,
-        builder_completed, NULL, MHD_OPTION_URI_LOG_CALLBACK, builder_uri_log, NULL,
-        MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT, 1024u,
-        MHD_OPTION_HTTPS_MEM_CERT, builder_pem[0], MHD_OPTION_HTTPS_MEM_KEY, builder_pem[1],
-        builder_pem[2] ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, builder_pem[2],
-        MHD_OPTION_END);
+    builder_plain = builder_daemon(b, own, 0, false);
+    b->tls_daemon = builder_daemon(b, own | MHD_USE_TLS, 0, true);
     if (!builder_plain || !b->tls_daemon)
         return err_set(err, ERR_SYS, "cannot start the HTTPS server with %s and %s", b->tls_cert,
                        b->tls_key);
@@ -316,12 +507,15 @@ int main(int argc, char **argv)
     signal(SIGTERM, builder_on_signal);
     signal(SIGINT, builder_on_signal);
     signal(SIGPIPE, SIG_IGN);
-    if (!(b.store = store_start(b.etcd_endpoints, &err))) {
+    if (!(b.store = store_start(b.etcd_endpoints, b.history_bytes, &err))) {
         log_error("%s", err.msg);
         return 1;
     }
     if (builder_serve(&b, &err) < 0) {
         log_error("%s", err.msg);
+        MHD_stop_daemon(builder_plain);
+        MHD_stop_daemon(b.tls_daemon);
+        deadline_stop(b.deadline);
         store_stop(b.store);
         return 1;
     }
@@ -344,6 +538,7 @@ int main(int argc, char **argv)
     listen_stop(builder_listening);
     MHD_stop_daemon(builder_plain);
     MHD_stop_daemon(b.tls_daemon);
+    deadline_stop(b.deadline);
     store_stop(b.store);
     free(builder_pem[0]);
     free(builder_pem[1]);

@@ -14,17 +14,12 @@
  * anyway; the write itself is done either way. */
 #define REPLY_WAIT_MS 3000
 
-/* Queue text (taken: freed here whatever happens) with the headers every answer
- * carries. */
-static enum MHD_Result reply_queue(builder_req *r, unsigned status, const char *content_type,
-                                   char *text, size_t len, int64_t index)
+/* Queue resp (NULL: out of memory) with the headers every answer carries. */
+static enum MHD_Result reply_send(builder_req *r, unsigned status, const char *content_type,
+                                  struct MHD_Response *resp, int64_t index)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(text);
+    if (!resp)
         return MHD_NO;
-    }
     MHD_add_response_header(resp, "Content-Type", content_type);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (strncmp(content_type, "text/html", 9) == 0) /* the console: its own origin only */
@@ -40,6 +35,17 @@ static enum MHD_Result reply_queue(builder_req *r, unsigned status, const char *
     enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+/* Queue text (taken: freed here whatever happens). */
+static enum MHD_Result reply_queue(builder_req *r, unsigned status, const char *content_type,
+                                   char *text, size_t len, int64_t index)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (!resp)
+        free(text);
+    return reply_send(r, status, content_type, resp, index);
 }
 
 /* A body that cannot be built (out of memory, or text JSON cannot carry) still
@@ -65,6 +71,18 @@ enum MHD_Result reply_text(builder_req *r, unsigned status, const char *content_
         return MHD_NO;
     memcpy(copy, text, len);
     return reply_queue(r, status, content_type, copy, len, 0);
+}
+
+enum MHD_Result reply_shared(builder_req *r, unsigned status, const char *content_type,
+                             const char *text, size_t len, void (*release)(void *), void *cls)
+{
+    /* MHD only reads the buffer, and calls release once it is done with it, also
+     * when the client goes away mid-answer */
+    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
+        len, (void *)text, release, cls);
+    if (!resp)
+        release(cls);
+    return reply_send(r, status, content_type, resp, 0);
 }
 
 static const char *reply_error_code(unsigned status)

@@ -16,18 +16,19 @@
 
 #include "dokkaa/log.h"
 #include "dokkaa/mirror.h"
+#include "history.h"
 
-/* Recent changes kept for the event stream: a reader further behind than this
- * starts over from a full read (the stream's "resync"). */
-#define STORE_RING 4096
+struct store_text {
+    atomic_int refs;
+    char *data;
+    size_t len;
+};
 
 struct store_snap {
     atomic_int refs;
     etcd_kvs kvs;
     pthread_mutex_t lock; /* guards the derived texts */
-    char *text[STORE_SLOTS];
-    size_t text_len[STORE_SLOTS];
-    bool built[STORE_SLOTS];
+    store_text *text[STORE_SLOTS]; /* one reference each, once built */
 };
 
 struct store {
@@ -36,17 +37,14 @@ struct store {
     pthread_cond_t changed;
     store_snap *snap;
     bool ready, down;
-    store_event ring[STORE_RING]; /* change seq lives at ring[seq % STORE_RING] */
-    uint64_t seq;                 /* the newest change's */
-    uint64_t reset_seq;           /* the last fresh read's: no change is known before it */
-    int64_t reset_revision;       /* the revision that read had */
+    history history; /* a fresh read of etcd is a gap in it */
 };
 
 static void store_snap_free(store_snap *snap)
 {
     etcd_kvs_free(&snap->kvs);
     for (int i = 0; i < STORE_SLOTS; i++)
-        free(snap->text[i]);
+        store_text_release(snap->text[i]);
     pthread_mutex_destroy(&snap->lock);
     free(snap);
 }
@@ -89,16 +87,6 @@ void store_event_clear(store_event *ev)
     ev->key = ev->value = NULL;
 }
 
-/* Under the lock. A change the ring cannot copy (out of memory) is kept without
- * its value rather than lost: its key and revision still say what changed. */
-static void store_push(store *s, const etcd_event *ev)
-{
-    store_event *slot = &s->ring[++s->seq % STORE_RING];
-    store_event_clear(slot);
-    *slot = (store_event){.seq = s->seq, .type = ev->type, .revision = ev->kv.mod_revision,
-                          .key = strdup(ev->kv.key), .value = strdup(ev->kv.value)};
-}
-
 static void store_on_change(void *ud, const etcd_kvs *kvs, const etcd_event *events, size_t n)
 {
     store *s = ud;
@@ -110,26 +98,23 @@ static void store_on_change(void *ud, const etcd_kvs *kvs, const etcd_event *eve
     pthread_mutex_lock(&s->lock);
     old = s->snap;
     s->snap = snap;
-    if (!events) {
-        /* a fresh read: whatever happened since the last change is unknown */
-        store_event_clear(&s->ring[++s->seq % STORE_RING]);
-        s->ring[s->seq % STORE_RING].seq = s->seq;
-        s->reset_seq = s->seq;
-        s->reset_revision = kvs->revision;
-    }
+    if (!events) /* a fresh read: whatever happened since the last change is unknown */
+        history_gap(&s->history, kvs->revision);
     for (size_t i = 0; i < n; i++)
-        store_push(s, &events[i]);
+        history_push(&s->history, events[i].type, events[i].kv.key, events[i].kv.value,
+                     events[i].kv.value_len, events[i].kv.mod_revision);
     s->ready = true;
     pthread_cond_broadcast(&s->changed);
     pthread_mutex_unlock(&s->lock);
     store_release(old);
 }
 
-store *store_start(const char *endpoints, err_t *err)
+store *store_start(const char *endpoints, size_t history_bytes, err_t *err)
 {
     static const etcd_kvs empty = {0};
     store *s = calloc(1, sizeof *s);
-    if (!s) {
+    if (!s || history_init(&s->history, STORE_HISTORY_EVENTS, history_bytes) < 0) {
+        free(s);
         err_set(err, ERR_SYS, "store: out of memory");
         return NULL;
     }
@@ -164,8 +149,7 @@ void store_stop(store *s)
     store_shutdown(s);
     mirror_stop(s->mirror);
     store_release(s->snap);
-    for (size_t i = 0; i < STORE_RING; i++)
-        store_event_clear(&s->ring[i]);
+    history_free(&s->history);
     pthread_cond_destroy(&s->changed);
     pthread_mutex_destroy(&s->lock);
     free(s);
@@ -207,17 +191,38 @@ size_t store_range(const store_snap *snap, const char *prefix, const etcd_kv **f
     return j - i;
 }
 
-const char *store_cached(store_snap *snap, int slot, store_build_fn build, size_t *len)
+store_text *store_cached(store_snap *snap, int slot, store_build_fn build)
 {
     pthread_mutex_lock(&snap->lock);
-    if (!snap->built[slot]) {
-        snap->text[slot] = build(snap, &snap->text_len[slot]);
-        snap->built[slot] = snap->text[slot] != NULL;
+    store_text *t = snap->text[slot];
+    if (!t && (t = calloc(1, sizeof *t))) {
+        atomic_init(&t->refs, 1); /* the snapshot's */
+        if ((t->data = build(snap, &t->len))) {
+            snap->text[slot] = t;
+        } else {
+            free(t);
+            t = NULL;
+        }
     }
-    const char *text = snap->text[slot];
-    *len = snap->text_len[slot];
+    if (t)
+        atomic_fetch_add(&t->refs, 1); /* the caller's */
     pthread_mutex_unlock(&snap->lock);
-    return text;
+    return t;
+}
+
+const char *store_text_data(const store_text *t, size_t *len)
+{
+    *len = t->len;
+    return t->data;
+}
+
+void store_text_release(void *text)
+{
+    store_text *t = text;
+    if (t && atomic_fetch_sub(&t->refs, 1) == 1) {
+        free(t->data);
+        free(t);
+    }
 }
 
 /* An absolute CLOCK_MONOTONIC deadline ms from now. */
@@ -246,51 +251,50 @@ bool store_wait(store *s, int64_t revision, int timeout_ms)
     return reached;
 }
 
-size_t store_events(store *s, uint64_t *cursor, store_event *out, size_t max, int timeout_ms,
-                    bool *lost)
+size_t store_events(store *s, uint64_t *cursor, store_event *out, size_t max, size_t max_bytes,
+                    int timeout_ms, bool *lost, uint64_t *backlog)
 {
     struct timespec deadline = store_deadline(timeout_ms);
-    size_t n = 0;
+    size_t n = 0, bytes = 0;
     int rc = 0;
+    const history_entry *e;
     *lost = false;
+    *backlog = 0;
     pthread_mutex_lock(&s->lock);
     if (*cursor == 0)
-        *cursor = s->seq;
-    while (s->seq == *cursor && !s->down && rc != ETIMEDOUT)
+        *cursor = s->history.seq;
+    while (s->history.seq == *cursor && !s->down && rc != ETIMEDOUT)
         rc = pthread_cond_timedwait(&s->changed, &s->lock, &deadline);
-    if (s->down) {
-        /* nothing more: shutting down */
-    } else if (*cursor < s->reset_seq || s->seq - *cursor >= STORE_RING) {
-        *lost = true;
-        *cursor = s->seq;
-    } else {
-        for (; n < max && *cursor < s->seq; n++) {
-            const store_event *ev = &s->ring[++*cursor % STORE_RING];
-            out[n] = *ev;
-            out[n].key = strdup(ev->key ? ev->key : "");
-            out[n].value = strdup(ev->value ? ev->value : "");
+    if (!s->down) {
+        *backlog = history_backlog(&s->history, *cursor);
+        /* copied one by one, so that a reader holds at most about max_bytes */
+        while (n < max && (e = history_next(&s->history, *cursor, lost)) &&
+               (n == 0 || bytes + e->size <= max_bytes)) {
+            out[n] = (store_event){.seq = e->seq, .type = e->type, .revision = e->revision,
+                                   .key = strdup(e->key), .value = strdup(e->value)};
+            bytes += e->size;
+            *cursor = e->seq;
+            n++;
         }
+        if (*lost && *backlog != UINT64_MAX) /* after a fresh read: from now on */
+            *cursor = s->history.seq;
     }
     pthread_mutex_unlock(&s->lock);
     return n;
 }
 
+uint64_t store_backlog(store *s, uint64_t cursor)
+{
+    pthread_mutex_lock(&s->lock);
+    uint64_t backlog = history_backlog(&s->history, cursor);
+    pthread_mutex_unlock(&s->lock);
+    return backlog;
+}
+
 uint64_t store_seq_at(store *s, int64_t revision)
 {
-    uint64_t found = 0;
     pthread_mutex_lock(&s->lock);
-    if (s->seq == 0) { /* no read yet: nothing to resume from */
-        pthread_mutex_unlock(&s->lock);
-        return 0;
-    }
-    /* the ring holds every change after the last fresh read, unless it wrapped */
-    uint64_t oldest = s->seq >= STORE_RING ? s->seq - STORE_RING + 1 : 1;
-    if (revision >= s->reset_revision &&
-        (oldest <= s->reset_seq + 1 || s->ring[oldest % STORE_RING].revision <= revision)) {
-        found = oldest > s->reset_seq ? oldest : s->reset_seq;
-        while (found < s->seq && s->ring[(found + 1) % STORE_RING].revision <= revision)
-            found++;
-    }
+    uint64_t found = history_seq_at(&s->history, revision);
     pthread_mutex_unlock(&s->lock);
     return found;
 }

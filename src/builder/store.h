@@ -3,14 +3,15 @@
  * Every API read is served from here and never waits on etcd: the copy is a
  * sorted array of every key under "/", swapped whole as an immutable, reference-
  * counted snapshot after each batch of watch events. Answers derived from a
- * snapshot (the JSON of GET /api/v1/apps) are built on first use and kept with it,
- * so a read that repeats costs a copy of text already made.
+ * snapshot (the JSON of GET /api/v1/apps) are built on first use and kept with it
+ * as a reference-counted text, which every answer sends by reference: a read that
+ * repeats costs no copy, however many clients read it at once.
  *
  * Writes go to etcd, then wait (store_wait) until the copy has their revision,
  * so that whoever wrote reads what it wrote from any call after.
  *
- * The changes themselves are kept in a ring of the recent ones for the event
- * stream (/api/v1/events). */
+ * The changes themselves are kept in a history of the recent ones for the event
+ * stream (/api/v1/events), bounded in bytes (history.h). */
 #ifndef DOKKAA_BUILDER_STORE_H
 #define DOKKAA_BUILDER_STORE_H
 
@@ -25,14 +26,17 @@ typedef struct store_snap store_snap;
 
 /* One change, as the event stream gives it. */
 typedef struct store_event {
-    uint64_t seq;       /* the ring's own count, from 1 */
+    uint64_t seq;       /* the history's own count, from 1 */
     enum etcd_event_type type;
     char *key;
     char *value;        /* "" for a delete */
     int64_t revision;
 } store_event;
 
-store *store_start(const char *endpoints, err_t *err);
+/* Changes kept for the event stream, at most (and at most history_bytes of them). */
+#define STORE_HISTORY_EVENTS 4096
+
+store *store_start(const char *endpoints, size_t history_bytes, err_t *err);
 void store_stop(store *s);
 
 /* Whether the copy has been read once and the watch is on. */
@@ -53,25 +57,37 @@ const etcd_kv *store_get(const store_snap *snap, const char *key);
 size_t store_range(const store_snap *snap, const char *prefix, const etcd_kv **first);
 
 /* A text derived from the snapshot and kept with it: build(snap, &len) runs once
- * per snapshot and slot (0..STORE_SLOTS-1); NULL when build failed. The text lives
- * as long as the snapshot. */
+ * per snapshot and slot (0..STORE_SLOTS-1) and returns malloc'd text. store_cached
+ * gives a reference to it (NULL when build failed), which the caller releases with
+ * store_text_release, in any thread; the text outlives the snapshot while
+ * referenced, and the snapshot does not wait for it. */
 #define STORE_SLOTS 2
+typedef struct store_text store_text;
 typedef char *(*store_build_fn)(store_snap *snap, size_t *len);
-const char *store_cached(store_snap *snap, int slot, store_build_fn build, size_t *len);
+store_text *store_cached(store_snap *snap, int slot, store_build_fn build);
+const char *store_text_data(const store_text *t, size_t *len);
+/* void *: it serves as the free callback of a response that sends the text. */
+void store_text_release(void *t);
 
 /* Wait up to timeout_ms until the copy has revision; false on time-out. */
 bool store_wait(store *s, int64_t revision, int timeout_ms);
 
 /* The changes after *cursor (a seq; 0 = from now on), waiting up to timeout_ms
- * for one: copies up to max of them into out (free each with store_event_clear)
- * and advances *cursor. *lost is set when the ring no longer has the changes right
- * after *cursor (a slow reader, or the copy was read afresh): the reader should
- * start over from a full read. Returns the count, 0 on time-out or stop. */
-size_t store_events(store *s, uint64_t *cursor, store_event *out, size_t max, int timeout_ms,
-                    bool *lost);
+ * for one: copies up to max of them, and no more than max_bytes of them unless
+ * the first alone is larger, into out (free each with store_event_clear), and
+ * advances *cursor. *backlog is what the reader had yet to get before this call,
+ * in bytes (history_backlog: UINT64_MAX when the history has evicted what it
+ * needs, in which case nothing is copied and the cursor stays). *lost is set when
+ * a fresh read of etcd came after *cursor: the reader should start over from a
+ * full read; the cursor is then at the newest change. Returns the count, 0 on
+ * time-out or stop. */
+size_t store_events(store *s, uint64_t *cursor, store_event *out, size_t max, size_t max_bytes,
+                    int timeout_ms, bool *lost, uint64_t *backlog);
+/* The bytes of the changes after cursor (history_backlog). */
+uint64_t store_backlog(store *s, uint64_t cursor);
 void store_event_clear(store_event *ev);
 /* The seq of the newest change that has revision <= revision, for resuming from a
- * Last-Event-ID; 0 when the ring does not reach back that far. */
+ * Last-Event-ID; 0 when the history does not reach back that far. */
 uint64_t store_seq_at(store *s, int64_t revision);
 
 /* Wake every waiter for shutdown: store_events returns 0 at once from then on. */

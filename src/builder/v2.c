@@ -8,7 +8,10 @@
  * Unlike a bare etcd, a manifest is validated before it is stored: a bad one gets
  * 400 with the precise error and nothing is written. Writes come anonymously only
  * from loopback and trusted networks (DESIGN.md). etcd v2's compare-and-swap
- * (prevExist, prevValue, prevIndex) is refused with 400 rather than ignored.
+ * (prevExist, prevValue, prevIndex) is refused with 400 rather than ignored, as
+ * are what this endpoint does not do: keys that expire (ttl, refresh) and watches
+ * (wait=true; GET /api/v1/events is the watch). A key holding a NUL (%00), which
+ * would be cut at it, is refused with 400.
  * As through the API, a manifest is written with its author record beside it
  * (revisions.c), in one txn, and deleting a manifest, its directory or an app also
  * deletes the revisions kept of it. */
@@ -96,6 +99,29 @@ static char *v2_form_value(builder_req *r, const char *name)
     return value;
 }
 
+static bool v2_flag(builder_req *r, const char *name)
+{
+    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    return v && strcmp(v, "true") == 0;
+}
+
+/* A parameter this endpoint does not honour, asked for: ttl (a key that expires,
+ * or refresh of one) or wait (a long poll for the next change); NULL when none.
+ * Ignoring them would leave a ttl key that never expires and a watch loop that
+ * spins on immediate answers. wait=false and an empty ttl (etcd v2: no expiry)
+ * ask for nothing this endpoint does not do. */
+static const char *v2_unsupported_param(builder_req *r, bool write)
+{
+    char *ttl = write ? v2_form_value(r, "ttl") : NULL, *refresh = write ? v2_form_value(r, "refresh") : NULL;
+    const char *which = ttl && *ttl                                    ? "ttl"
+                        : refresh && strcmp(refresh, "false") != 0     ? "refresh"
+                        : v2_flag(r, "wait")                           ? "wait"
+                                                                       : NULL;
+    free(ttl);
+    free(refresh);
+    return which;
+}
+
 /* Compare-and-swap: etcd v2 makes a write conditional on these. Ignoring them would
  * turn a client's compare-and-swap into an unconditional overwrite. */
 static const char *v2_unsupported_condition(builder_req *r)
@@ -138,12 +164,6 @@ static json_t *v2_dir(const char *dirkey, const etcd_kvs *kvs, size_t *i, bool r
         free(child);
     }
     return json_pack("{s:s,s:b,s:o}", "key", dirkey, "dir", 1, "nodes", nodes);
-}
-
-static bool v2_flag(builder_req *r, const char *name)
-{
-    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-    return v && strcmp(v, "true") == 0;
 }
 
 static enum MHD_Result v2_get(builder_req *r, const char *key)
@@ -240,6 +260,14 @@ static enum MHD_Result v2_put(builder_req *r, const char *key)
     char *value = v2_form_value(r, "value");
     if (!value)
         return v2_error(r, 400, V2_VALUE_REQUIRED, "Value is Required in POST form", key, 0);
+    if (strlen(value) > MANIFEST_MAX_BYTES) { /* a form's encoding may fit a larger one */
+        char message[160];
+        snprintf(message, sizeof message, "value is %zu bytes, over %d (1 MiB), the most a "
+                                          "manifest may be; nothing was written",
+                 strlen(value), MANIFEST_MAX_BYTES);
+        free(value);
+        return v2_error(r, 413, V2_INVALID_FORM, message, key, 0);
+    }
     if (manifest_parse(value, strlen(value), &m, &err) < 0) {
         ret = v2_error(r, 400, V2_INVALID_FIELD, err.msg, key, 0);
         free(value);
@@ -402,14 +430,29 @@ static enum MHD_Result v2_delete(builder_req *r, const char *key)
     return ret;
 }
 
-/* A client that may not do what it asks, answered on the request's first call,
- * before its body is read: an untrusted client cannot make the builder buffer
- * anything. */
-enum MHD_Result v2_unauthorized(builder_req *r, const char *why)
+/* A request refused on its first call, before its body is read (who may not do
+ * what it asks, a body too large or framed two ways): an untrusted client cannot
+ * make the builder buffer anything. */
+enum MHD_Result v2_refuse(builder_req *r, unsigned status, const char *why)
 {
     const char *key = strncmp(r->url, V2_PREFIX, strlen(V2_PREFIX)) == 0
                           ? r->url + strlen(V2_PREFIX) : r->url;
-    return v2_error(r, 401, V2_UNAUTHORIZED, why, key, 0);
+    int code = status == 401 || status == 403 ? V2_UNAUTHORIZED
+               : status == 413                ? V2_INVALID_FORM
+                                              : V2_INVALID_FIELD;
+    return v2_error(r, status, code, why, key, 0);
+}
+
+/* Whether the path as sent holds "%00": MHD's decoded URL ends at the NUL, so
+ * "/v2/keys/apps%00/x" would name /apps. */
+static bool v2_has_nul(const builder_req *r)
+{
+    const char *raw = r->raw_url ? r->raw_url : "";
+    size_t len = strcspn(raw, "?");
+    for (size_t i = 0; i + 3 <= len; i++)
+        if (raw[i] == '%' && raw[i + 1] == '0' && raw[i + 2] == '0')
+            return true;
+    return false;
 }
 
 /* Writes reach here from clients auth.c lets write only (auth_admit refused the
@@ -420,6 +463,8 @@ enum MHD_Result v2_handle(builder_req *r)
     size_t len = strlen(key);
     char clean[1024];
 
+    if (v2_has_nul(r))
+        return v2_error(r, 400, V2_INVALID_FIELD, "invalid key: it holds a NUL (%00)", key, 0);
     /* "/v2/keys/apps/x/" names the same key as "/v2/keys/apps/x" */
     while (len > 1 && key[len - 1] == '/')
         len--;
@@ -430,10 +475,23 @@ enum MHD_Result v2_handle(builder_req *r)
     clean[len] = '\0';
     if (!v2_is_served(clean))
         return v2_error(r, 403, V2_ROOT_RONLY, "only /v2/keys/apps/ is served by Dokkaa", clean, 0);
-    if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0)
+    if (r->too_large) {
+        char message[120];
+        snprintf(message, sizeof message, "request body over %zu bytes (--max-body)",
+                 r->b->max_body);
+        return v2_error(r, 413, V2_INVALID_FORM, message, clean, 0);
+    }
+    if ((cond = v2_unsupported_param(r, !request_is_read(r)))) {
+        char message[300];
+        snprintf(message, sizeof message, "%s is not supported: %s; nothing was done", cond,
+                 strcmp(cond, "wait") == 0
+                     ? "Dokkaa's v2 endpoint has no watch (wait, waitIndex); follow "
+                       "GET /api/v1/events (Server-Sent Events) for changes"
+                     : "keys written here never expire (ttl, refresh)");
+        return v2_error(r, 400, V2_INVALID_FIELD, message, clean, 0);
+    }
+    if (request_is_read(r))
         return v2_get(r, clean);
-    if (r->too_large)
-        return v2_error(r, 413, V2_INVALID_FORM, "request body over 1 MiB", clean, 0);
     if ((cond = v2_unsupported_condition(r))) {
         char message[200];
         snprintf(message, sizeof message,

@@ -375,7 +375,7 @@ test_13_whoami_and_tokens() {
     rec=$(cl_etcdctl get --print-value-only "/tokens/$hash")
     ta_json_is "$rec" '.id == $id and .name == "api-test-new" and .role == "admin" and (.created | type == "string")' \
         --arg id "$id" || fail "etcd /tokens/$hash holds '$rec'"
-    ! cl_etcdctl get --prefix / | grep -qF "${tok#dk_}" || fail "the token's secret is in etcd"
+    [ "$(dk_count "${tok#dk_}" cl_etcdctl get --prefix /)" = 0 ] || fail "the token's secret is in etcd, or etcd could not be read"
     ta_admin GET /api/v1/tokens
     ta_expect 200
     ta_body_is 'any(.tokens[]; .id == $id and .name == "api-test-new" and .role == "admin")' "" --arg id "$id"
@@ -1303,4 +1303,472 @@ test_41_builders_alive_and_answering_after_all_of_it() {
     assert_eq "" "$(cl_etcdctl get --prefix --keys-only /apps/ | grep -E '^/apps/(api-|oa)' || true)" "test apps left in etcd"
     assert_eq "" "$(cl_etcdctl get --prefix --keys-only /revisions/ | grep -E '^/revisions/(api-|oa)' || true)" \
         "revisions of test apps left in etcd"
+}
+
+# ---- limits: memory and connections bounded by design (issue 12) ----------------------
+# What a user checks: the builder's resident memory while many clients replay the
+# event stream or read a large answer without reading it, a trickling connection
+# cut at the header deadline while others get answers, bodies refused on their
+# length before they are read, request smuggling refused, and the v2 endpoint's
+# refusals. Memory is measured on a builder of the suite's own (ta_own_start):
+# the plain build's ($DOKKAA_VALGRIND_BIN), since a sanitizer's quarantine keeps
+# freed memory resident.
+
+# The clients these tests need, which curl cannot be: many sockets that never read,
+# a trickle of header lines from a given address, and bytes sent exactly as
+# written.
+TA_NET_PY=$(cat <<'PY'
+import json, os, select, socket, sys, time
+
+def connect(host, port, src=None, rcvbuf=None):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    if src:
+        s.bind((src, 0))
+    s.settimeout(5)
+    s.connect((host, int(port)))
+    return s
+
+cmd, args = sys.argv[1], sys.argv[2:]
+if cmd == "hold":  # HOST PORT N PATH [HEADER...]: N requests never read, until killed
+    host, port, n, path, headers = args[0], args[1], int(args[2]), args[3], args[4:]
+    req = "GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n" % (path, "".join(h + "\r\n" for h in headers))
+    socks = []
+    for i in range(n):
+        s = connect(host, port, rcvbuf=4096)
+        s.sendall(req.encode())
+        socks.append(s)
+    print("held %d" % len(socks), flush=True)
+    while True:
+        time.sleep(3600)
+elif cmd == "trickle":  # SRC HOST PORT N EVERY SECONDS: header lines every EVERY s
+    src, host, port, n, every, seconds = args[0], args[1], args[2], int(args[3]), float(args[4]), float(args[5])
+    start = time.monotonic()
+    conns = {}
+    for i in range(n):
+        try:
+            s = connect(host, port, src=src)
+            s.setblocking(False)
+            s.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            conns[s] = {"opened": time.monotonic() - start, "closed": None, "bytes": 0}
+        except OSError as e:
+            conns[object()] = {"opened": time.monotonic() - start, "closed": 0.0, "bytes": 0}
+    live = [s for s, c in conns.items() if c["closed"] is None]
+    sent = time.monotonic()
+    while live and time.monotonic() - start < seconds:
+        r, _, _ = select.select(live, [], [], 0.1)
+        now = time.monotonic()
+        for s in r:
+            try:
+                data = s.recv(4096)
+            except OSError:
+                data = b""
+            if data:
+                conns[s]["bytes"] += len(data)
+            else:
+                conns[s]["closed"] = now - start
+                live.remove(s)
+                s.close()
+        if now - sent >= every:
+            sent = now
+            for s in list(live):
+                try:
+                    s.send(b"X-Trickle: %d\r\n" % int(now - start))
+                except OSError:
+                    pass
+    out = {"refused": 0, "cut": [], "open": len(live), "answered": 0}
+    for c in conns.values():
+        out["answered"] += c["bytes"] > 0
+        if c["closed"] is None:
+            continue
+        if c["closed"] - c["opened"] < 1.0:
+            out["refused"] += 1
+        else:
+            out["cut"].append(round(c["closed"] - c["opened"], 1))
+    print(json.dumps(out))
+elif cmd == "raw":  # HOST PORT SECONDS: stdin sent as it is; the answer, and "<timeout>"
+    host, port, seconds = args[0], args[1], float(args[2])
+    s = connect(host, port)
+    s.sendall(sys.stdin.buffer.read())
+    s.settimeout(seconds)
+    got = b""
+    try:
+        while True:
+            data = s.recv(65536)
+            if not data:
+                break
+            got += data
+            head, _, body = got.partition(b"\r\n\r\n")
+            length = [l.split(b":", 1)[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+            if length and len(body) >= int(length[0]) and not head.startswith(b"HTTP/1.1 100"):
+                break
+    except socket.timeout:
+        got += b"\n<timeout>"
+    sys.stdout.buffer.write(got)
+elif cmd == "sse-slow":  # HOST PORT GOFILE: open the stream, print "ready", read nothing until GOFILE exists, then all of it
+    host, port, go = args[0], args[1], args[2]
+    s = connect(host, port, rcvbuf=4096)
+    s.sendall(b"GET /api/v1/events HTTP/1.1\r\nHost: x\r\n\r\n")
+    got = b""
+    while b"retry:" not in got:
+        got += s.recv(4096)
+    print("ready", flush=True)
+    while not os.path.exists(go):
+        time.sleep(0.1)
+    s.settimeout(60)
+    try:
+        while True:
+            data = s.recv(1 << 20)
+            if not data:
+                got += b"\n<closed>"
+                break
+            got += data
+    except socket.timeout:
+        got += b"\n<timeout>"
+    sys.stdout.buffer.write(got[-4000:])
+PY
+)
+ta_net() { python3 -c "$TA_NET_PY" "$@"; }
+
+# ta_raw HOST PORT SECONDS: the request on stdin, sent byte for byte; sets
+# TA_STATUS (the final status line's code; "100" when the server asked for the body;
+# "none" without an answer in time), TA_BODY and TA_RAW.
+ta_raw() {
+    TA_RAW=$(ta_net raw "$@" | tr -d '\r')
+    TA_REQ="raw request to $1:$2"
+    TA_STATUS=$(sed -n '1s/^HTTP\/1\.1 \([0-9]*\).*/\1/p' <<<"$TA_RAW")
+    [ -n "$TA_STATUS" ] || TA_STATUS=none
+    TA_BODY=$(awk 'body { print } /^$/ { body = 1 }' <<<"$TA_RAW" | grep -v '^<timeout>$' || true)
+}
+
+# A builder of the test's own, in the root namespace on 127.0.0.1:$TA_OWN_PORT,
+# reading the suite's etcd: its memory is its own to measure, and its flags the
+# test's. ta_own_start DIR [flags...]; ta_own_stop DIR.
+TA_OWN_PORT=$((4100 + ${CL_NET:-0}))
+ta_own_start() {
+    local dir=$1 bin=${TA_OWN_BIN:-${DOKKAA_VALGRIND_BIN:-$CL_BIN}/dokkaa-builder}
+    shift
+    # a sanitized build's quarantine would keep freed memory resident
+    ASAN_OPTIONS=quarantine_size_mb=1:detect_leaks=0 dk_start "$dir/builder.pid" "$dir/builder.log" \
+        "$bin" --etcd "$CL_ETCD" --port "$TA_OWN_PORT" --host-id own "$@"
+    dk_wait 20 "the test's own builder" curl -sf --max-time 2 "http://127.0.0.1:$TA_OWN_PORT/healthz" ||
+        fail "the test's own builder did not start: $(tail -5 "$dir/builder.log")"
+}
+ta_own_stop() { dk_stop "$1/builder.pid"; }
+# The clients a test started in DIR, each with its pid in DIR/*.client.
+ta_clients_stop() { local f; for f in "$1"/*.client; do [ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null; rm -f "$f"; done; return 0; }
+ta_own_pid() { cat "$1/builder.pid"; }
+ta_rss_mb() { awk '/^VmRSS:/ { printf "%d\n", $2 / 1024 }' "/proc/$1/status"; } # PID
+ta_own_revision_is_at_least() { # REVISION: the own builder's copy has it
+    curl -sf --max-time 2 "http://127.0.0.1:$TA_OWN_PORT/healthz" | jq -e ".revision >= $1" >/dev/null
+}
+ta_own_streams_are() { # N: open event streams on the own builder
+    curl -sf --max-time 2 "http://127.0.0.1:$TA_OWN_PORT/metrics" | grep -qx "dokkaa_builder_streams{kind=\"events\"} $1"
+}
+# ta_big_manifest BYTES [TAG]: a valid manifest of about BYTES bytes, on stdout
+ta_big_manifest() {
+    local head='{"image": "dockerfile/nginx", "scale": 0, "command": ["'"${2:-x}"'' tail='"]}'
+    printf %s "$head"
+    head -c "$(($1 - ${#head} - ${#tail}))" /dev/zero | tr '\0' y
+    printf %s "$tail"
+}
+# ta_write_big APP NAME COUNT BYTES: COUNT writes of a BYTES manifest (each one
+# different) through h1's API; prints the revision of the last.
+ta_write_big() {
+    local app=$1 name=$2 count=$3 bytes=$4 i f
+    f=$(mktemp -p "$XDG_CONFIG_HOME")
+    for i in $(seq 1 "$count"); do
+        ta_big_manifest "$bytes" "w$i" > "$f"
+        ta_admin PUT "/api/v1/apps/$app/$name" -H 'Content-Type: application/json' --data-binary "@$f"
+        [[ "$TA_STATUS" = 20[01] ]] || { rm -f "$f"; fail "writing big manifest $i: $TA_STATUS ${TA_BODY:0:200}"; return 1; }
+    done
+    rm -f "$f"
+    ta_body .revision
+}
+# ta_rss_peak PID SECONDS: the largest RSS in MB over SECONDS, sampled every 0.2 s
+# (a measurement, not a wait)
+ta_rss_peak() {
+    local pid=$1 end=$(( $(date +%s%N) + $2 * 1000000000 )) peak=0 now
+    while [ "$(date +%s%N)" -lt "$end" ]; do
+        now=$(ta_rss_mb "$pid")
+        [ "${now:-0}" -le "$peak" ] || peak=$now
+        sleep 0.2
+    done
+    echo "$peak"
+}
+
+test_90_event_replays_and_slow_clients_keep_memory_bounded() {
+    local d pid base peak rev0 rev9 go
+    d=$(mktemp -d /tmp/ta-replay.XXXXXX)
+    trap 'ta_clients_stop '"$d"'; ta_own_stop '"$d"'; ta_admin DELETE /api/v1/apps/api-replay >/dev/null; rm -rf '"$d" EXIT
+    ta_own_start "$d"
+    pid=$(ta_own_pid "$d")
+    rev0=$(ta_revision)
+    # twelve changes of about 1 MB each, as a busy cluster with large manifests makes
+    ta_write_big api-replay web 9 1000000 >/dev/null
+    rev9=$(ta_revision)
+    local last
+    last=$(ta_write_big api-replay web 3 1000000)
+    dk_wait 20 "the own builder to have revision $last" ta_own_revision_is_at_least "$last" || fail "the own builder lags"
+    base=$(ta_rss_mb "$pid")
+    # 20 clients resume from before all twelve (12 MB each), 20 from before the last
+    # three (3 MB each), and none of them reads
+    ta_net hold 127.0.0.1 "$TA_OWN_PORT" 20 /api/v1/events "Last-Event-ID: $rev0" > "$d/hold1" &
+    echo $! > "$d/hold1.client"
+    ta_net hold 127.0.0.1 "$TA_OWN_PORT" 20 /api/v1/events "Last-Event-ID: $rev9" > "$d/hold2" &
+    echo $! > "$d/hold2.client"
+    dk_wait 20 "40 open event streams" ta_own_streams_are 40 || fail "the replaying clients did not all connect"
+    peak=$(ta_rss_peak "$pid" 4)
+    echo "  RSS: ${base} MB before, peak ${peak} MB with 40 replaying clients that do not read"
+    [ $((peak - base)) -lt 80 ] || fail "40 replaying clients grew the builder by $((peak - base)) MB (bound: 80 MB)"
+    ta_get_status_is 1 /healthz 200 || fail "h1 stopped answering"
+    curl -sf --max-time 2 "http://127.0.0.1:$TA_OWN_PORT/healthz" >/dev/null || fail "the own builder stopped answering"
+    # what a reading client gets: from before the last three, their replay; from
+    # further back than the backlog allows, a resync
+    curl -sN --max-time 3 -H "Last-Event-ID: $rev9" "http://127.0.0.1:$TA_OWN_PORT/api/v1/events" > "$d/near" || true
+    [ "$(ta_sse_events "$d/near" | jq -s '[.[] | select(.event == "put" and .data.key == "/apps/api-replay/web/manifest")] | length')" = 3 ] ||
+        fail "Last-Event-ID $rev9 did not replay the 3 writes after it: $(ta_sse_events "$d/near" | jq -c '{id, event}' | head)"
+    curl -sN --max-time 3 -H "Last-Event-ID: $rev0" "http://127.0.0.1:$TA_OWN_PORT/api/v1/events" > "$d/far" || true
+    ta_sse_events "$d/far" | head -1 | jq -e '.event == "resync"' >/dev/null ||
+        fail "Last-Event-ID $rev0, 12 MB back, did not get a resync first: $(ta_sse_events "$d/far" | jq -c '{id, event}' | head -3)"
+    ta_clients_stop "$d"
+    dk_wait 20 "the held streams to close" ta_own_streams_are 0 || fail "streams of gone clients stay open"
+    # a client that stops reading while the cluster changes falls behind, and is
+    # ended with an event saying so, not kept on
+    go=$d/go
+    ta_net sse-slow 127.0.0.1 "$TA_OWN_PORT" "$go" > "$d/slow" &
+    echo $! > "$d/slow.client"
+    dk_wait 10 "the slow client's stream" grep -q ready "$d/slow" || fail "the slow client did not connect"
+    ta_write_big api-replay web 12 1000000 >/dev/null
+    touch "$go"
+    dk_wait 70 "the slow client to finish" sh -c "grep -q '<closed>\|<timeout>' $d/slow" || fail "the slow client hangs"
+    grep -q '^event: end' "$d/slow" && grep -q '"reason":"behind"' "$d/slow" && grep -q '<closed>' "$d/slow" ||
+        fail "a client 12 MB behind was not ended with an end event: $(tail -c 600 "$d/slow")"
+    grep -A1 '^event: end' "$d/slow" | sed 's/^/  /'
+}
+
+test_91_the_event_history_is_bounded_in_bytes() {
+    local d pid base peak last
+    d=$(mktemp -d /tmp/ta-history.XXXXXX)
+    trap 'ta_own_stop '"$d"'; ta_admin DELETE /api/v1/apps/api-history >/dev/null; rm -rf '"$d" EXIT
+    ta_own_start "$d"
+    pid=$(ta_own_pid "$d")
+    base=$(ta_rss_mb "$pid")
+    # 64 writes of 1 MB: the history keeps 16 MiB of them (--history-bytes), not all
+    last=$(ta_write_big api-history web 64 1000000)
+    dk_wait 30 "the own builder to have revision $last" ta_own_revision_is_at_least "$last" || fail "the own builder lags"
+    peak=$(ta_rss_peak "$pid" 1)
+    echo "  RSS: ${base} MB before, ${peak} MB after 64 writes of 1 MB"
+    [ $((peak - base)) -lt 48 ] || fail "64 writes of 1 MB grew the builder by $((peak - base)) MB (bound: 48 MB; history 16 MiB)"
+}
+
+test_92_a_trickling_client_is_cut_at_the_header_deadline() {
+    local d out fails=0 n=0 started
+    d=$(mktemp -d /tmp/ta-slowloris.XXXXXX)
+    TA_UNTRUSTED=198.51.100.$CL_NET
+    trap 'ta_untrusted_off; rm -rf '"$d" EXIT
+    ta_untrusted_on
+    # 80 connections from one address, each sending a header line every 2 s (MHD's
+    # idle timeout of 30 s never fires), for up to 20 s
+    ta_net trickle "$TA_UNTRUSTED" "$(cl_addr 1)" 4001 80 2 20 > "$d/out" &
+    started=$(date +%s)
+    # meanwhile another client is answered, every time, at once
+    while [ ! -s "$d/out" ]; do
+        n=$((n + 1))
+        curl -sf -o /dev/null --max-time 2 "$(api_url 1)/api/v1/apps" || fails=$((fails + 1))
+        sleep 0.5
+    done
+    wait
+    out=$(cat "$d/out")
+    echo "  trickle: $out; $n requests from another address meanwhile, $fails failed"
+    assert_eq 0 "$fails" "requests of another client that failed during the trickle"
+    assert_eq 16 "$(jq .refused <<<"$out")" "connections over 64 from one address, closed at once"
+    assert_eq 0 "$(jq .open <<<"$out")" "trickling connections still open after 20 s"
+    jq -e '(.cut | length) == 64 and all(.cut[]; . >= 9 and . <= 13)' <<<"$out" >/dev/null ||
+        fail "the 64 trickling connections were not all cut 10 s (the header deadline) after opening: $out"
+    ta_get_status_is 1 /healthz 200 || fail "h1 is not answering"
+}
+
+test_93_a_large_list_is_shared_not_copied_per_client() {
+    local d pid base peak size
+    d=$(mktemp -d /tmp/ta-list.XXXXXX)
+    trap 'ta_clients_stop '"$d"'; ta_own_stop '"$d"'; ta_admin DELETE /api/v1/apps/api-list >/dev/null; rm -rf '"$d" EXIT
+    ta_own_start "$d"
+    pid=$(ta_own_pid "$d")
+    ta_write_big api-list a 1 1000000 >/dev/null
+    ta_write_big api-list b 1 1000000 >/dev/null
+    local last
+    last=$(ta_write_big api-list c 1 1000000)
+    dk_wait 20 "the own builder to have revision $last" ta_own_revision_is_at_least "$last" || fail "the own builder lags"
+    size=$(curl -sf --max-time 5 "http://127.0.0.1:$TA_OWN_PORT/api/v1/apps" | wc -c)
+    [ "$size" -gt 3000000 ] || fail "GET /api/v1/apps is $size bytes, expected the 3 large manifests"
+    base=$(ta_rss_mb "$pid")
+    ta_net hold 127.0.0.1 "$TA_OWN_PORT" 60 /api/v1/apps > "$d/hold" &
+    echo $! > "$d/hold.client"
+    dk_wait 20 "60 clients holding GET /api/v1/apps" grep -q 'held 60' "$d/hold" || fail "the clients did not connect"
+    peak=$(ta_rss_peak "$pid" 3)
+    echo "  RSS: ${base} MB before, peak ${peak} MB with 60 clients not reading a $size-byte answer"
+    [ $((peak - base)) -lt 40 ] || fail "60 clients of a $size-byte answer grew the builder by $((peak - base)) MB (bound: 40 MB)"
+    # and it is the whole answer
+    curl -sf --max-time 5 "http://127.0.0.1:$TA_OWN_PORT/api/v1/apps" |
+        jq -e '[.apps[] | select(.app == "api-list") | .manifests[]] | length == 3' >/dev/null ||
+        fail "GET /api/v1/apps does not show the three manifests"
+}
+
+test_94_a_body_over_the_limit_is_refused_before_it_is_read() {
+    local h t
+    h=$(cl_addr 1)
+    t=$(ta_admin_token)
+    ta_soft
+    # an admin claiming 1 GB: 413 at once, never "100 Continue"
+    printf 'PUT /api/v1/apps/api-cl/web HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\nExpect: 100-continue\r\n\r\n' "$t" |
+        ta_raw "$h" 4001 3
+    ta_expect_error 413 too_large "1000000000" "--max-body"
+    # without Expect: the answer comes without waiting for the body
+    printf 'PUT /api/v1/apps/api-cl/web HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n{"image"' "$t" |
+        ta_raw "$h" 4001 3
+    ta_expect_error 413 too_large "--max-body"
+    # the v2 endpoint, anonymously from a trusted address: etcd v2's shape
+    printf 'PUT /v2/keys/apps/api-cl/web/manifest HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000000000\r\nExpect: 100-continue\r\n\r\n' |
+        ta_raw "$h" 4001 3
+    ta_expect 413
+    ta_body_is '.errorCode == 210 and (.message | contains("--max-body"))'
+    [ -z "$(cl_etcdctl get --prefix --keys-only /apps/api-cl/)" ] || ta_fail "a refused body stored something"
+    ta_soft_end
+}
+
+test_95_ambiguous_body_framing_is_refused() {
+    local h t body='{"image": "dockerfile/nginx", "scale": 0}' before
+    h=$(cl_addr 1)
+    t=$(ta_admin_token)
+    ta_soft
+    before=$(ta_state)
+    ta_guard_on
+    printf 'PUT /api/v1/apps/api-smuggle/web HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\nContent-Length: 10\r\n\r\n%s' "$t" "${#body}" "$body" |
+        ta_raw "$h" 4001 3
+    ta_expect_error 400 invalid "two different Content-Length"
+    printf 'PUT /api/v1/apps/api-smuggle/web HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n' "$t" "${#body}" "${#body}" "$body" |
+        ta_raw "$h" 4001 3
+    ta_expect_error 400 invalid "Content-Length and Transfer-Encoding"
+    printf 'PUT /api/v1/apps/api-smuggle/web HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nTransfer-Encoding: gzip\r\n\r\n%s' "$t" "$body" |
+        ta_raw "$h" 4001 3
+    ta_expect_error 400 invalid "only chunked"
+    printf 'PUT /v2/keys/apps/api-smuggle/web/manifest HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nvalue=' |
+        ta_raw "$h" 4001 3
+    ta_expect 400 "v2 with two Content-Lengths"
+    ta_body_is '.errorCode == 209 and (.message | contains("Content-Length"))'
+    ta_expect_state "$before" "ambiguous framing"
+    # the same length twice is one length
+    printf 'PUT /api/v1/apps/api-smuggle/web HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' "$t" "${#body}" "${#body}" "$body" |
+        ta_raw "$h" 4001 5
+    TA_GUARD=
+    [[ "$TA_STATUS" = 20[01] ]] || ta_fail "the same Content-Length twice: $TA_STATUS ${TA_BODY:0:200}"
+    ta_admin DELETE /api/v1/apps/api-smuggle
+    ta_soft_end
+}
+
+test_96_a_read_only_token_writing_v2_gets_403() {
+    local before
+    ta_soft
+    before=$(ta_state)
+    ta_guard_on
+    ta_ro PUT /v2/keys/apps/api-ro/web/manifest --data-urlencode "value=$TA_NGINX"
+    ta_expect 403 "a v2 write with a read-only token, from a trusted address"
+    ta_body_is '.errorCode == 110 and (.message | contains("read-only"))'
+    TA_UNTRUSTED=198.51.100.$CL_NET
+    trap ta_untrusted_off EXIT
+    ta_untrusted_on
+    TA_FROM=$TA_UNTRUSTED ta_ro PUT /v2/keys/apps/api-ro/web/manifest --data-urlencode "value=$TA_NGINX"
+    ta_expect 403 "a v2 write with a read-only token, from outside"
+    ta_body_is '.errorCode == 110 and (.message | contains("read-only"))'
+    TA_FROM=$TA_UNTRUSTED ta_ro DELETE '/v2/keys/apps/dummy?recursive=true'
+    ta_expect 403 "a v2 delete with a read-only token, from outside"
+    TA_FROM=$TA_UNTRUSTED ta_req PUT /v2/keys/apps/api-ro/web/manifest --data-urlencode "value=$TA_NGINX"
+    ta_expect 401 "an anonymous v2 write from outside (control)"
+    ta_expect_state "$before" "v2 writes with a read-only token"
+    ta_soft_end
+}
+
+test_97_v2_ttl_and_wait_are_refused_not_ignored() {
+    local before t0
+    ta_soft
+    before=$(ta_state)
+    ta_guard_on
+    ta_req PUT '/v2/keys/apps/api-ttl/web/manifest?ttl=60' --data-urlencode "value=$TA_NGINX"
+    ta_expect 400 "ttl in the query"
+    ta_body_is '.errorCode == 209 and (.message | contains("ttl"))'
+    ta_req PUT /v2/keys/apps/api-ttl/web/manifest --data-urlencode "value=$TA_NGINX" -d ttl=5
+    ta_expect 400 "ttl in the form"
+    ta_body_is '(.message | contains("ttl"))'
+    ta_req PUT '/v2/keys/apps/api-ttl/web/manifest?refresh=true' --data-urlencode "value=$TA_NGINX"
+    ta_expect 400 "refresh"
+    t0=$(date +%s%N)
+    ta_req GET '/v2/keys/apps?wait=true'
+    ta_expect 400 "wait=true"
+    ta_body_is '.errorCode == 209 and (.message | contains("wait")) and (.message | contains("/api/v1/events"))'
+    ta_req GET '/v2/keys/apps/dummy?wait=true&waitIndex=1&recursive=true'
+    ta_expect 400 "wait=true with waitIndex"
+    ta_expect_state "$before" "ttl and wait"
+    TA_GUARD=
+    # what asks for nothing unsupported still works
+    ta_req GET '/v2/keys/apps?wait=false'
+    ta_expect 200 "wait=false"
+    ta_req PUT '/v2/keys/apps/api-ttl/web/manifest?ttl=' --data-urlencode 'value={"image": "dockerfile/nginx", "scale": 0}'
+    [[ "$TA_STATUS" = 20[01] ]] || ta_fail "an empty ttl (no expiry): $TA_STATUS $TA_BODY"
+    ta_admin DELETE /api/v1/apps/api-ttl
+    ta_soft_end
+}
+
+test_98_v2_oversized_values_and_nul_in_keys() {
+    local d before
+    d=$(mktemp -d /tmp/ta-v2big.XXXXXX)
+    trap "rm -rf $d" EXIT
+    ta_soft
+    before=$(ta_state)
+    ta_guard_on
+    # a value of 1 MiB + 1000 bytes: the body is under --max-body, the value over a manifest's limit
+    { printf 'value='; ta_big_manifest $((1048576 + 1000)); } > "$d/form"
+    ta_req PUT /v2/keys/apps/api-v2big/web/manifest -H 'Content-Type: application/x-www-form-urlencoded' --data-binary "@$d/form"
+    ta_expect 413 "a v2 value of 1 MiB + 1000 bytes"
+    ta_body_is '.errorCode == 210 and (.message | contains("1 MiB"))'
+    # %00 would cut the key at the NUL
+    ta_req GET '/v2/keys/apps%00/x'
+    ta_expect 400 "GET /v2/keys/apps%00/x"
+    ta_body_is '.errorCode == 209 and (.message | contains("NUL"))'
+    ta_req GET '/v2/keys/apps/dummy%00?recursive=true'
+    ta_expect 400 "GET /v2/keys/apps/dummy%00"
+    ta_req PUT '/v2/keys/apps/api-nul/web/manifest%00x' --data-urlencode "value=$TA_NGINX"
+    ta_expect 400 "PUT with %00 in the key"
+    ta_req DELETE '/v2/keys/apps%00?recursive=true'
+    ta_expect 400 "DELETE /v2/keys/apps%00"
+    ta_expect_state "$before" "oversized values and NULs"
+    ta_soft_end
+}
+
+test_99_the_limits_are_flags() {
+    local d bin out
+    d=$(mktemp -d /tmp/ta-flags.XXXXXX)
+    trap 'ta_own_stop '"$d"'; rm -rf '"$d" EXIT
+    bin=${DOKKAA_VALGRIND_BIN:-$CL_BIN}/dokkaa-builder
+    out=$("$bin" --help)
+    for f in --max-conns --max-conns-per-ip --header-timeout --max-body --stream-backlog --history-bytes; do
+        grep -q -- "$f" <<<"$out" || fail "--help does not list $f"
+    done
+    out=$("$bin" --max-body 12x 2>&1) && fail "--max-body 12x was accepted"
+    grep -q -- '--max-body: must be a size' <<<"$out" || fail "--max-body 12x: $out"
+    out=$("$bin" --header-timeout 0 2>&1) && fail "--header-timeout 0 was accepted"
+    grep -q -- '--header-timeout' <<<"$out" || fail "--header-timeout 0: $out"
+    ta_own_start "$d" --max-body 2K --max-conns-per-ip 3 --header-timeout 2
+    # a body over 2 KiB: 413 naming the limit
+    head -c 3000 /dev/zero | tr '\0' ' ' > "$d/body"
+    curl -s --max-time 5 -XPUT -H 'Content-Type: application/json' --data-binary "@$d/body" -w '\n%{http_code}' \
+        "http://127.0.0.1:$TA_OWN_PORT/api/v1/apps/api-flags/web?dry_run=1" -H "Authorization: Bearer $(ta_admin_token)" > "$d/out"
+    assert_eq 413 "$(tail -1 "$d/out")" "a 3000-byte body with --max-body 2K"
+    grep -q '2048' "$d/out" || fail "the 413 does not name the limit: $(cat "$d/out")"
+    # 3 per address, cut after 2 s
+    out=$(ta_net trickle 127.0.0.1 127.0.0.1 "$TA_OWN_PORT" 5 0.5 8)
+    echo "  --max-conns-per-ip 3 --header-timeout 2: $out"
+    jq -e '.refused == 2 and .open == 0 and (.cut | length) == 3 and all(.cut[]; . >= 1.5 and . <= 4)' <<<"$out" >/dev/null ||
+        fail "with --max-conns-per-ip 3 --header-timeout 2: $out"
 }
