@@ -77,15 +77,16 @@ test_44_recursive_delete_frees_link_ports_of_an_app_without_keys() {
     out=$(curl -s -w ' %{http_code}' -XDELETE "$E2E_BUILDER/v2/keys/apps/ghost?recursive=true")
     [[ "$out" == *'"errorCode":100'*' 404' ]] || fail "an app without keys: $out"
     assert_eq 0 "$(e2e_count_keys /links/ghost/)" "the app's link ports are freed"
-    # all apps at once frees every link port; only when no test has an app left
-    if [ "$(e2e_count_keys /apps/)" = 0 ]; then
-        e2e_etcdctl put /links/ghost2/web '{"port": 30997}' >/dev/null
-        curl -s -XDELETE "$E2E_BUILDER/v2/keys/apps?recursive=true" >/dev/null
-        assert_eq 0 "$(e2e_count_keys /links/)" "every link port is freed with /apps"
-        # /apps, the root Dokkaa serves, lists no apps rather than 404
-        out=$(curl -s -w ' %{http_code}' "$E2E_BUILDER/v2/keys/apps")
-        [[ "$out" == *'"key":"/apps","dir":true,"nodes":[]'*' 200' ]] || fail "an empty /apps: $out"
-    fi
+    # all apps at once frees every link port (every test before removed its apps,
+    # so this deletes nobody else's)
+    [ "$(e2e_count_keys /apps/)" = 0 ] ||
+        fail "keys the tests before left, which this would delete: $(e2e_etcdctl get --prefix --keys-only /apps/ | grep . | tr '\n' ' ')"
+    e2e_etcdctl put /links/ghost2/web '{"port": 30997}' >/dev/null
+    curl -s -XDELETE "$E2E_BUILDER/v2/keys/apps?recursive=true" >/dev/null
+    assert_eq 0 "$(e2e_count_keys /links/)" "every link port is freed with /apps"
+    # /apps, the root Dokkaa serves, lists no apps rather than 404
+    out=$(curl -s -w ' %{http_code}' "$E2E_BUILDER/v2/keys/apps")
+    [[ "$out" == *'"key":"/apps","dir":true,"nodes":[]'*' 200' ]] || fail "an empty /apps: $out"
 }
 
 test_45_value_json_cannot_carry_gets_an_error_naming_the_key() {

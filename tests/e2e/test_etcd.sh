@@ -9,7 +9,7 @@ test_20_bad_manifest_in_etcd_gets_error_status_others_run() {
     e2e_etcdctl put /apps/bad/json/manifest '{"image": ' >/dev/null
     e2e_set good web '{"image": "dockerfile/nginx", "services": {"web": 80}}'
     e2e_wait_converged good web 1 web
-    assert_eq 0 "$(docker ps -aq --filter label=dokkaa.app=bad | grep -c .)" "no container for bad manifests"
+    assert_eq 0 "$(dk_count . docker ps -aq --filter label=dokkaa.app=bad)" "no container for bad manifests"
     e2e_etcdctl del --prefix /apps/bad/ >/dev/null
     e2e_delete_app good
 }
@@ -47,7 +47,7 @@ test_23_etcd_restart_during_watch_misses_no_manifest() {
     e2e_set watched web "$(printf '{"image": "dockerfile/nginx", "scale": 2, "services": {"web": 80}}')"
     e2e_wait_converged watched web 2 web
     e2e_delete_app watched
-    dk_wait 60 "watched's containers to go" sh -c "[ -z \"\$(docker ps -aq --filter label=dokkaa.app=watched)\" ]"
+    dk_wait 60 "watched's containers to go" e2e_no_containers label=dokkaa.app=watched
     e2e_stop_conductor
     e2e_start_conductor
 }

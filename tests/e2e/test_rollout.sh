@@ -20,7 +20,13 @@ roll_announced() { [ "$(e2e_count_keys "/services/$1/$2/")" = "$3" ]; }
 roll_ids() { docker ps -q --no-trunc --filter "label=dokkaa.app=$1" --filter "label=dokkaa.name=$2" | sort; }
 
 # The client's lines from its first "ok" on (before, the service may not run yet).
-roll_client_log() { docker logs "$1---client" 2>&1 | sed -n '/^ok/,$p'; }
+# Fails when the log cannot be read (docker's error on stderr).
+roll_client_log() {
+    local log
+    log=$(docker logs "$1---client" 2>&1) || { echo "$log" >&2; return 1; }
+    sed -n '/^ok/,$p' <<<"$log"
+}
+roll_client_oks_above() { [ "$(dk_count '^ok' roll_client_log "$1")" -gt "$2" ]; }
 
 roll_update() { # APP SCALE: a rolling update under load, without a failed request
     local app=$1 scale=$2 before oks names
@@ -28,7 +34,7 @@ roll_update() { # APP SCALE: a rolling update under load, without a failed reque
     e2e_set "$app" client "$ROLL_CLIENT"
     e2e_wait_converged "$app" web "$scale" web
     dk_wait 60 "revision 1 to roll out" roll_at "$app" web 1 rolled-out
-    dk_wait 60 "the client's requests to flow" sh -c "docker logs $app---client 2>&1 | grep -q '^ok'"
+    dk_wait 60 "the client's requests to flow" roll_client_oks_above "$app" 0
     before=$(roll_ids "$app" web)
 
     e2e_set "$app" web "$(printf "$ROLL_WEB" "$scale" ', "env": {"GREETING": "hi"}')"
@@ -43,11 +49,10 @@ roll_update() { # APP SCALE: a rolling update under load, without a failed reque
             || fail "$c lost its restart policy"
     done
     [ -z "$(comm -12 <(echo "$before") <(roll_ids "$app" web))" ] || fail "an old container survived"
-    oks=$(roll_client_log "$app" | grep -c '^ok')
-    dk_wait 30 "more requests after the rollout" sh -c \
-        "[ \$(docker logs $app---client 2>&1 | grep -c '^ok') -gt $oks ]"
-    echo "client requests: $(roll_client_log "$app" | grep -c '^ok') ok, $(roll_client_log "$app" | grep -c FAIL) failed"
-    assert_eq 0 "$(roll_client_log "$app" | grep -c FAIL)" "failed requests through the link"
+    oks=$(dk_count '^ok' roll_client_log "$app")
+    dk_wait 30 "more requests after the rollout" roll_client_oks_above "$app" "$oks"
+    echo "client requests: $(dk_count '^ok' roll_client_log "$app") ok, $(dk_count FAIL roll_client_log "$app") failed"
+    assert_eq 0 "$(dk_count FAIL roll_client_log "$app")" "failed requests through the link"
     assert_eq rolled-out "$(roll_revision "$app" web 1 outcome)" "revision 1's outcome"
     assert_eq rolled-out "$(roll_revision "$app" web 2 outcome)" "revision 2's outcome"
     e2e_delete_app "$app"

@@ -12,6 +12,8 @@ scale---web---1
 scale---web---2" "$(e2e_containers scale web)" "container names"
     e2e_set scale web "$(printf "$WEB" 0)"
     e2e_wait_converged scale web 0 web
+    e2e_delete_app scale
+    dk_wait 30 "scale's keys to go" e2e_none /apps/scale/ /status/scale/ /services/scale/ /links/scale/
 }
 
 test_11_manifest_change_replaces_containers() {

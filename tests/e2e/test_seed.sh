@@ -31,8 +31,8 @@ test_02_v2_get_answers_in_etcd_v2_shape() {
 
 test_03_delete_app_removes_containers_and_announcements() {
     curl -sf -L -XDELETE "http://127.0.0.1:4001/v2/keys/apps/dummy?recursive=true" >/dev/null
-    dk_wait 60 "dummy's containers to go" sh -c "[ -z \"\$(docker ps -aq --filter label=dokkaa.app=dummy --filter label=dokkaa.cluster=$E2E_CLUSTER)\" ]"
-    dk_wait 20 "dummy's announcements to go" sh -c "[ \$(ETCDCTL_API=3 etcdctl --endpoints=$E2E_ETCD get --prefix --keys-only /status/dummy/ /services/dummy/ | grep -c .) = 0 ]"
+    dk_wait 60 "dummy's containers to go" e2e_no_containers label=dokkaa.app=dummy "label=dokkaa.cluster=$E2E_CLUSTER"
+    dk_wait 20 "dummy's announcements to go" e2e_none /status/dummy/ /services/dummy/
     assert_eq 0 "$(e2e_count_keys /links/dummy/)" "link ports freed with the app"
 }
 
@@ -47,7 +47,6 @@ test_04_v2_delete_answers_like_etcd_v2() {
     [[ "$out" == *'"action":"delete"'*'"prevNode":{'*'dockerfile/nginx'*' 200' ]] || fail "delete: $out"
     assert_eq 0 "$(e2e_count_keys /apps/del/web/manifest)" "the manifest is gone"
     # the scheduler then drops its placement, and the conductor its container
-    dk_wait 30 "del's placement and container to go" sh -c \
-        "[ \$(ETCDCTL_API=3 etcdctl --endpoints=$E2E_ETCD get --prefix --keys-only /apps/del/ | grep -c .) = 0 ] &&
-         [ -z \"\$(docker ps -aq --filter label=dokkaa.app=del)\" ]"
+    dk_wait 30 "del's placement and container to go" \
+        eval 'e2e_none /apps/del/ && e2e_no_containers label=dokkaa.app=del'
 }
