@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <signal.h>
@@ -501,6 +502,13 @@ int main(int argc, char **argv)
     int rc;
 
     log_init("builder");
+    /* Large buffers (a 1 MiB value, an event formatted from it, an answer) get
+     * mappings of their own, returned to the system when freed. glibc's default
+     * raises this threshold after the first such free, and from then on serves
+     * them from per-thread arenas that keep what they once held: with a thread per
+     * connection the builder's memory would be what every client once needed, not
+     * what they need now. The cost is an mmap and munmap per large buffer. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     builder_defaults(&b);
     if ((rc = builder_options(&b, argc, argv)) >= 0)
         return rc;

@@ -1431,7 +1431,8 @@ PY
 )
 ta_net() { python3 -c "$TA_NET_PY" "$@"; }
 
-# ta_raw HOST PORT SECONDS: the request on stdin, sent byte for byte; sets
+# ta_raw HOST PORT SECONDS < REQUEST: the request, sent byte for byte (from a
+# redirection, not a pipe: ta_raw sets variables of the caller's shell); sets
 # TA_STATUS (the final status line's code; "100" when the server asked for the body;
 # "none" without an answer in time), TA_BODY and TA_RAW.
 ta_raw() {
@@ -1622,16 +1623,13 @@ test_94_a_body_over_the_limit_is_refused_before_it_is_read() {
     t=$(ta_admin_token)
     ta_soft
     # an admin claiming 1 GB: 413 at once, never "100 Continue"
-    printf 'PUT /api/v1/apps/api-cl/web HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\nExpect: 100-continue\r\n\r\n' "$t" |
-        ta_raw "$h" 4001 3
+    ta_raw "$h" 4001 3 < <(printf 'PUT /api/v1/apps/api-cl/web HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\nExpect: 100-continue\r\n\r\n' "$t")
     ta_expect_error 413 too_large "1000000000" "--max-body"
     # without Expect: the answer comes without waiting for the body
-    printf 'PUT /api/v1/apps/api-cl/web HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n{"image"' "$t" |
-        ta_raw "$h" 4001 3
+    ta_raw "$h" 4001 3 < <(printf 'PUT /api/v1/apps/api-cl/web HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n{"image"' "$t")
     ta_expect_error 413 too_large "--max-body"
     # the v2 endpoint, anonymously from a trusted address: etcd v2's shape
-    printf 'PUT /v2/keys/apps/api-cl/web/manifest HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000000000\r\nExpect: 100-continue\r\n\r\n' |
-        ta_raw "$h" 4001 3
+    ta_raw "$h" 4001 3 < <(printf 'PUT /v2/keys/apps/api-cl/web/manifest HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000000000\r\nExpect: 100-continue\r\n\r\n')
     ta_expect 413
     ta_body_is '.errorCode == 210 and (.message | contains("--max-body"))'
     [ -z "$(cl_etcdctl get --prefix --keys-only /apps/api-cl/)" ] || ta_fail "a refused body stored something"
@@ -1645,23 +1643,18 @@ test_95_ambiguous_body_framing_is_refused() {
     ta_soft
     before=$(ta_state)
     ta_guard_on
-    printf 'PUT /api/v1/apps/api-smuggle/web HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\nContent-Length: 10\r\n\r\n%s' "$t" "${#body}" "$body" |
-        ta_raw "$h" 4001 3
+    ta_raw "$h" 4001 3 < <(printf 'PUT /api/v1/apps/api-smuggle/web HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\nContent-Length: 10\r\n\r\n%s' "$t" "${#body}" "$body")
     ta_expect_error 400 invalid "two different Content-Length"
-    printf 'PUT /api/v1/apps/api-smuggle/web HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n' "$t" "${#body}" "${#body}" "$body" |
-        ta_raw "$h" 4001 3
+    ta_raw "$h" 4001 3 < <(printf 'PUT /api/v1/apps/api-smuggle/web HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n' "$t" "${#body}" "${#body}" "$body")
     ta_expect_error 400 invalid "Content-Length and Transfer-Encoding"
-    printf 'PUT /api/v1/apps/api-smuggle/web HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nTransfer-Encoding: gzip\r\n\r\n%s' "$t" "$body" |
-        ta_raw "$h" 4001 3
+    ta_raw "$h" 4001 3 < <(printf 'PUT /api/v1/apps/api-smuggle/web HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nTransfer-Encoding: gzip\r\n\r\n%s' "$t" "$body")
     ta_expect_error 400 invalid "only chunked"
-    printf 'PUT /v2/keys/apps/api-smuggle/web/manifest HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nvalue=' |
-        ta_raw "$h" 4001 3
+    ta_raw "$h" 4001 3 < <(printf 'PUT /v2/keys/apps/api-smuggle/web/manifest HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nvalue=')
     ta_expect 400 "v2 with two Content-Lengths"
     ta_body_is '.errorCode == 209 and (.message | contains("Content-Length"))'
     ta_expect_state "$before" "ambiguous framing"
     # the same length twice is one length
-    printf 'PUT /api/v1/apps/api-smuggle/web HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' "$t" "${#body}" "${#body}" "$body" |
-        ta_raw "$h" 4001 5
+    ta_raw "$h" 4001 5 < <(printf 'PUT /api/v1/apps/api-smuggle/web HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' "$t" "${#body}" "${#body}" "$body")
     TA_GUARD=
     [[ "$TA_STATUS" = 20[01] ]] || ta_fail "the same Content-Length twice: $TA_STATUS ${TA_BODY:0:200}"
     ta_admin DELETE /api/v1/apps/api-smuggle
@@ -1671,6 +1664,7 @@ test_95_ambiguous_body_framing_is_refused() {
 test_96_a_read_only_token_writing_v2_gets_403() {
     local before
     ta_soft
+    ta_ro_token >/dev/null # made before the state is taken
     before=$(ta_state)
     ta_guard_on
     ta_ro PUT /v2/keys/apps/api-ro/web/manifest --data-urlencode "value=$TA_NGINX"
