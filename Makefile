@@ -30,6 +30,16 @@ FUZZ_SECONDS ?= 600
 fuzz:              ## the libFuzzer harnesses of fuzz/ (clang, ASan+UBSan, in build-fuzz/), FUZZ_SECONDS each
 	scripts/fuzz.sh $(FUZZ_SECONDS)
 
+# CHAOS_FAULTS faults (default 100) at moments drawn from CHAOS_SEED (default: a new
+# seed, printed first; the same seed replays the same faults). Needs root and the
+# programs in $(BUILD)/src (or DOKKAA_BIN); a run's records stay in /tmp (printed).
+CHAOS_FAULTS ?= 100
+CHAOS_SEED ?=
+.PHONY: chaos
+chaos:             ## the fault campaign on a local cluster of 3 hosts and its checker (tests/chaos)
+	CHAOS_FAULTS=$(CHAOS_FAULTS) CHAOS_SEED=$(CHAOS_SEED) DOKKAA_BIN=$${DOKKAA_BIN:-$(abspath $(BUILD))/src} \
+	    tests/chaos/run.sh
+
 bench:             ## benchmarks: ratios against raw `docker run`, Docker Swarm, etcd's own reads (API), HAProxy (links)
 	bench/converge.sh
 	bench/cluster.sh
