@@ -1,10 +1,22 @@
-/* links.c - allocation of link ports under /links/ (see links.h).
+/* links.c - allocation and release of link ports under /links/ (see links.h).
  *
- * Allocation reads every link, picks the lowest free port and writes it in a txn
- * that holds only if no link changed since the read (a compare on the whole /links/
- * range) and this link still has no port. Two conductors racing for different links
- * cannot take the same port: one txn fails and re-reads. O(links) per allocation,
- * which happens once per link in the life of an app. */
+ * A link that has its port costs one read of its own key: every container start
+ * asks, and reading all of /links/ each time made L links cost O(L²) reads.
+ * Allocation, once per link, reads every link, picks the lowest free port and
+ * writes it in a txn that holds only if no link changed since the read (a compare
+ * on the whole /links/ range) and this link still has no port. Two conductors
+ * racing for different links cannot take the same port: one txn fails and
+ * re-reads. Only a service that a manifest of the app offers gets a port: a link
+ * to a service that does not exist would take a cluster-wide port for nothing
+ * (157 manifests naming 64 made-up services each used up the 10,000), so it
+ * waits, with a precise error, until the service's manifest is written.
+ *
+ * A link's port is freed when no manifest of its app names the link any more
+ * (links_prune, by the elected scheduler), decided on a fresh read of the app and
+ * written in a txn that compares the app's manifests have not changed since: a
+ * manifest written meanwhile that names it again keeps it. While one of the app's
+ * manifests does not validate, or one of its rollouts has not ended (containers of
+ * another revision may still use the port), the app keeps every port it has. */
 #include "dokkaa/links.h"
 
 #include <stdbool.h>
@@ -13,6 +25,7 @@
 #include <string.h>
 
 #include "dokkaa/keys.h"
+#include "dokkaa/manifest.h"
 #include "dokkaa/names.h"
 
 #define LINKS_TRIES 20
@@ -63,11 +76,69 @@ static int links_find(const etcd_kvs *all, const char *key, int *port, err_t *er
     return 0;
 }
 
+/* What the manifests of app say about its links, from one read of /apps/<app>/:
+ * whether every manifest validates and every rollout has ended (settled), whether
+ * one offers service (when service is set), and whether one names link (when
+ * link is set). *revision gets the read's. */
+typedef struct links_app {
+    bool settled, offers, names;
+    int64_t revision;
+} links_app;
+
+static int links_read_app(etcd *e, const char *app, const char *service, const char *link,
+                          links_app *out, err_t *err)
+{
+    char prefix[KEYS_SIZE];
+    etcd_kvs kvs;
+    *out = (links_app){.settled = true};
+    if (etcd_get_prefix(e, keys_app_prefix(prefix, app), &kvs, err) < 0)
+        return -1;
+    out->revision = kvs.revision;
+    for (size_t i = 0; i < kvs.n; i++) {
+        const etcd_kv *kv = &kvs.kvs[i];
+        keys_key k;
+        keys_rollout ro;
+        manifest m;
+        if (!keys_is(kv->key, KEYS_MANIFEST, &k) && !keys_is(kv->key, KEYS_ROLLOUT, &k))
+            continue;
+        if (k.kind == KEYS_ROLLOUT) {
+            if (keys_rollout_decode(kv->value, kv->value_len, &ro, NULL) < 0 ||
+                (ro.state != KEYS_OUTCOME_ROLLED_OUT && ro.state != KEYS_OUTCOME_ROLLED_BACK))
+                out->settled = false;
+            continue;
+        }
+        if (manifest_parse(kv->value, kv->value_len, &m, NULL) < 0) {
+            out->settled = false;
+            continue;
+        }
+        for (size_t j = 0; service && j < m.nservices; j++)
+            out->offers |= strcmp(m.services[j].name, service) == 0;
+        for (size_t j = 0; link && j < m.nlinks; j++)
+            out->names |= strcmp(m.links[j], link) == 0;
+        manifest_free(&m);
+    }
+    etcd_kvs_free(&kvs);
+    return 0;
+}
+
 int links_port(etcd *e, links_range range, const char *app, const char *service, int *port,
                err_t *err)
 {
     char key[KEYS_SIZE];
+    etcd_kvs one;
+    links_app state;
     keys_link_key(key, app, service);
+    if (etcd_get(e, key, &one, err) < 0)
+        return -1;
+    int found = links_find(&one, key, port, err);
+    etcd_kvs_free(&one);
+    if (found)
+        return found < 0 ? -1 : 0;
+    if (links_read_app(e, app, service, NULL, &state, err) < 0)
+        return -1;
+    if (!state.offers)
+        return err_set(err, ERR_NOTFOUND, "link %s: no manifest of app %s offers service %s "
+                       "(waiting for one)", service, app, service);
     for (int attempt = 0; attempt < LINKS_TRIES; attempt++) {
         etcd_kvs all;
         if (etcd_get_prefix(e, KEYS_LINKS, &all, err) < 0)
@@ -102,4 +173,37 @@ int links_port(etcd *e, links_range range, const char *app, const char *service,
         }
     }
     return err_set(err, ERR_CONFLICT, "link %s/%s: port allocation kept racing", app, service);
+}
+
+int links_prune(etcd *e, const char *app, const etcd_cmp *fence, int *freed, err_t *err)
+{
+    char prefix[KEYS_SIZE], app_prefix[KEYS_SIZE];
+    etcd_kvs links;
+    int rc = 0;
+    *freed = 0;
+    if (etcd_get_prefix(e, keys_links_prefix(prefix, app), &links, err) < 0)
+        return -1;
+    keys_app_prefix(app_prefix, app);
+    for (size_t i = 0; rc == 0 && i < links.n; i++) {
+        const etcd_kv *kv = &links.kvs[i];
+        keys_key k;
+        links_app state;
+        bool won = false;
+        if (!keys_is(kv->key, KEYS_LINK, &k))
+            continue; /* not a link's: not ours to delete */
+        if ((rc = links_read_app(e, app, NULL, k.service, &state, err)) < 0 || !state.settled ||
+            state.names)
+            continue;
+        etcd_cmp cmps[] = {
+            *fence,
+            {.key = app_prefix, .prefix = true, .target = ETCD_CMP_MOD, .result = ETCD_LESS,
+             .number = state.revision + 1},
+            {.key = kv->key, .target = ETCD_CMP_MOD, .result = ETCD_EQUAL, .number = kv->mod_revision},
+        };
+        etcd_op del = {.type = ETCD_OP_DELETE, .key = kv->key};
+        if ((rc = etcd_txn(e, cmps, 3, &del, 1, NULL, 0, &won, err)) == 0 && won)
+            (*freed)++;
+    }
+    etcd_kvs_free(&links);
+    return rc;
 }

@@ -195,14 +195,14 @@ static int act_one(reconciler *r, docker *d, etcd **e, const plan_action *a, err
 }
 
 /* Remember (or forget) why an instance failed, for its status: under its
- * container's name, or for a next container act_failure_key's. */
+ * container's name, or for a next container plan_failure_key's. */
 static void act_record(reconciler *r, const plan_action *a, const err_t *err)
 {
     char key[KEYS_CONTAINER_SIZE + KEYS_HASH_SIZE + 2];
     if (a->verb == PLAN_REMOVE)
         snprintf(key, sizeof key, "%s", a->container->cname);
     else if (a->verb == PLAN_CREATE_NEXT || a->verb == PLAN_PROMOTE)
-        act_failure_key(key, sizeof key, a->spec->app, a->spec->name, a->instance, a->spec->m.hash);
+        plan_failure_key(key, sizeof key, a->spec->app, a->spec->name, a->instance, a->spec->m.hash);
     else
         names_container(key, sizeof key, a->spec->app, a->spec->name, a->instance);
     pthread_mutex_lock(&r->mu);
@@ -213,14 +213,6 @@ static void act_record(reconciler *r, const plan_action *a, const err_t *err)
     pthread_mutex_unlock(&r->mu);
     if (err)
         log_warn("%s: %s", key, err->msg);
-}
-
-void act_failure_key(char *buf, size_t size, const char *app, const char *name, int instance,
-                     const char *hash)
-{
-    char nname[KEYS_CONTAINER_SIZE];
-    names_next(nname, sizeof nname, app, name, instance);
-    snprintf(buf, size, "%s@%s", nname, hash);
 }
 
 static void *act_worker(void *arg)

@@ -351,12 +351,12 @@ static void announce_instance(reconciler *r, kvset *want, const reconcile_view *
                                 .container = json_array_get(v->list, (size_t)(d - v->containers)),
                                 .health = announce_health(r, v, d)};
             if (d == nx)
-                act_failure_key(fkey, sizeof fkey, spec->app, spec->name, i, nx->hash);
+                plan_failure_key(fkey, sizeof fkey, spec->app, spec->name, i, nx->hash);
             w.error = kvset_get(&r->failures, d == nx ? fkey : cname);
         }
         if (!nx && c && wanted && strcmp(c->hash, wanted) != 0) {
             /* its next container could not be made: the rollout must hear why */
-            act_failure_key(fkey, sizeof fkey, spec->app, spec->name, i, wanted);
+            plan_failure_key(fkey, sizeof fkey, spec->app, spec->name, i, wanted);
             const char *why = kvset_get(&r->failures, fkey);
             if (why)
                 w = (announce_what){.cname = nname, .hash = wanted, .error = why};

@@ -51,6 +51,21 @@ void kvset_del(kvset *set, const char *key)
     *kv = set->kvs[--set->n];
 }
 
+size_t kvset_retain(kvset *set, bool (*keep)(const char *key, void *ctx), void *ctx)
+{
+    size_t kept = 0, n = set->n;
+    for (size_t i = 0; i < n; i++) {
+        if (keep(set->kvs[i].key, ctx)) {
+            set->kvs[kept++] = set->kvs[i];
+        } else {
+            free(set->kvs[i].key);
+            free(set->kvs[i].value);
+        }
+    }
+    set->n = kept;
+    return n - kept;
+}
+
 const char *kvset_get(const kvset *set, const char *key)
 {
     kvset_kv *kv = kvset_find(set, key);

@@ -7,6 +7,7 @@
 #ifndef DOKKAA_KVSET_H
 #define DOKKAA_KVSET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct kvset_kv {
@@ -26,6 +27,8 @@ int kvset_set(kvset *set, const char *key, const char *value);
  * that knows it is new, such as a merge walk over two sorted sets. */
 int kvset_append(kvset *set, const char *key, const char *value);
 void kvset_del(kvset *set, const char *key);
+/* Keep only the entries for which keep(key, ctx) is true; returns how many went. */
+size_t kvset_retain(kvset *set, bool (*keep)(const char *key, void *ctx), void *ctx);
 const char *kvset_get(const kvset *set, const char *key);
 void kvset_sort(kvset *set);
 void kvset_clear(kvset *set);

@@ -12,6 +12,11 @@
  * instance running, it clears `from` and the old host lets go; and it serves
  * rebalance requests: `dokkaacfg rebalance` writes /cluster/rebalance.
  *
+ * It also frees the ports of links that no manifest names any more
+ * (leader_links, links_prune): once the cluster is settled, and only when the
+ * manifests or their rollouts changed since it last looked, so that a quiet cluster
+ * does not read /links/ at every pass.
+ *
  * A failed read or campaign is logged once (leader_report), not on every pass of an
  * etcd that stays unwell; the pass then schedules nothing. */
 #include <stdio.h>
@@ -20,6 +25,7 @@
 #include <time.h>
 
 #include "dokkaa/keys.h"
+#include "dokkaa/links.h"
 #include "dokkaa/log.h"
 #include "reconcile.h"
 
@@ -313,8 +319,81 @@ static size_t leader_rollouts(reconciler *r, const reconcile_view *v, int64_t le
     return written;
 }
 
+/* Does a valid manifest of app name link service? *unsure when one of app's
+ * manifests does not validate: then its links are left alone. */
+static bool leader_names_link(const reconcile_view *v, const char *app, const char *service,
+                              bool *unsure)
+{
+    bool named = false;
+    *unsure = false;
+    for (size_t s = 0; s < v->nspecs; s++) {
+        const plan_spec *spec = &v->specs[s];
+        if (strcmp(spec->app, app) != 0)
+            continue;
+        *unsure |= !spec->valid;
+        for (size_t k = 0; spec->valid && k < spec->m.nlinks; k++)
+            named |= strcmp(spec->m.links[k], service) == 0;
+    }
+    return named;
+}
+
+/* What the manifests and rollouts look like, in one number: it changes when a
+ * manifest is written or deleted, a rollout ends, or the records of a deleted
+ * manifest go. */
+static unsigned long long leader_links_signature(const reconcile_view *v)
+{
+    /* unsigned: the products wrap, as a hash may (signed ones would overflow) */
+    unsigned long long sig = v->nspecs * 7 + v->nrollouts * 3 + v->nauthors;
+    for (size_t s = 0; s < v->nspecs; s++) {
+        const reconcile_meta *m = &v->meta[s];
+        sig = sig * 31 + (unsigned long long)m->mod_revision;
+        sig = sig * 31 + (m->has_rollout ? (unsigned long long)m->rollout.state + 1 : 0);
+    }
+    return sig;
+}
+
+/* Free the ports of links no manifest names any more (see the head comment): the
+ * view says which apps may have one; links_prune decides on a fresh read of each. */
+static size_t leader_links(reconciler *r, const reconcile_view *v, int64_t lease)
+{
+    etcd_cmp fence = {.key = KEYS_LEADER_KEY, .target = ETCD_CMP_LEASE, .result = ETCD_EQUAL,
+                      .number = lease};
+    unsigned long long sig = leader_links_signature(v);
+    char last_app[KEYS_NAME_SIZE] = "";
+    size_t freed = 0;
+    etcd_kvs links;
+    err_t err;
+    if (sig == r->links_signature)
+        return 0;
+    if (etcd_get_prefix(r->e, KEYS_LINKS, &links, &err) < 0) {
+        log_warn("links: not read: %s", err.msg);
+        return 0;
+    }
+    bool ok = true;
+    for (size_t i = 0; i < links.n; i++) {
+        keys_key k;
+        bool unsure;
+        int n = 0;
+        if (!keys_is(links.kvs[i].key, KEYS_LINK, &k) || strcmp(k.app, last_app) == 0 ||
+            leader_names_link(v, k.app, k.service, &unsure) || unsure)
+            continue;
+        snprintf(last_app, sizeof last_app, "%s", k.app); /* one prune per app */
+        if (links_prune(r->e, k.app, &fence, &n, &err) < 0) {
+            log_warn("links of %s: not freed: %s", k.app, err.msg);
+            ok = false;
+        }
+        if (n > 0)
+            log_info("links of %s: %d port(s) freed: no manifest names them any more", k.app, n);
+        freed += (size_t)n;
+    }
+    etcd_kvs_free(&links);
+    if (ok)
+        r->links_signature = sig; /* else the next pass tries again */
+    return freed;
+}
+
 /* Schedule what needs it; once settled, carry rollouts forward, then finish
- * handoffs and serve a rebalance. */
+ * handoffs and serve a rebalance, and free the ports of links named no more. */
 static size_t leader_schedule(reconciler *r, const reconcile_view *v, char (*hosts)[64],
                               size_t nhosts, bool rebalance, int64_t lease, err_t *err)
 {
@@ -338,6 +417,8 @@ static size_t leader_schedule(reconciler *r, const reconcile_view *v, char (*hos
             log_info("rebalance: %zu moves", n);
             written = leader_write(r, changes, n, &done, lease);
         }
+    } else if (n == 0) {
+        written = leader_links(r, v, lease);
     }
     free(changes);
     return written;

@@ -4,8 +4,12 @@
  * pass is dominated by the Docker calls it leads to, not by this arithmetic. */
 #include "plan.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "dokkaa/keys.h"
+#include "dokkaa/names.h"
 
 const plan_spec *plan_find_spec(const plan_spec *specs, size_t nspecs, const char *app,
                                 const char *name)
@@ -162,4 +166,41 @@ int plan_make(const plan_spec *specs, size_t nspecs, const plan_container *conta
     *actions = out;
     *nactions = n;
     return 0;
+}
+
+void plan_failure_key(char *buf, size_t size, const char *app, const char *name, int instance,
+                      const char *hash)
+{
+    char nname[KEYS_CONTAINER_SIZE];
+    names_next(nname, sizeof nname, app, name, instance);
+    snprintf(buf, size, "%s@%s", nname, hash);
+}
+
+bool plan_failure_current(const plan_spec *specs, size_t nspecs,
+                          const plan_container *containers, size_t ncontainers,
+                          const char *key)
+{
+    char k[KEYS_CONTAINER_SIZE + KEYS_HASH_SIZE + 2];
+    for (size_t c = 0; c < ncontainers; c++)
+        if (strcmp(containers[c].cname, key) == 0)
+            return true;
+    for (size_t s = 0; s < nspecs; s++) {
+        const plan_spec *spec = &specs[s];
+        for (int i = 0; spec->valid && spec->here && i < spec->m.scale; i++) {
+            if (!spec->here[i])
+                continue;
+            names_container(k, sizeof k, spec->app, spec->name, i);
+            if (strcmp(k, key) == 0)
+                return true;
+            plan_failure_key(k, sizeof k, spec->app, spec->name, i, spec->m.hash);
+            if (strcmp(k, key) == 0)
+                return true;
+            if (spec->want && *spec->want[i]) {
+                plan_failure_key(k, sizeof k, spec->app, spec->name, i, spec->want[i]);
+                if (strcmp(k, key) == 0)
+                    return true;
+            }
+        }
+    }
+    return false;
 }

@@ -90,6 +90,21 @@ const plan_spec *plan_revision(const plan_spec *specs, size_t nspecs, const plan
                                size_t nrevisions, const char *app, const char *name,
                                const char *hash);
 
+/* The key under which the conductor records why a next container of revision hash
+ * failed ("<next name>@<hash>"): a failure of one revision must not speak for the
+ * next one. Any other failure is recorded under the container's name. */
+void plan_failure_key(char *buf, size_t size, const char *app, const char *name, int instance,
+                      const char *hash);
+
+/* Whether a failure recorded under key still speaks for something on this host: a
+ * container here, or an instance placed here (its container's name, or its next
+ * container's of the manifest's revision or of the one its placement wants). The
+ * conductor forgets every other failure after reporting it, so that the set never
+ * holds more than what this host runs and is asked to run. */
+bool plan_failure_current(const plan_spec *specs, size_t nspecs,
+                          const plan_container *containers, size_t ncontainers,
+                          const char *key);
+
 /* The container named cname, or NULL. */
 const plan_container *plan_find_container(const plan_container *containers, size_t n,
                                           const char *cname);

@@ -403,6 +403,12 @@ static void reconcile_prefetch(reconciler *r, const reconcile_view *v)
         prefetch_want(r->c, images, n);
 }
 
+static bool reconcile_failure_current(const char *key, void *view)
+{
+    const reconcile_view *v = view;
+    return plan_failure_current(v->specs, v->nspecs, v->containers, v->ncontainers, key);
+}
+
 bool reconciler_pass(reconciler *r)
 {
     reconcile_view v = {0};
@@ -429,6 +435,10 @@ bool reconciler_pass(reconciler *r)
     reconcile_mark_here(r, &v);
     reconcile_health(r, &v);
     announce_pass(r, &v);
+    /* reported; now forget the failures of what is neither here nor placed here */
+    pthread_mutex_lock(&r->mu);
+    kvset_retain(&r->failures, reconcile_failure_current, &v);
+    pthread_mutex_unlock(&r->mu);
     if (plan_make(v.specs, v.nspecs, v.containers, v.ncontainers, &actions, &nactions) < 0) {
         log_error("plan: out of memory");
         goto out;

@@ -26,11 +26,14 @@ struct reconciler {
     spec_host host;
     kvset announced;      /* what etcd holds from this host */
     int announced_epoch;  /* the lease epoch it was written under */
-    kvset failures;       /* container name -> why its last create/start failed */
+    kvset failures;       /* container name (or plan_failure_key) -> why its last
+                           * action failed; only what plan_failure_current keeps */
     warned warned;        /* problems with keys, logged once */
     char leader_warned[sizeof(((err_t *)0)->msg)]; /* leader.c's failure last logged,
                                                       "" since a pass without one */
     bool unreachable;     /* the last pass could not read etcd or the engine */
+    unsigned long long links_signature; /* leader.c: of the manifests when link ports were last
+                                  pruned (0: never) */
     pthread_mutex_t mu;   /* guards failures while workers run */
 };
 
@@ -102,10 +105,5 @@ int announce_published(json_t *container, int port);
 
 /* act.c: carry out a plan; returns how many actions succeeded. */
 int act_run(reconciler *r, const plan_action *actions, size_t n);
-/* act.c: the key of r->failures under which a next container of revision hash
- * records why it failed ("<next name>@<hash>"): a failure of one revision must not
- * speak for the next one. */
-void act_failure_key(char *buf, size_t size, const char *app, const char *name, int instance,
-                     const char *hash);
 
 #endif

@@ -63,7 +63,10 @@ test_31_unlinked_container_is_refused() {
     e2e_wait_converged acl web 1 web
     acl_client acl client '["web"]'  # links web: served
     acl_client acl loner '[]'        # same app, links nothing: refused
-    acl_client intruder client '["web"]' # links a "web", its own app's: refused on acl's
+    # links a "web", its own app's (which must exist: a link to a service no manifest
+    # offers waits for one), and is refused on acl's
+    e2e_set intruder web '{"image": "dockerfile/nginx", "services": {"web": 80}}'
+    acl_client intruder client '["web"]'
     e2e_wait_converged acl client 1
     e2e_wait_converged acl loner 1
     e2e_wait_converged intruder client 1
@@ -179,4 +182,29 @@ test_35_container_of_another_cluster_is_refused() {
         acl_refused elsewhere---client "http://$gw:$port/" "$(acl_addr elsewhere---client)" other/web "$port"
     docker rm -f elsewhere---client >/dev/null
     e2e_delete_app other
+}
+
+# A link takes a cluster-wide port only for a service a manifest of its app offers
+# (a made-up name waits, and says why), and gives it back once no manifest of the
+# app names the link any more (issue 12, defect 15).
+lp_port() { e2e_etcdctl get --print-value-only /links/lp/web; }
+lp_error() { e2e_etcdctl get --print-value-only /status/lp/client/0; }
+test_36_link_port_only_for_an_offered_service_and_freed_when_named_no_more() {
+    acl_client lp client '["web"]'
+    dk_wait 20 "the client's status to say it waits for web" sh -c \
+        "ETCDCTL_API=3 etcdctl --endpoints=$E2E_ETCD get --print-value-only /status/lp/client/0 | grep -q 'no manifest of app lp offers service web'" \
+        || fail "status: $(lp_error)"
+    assert_eq "" "$(lp_port)" "a port for a service nobody offers"
+    e2e_set lp web '{"image": "dockerfile/nginx", "services": {"web": 80}}'
+    e2e_wait_converged lp web 1 web
+    e2e_wait_converged lp client 1
+    [ -n "$(lp_port)" ] || fail "no port for the link once web is offered"
+    dk_wait 20 "the client to reach web" sh -c \
+        "docker exec lp---client sh -c 'curl -sf --max-time 5 http://\$SERVICE_WEB_ADDR:\$SERVICE_WEB_PORT/' | grep -q nginx"
+    # the client names web no more: its port goes back
+    acl_client lp client '[]'
+    dk_wait 60 "the link's port to be freed" sh -c \
+        "[ -z \"\$(ETCDCTL_API=3 etcdctl --endpoints=$E2E_ETCD get --keys-only /links/lp/web)\" ]" \
+        || fail "/links/lp/web still holds $(lp_port)"
+    e2e_delete_app lp
 }

@@ -140,6 +140,33 @@ static void test_clear_empties_and_set_can_be_reused(void **state)
     kvset_clear(&s);
 }
 
+static bool keep_b(const char *key, void *ctx)
+{
+    (*(int *)ctx)++;
+    return key[1] == 'b';
+}
+
+static void test_retain_keeps_only_what_the_predicate_keeps(void **state)
+{
+    (void)state;
+    kvset s = {0};
+    int calls = 0;
+    kvset_set(&s, "/a", "1");
+    kvset_set(&s, "/b1", "2");
+    kvset_set(&s, "/c", "3");
+    kvset_set(&s, "/b2", "4");
+    assert_int_equal(kvset_retain(&s, keep_b, &calls), 2);
+    assert_int_equal(calls, 4);
+    assert_int_equal(s.n, 2);
+    assert_null(kvset_get(&s, "/a"));
+    assert_null(kvset_get(&s, "/c"));
+    assert_string_equal(kvset_get(&s, "/b1"), "2");
+    assert_string_equal(kvset_get(&s, "/b2"), "4");
+    assert_int_equal(kvset_retain(&s, keep_b, &calls), 0);
+    kvset_clear(&s);
+    assert_int_equal(kvset_retain(&s, keep_b, &calls), 0); /* empty */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -152,6 +179,7 @@ int main(void)
         cmocka_unit_test(test_del_missing_key_is_a_no_op),
         cmocka_unit_test(test_sort_orders_by_key),
         cmocka_unit_test(test_clear_empties_and_set_can_be_reused),
+        cmocka_unit_test(test_retain_keeps_only_what_the_predicate_keeps),
     };
     return cmocka_run_group_tests_name("kvset", tests, NULL, NULL) ? 1 : 0;
 }

@@ -432,6 +432,30 @@ static void test_draining_instance_keeps_its_container_until_handed_off(void **s
     assert_int_equal(count(w, PLAN_REMOVE, NULL, 0, &w->cs[0]), 1);
 }
 
+/* The conductor keeps a failure only while what it is about is here or placed
+ * here (issue 12, defect 15: the set used to keep every failure forever). */
+static void test_failures_are_current_only_for_what_is_here_or_placed_here(void **state)
+{
+    world *w = *state;
+    char key[256];
+    plan_spec *s = add_spec(w, "dummy", "nginx", NGINX, 2);
+    s->here[1] = false;
+    want_revision(w, s, "00000000000000aa");
+    add_container(w, "stray", "web", 0, NULL, "0000000000000000", PLAN_STOPPED);
+    assert_true(plan_failure_current(w->specs, w->nspecs, w->cs, w->ncs, "dummy---nginx"));
+    assert_false(plan_failure_current(w->specs, w->nspecs, w->cs, w->ncs, "dummy---nginx---1"));
+    assert_true(plan_failure_current(w->specs, w->nspecs, w->cs, w->ncs, "stray---web"));
+    plan_failure_key(key, sizeof key, "dummy", "nginx", 0, s->m.hash);
+    assert_true(plan_failure_current(w->specs, w->nspecs, w->cs, w->ncs, key));
+    plan_failure_key(key, sizeof key, "dummy", "nginx", 0, "00000000000000aa");
+    assert_true(plan_failure_current(w->specs, w->nspecs, w->cs, w->ncs, key));
+    plan_failure_key(key, sizeof key, "dummy", "nginx", 0, "00000000000000bb"); /* superseded */
+    assert_false(plan_failure_current(w->specs, w->nspecs, w->cs, w->ncs, key));
+    plan_failure_key(key, sizeof key, "dummy", "nginx", 1, s->m.hash); /* placed elsewhere */
+    assert_false(plan_failure_current(w->specs, w->nspecs, w->cs, w->ncs, key));
+    assert_false(plan_failure_current(w->specs, w->nspecs, w->cs, w->ncs, "gone---app")); /* deleted */
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -461,6 +485,7 @@ int main(void)
         T(test_scale_zero_removes_every_instance),
         T(test_apps_are_planned_independently),
         T(test_find_spec_and_container),
+        T(test_failures_are_current_only_for_what_is_here_or_placed_here),
     };
     return cmocka_run_group_tests_name("plan", tests, NULL, NULL) ? 1 : 0;
 }

@@ -16,9 +16,15 @@ typedef struct links_range {
 #define LINKS_RANGE_DEFAULT ((links_range){20000, 29999})
 
 /* The port of link app/service, allocating the lowest free one in range if it has
- * none yet. */
+ * none yet and a manifest of app offers service (else ERR_NOTFOUND, saying so). */
 int links_port(etcd *e, links_range range, const char *app, const char *service, int *port,
                err_t *err);
+
+/* Free the ports of app's links that no manifest of app names any more, unless one
+ * of its manifests does not validate or one of its rollouts has not ended; each
+ * delete holds only under fence (the scheduler's leadership) and if the app's
+ * manifests did not change since they were read. *freed gets how many. */
+int links_prune(etcd *e, const char *app, const etcd_cmp *fence, int *freed, err_t *err);
 
 /* Parse "MIN-MAX" (1024..65535); -1 with a precise err when malformed. */
 int links_parse_range(const char *text, links_range *range, err_t *err);
