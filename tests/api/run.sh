@@ -15,4 +15,4 @@ api_on_fail() {
     local i
     for i in 1 2; do echo "--- h$i builder (tail):"; tail -8 "/var/lib/$CL_NAME/h$i/builder.log"; done
 }
-dk_run_suite cl_setup cl_teardown api_on_fail "${1:-}"
+dk_run_suite cl_setup cl_suite_teardown api_on_fail "${1:-}"

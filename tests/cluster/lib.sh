@@ -17,15 +17,22 @@ cl_net() { sed -n 's/.*net=\([0-9]*\).*/\1/p' "/var/lib/$CL_NAME/cluster"; }
 cl_addr() { echo "10.88.$CL_NET.$((10 + $1))"; }
 cl_docker() { local i=$1; shift; docker -H "unix:///run/$CL_NAME/h$i/docker.sock" "$@"; }
 cl_etcdctl() { ETCDCTL_API=3 etcdctl --dial-timeout=2s --command-timeout=5s --endpoints="$CL_ETCD" "$@"; }
-cl_count_keys() { cl_etcdctl get --prefix --keys-only "$1" | grep -c . || true; }
+# Keys under a prefix; fails (prints nothing) when etcd cannot be read.
+cl_count_keys() { dk_count . cl_etcdctl get --prefix --keys-only "$1"; }
 
 # The CLI's config (the admin token `up` makes) goes to a directory of the suite's
-# own, never into the user's ~/.config.
+# own, never into the user's ~/.config. So do the sanitizers' reports (a build
+# with DOKKAA_SANITIZE): every daemon `up` starts inherits the environment, and
+# writes its leak report when it exits, which for most is during `down`, after
+# which its log is gone with its host's state. The CLI's own reports land there too.
 cl_setup() {
     local i
     CL_LOG=$(mktemp /tmp/dokkaa-cluster.XXXXXX)
     XDG_CONFIG_HOME=$(mktemp -d /tmp/dokkaa-config.XXXXXX)
-    export CL_LOG XDG_CONFIG_HOME
+    CL_REPORTS=$(mktemp -d /tmp/dokkaa-reports.XXXXXX)
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$CL_REPORTS/sanitizer:log_exe_name=1"
+    UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$CL_REPORTS/sanitizer:log_exe_name=1"
+    export CL_LOG XDG_CONFIG_HOME CL_REPORTS ASAN_OPTIONS UBSAN_OPTIONS
     cl_up || { tail -20 "$CL_LOG"; return 1; }
     CL_NET=$(cl_net)
     CL_ETCD=
@@ -33,20 +40,52 @@ cl_setup() {
     export CL_NET CL_ETCD
 }
 
-# Remove the cluster and check that nothing at all is left of it.
+# Remove the cluster and check that nothing at all is left of it, and that no
+# program wrote a sanitizer report (read after `down`, when the daemons have exited).
 cl_teardown() {
-    local left report='ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error:'
-    if grep -l "$report" /var/lib/"$CL_NAME"/h*/*.log 2>/dev/null; then
-        grep -h -A20 "$report" /var/lib/"$CL_NAME"/h*/*.log | head -60
-        left="sanitizer reports (above)"
-    fi
-    cl_cfg down --name "$CL_NAME" >> "$CL_LOG" 2>&1 || { tail -20 "$CL_LOG"; return 1; }
-    left=$( { echo "${left:-}"; ip netns list | grep "^$CL_NAME-h"; ip -br link | grep -E "^($CL_NAME-h|${CL_NAME}0)";
+    local left= f
+    cl_cfg down --name "$CL_NAME" >> "$CL_LOG" 2>&1 || left="down failed: $(tail -20 "$CL_LOG")"$'\n'
+    left+=$( { ip netns list | grep "^$CL_NAME-h"; ip -br link | grep -E "^($CL_NAME-h|${CL_NAME}0)";
               pgrep -af "/run/$CL_NAME/|/var/lib/$CL_NAME/" | grep -v pgrep;
               grep -E " /(var/lib|run)/$CL_NAME/" /proc/self/mountinfo;
               ls -d "/var/lib/$CL_NAME" "/run/$CL_NAME" 2>/dev/null; } || true)
-    rm -rf "$CL_LOG" "$XDG_CONFIG_HOME"
-    [ -z "$left" ] || { echo "left behind by down:"; echo "$left"; return 1; }
+    for f in "${CL_REPORTS:-/nonexistent}"/sanitizer.*; do
+        [ -e "$f" ] || continue
+        echo "--- ${f##*/}:"; head -40 "$f"
+        left+=$'\n'"a sanitizer report: ${f##*/} (above)"
+    done
+    rm -rf "$CL_LOG" "$XDG_CONFIG_HOME" "${CL_REPORTS:-}"
+    [ -z "$left" ] || { echo "left behind:"; echo "$left"; return 1; }
+}
+
+# What the tests left behind, one line each: every test removes its apps, and so,
+# through the conductors, their placements, containers, statuses, announcements,
+# link ports and revisions. Says so when etcd or an engine could not be asked.
+cl_left_by_tests() {
+    local p out sock
+    for p in /apps/ /status/ /services/ /links/ /revisions/; do
+        out=$(cl_etcdctl get --prefix --keys-only "$p") || { echo "etcd: $p could not be read"; continue; }
+        grep . <<<"$out" | sed 's/^/etcd key: /'
+    done
+    for sock in /run/"$CL_NAME"/h*/docker.sock; do
+        out=$(docker -H "unix://$sock" ps -a --filter "label=dokkaa.cluster=$CL_NAME" --format '{{.Names}}') ||
+            { echo "$sock could not be asked for containers"; continue; }
+        grep . <<<"$out" | sed "s|^|container on ${sock#/run/$CL_NAME/}: |"
+    done
+    return 0
+}
+cl_nothing_left_by_tests() { [ -z "$(cl_left_by_tests)" ]; }
+
+# The suites' teardown: first what the tests left (polled: the conductors may still
+# be removing what the last test deleted), then the cluster (cl_teardown).
+cl_suite_teardown() {
+    local rc=0
+    if [ -n "${CL_ETCD:-}" ] && ! dk_wait 60 "the tests' apps to be gone" cl_nothing_left_by_tests; then
+        echo "left behind by the tests:"; cl_left_by_tests | head -40
+        rc=1
+    fi
+    cl_teardown || rc=1
+    return $rc
 }
 
 # e2e-style setter through the builder of the first live host.
@@ -67,22 +106,26 @@ cl_delete_app() {
     return 1
 }
 
-# Running containers of APP/NAME on host i (all hosts without i). Hosts whose
-# engine is down count as running nothing.
+# Running containers of APP/NAME on host i, and on all hosts. They fail (print
+# nothing) when an engine cannot be asked: an engine that is down is not one that
+# runs nothing (a test that killed a host heals it before it counts).
 cl_running_on() {
-    cl_docker "$1" ps --filter "label=dokkaa.cluster=$CL_NAME" --filter "label=dokkaa.app=$2" \
-        --filter "label=dokkaa.name=$3" --filter status=running -q 2>/dev/null | grep -c . || true
+    dk_count . cl_docker "$1" ps --filter "label=dokkaa.cluster=$CL_NAME" --filter "label=dokkaa.app=$2" \
+        --filter "label=dokkaa.name=$3" --filter status=running -q
 }
 cl_running() {
-    local i n=0
-    for i in $(seq 1 $CL_HOSTS); do n=$((n + $(cl_running_on "$i" "$1" "$2"))); done
+    local i n=0 m
+    for i in $(seq 1 $CL_HOSTS); do
+        m=$(cl_running_on "$i" "$1" "$2") || return 1
+        n=$((n + m))
+    done
     echo "$n"
 }
 
 # APP NAME N [SERVICE]: N running in the cluster, N statuses running, N services.
 cl_converged() {
     [ "$(cl_running "$1" "$2")" = "$3" ] || return 1
-    [ "$(cl_etcdctl get --prefix --print-value-only "/status/$1/$2/" | grep -c '"state":"running"')" = "$3" ] || return 1
+    [ "$(dk_count '"state":"running"' cl_etcdctl get --prefix --print-value-only "/status/$1/$2/")" = "$3" ] || return 1
     [ -z "${4:-}" ] || [ "$(cl_count_keys "/services/$1/$4/")" = "$3" ]
 }
 cl_wait_converged() { dk_wait "${CL_WAIT:-60}" "$1/$2 to run $3 instances" cl_converged "$@"; }

@@ -14,4 +14,4 @@ cl_on_fail() {
     for i in 1 2 3; do echo "--- h$i conductor (tail):"; tail -6 "/var/lib/$CL_NAME/h$i/conductor.log"; done
     cl_heal >/dev/null 2>&1 || true
 }
-dk_run_suite cl_setup cl_teardown cl_on_fail "${1:-}"
+dk_run_suite cl_setup cl_suite_teardown cl_on_fail "${1:-}"
