@@ -14,8 +14,8 @@ running_is() { [ "$(cl_running "$1" "$2")" = "$3" ]; }
 balanced() {
     local i placed running min=999 max=0
     for i in $(seq 1 $CL_HOSTS); do
-        placed=$(cl_etcdctl get --prefix --print-value-only /apps/ | grep -c "\"host\":\"h$i\"" || true)
-        running=$(cl_docker "$i" ps -q --filter "label=dokkaa.cluster=$CL_NAME" | grep -c . || true)
+        placed=$(dk_count "\"host\":\"h$i\"" cl_etcdctl get --prefix --print-value-only /apps/) || return 1
+        running=$(dk_count . cl_docker "$i" ps -q --filter "label=dokkaa.cluster=$CL_NAME") || return 1
         [ "$placed" = "$running" ] || return 1
         [ "$placed" -lt "$min" ] && min=$placed
         [ "$placed" -gt "$max" ] && max=$placed
@@ -35,7 +35,42 @@ runs_elsewhere() { # APP NAME I HOST
         cl_etcdctl get --print-value-only "/status/$1/$2/$3" | grep -q '"state":"running"'
 }
 nothing_placed_on() { # APP NAME HOST
-    ! cl_etcdctl get --prefix --print-value-only "/apps/$1/$2/instances/" | grep -q "\"h$3\""
+    [ "$(dk_count "\"h$3\"" cl_etcdctl get --prefix --print-value-only "/apps/$1/$2/instances/")" = 0 ]
+}
+# Every running container of APP, on every host: host, id and start time (a
+# restarted container has another). Fails when an engine cannot be asked.
+containers_of() {
+    local i ids
+    for i in $(seq 1 $CL_HOSTS); do
+        ids=$(cl_docker "$i" ps -q --no-trunc --filter "label=dokkaa.cluster=$CL_NAME" --filter "label=dokkaa.app=$1") ||
+            return 1
+        [ -z "$ids" ] || cl_docker "$i" inspect --format "h$i {{.Id}} {{.State.StartedAt}}" $ids || return 1
+    done
+}
+# The lease host i registered under (hex, as etcdctl takes it), and its TTL.
+host_lease() {
+    local l
+    l=$(cl_etcdctl get "/hosts/h$1" -w fields | sed -n 's/^"Lease" : \([1-9][0-9]*\)$/\1/p') || return 1
+    [ -n "$l" ] && printf '%x\n' "$l"
+}
+lease_ttl() { cl_etcdctl lease timetolive "$1" -w json | jq -er '.["granted-ttl"]'; }
+# Host i still holds LEASE more than TTL seconds after T0: its conductor renewed it
+# since, and whatever a wrong reaction to T0's event could have moved would have
+# moved by then.
+lease_outlived() { # I LEASE T0 TTL
+    [ $(( $(date +%s) - $3 )) -gt "$4" ] && [ "$(host_lease "$1")" = "$2" ]
+}
+
+# README: `dokkaacfg status` shows, within seconds of a kill, nginx running on another
+# host, and the dead host: not alive, its engine down, its etcd member unreachable.
+status_shows_the_kill() { # DEAD NOW
+    local out
+    out=$(cl_cfg status --name "$CL_NAME") || fail "status: exit $?: $out" || return 1
+    grep -Eq "^dummy/nginx/0 +h$2 +running " <<<"$out" || fail "status: nginx not running on h$2: $out" || return 1
+    grep -Eq "^h$1 +10\.88\.$CL_NET\.$((10 + $1)) +no +[0-9]+ +engine down$" <<<"$out" ||
+        fail "status: h$1 is not shown dead: $out" || return 1
+    [ "$1" -gt 3 ] || grep -Eq "^h$1 +http://[0-9.:]+ +unreachable$" <<<"$out" ||
+        fail "status: h$1's etcd member is not shown unreachable: $out"
 }
 
 test_01_seed_example_across_hosts() {
@@ -45,7 +80,12 @@ test_01_seed_example_across_hosts() {
     cl_wait_converged dummy nginx 1 nginx
     cl_wait_converged dummy crawler 1
     dk_wait 60 "the crawler's log to show nginx's page" crawler_fetched_more_than 0
-    echo "nginx on h$(cl_host_of dummy nginx 0), crawler on h$(cl_host_of dummy crawler 0)"
+    # on an empty cluster the least loaded host for the second manifest is another
+    # one than the first's (sched.h): the crawler reaches nginx across hosts
+    local n c
+    n=$(cl_host_of dummy nginx 0) c=$(cl_host_of dummy crawler 0)
+    echo "nginx on h$n, crawler on h$c"
+    [ -n "$n" ] && [ -n "$c" ] && [ "$n" != "$c" ] || fail "nginx (h$n) and the crawler (h$c) are not on two hosts"
     [ "$(cl_etcdctl get --print-value-only /cluster/leader | grep -c host)" = 1 ] || fail "no scheduler leader"
 }
 
@@ -63,18 +103,20 @@ test_03_killed_host_nginx_runs_elsewhere_and_crawler_is_served() {
     local h before t0
     h=$(cl_host_of dummy nginx 0)
     [ -n "$h" ] || fail "nginx has no host"
-    [ "$(cl_host_of dummy crawler 0)" != "$h" ] || {
-        # keep the crawler alive: move nothing, but kill a host that runs only nginx
-        echo "crawler shares h$h with nginx: the crawler moves too"; }
+    # the crawler lives on through the kill: only its link has to find nginx again
+    [ "$(cl_host_of dummy crawler 0)" != "$h" ] || fail "the crawler shares h$h with nginx (test_01 put them apart)"
     t0=$(date +%s.%N)
     cl_kill_host "$h"
     dk_wait 60 "nginx to run on another host" runs_elsewhere dummy nginx 0 "$h"
     echo "nginx moved from h$h to h$(cl_host_of dummy nginx 0) in $(echo "$(date +%s.%N) - $t0" | bc) s"
+    status_shows_the_kill "$h" "$(cl_host_of dummy nginx 0)"
     before=$(crawler_fetches)
     dk_wait 60 "the crawler to be served again" crawler_fetched_more_than "$before"
     echo "crawler served again $(echo "$(date +%s.%N) - $t0" | bc) s after the kill"
     cl_heal
     cl_wait_converged dummy nginx 1 nginx # the healed host let go of its old nginx
+    cl_delete_app dummy # the last test of the seed's example
+    dk_wait 60 "dummy to go" eval 'running_is dummy nginx 0 && running_is dummy crawler 0'
 }
 
 test_04_cut_off_host_then_heal_gives_exactly_scale() {
@@ -105,26 +147,42 @@ test_05_killed_scheduler_leader_is_replaced() {
     cl_delete_app after
 }
 
+# New work is done, and what ran goes on running: the same containers, never
+# restarted, still announced, and h3 keeps its lease through the two other members.
 test_06_one_etcd_member_down_changes_nothing_for_users() {
+    local before lease ttl t0
+    cl_set keep web '{"image": "dockerfile/nginx", "scale": 3, "services": {"web": 80}}'
+    cl_wait_converged keep web 3 web
+    before=$(containers_of keep)
+    lease=$(host_lease 3)
+    ttl=$(lease_ttl "$lease")
+    t0=$(date +%s)
     kill "$(cat "/run/$CL_NAME/h3/etcd.pid")"
     dk_wait 20 "h3's etcd to stop" etcd_down 3
     cl_set member web '{"image": "dockerfile/nginx", "scale": 3, "services": {"web": 80}}'
     cl_wait_converged member web 3 web
+    dk_wait $((ttl + 20)) "h3 to keep its lease $ttl s past the member's end" lease_outlived 3 "$lease" "$t0" "$ttl"
+    assert_eq "$before" "$(containers_of keep)" "keep's containers while h3's etcd member was down"
+    cl_converged keep web 3 web || fail "keep is no longer 3 running and announced instances"
     cl_heal
+    cl_wait_converged keep web 3 web
+    assert_eq "$before" "$(containers_of keep)" "keep's containers after h3's member came back"
     cl_delete_app member
+    cl_delete_app keep
+    dk_wait 60 "member and keep to go" eval 'running_is member web 0 && running_is keep web 0'
 }
 
 test_065_lost_quorum_leaves_containers_running_and_converges_after() {
     local before after
     cl_set quorum web '{"image": "dockerfile/nginx", "scale": 3, "services": {"web": 80}}'
     cl_wait_converged quorum web 3 web
-    before=$(for i in 1 2 3; do cl_docker $i ps -q --filter label=dokkaa.app=quorum; done | sort)
+    before=$(containers_of quorum)
     kill "$(cat "/run/$CL_NAME/h2/etcd.pid")" "$(cat "/run/$CL_NAME/h3/etcd.pid")"
     dk_wait 20 "quorum to be lost" etcd_down 2
     # Without quorum no lease can be renewed; nothing may be stopped meanwhile.
     # Two lease TTLs is the time in which a wrong reaction would have happened.
     sleep 10
-    after=$(for i in 1 2 3; do cl_docker $i ps -q --filter label=dokkaa.app=quorum; done | sort)
+    after=$(containers_of quorum)
     assert_eq "$before" "$after" "containers while etcd had no quorum"
     cl_heal
     cl_set quorum web '{"image": "dockerfile/nginx", "scale": 4, "services": {"web": 80}}'
@@ -132,29 +190,87 @@ test_065_lost_quorum_leaves_containers_running_and_converges_after() {
     cl_delete_app quorum
 }
 
+# The rebalance's client: a line per request, "ok SECONDS" or "FAIL SECONDS".
+RB_CLIENT='{"image": "dockerfile/ubuntu", "links": ["web"], "command": ["bash", "-c", "while true; do if curl -sf -m 2 -o /dev/null http://$SERVICE_WEB_ADDR:$SERVICE_WEB_PORT/; then printf \"ok %(%s)T\\n\" -1; else printf \"FAIL %(%s)T\\n\" -1; fi; sleep 0.05; done"]}'
+
+# rb_follow HOST FILE: all that rb---client on HOST writes, from its start until it
+# is removed (a moved client's old container is), into FILE; the follower's pid in
+# $RB_D/follower.HOST, stopped by rb_end if it has not ended.
+rb_follow() {
+    docker -H "unix:///run/$CL_NAME/h$1/docker.sock" logs -f rb---client > "$2" 2>&1 &
+    echo $! > "$RB_D/follower.$1"
+}
+rb_end() { # (an EXIT trap: under set -e, a failing command here would fail the test)
+    local f
+    for f in "$RB_D"/follower.*; do
+        [ ! -e "$f" ] || kill "$(cat "$f")" 2>/dev/null || : # ended already with its container
+    done
+    rm -rf "$RB_D"
+}
+rb_follower_ended() { ! kill -0 "$(cat "$RB_D/follower.$1")" 2>/dev/null; }
+# The client's lines from its first "ok" on (before, the service may not run yet).
+rb_lines() { cat "$RB_D"/log.* | sed -n '/^ok/,$p'; }
+rb_oks_after() { rb_lines | awk -v t="$1" '$1 == "ok" && $2 > t { n++ } END { exit !n }'; }
+
+# All of the client's requests count, those of its container on h1 and, should the
+# rebalance move it, those of its new one: none may fail, and they must have run
+# all along, at least one a second on average during the rebalance and some after.
 test_07_rebalance_moves_instances_without_downtime() {
-    local client_host fails
+    local h0 h1 t0 t1 oks fails during
+    RB_D=$(mktemp -d /tmp/dokkaa-rb.XXXXXX)
+    trap rb_end EXIT
     for i in 2 3; do kill "$(cat "/run/$CL_NAME/h$i/conductor.pid")"; done
     dk_wait 30 "h2 and h3 to leave" hosts_alive 1
     cl_set rb web '{"image": "dockerfile/nginx", "scale": 6, "services": {"web": 80}}'
-    cl_set rb client '{"image": "dockerfile/ubuntu", "command": ["bash", "-c", "while true; do curl -sf -m 2 -o /dev/null http://$SERVICE_WEB_ADDR:$SERVICE_WEB_PORT/ && echo ok || echo FAIL; sleep 0.05; done"], "links": ["web"]}'
+    cl_set rb client "$RB_CLIENT"
     cl_wait_converged rb web 6 web
     cl_wait_converged rb client 1
     cl_heal # h2 and h3 come back, empty: nothing moves without cause
     assert_eq 6 "$(cl_running_on 1 rb web)" "instances on h1 before rebalance"
+    h0=$(cl_host_of rb client 0)
+    rb_follow "$h0" "$RB_D/log.before"
+    dk_wait 30 "the client's requests to flow" rb_oks_after 0
+    t0=$(date +%s)
     cl_cfg --etcd "$CL_ETCD" rebalance
     dk_wait 30 "an even load, and the old host to let go" balanced
     cl_wait_converged rb web 6 web # every moved instance announced by its new host
-    client_host=$(cl_host_of rb client 0)
-    fails=$(cl_docker "$client_host" logs rb---client 2>&1 | grep -c FAIL || true)
-    echo "client requests: $(cl_docker "$client_host" logs rb---client 2>&1 | grep -c ok) ok, $fails failed"
+    cl_wait_converged rb client 1
+    t1=$(date +%s)
+    h1=$(cl_host_of rb client 0)
+    if [ "$h1" != "$h0" ]; then
+        echo "the client moved from h$h0 to h$h1"
+        dk_wait 30 "the old client's log to end with its container" rb_follower_ended "$h0"
+        rb_follow "$h1" "$RB_D/log.after"
+    fi
+    dk_wait 30 "requests after the rebalance" rb_oks_after "$t1"
+    oks=$(rb_lines | grep -c '^ok ')
+    fails=$(rb_lines | grep -c '^FAIL ' || :)
+    during=$(rb_lines | awk -v a="$t0" -v b="$t1" '$1 == "ok" && $2 >= a && $2 <= b { n++ } END { print n + 0 }')
+    echo "client requests: $oks ok, $fails failed; $during ok in the $((t1 - t0 + 1)) s of the rebalance"
     assert_eq 0 "$fails" "failed requests during the rebalance"
+    [ "$during" -ge $((t1 - t0 + 1)) ] || fail "too few requests ran during the rebalance to tell: $during"
     cl_delete_app rb
+    dk_wait 60 "rb to go" eval 'running_is rb web 0 && running_is rb client 0'
 }
 
-test_08_up_again_changes_nothing_and_a_larger_scale_adds_a_host() {
-    cl_cfg up --provider=local --scale=3 --name "$CL_NAME" | grep -q "nothing changed" \
-        || fail "a second up changed something"
+# The last test: the fourth host it adds is one the tests before do not count.
+# A second up changes nothing; a larger --scale adds a host, which gets instances of
+# new work while running ones stay where they are (README, Rebalancing).
+test_90_up_again_changes_nothing_and_a_larger_scale_adds_a_host() {
+    local before out
+    cl_set stay web '{"image": "dockerfile/nginx", "scale": 3, "services": {"web": 80}}'
+    cl_wait_converged stay web 3 web
+    before=$(containers_of stay)
+    out=$(cl_cfg up --provider=local --scale=3 --name "$CL_NAME")
+    grep -q "nothing changed" <<<"$out" || fail "a second up changed something: $out"
     cl_cfg up --provider=local --scale=4 --name "$CL_NAME" > /dev/null
     dk_wait 30 "h4 to register" registered 4
+    CL_HOSTS=4 # in this test's shell only
+    cl_set late web '{"image": "dockerfile/nginx", "scale": 4, "services": {"web": 80}}'
+    cl_wait_converged late web 4 web
+    assert_eq 1 "$(cl_running_on 4 late web)" "instances of the new manifest on h4, the host that joined"
+    assert_eq "$before" "$(containers_of stay)" "the containers that ran before h4 joined"
+    cl_delete_app stay
+    cl_delete_app late
+    dk_wait 60 "stay and late to go" eval 'running_is stay web 0 && running_is late web 0'
 }
