@@ -59,6 +59,7 @@ step "build (ASan+UBSan)" build build-asan -DCMAKE_BUILD_TYPE=Debug -DDOKKAA_SAN
 step "unit tests" ctest --test-dir build-check --output-on-failure --no-tests=error
 step "unit tests (ASan+UBSan)" ctest --test-dir build-asan --output-on-failure --no-tests=error
 step "unit tests (valgrind)" valgrind_units
+step "fuzzing (each harness 10 s)" scripts/fuzz.sh 10
 
 dk_docker_ok || dk_start_dockerd "$state"
 step "example images" images/build.sh
