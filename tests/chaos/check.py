@@ -404,6 +404,7 @@ def report(args):
             continue
         kinds = sorted({fl["kind"] for fl in active})
         by_kind[" + ".join(kinds)] += 1
+        active[-1].setdefault("failed", collections.Counter())[r["client"].split("@")[0]] += 1
         if all(k in ("deploy", "scale") for k in kinds):
             found["failed only during a deploy"].append(
                 f"{fmt_t(r['t0'])} {r['client']}: {r['error'] or 'failed'} (fault {active[-1]['id']}: "
@@ -440,6 +441,10 @@ def report(args):
           f"{sum(1 for r in after if not r['ok'])} failed")
     for k, n in by_kind.most_common():
         print(f"  failed while {k}: {n}")
+    for fl in faults:
+        if fl.get("failed"):
+            print(f"  #{fl['id']} {fl['kind']} {fl['target']} ({fl['end'] - fl['start']:.0f} s to convergence): "
+                  + ", ".join(f"{c} {n}" for c, n in sorted(fl["failed"].items())))
     errs = collections.Counter(curl_error(r["error"]) for r in fails)
     for e, n in errs.most_common(8):
         print(f"  curl: {e}: {n}")
