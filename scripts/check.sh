@@ -69,6 +69,8 @@ step "end-to-end (daemons under valgrind)" env DOKKAA_BIN="$PWD/build-check/src"
     E2E_WRAP="valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect" \
     tests/e2e/run.sh 'test_0\|test_30\|test_61\|test_65'
 step "multi-host (3 hosts)" env DOKKAA_BIN="$PWD/build-check/src" tests/cluster/run.sh
+step "fault campaign (15 faults of a fixed seed, 3 hosts)" env DOKKAA_BIN="$PWD/build-check/src" \
+    CHAOS_FAULTS=15 CHAOS_SEED=332601203 tests/chaos/run.sh
 step "API, CLI and console (2 hosts, ASan+UBSan daemons)" env DOKKAA_BIN="$PWD/build-asan/src" \
     DOKKAA_VALGRIND_BIN="$PWD/build-check/src" tests/api/run.sh
 
