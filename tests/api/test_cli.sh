@@ -566,6 +566,26 @@ test_66_cli_hosts_and_events() {
     tc_run 1 --api http://127.0.0.1:9 events
 }
 
+# validate, as the README shows it: one line per file, the precise error or "ok" with
+# the revision hash, on stdout; exit 5 if any is invalid or cannot be read.
+test_605_cli_validate_as_the_readme_shows() {
+    tc_begin
+    cd "$TC_D"
+    printf '%s' '{"image": "dockerfile/nginx", "scale": "3"}' > bad.json
+    printf '%s' "$TC_NGINX" > good.json
+    tc_run 5 validate bad.json
+    assert_eq 'bad.json: scale: must be an integer 0..1000, got "3"' "$(cat "$TC_OUT")" "validate bad.json"
+    [ ! -s "$TC_ERR" ] || fail "stderr: $(cat "$TC_ERR")"
+    tc_run 5 validate - <<<'{"image":"x","scal":1}'
+    assert_eq '-: unknown field "scal"; valid fields: image, scale, command, services, links, env, health, update, stop_grace' \
+        "$(cat "$TC_OUT")" "validate - (the README's example)"
+    tc_run 0 validate good.json
+    tc_out_has '^good\.json: ok \(image dockerfile/nginx, scale 1, hash [0-9a-f]{16}\)$'
+    tc_run 5 validate good.json nosuch.json bad.json
+    assert_eq 2 "$(grep -c . "$TC_OUT")" "lines for good.json and bad.json"
+    grep -q '^nosuch.json: No such file or directory$' "$TC_ERR" || fail "the missing file: $(cat "$TC_ERR")"
+}
+
 # The dokkaacfg valgrind runs: $DOKKAA_VALGRIND_BIN (make check gives its plain
 # build), else the suite's own. An ASan build cannot run under valgrind at all.
 tc_vg_bin() {
@@ -574,51 +594,60 @@ tc_vg_bin() {
     echo "$bin"
 }
 
-# tc_vg N ARGS...: dokkaacfg ARGS under valgrind (stdin a manifest), its report
-# in $TC_D/vg.N; fails if valgrind found anything.
+# tc_vg N RC ARGS...: dokkaacfg ARGS under valgrind (stdin a manifest), its report
+# in $TC_D/vg.N. Fails if valgrind found anything, or dokkaacfg died of a signal,
+# or exited with another code than RC: a crash is not one of its exit codes.
 tc_vg() {
-    local n=$1 rc=0
-    shift
+    local n=$1 want=$2 rc=0 pid
+    shift 2
     valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
-        "$TC_VG_BIN" "$@" > /dev/null 2> "$TC_D/vg.$n" < "$TC_D/good.json" || rc=$?
-    [ "$rc" != 99 ] || fail "valgrind: dokkaacfg $*: $(head -40 "$TC_D/vg.$n")"
+        "$TC_VG_BIN" "$@" > /dev/null 2> "$TC_D/vg.$n" < "$TC_D/good.json" &
+    pid=$!
+    echo "$pid" >> "$TC_D/pids" # tc_end stops it should the test end first
+    wait "$pid" || rc=$?
+    [ "$rc" != 99 ] || { fail "valgrind: dokkaacfg $*: $(head -40 "$TC_D/vg.$n")"; return 1; }
+    [ "$rc" -le 128 ] || { fail "dokkaacfg $*: killed by signal $((rc - 128)): $(head -40 "$TC_D/vg.$n")"; return 1; }
+    [ "$rc" = "$want" ] || fail "dokkaacfg $*: exit $rc, expected $want: $(head -40 "$TC_D/vg.$n")"
 }
 
-# Every command, good and bad, leaks nothing and touches no memory it should not.
-# The runs that do not depend on each other run at once (valgrind is slow).
+# Every command, good and bad, leaks nothing, touches no memory it should not, and
+# exits with its own code. The runs that do not depend on each other run at once
+# (valgrind is slow); each line below is the exit code, then the command.
 test_67_cli_clean_under_valgrind() {
-    local c n=0 pid pids=()
-    command -v valgrind >/dev/null || { echo "no valgrind: skipped"; return 0; }
+    local c n=0 pid pids=() failed=0
+    command -v valgrind >/dev/null || fail "valgrind is not installed (dk_need_packages installs it)"
     TC_VG_BIN=$(tc_vg_bin)
     tc_begin cli-vg cli-ev
     printf '%s' "$TC_NGINX" > "$TC_D/good.json"
-    tc_vg set set --detach cli-vg/web "$TC_D/good.json"
+    tc_vg set 0 set --detach cli-vg/web "$TC_D/good.json"
+    cl_wait_converged cli-vg web 1 web # so that logs has a container to read
     while IFS= read -r c; do
         n=$((n + 1))
         tc_vg $n $c &
         pids+=($!)
     done <<EOF
-ls -o json
-set --detach cli-vg/idle -
-set --dry-run cli-vg/bad $TC_D
-history cli-vg/web
-history -o json cli-vg/nosuch
-rollback cli-vg/web 999
-rollback ../x
-get cli-vg/web
-get cli-vg
-ps
-hosts
-logs --tail 1 cli-vg/web
-token create --name cli-vg
-scale cli-vg/web 0
-get ../x
---token dk_nope ls
---api http://127.0.0.1:9 ls
-ls -o yaml
+0 ls -o json
+0 set --detach cli-vg/idle -
+5 set --dry-run cli-vg/bad $TC_D
+0 history cli-vg/web
+3 history -o json cli-vg/nosuch
+3 rollback cli-vg/web 999
+5 rollback ../x
+0 get cli-vg/web
+0 get cli-vg
+0 ps
+0 hosts
+0 logs --tail 1 cli-vg/web
+0 token create --name cli-vg
+5 get ../x
+4 --token dk_nope ls
+1 --api http://127.0.0.1:9 ls
+2 ls -o yaml
 EOF
-    for pid in "${pids[@]}"; do wait "$pid"; done # set -e: a run that failed fails the test
-    tc_vg rm rm cli-vg
+    for pid in "${pids[@]}"; do wait "$pid" || failed=$((failed + 1)); done
+    assert_eq 0 "$failed" "runs that failed (said above)"
+    tc_vg scale 0 scale cli-vg/web 0
+    tc_vg rm 0 rm cli-vg
     valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
         "$TC_VG_BIN" events > "$TC_D/ev" 2> "$TC_D/ev.vg" &
     pid=$!
@@ -790,16 +819,15 @@ sim/web: revision 3: 1/3 updated, 1 failed" "$(tc_out_after_first)" "set's progr
     [ $(($(date +%s) - start)) -ge 29 ] && [ $(($(date +%s) - start)) -le 40 ] ||
         fail "set without a scheduler gave up after $(($(date +%s) - start)) s"
 
-    # And the wait leaks nothing (when there is valgrind).
-    if command -v valgrind >/dev/null; then
-        TC_VG_BIN=$(tc_vg_bin)
-        tc_sim "$h2" "$(tc_rev_key 10) $(tc_revision 10 "$h2" rolling "$m2")" \
-            "$TC_RO $(tc_rollout 10 "$h2" rolling 1 0 2)" 1.2 \
-            "$TC_RO $(tc_rollout 10 "$h2" rolled-out 2 0 2)"
-        cp "$m2" "$TC_D/good.json"
-        XDG_CONFIG_HOME=$TC_SOLO/cfg tc_vg set-wait set sim/web -
-        tc_sim_done
-    fi
+    # And the wait leaks nothing, and ends rolled out (0).
+    command -v valgrind >/dev/null || fail "valgrind is not installed (dk_need_packages installs it)"
+    TC_VG_BIN=$(tc_vg_bin)
+    tc_sim "$h2" "$(tc_rev_key 10) $(tc_revision 10 "$h2" rolling "$m2")" \
+        "$TC_RO $(tc_rollout 10 "$h2" rolling 1 0 2)" 1.2 \
+        "$TC_RO $(tc_rollout 10 "$h2" rolled-out 2 0 2)"
+    cp "$m2" "$TC_D/good.json"
+    XDG_CONFIG_HOME=$TC_SOLO/cfg tc_vg set-wait 0 set sim/web -
+    tc_sim_done
 }
 
 # history: the revisions as a table, newest first, * on the current one; rollback
