@@ -89,6 +89,22 @@ test_44_recursive_delete_frees_link_ports_of_an_app_without_keys() {
     [[ "$out" == *'"key":"/apps","dir":true,"nodes":[]'*' 200' ]] || fail "an empty /apps: $out"
 }
 
+# README: GET /healthz is 503 until the builder has read etcd. A builder of the
+# test's own, on 127.0.0.1:4011, with an etcd that comes only later.
+hz_status() { curl -s -o /dev/null --max-time 2 -w '%{http_code}' http://127.0.0.1:4011/healthz; }
+hz_is() { [ "$(hz_status)" = "$1" ]; }
+test_47_healthz_is_503_until_the_builder_has_read_etcd() {
+    local d eport=$((E2E_ETCD_PORT + 100))
+    d=$(mktemp -d /tmp/dokkaa-e2e-hz.XXXXXX)
+    trap "dk_stop $d/builder.pid; dk_stop $d/etcd/etcd.pid; rm -rf $d" EXIT
+    dk_start "$d/builder.pid" "$d/builder.log" $E2E_WRAP "$E2E_BIN/dokkaa-builder" \
+        --etcd "http://127.0.0.1:$eport" --port 4011 --host-id hz
+    dk_wait 20 "the builder to answer" eval '[ "$(hz_status)" != 000 ]' || fail "$(tail -5 "$d/builder.log")"
+    assert_eq 503 "$(hz_status)" "/healthz while etcd cannot be read"
+    dk_start_etcd "$d/etcd" "$eport" $((eport + 1))
+    dk_wait 30 "/healthz to be 200 once etcd is read" hz_is 200
+}
+
 test_45_value_json_cannot_carry_gets_an_error_naming_the_key() {
     local out
     e2e_etcdctl put /apps/bin/web/manifest "$(printf 'bad \xff\xfe')" >/dev/null

@@ -48,6 +48,31 @@ test_12_crashed_container_is_restarted() {
     e2e_delete_app crash
 }
 
+# README: a crashed container is restarted by the engine (restart policy
+# unless-stopped), even while the conductor is down; back, the conductor adopts it.
+running_and_started_other_than() { # CONTAINER STARTED-AT
+    local s
+    s=$(docker inspect "$1" --format '{{.State.Running}} {{.State.StartedAt}}') || return 1
+    [ "${s%% *}" = true ] && [ "${s#* }" != "$2" ]
+}
+test_15_crash_while_the_conductor_is_down_is_restarted_by_the_engine() {
+    local id started
+    e2e_set down web "$(printf "$WEB" 1)"
+    e2e_wait_converged down web 1 web
+    id=$(docker inspect down---web --format '{{.Id}}')
+    started=$(docker inspect down---web --format '{{.State.StartedAt}}')
+    e2e_stop_conductor
+    trap 'dk_alive "$E2E_ROOT/conductor.pid" || e2e_start_conductor' EXIT # the next tests need it
+    kill -9 "$(docker inspect down---web --format '{{.State.Pid}}')"
+    dk_wait 30 "the engine to restart down---web" running_and_started_other_than down---web "$started"
+    ! dk_alive "$E2E_ROOT/conductor.pid" || fail "the conductor was running"
+    e2e_start_conductor
+    e2e_wait_converged down web 1 web
+    assert_eq "$id" "$(docker inspect down---web --format '{{.Id}}')" "the container the conductor finds (adopted, not replaced)"
+    e2e_delete_app down
+    dk_wait 60 "down's container to go" e2e_no_containers label=dokkaa.app=down
+}
+
 # The restarted conductor takes over its previous run's lease, so nothing moves; it
 # also keeps leading under that lease (a bug deleted /cluster/leader as a stale
 # announcement of the previous run, and the scheduler was elected anew).
