@@ -52,7 +52,7 @@ cl_teardown() {
     for f in "${CL_REPORTS:-/nonexistent}"/sanitizer.*; do
         [ -e "$f" ] || continue
         echo "--- ${f##*/}:"; head -40 "$f"
-        left+=$'\n'"a sanitizer report: ${f##*/} (above)"
+        left+="${left:+$'\n'}a sanitizer report: ${f##*/} (above)"
     done
     rm -rf "$CL_LOG" "$XDG_CONFIG_HOME" "${CL_REPORTS:-}"
     [ -z "$left" ] || { echo "left behind:"; echo "$left"; return 1; }
