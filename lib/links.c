@@ -134,11 +134,16 @@ int links_port(etcd *e, links_range range, const char *app, const char *service,
     etcd_kvs_free(&one);
     if (found)
         return found < 0 ? -1 : 0;
-    if (links_read_app(e, app, service, NULL, &state, err) < 0)
+    if (links_read_app(e, app, service, service, &state, err) < 0)
         return -1;
     if (!state.offers)
         return err_set(err, ERR_NOTFOUND, "link %s: no manifest of app %s offers service %s "
                        "(waiting for one)", service, app, service);
+    /* a conductor acting on an older view must not take back a port the scheduler
+     * freed because no manifest names the link any more */
+    if (!state.names)
+        return err_set(err, ERR_NOTFOUND, "link %s: no manifest of app %s names it any more",
+                       service, app);
     for (int attempt = 0; attempt < LINKS_TRIES; attempt++) {
         etcd_kvs all;
         if (etcd_get_prefix(e, KEYS_LINKS, &all, err) < 0)

@@ -515,6 +515,16 @@ int main(int argc, char **argv)
     signal(SIGTERM, builder_on_signal);
     signal(SIGINT, builder_on_signal);
     signal(SIGPIPE, SIG_IGN);
+    /* The stop signals are blocked before any thread starts, so that every thread
+     * inherits the mask and only main's sigsuspend takes them: one delivered to
+     * another thread set the flag while main slept on, and the first SIGTERM was
+     * lost (systemd then waited for its SIGKILL). They stay blocked but while main
+     * waits, so none comes between the check and the wait. */
+    sigset_t stops, before;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGTERM);
+    sigaddset(&stops, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stops, &before);
     if (!(b.store = store_start(b.etcd_endpoints, b.history_bytes, &err))) {
         log_error("%s", err.msg);
         return 1;
@@ -529,13 +539,6 @@ int main(int argc, char **argv)
     }
     log_info("serving %s on port %d; host %s; etcd %s", b.tls_daemon ? "HTTP and HTTPS" : "HTTP",
              b.port, b.host_id, b.etcd_endpoints);
-    /* the signals stay blocked but while waiting, so none comes between the check and
-     * the wait (pause() would then sleep on) */
-    sigset_t stops, before;
-    sigemptyset(&stops);
-    sigaddset(&stops, SIGTERM);
-    sigaddset(&stops, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stops, &before);
     while (!builder_stop)
         sigsuspend(&before);
     log_info("stopping");

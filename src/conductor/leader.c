@@ -343,13 +343,15 @@ static bool leader_names_link(const reconcile_view *v, const char *app, const ch
 static unsigned long long leader_links_signature(const reconcile_view *v)
 {
     /* unsigned: the products wrap, as a hash may (signed ones would overflow) */
-    unsigned long long sig = v->nspecs * 7 + v->nrollouts * 3 + v->nauthors;
+    /* never 0, the value before the first prune: an empty cluster's links (its
+     * last manifest gone) are pruned too */
+    unsigned long long sig = 0x9e3779b97f4a7c15ULL + v->nspecs * 7 + v->nrollouts * 3 + v->nauthors;
     for (size_t s = 0; s < v->nspecs; s++) {
         const reconcile_meta *m = &v->meta[s];
         sig = sig * 31 + (unsigned long long)m->mod_revision;
         sig = sig * 31 + (m->has_rollout ? (unsigned long long)m->rollout.state + 1 : 0);
     }
-    return sig;
+    return sig ? sig : 1;
 }
 
 /* Free the ports of links no manifest names any more (see the head comment): the

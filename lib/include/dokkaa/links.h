@@ -16,7 +16,8 @@ typedef struct links_range {
 #define LINKS_RANGE_DEFAULT ((links_range){20000, 29999})
 
 /* The port of link app/service, allocating the lowest free one in range if it has
- * none yet and a manifest of app offers service (else ERR_NOTFOUND, saying so). */
+ * none yet, a manifest of app offers service and one names the link (else
+ * ERR_NOTFOUND, saying which is missing). */
 int links_port(etcd *e, links_range range, const char *app, const char *service, int *port,
                err_t *err);
 
