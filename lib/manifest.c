@@ -33,31 +33,6 @@ static void manifest_describe(const json_t *v, char *buf, size_t size)
     free(text);
 }
 
-/* The length of the valid UTF-8 sequence at s (at most n bytes), 0 if none starts
- * there: no overlong forms, no surrogates, nothing past U+10FFFF (RFC 3629), which
- * is what jansson accepts in a string. */
-static size_t manifest_utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char lo = 0x80, hi = 0xbf;
-    size_t len;
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        len = 2;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        len = 3, lo = s[0] == 0xe0 ? 0xa0 : 0x80, hi = s[0] == 0xed ? 0x9f : 0xbf;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        len = 4, lo = s[0] == 0xf0 ? 0x90 : 0x80, hi = s[0] == 0xf4 ? 0x8f : 0xbf;
-    else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    return len;
-}
-
 /* jansson's error text, made valid UTF-8 for a message: its "near '...'" quotes the
  * bytes the lexer had read, and an invalid escape ("\€") stops after the first
  * byte of a character. Bytes that start no valid sequence are written as \xNN;
@@ -68,7 +43,7 @@ static void manifest_json_error_text(const char *text, char *buf, size_t size)
     const unsigned char *s = (const unsigned char *)text;
     size_t n = strlen(text), o = 0;
     for (size_t i = 0; i < n;) {
-        size_t len = manifest_utf8_len(s + i, n - i);
+        size_t len = names_utf8_len(s + i, n - i);
         if (len == 0) {
             if (o + 5 > size)
                 break;

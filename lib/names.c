@@ -19,8 +19,34 @@ size_t names_utf8_cut(const char *s, size_t n)
     return n;
 }
 
-/* Quote s for an error message: escapes make control characters visible, and a
- * long value is cut so one bad field cannot push the rest of the message out. */
+/* The length of the valid UTF-8 sequence at s (at most n bytes), 0 if none starts
+ * there: no overlong forms, no surrogates, nothing past U+10FFFF (RFC 3629), which
+ * is what jansson accepts in a string. */
+size_t names_utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t len;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        len = 3, lo = s[0] == 0xe0 ? 0xa0 : 0x80, hi = s[0] == 0xed ? 0x9f : 0xbf;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        len = 4, lo = s[0] == 0xf0 ? 0x90 : 0x80, hi = s[0] == 0xf4 ? 0x8f : 0xbf;
+    else
+        return 0;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    return len;
+}
+
+/* Quote s for an error message: escapes make control characters and bytes that
+ * are no UTF-8 character visible (the message is valid UTF-8 whatever s is), and
+ * a long value is cut so one bad field cannot push the rest of the message out. */
 void names_quote(const char *s, size_t len, char *buf, size_t size)
 {
     size_t o = 0, keep = len > NAMES_QUOTE_MAX ? names_utf8_cut(s, NAMES_QUOTE_MAX) : len;
@@ -36,16 +62,17 @@ void names_quote(const char *s, size_t len, char *buf, size_t size)
         size_t need = 1;
         if (c == '"' || c == '\\')
             need = 2;
-        else if (c < 0x20 || c == 0x7f)
+        size_t seq = c >= 0x80 ? names_utf8_len((const unsigned char *)s + i, keep - i) : 1;
+        bool escape = c < 0x20 || c == 0x7f || seq == 0; /* seq 0: a byte of no character */
+        if (escape)
             need = 4;
-        else if (c >= 0xc0) /* a lead byte and its continuation bytes */
-            while (i + need < keep && ((unsigned char)s[i + need] & 0xc0) == 0x80)
-                need++;
+        else if (c >= 0x80)
+            need = seq;
         if (o + need + 5 > size)
             break;
         if (c == '"' || c == '\\')
             o += (size_t)snprintf(buf + o, size - o, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
+        else if (escape)
             o += (size_t)snprintf(buf + o, size - o, "\\x%02x", c);
         else {
             memcpy(buf + o, s + i, need);

@@ -71,6 +71,22 @@ static void test_short_values_unchanged(void **state)
     assert_string_equal(quoted, "\"web-1 é\\x0a\"");
 }
 
+/* Bytes that start no character (a stray continuation byte, a lead byte without
+ * its continuation, an overlong form) are escaped: the quote of a key read from a
+ * URL (/v2/keys/apps/%FF/...) made the v2 endpoint's JSON answer fail with 500. */
+static void test_invalid_bytes_are_escaped(void **state)
+{
+    (void)state;
+    char quoted[128];
+    names_quote("\xff", 1, quoted, sizeof quoted);
+    assert_string_equal(quoted, "\"\\xff\"");
+    names_quote("a\x80" "b\xc3", 4, quoted, sizeof quoted);
+    assert_string_equal(quoted, "\"a\\x80b\\xc3\"");
+    names_quote("\xc0\xafé", 4, quoted, sizeof quoted);
+    assert_string_equal(quoted, "\"\\xc0\\xafé\"");
+    assert_true(is_utf8(quoted));
+}
+
 /* The fuzzer's input, through the parser: the unknown field's name is quoted. */
 static void test_manifest_message(void **state)
 {
@@ -94,6 +110,7 @@ int main(void)
         cmocka_unit_test(test_small_buffers),
         cmocka_unit_test(test_short_values_unchanged),
         cmocka_unit_test(test_manifest_message),
+        cmocka_unit_test(test_invalid_bytes_are_escaped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

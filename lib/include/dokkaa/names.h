@@ -41,9 +41,13 @@ int names_next(char *buf, size_t size, const char *app, const char *name, int in
 int names_service_env(char *buf, size_t size, const char *service);
 
 /* Quote s[0..len) for an error message into buf (size >= 16): "\"...\"", with
- * control characters escaped and anything past NAMES_QUOTE_MAX bytes cut, never
- * inside a UTF-8 sequence. */
+ * control characters and bytes of no valid UTF-8 sequence escaped (\xNN), and
+ * anything past NAMES_QUOTE_MAX bytes cut, never inside a UTF-8 sequence. */
 void names_quote(const char *s, size_t len, char *buf, size_t size);
+/* The length of the valid UTF-8 sequence at s (at most n bytes, n >= 1), 0 if none
+ * starts there: no overlong forms, no surrogates, nothing past U+10FFFF (RFC 3629),
+ * which is what jansson accepts in a string. */
+size_t names_utf8_len(const unsigned char *s, size_t n);
 /* How many of s's first n bytes to keep so that a cut never splits a UTF-8 sequence. */
 size_t names_utf8_cut(const char *s, size_t n);
 
