@@ -25,6 +25,7 @@
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -42,6 +43,10 @@
 #define BUILDER_MAX_CONNS_PER_IP 64
 #define BUILDER_HEADER_TIMEOUT 10
 #define BUILDER_STREAM_BACKLOG (4 * 1024 * 1024)
+/* The least --stream-backlog may be: a stream working through one batch must
+ * survive the next single write, and a manifest write is two changes of up to a
+ * manifest each (the manifest and its revision record, revisions.c), plus keys. */
+#define BUILDER_STREAM_BACKLOG_MIN (2 * MANIFEST_MAX_BYTES + 64 * 1024)
 #define BUILDER_HISTORY_BYTES (16 * 1024 * 1024)
 #define BUILDER_MAX_TRUST 16
 
@@ -96,12 +101,14 @@ typedef struct builder_req {
 } builder_req;
 
 /* deadline.c: the header deadline. deadline_notify is MHD_OPTION_NOTIFY_CONNECTION's
- * callback (cls: the deadline); main.c says when a connection's request head is
- * complete and when its request is done (it then waits for the next head). */
+ * callback (cls: the deadline); main.c says how long a body the request has (its
+ * deadline grows by it), when its head and body are complete and when its request
+ * is done (it then waits for the next head). */
 deadline *deadline_start(unsigned seconds, err_t *err);
 void deadline_stop(deadline *d);
 void deadline_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
                      enum MHD_ConnectionNotificationCode code);
+void deadline_body(deadline *d, struct MHD_Connection *conn, uintmax_t bytes);
 void deadline_head_done(deadline *d, struct MHD_Connection *conn);
 void deadline_request_done(deadline *d, struct MHD_Connection *conn);
 

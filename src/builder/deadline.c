@@ -1,14 +1,16 @@
 /* deadline.c - the header deadline: a connection must send a request's complete
  * head (request line and headers) within --header-timeout seconds of opening, or
- * of the end of its previous request, whatever it trickles meanwhile.
+ * of the end of its previous request, whatever it trickles meanwhile; and its
+ * body, if it has one, within a second more per DEADLINE_BODY_RATE bytes of it.
  *
  * libmicrohttpd's own timeout counts idle time, so a client sending a header
  * line every 20 s keeps a thread and a slot forever (Slowloris). Here every
- * connection is known from MHD_OPTION_NOTIFY_CONNECTION; main.c says when its
- * head is complete (the first call of the request handler) and when its request
- * is done; a watchdog thread shuts down, four times a second, the sockets that
- * are past their deadline while waiting for a head. MHD's thread then sees the socket
- * closed and ends the connection the usual way.
+ * connection is known from MHD_OPTION_NOTIFY_CONNECTION; main.c says how long a
+ * body the request has (deadline_body), when its head and body are complete (just
+ * before it is routed) and when its request is done; a watchdog thread shuts
+ * down, four times a second, the sockets that are past their deadline while
+ * waiting for a head or a body. MHD's thread then sees the socket closed and ends
+ * the connection the usual way.
  *
  * Invariant: an entry lives from MHD's STARTED notice to its CLOSED notice, which
  * MHD gives before it closes the socket; both take the lock the watchdog holds
@@ -27,9 +29,10 @@
 typedef struct deadline_conn {
     struct deadline_conn *prev, *next;
     int fd;
-    bool waiting;      /* for a request's head */
+    bool waiting;      /* for a request's head, or its body */
     bool cut;          /* shut down already */
     struct timespec since;
+    int64_t limit_ms;  /* from since */
 } deadline_conn;
 
 struct deadline {
@@ -58,6 +61,11 @@ static int64_t deadline_ms(struct timespec from, struct timespec to)
 /* A look every DEADLINE_TICK_MS: a connection is cut within that much after its
  * deadline. An attack is one log line per 10 s, not a line per connection. */
 #define DEADLINE_TICK_MS 250
+/* A body's time beyond the head's: a second per 16 KiB. Any link that serves
+ * the console is far faster, so no honest client is cut, and a 1 MiB manifest
+ * (the largest body, --max-body's default) gets 64 s more: a client can hold a
+ * thread that long per --max-body of body, not forever. */
+#define DEADLINE_BODY_RATE (16 * 1024)
 
 static void *deadline_run(void *arg)
 {
@@ -71,15 +79,16 @@ static void *deadline_run(void *arg)
             next.tv_nsec -= 1000000000L;
         }
         for (deadline_conn *c = d->conns; c; c = c->next) {
-            if (c->waiting && !c->cut && deadline_ms(c->since, now) >= (int64_t)d->seconds * 1000) {
+            if (c->waiting && !c->cut && deadline_ms(c->since, now) >= c->limit_ms) {
                 shutdown(c->fd, SHUT_RDWR);
                 c->cut = true;
                 d->cut++;
             }
         }
         if (d->cut && now.tv_sec - d->logged >= 10) {
-            log_warn("cut %lu connection(s) that sent no complete request head within %u s "
-                     "(--header-timeout)", d->cut, d->seconds);
+            log_warn("cut %lu connection(s) that sent no complete request head within %u s, "
+                     "or no body within a second more per %d bytes (--header-timeout)", d->cut,
+                     d->seconds, DEADLINE_BODY_RATE);
             d->cut = 0;
             d->logged = now.tv_sec;
         }
@@ -143,7 +152,8 @@ void deadline_notify(void *cls, struct MHD_Connection *conn, void **socket_conte
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         if (!info || !(c = calloc(1, sizeof *c)))
             return; /* out of memory: this connection goes without a deadline */
-        *c = (deadline_conn){.fd = info->connect_fd, .waiting = true, .since = deadline_now()};
+        *c = (deadline_conn){.fd = info->connect_fd, .waiting = true, .since = deadline_now(),
+                             .limit_ms = (int64_t)d->seconds * 1000};
         pthread_mutex_lock(&d->lock);
         if ((c->next = d->conns))
             c->next->prev = c;
@@ -175,6 +185,19 @@ static void deadline_mark(deadline *d, struct MHD_Connection *conn, bool waiting
     pthread_mutex_lock(&d->lock);
     c->waiting = waiting;
     c->since = deadline_now();
+    c->limit_ms = (int64_t)d->seconds * 1000;
+    pthread_mutex_unlock(&d->lock);
+}
+
+void deadline_body(deadline *d, struct MHD_Connection *conn, uintmax_t bytes)
+{
+    const union MHD_ConnectionInfo *info =
+        d ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT) : NULL;
+    deadline_conn *c = info ? info->socket_context : NULL;
+    if (!c)
+        return;
+    pthread_mutex_lock(&d->lock);
+    c->limit_ms = (int64_t)d->seconds * 1000 + (int64_t)(bytes * 1000 / DEADLINE_BODY_RATE);
     pthread_mutex_unlock(&d->lock);
 }
 

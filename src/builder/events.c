@@ -19,7 +19,8 @@
  * the store and formatted EVENTS_CHUNK bytes at a time (or one change, when it is
  * larger), and the next ones only once those are sent. A client that reads slower
  * than the cluster changes falls behind; once it is more than --stream-backlog
- * bytes behind (or the history has dropped what it has yet to get) it is dropped
+ * bytes behind (not counting the batch that woke it when it had nothing pending:
+ * store_events), or the history has dropped what it has yet to get, it is dropped
  * with a last event saying so:
  *   event: end
  *   data: {"reason": "behind", "error": "..."}
@@ -39,6 +40,7 @@
 typedef struct events_stream {
     builder *b;
     uint64_t cursor;
+    uint64_t excused;    /* the seq up to which changes do not count as backlog (store_events) */
     bool resync;         /* owe the client a resync */
     bool ended;          /* the end event is the last text */
     char *text;          /* formatted, not yet all sent */
@@ -139,8 +141,8 @@ static void events_next(events_stream *s)
     bool lost = false;
     uint64_t backlog = 0;
     size_t n = s->resync ? 0
-                         : store_events(s->b->store, &s->cursor, evs, EVENTS_BATCH, EVENTS_CHUNK,
-                                        EVENTS_KEEPALIVE_MS, &lost, &backlog);
+                         : store_events(s->b->store, &s->cursor, &s->excused, evs, EVENTS_BATCH,
+                                        EVENTS_CHUNK, EVENTS_KEEPALIVE_MS, &lost, &backlog);
     if (backlog > s->b->stream_backlog) {
         for (size_t i = 0; i < n; i++)
             store_event_clear(&evs[i]);

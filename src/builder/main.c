@@ -142,11 +142,25 @@ static enum MHD_Result builder_framing_header(void *cls, enum MHD_ValueKind kind
     return MHD_YES;
 }
 
+/* Whether the route takes a body at all: the writes of the API and of /v2/keys.
+ * auth_admit lets reads and every other path through anonymously, so a body
+ * there would be read from anyone (up to --max-body, per connection) only to be
+ * dropped. */
+static bool builder_takes_body(const builder_req *r)
+{
+    const char *url = r->url;
+    if (request_is_read(r))
+        return false;
+    return strncmp(url, "/api/v1/", 8) == 0 ||
+           (strncmp(url, "/v2/keys", 8) == 0 && (url[8] == '\0' || url[8] == '/'));
+}
+
 /* How the body is framed, settled before it is read. A proxy in front and MHD
  * must find the same end of the body: two different Content-Lengths, or one with
  * Transfer-Encoding (MHD would follow the encoding, a proxy perhaps the length),
  * or an encoding other than chunked, let a request smuggle another one inside it
- * (RFC 9112, 6.3), so they are refused. When not, the refusal is queued and its
+ * (RFC 9112, 6.3), so they are refused, as is any body on a route that takes
+ * none (builder_takes_body). When not, the refusal is queued and its
  * result in *ret; builder_length_ok likewise refuses a body longer than
  * --max-body on its length, before a byte of it is read (no 100 Continue). */
 static bool builder_framing_ok(builder_req *r, enum MHD_Result *ret)
@@ -167,6 +181,13 @@ static bool builder_framing_ok(builder_req *r, enum MHD_Result *ret)
         *ret = builder_refuse(r, 400, "Transfer-Encoding: only chunked is accepted, once");
         return false;
     }
+    /* MHD has refused a length that is not a number before the handler is called */
+    if ((f.encodings || (f.lengths && strtoumax(f.length, NULL, 10) > 0)) &&
+        !builder_takes_body(r)) {
+        *ret = builder_refuse(r, 400, "%s %s takes no body; send it without one", r->method,
+                              r->url);
+        return false;
+    }
     return true;
 }
 
@@ -181,12 +202,16 @@ static bool builder_length_ok(builder_req *r, enum MHD_Result *ret)
                                       "(--max-body); nothing was read", length, r->b->max_body);
         return false;
     }
+    /* the body has time by its length (chunked: by the most it may be), so that
+     * trickling it holds a thread for a bounded time */
+    bool chunked = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Transfer-Encoding");
+    deadline_body(r->b->deadline, r->conn, chunked ? r->b->max_body : length);
     return true;
 }
 
 /* Collect the body (up to --max-body; beyond that it is dropped and the request
- * refused with 413), then route. The body of a read is not kept: no read takes
- * one, and an anonymous client may read. */
+ * refused with 413), then route. A read with a body is refused before any of it
+ * is read (builder_framing_ok). */
 static enum MHD_Result builder_handle(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version,
                                       const char *upload, size_t *upload_size, void **con_cls)
@@ -203,10 +228,10 @@ static enum MHD_Result builder_handle(void *cls, struct MHD_Connection *conn, co
                            .raw_url = r->raw_url, .started = true,
                            .tls = b->tls_daemon && d && d->daemon == b->tls_daemon};
         *con_cls = r;
-        deadline_head_done(b->deadline, conn);
         /* who may even send a body, and how long, is settled here, before any of it
          * is read: a client that may not write cannot make the builder buffer
-         * anything */
+         * anything. The deadline runs on until the body is in (deadline_head_done
+         * below): MHD's idle timeout, which every byte restarts, would not end it. */
         return builder_framing_ok(r, &ret) && auth_admit(r, &ret) && builder_length_ok(r, &ret)
                    ? MHD_YES
                    : ret;
@@ -228,6 +253,7 @@ static enum MHD_Result builder_handle(void *cls, struct MHD_Connection *conn, co
         *upload_size = 0;
         return MHD_YES;
     }
+    deadline_head_done(r->b->deadline, conn); /* head and body are in */
     return builder_route(r);
 }
 
@@ -317,19 +343,24 @@ static void builder_usage(FILE *out)
           "  --tls-ca FILE    the cluster's CA: clients with a certificate of it are\n"
           "                   trusted (default: $DOKKAA_TLS_CA)\n"
           "Limits (sizes in bytes, or with K, M, G: 16M is 16 MiB):\n"
-          "  --max-conns N    connections at once (default 1024); more wait in the\n"
-          "                   kernel's queue\n"
+          "  --max-conns N    connections at once (default 1024; with --tls-cert, of\n"
+          "                   HTTP and of HTTPS each); more wait in the kernel's queue,\n"
+          "                   or with --tls-cert are closed at once\n"
           "  --max-conns-per-ip N  of them from one address (default 64; 0: no limit);\n"
           "                   more are closed at once\n"
           "  --header-timeout SEC  a request's head (request line and headers) must\n"
           "                   arrive within SEC s of the connection opening or of its\n"
-          "                   previous answer, however it trickles (default 10)\n"
+          "                   previous answer, however it trickles (default 10); a\n"
+          "                   body has that plus a second per 16 KiB of it (chunked:\n"
+          "                   of --max-body)\n"
           "  --max-body SIZE  a request body, refused with 413 on its Content-Length\n"
           "                   before it is read (default 1088K: a 1 MiB manifest, form-\n"
           "                   encoded)\n"
           "  --stream-backlog SIZE  how far an event stream (/api/v1/events) may fall\n"
           "                   behind; a Last-Event-ID further back gets a resync, a\n"
-          "                   client that falls further behind is ended (default 4M)\n"
+          "                   client that falls further behind is ended (default 4M;\n"
+          "                   at least 2112K: a stream must outlast the next write, a\n"
+          "                   1 MiB manifest and its revision record)\n"
           "  --history-bytes SIZE  the recent changes kept for the streams to resume\n"
           "                   from (default 16M; at most 4096 changes)\n",
           out);
@@ -408,8 +439,8 @@ static int builder_options(builder *b, int argc, char **argv)
                 return 2;
             break;
         case 'S':
-            if (builder_bytes("--stream-backlog", optarg, 64 * 1024, (uintmax_t)1 << 30,
-                              &b->stream_backlog) < 0)
+            if (builder_bytes("--stream-backlog", optarg, BUILDER_STREAM_BACKLOG_MIN,
+                              (uintmax_t)1 << 30, &b->stream_backlog) < 0)
                 return 2;
             break;
         case 'Y':

@@ -251,8 +251,8 @@ bool store_wait(store *s, int64_t revision, int timeout_ms)
     return reached;
 }
 
-size_t store_events(store *s, uint64_t *cursor, store_event *out, size_t max, size_t max_bytes,
-                    int timeout_ms, bool *lost, uint64_t *backlog)
+size_t store_events(store *s, uint64_t *cursor, uint64_t *excused, store_event *out, size_t max,
+                    size_t max_bytes, int timeout_ms, bool *lost, uint64_t *backlog)
 {
     struct timespec deadline = store_deadline(timeout_ms);
     size_t n = 0, bytes = 0;
@@ -263,10 +263,20 @@ size_t store_events(store *s, uint64_t *cursor, store_event *out, size_t max, si
     pthread_mutex_lock(&s->lock);
     if (*cursor == 0)
         *cursor = s->history.seq;
+    bool caught_up = s->history.seq == *cursor;
     while (s->history.seq == *cursor && !s->down && rc != ETIMEDOUT)
         rc = pthread_cond_timedwait(&s->changed, &s->lock, &deadline);
     if (!s->down) {
+        /* A reader that had nothing to get did not fall behind, however large the
+         * batch that woke it (two 1 MiB manifests): that batch is not counted, now
+         * or while the reader works through it; what comes after it is. */
+        if (caught_up)
+            *excused = s->history.seq;
         *backlog = history_backlog(&s->history, *cursor);
+        if (*backlog == UINT64_MAX && caught_up)
+            *backlog = 0; /* evicted while it waited: a resync, below, not an end */
+        else if (*backlog != UINT64_MAX && *excused > *cursor)
+            *backlog = history_backlog(&s->history, *excused);
         /* copied one by one, so that a reader holds at most about max_bytes */
         while (n < max && (e = history_next(&s->history, *cursor, lost)) &&
                (n == 0 || bytes + e->size <= max_bytes)) {

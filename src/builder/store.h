@@ -77,12 +77,15 @@ bool store_wait(store *s, int64_t revision, int timeout_ms);
  * the first alone is larger, into out (free each with store_event_clear), and
  * advances *cursor. *backlog is what the reader had yet to get before this call,
  * in bytes (history_backlog: UINT64_MAX when the history has evicted what it
- * needs, in which case nothing is copied and the cursor stays). *lost is set when
+ * needs, in which case nothing is copied and the cursor stays), leaving out the
+ * changes up to seq *excused: those that woke a reader with nothing pending
+ * (*excused is set then; start it at 0), so that a caught-up reader is never
+ * counted behind by one burst of writes. *lost is set when
  * a fresh read of etcd came after *cursor: the reader should start over from a
  * full read; the cursor is then at the newest change. Returns the count, 0 on
  * time-out or stop. */
-size_t store_events(store *s, uint64_t *cursor, store_event *out, size_t max, size_t max_bytes,
-                    int timeout_ms, bool *lost, uint64_t *backlog);
+size_t store_events(store *s, uint64_t *cursor, uint64_t *excused, store_event *out, size_t max,
+                    size_t max_bytes, int timeout_ms, bool *lost, uint64_t *backlog);
 /* The bytes of the changes after cursor (history_backlog). */
 uint64_t store_backlog(store *s, uint64_t cursor);
 void store_event_clear(store_event *ev);

@@ -1427,6 +1427,32 @@ elif cmd == "sse-slow":  # HOST PORT GOFILE: open the stream, print "ready", rea
     except socket.timeout:
         got += b"\n<timeout>"
     sys.stdout.buffer.write(got[-4000:])
+elif cmd == "slow-body":  # HOST PORT EVERY SECONDS: stdin (a head) sent, then a byte of body every EVERY s
+    host, port, every, seconds = args[0], args[1], float(args[2]), float(args[3])
+    s = connect(host, port)
+    start = time.monotonic()
+    s.sendall(sys.stdin.buffer.read())
+    s.setblocking(False)
+    got, closed, sent = b"", None, 0
+    while time.monotonic() - start < seconds:
+        r, _, _ = select.select([s], [], [], every)
+        if r:
+            try:
+                data = s.recv(4096)
+            except OSError:
+                data = b""
+            if not data:
+                closed = time.monotonic() - start
+                break
+            got += data
+        try:
+            s.send(b"x")
+            sent += 1
+        except OSError:
+            closed = time.monotonic() - start
+            break
+    print(json.dumps({"closed": None if closed is None else round(closed, 1), "sent": sent,
+                      "answer": got.split(b"\r\n", 1)[0].decode(errors="replace")}))
 PY
 )
 ta_net() { python3 -c "$TA_NET_PY" "$@"; }
@@ -1765,4 +1791,82 @@ test_99_the_limits_are_flags() {
     echo "  --max-conns-per-ip 3 --header-timeout 2: $out"
     jq -e '.refused == 2 and .open == 0 and (.cut | length) == 3 and all(.cut[]; . >= 1.5 and . <= 4)' <<<"$out" >/dev/null ||
         fail "with --max-conns-per-ip 3 --header-timeout 2: $out"
+}
+
+# A body is read only where a route takes one, and only for as long as its length
+# allows: a body on a read or on a path outside the API and /v2/keys (which
+# auth_admit lets anyone send) is refused before a byte of it is read, and a write
+# whose body trickles is cut at its deadline, not kept by MHD's idle timeout that
+# every byte restarts.
+test_990_a_body_where_none_is_taken_is_refused_and_a_slow_one_cut() {
+    local d t0 ms out
+    d=$(mktemp -d /tmp/ta-body.XXXXXX)
+    trap 'ta_own_stop '"$d"'; ta_admin DELETE /api/v1/apps/api-slowbody >/dev/null; rm -rf '"$d" EXIT
+    ta_own_start "$d" --header-timeout 2
+    ta_soft
+    # a chunked GET whose chunks would come one a second: 400 at once
+    t0=$(date +%s%N)
+    ta_raw 127.0.0.1 "$TA_OWN_PORT" 5 < <(printf 'GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n')
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    ta_expect_error 400 invalid "GET /healthz takes no body"
+    [ "$ms" -lt 1500 ] || ta_fail "a chunked GET was answered after $ms ms, not at once"
+    # a POST anywhere but the API and /v2/keys, anonymously, claiming 1 MB
+    t0=$(date +%s%N)
+    ta_raw 127.0.0.1 "$TA_OWN_PORT" 5 < <(printf 'POST /anything HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nxyz')
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    ta_expect_error 400 invalid "POST /anything takes no body"
+    [ "$ms" -lt 1500 ] || ta_fail "a POST to /anything was answered after $ms ms, not at once"
+    # a body on an API read, in the v2 shape on /v2/keys
+    ta_raw 127.0.0.1 "$TA_OWN_PORT" 5 < <(printf 'GET /api/v1/apps HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc')
+    ta_expect_error 400 invalid "takes no body"
+    ta_raw 127.0.0.1 "$TA_OWN_PORT" 5 < <(printf 'GET /v2/keys/apps HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc')
+    ta_expect 400 "a GET of /v2/keys with a body"
+    ta_body_is '.errorCode == 209 and (.message | contains("takes no body"))'
+    # a read with an empty body is no body (control)
+    ta_raw 127.0.0.1 "$TA_OWN_PORT" 5 < <(printf 'GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n')
+    ta_expect 200 "a GET with Content-Length: 0"
+    # a write whose 100-byte body comes a byte every 0.5 s: cut at the deadline
+    # (2 s, and 100 bytes' share of a second per 16 KiB), not after 50 s
+    out=$(ta_net slow-body 127.0.0.1 "$TA_OWN_PORT" 0.5 10 < <(printf 'PUT /api/v1/apps/api-slowbody/web HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{' "$(ta_admin_token)"))
+    echo "  a trickled body: $out"
+    jq -e '.closed != null and .closed >= 1.5 and .closed <= 4' <<<"$out" >/dev/null ||
+        ta_fail "a write trickling its body was not cut 2 s (--header-timeout) after opening: $out"
+    [ -z "$(cl_etcdctl get --prefix --keys-only /apps/api-slowbody/)" ] || ta_fail "a cut body stored something"
+    # a write that sends its body at once is served (control)
+    ta_raw 127.0.0.1 "$TA_OWN_PORT" 5 < <(printf 'PUT /api/v1/apps/api-slowbody/web?dry_run=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 41\r\n\r\n{"image": "dockerfile/nginx", "scale": 0}' "$(ta_admin_token)")
+    [[ "$TA_STATUS" = 20[01] ]] || ta_fail "a write with its body at once: $TA_STATUS ${TA_BODY:0:200}"
+    ta_soft_end
+}
+
+# A stream with nothing pending is not "behind" because one batch of changes is
+# large: two writes of a 1 MiB manifest (each a manifest and its revision record,
+# 4 MiB in all) reach a reading client whole, with --stream-backlog at its least.
+test_991_a_caught_up_stream_survives_large_writes() {
+    local d bin out t i last
+    d=$(mktemp -d /tmp/ta-burst.XXXXXX)
+    trap 'ta_clients_stop '"$d"'; ta_own_stop '"$d"'; ta_admin DELETE /api/v1/apps/api-burst >/dev/null; rm -rf '"$d" EXIT
+    bin=${DOKKAA_VALGRIND_BIN:-$CL_BIN}/dokkaa-builder
+    out=$("$bin" --stream-backlog 2M 2>&1) && fail "--stream-backlog 2M (under two manifests) was accepted"
+    grep -q -- '--stream-backlog: must be a size of 2112KiB' <<<"$out" || fail "--stream-backlog 2M: $out"
+    ta_own_start "$d" --stream-backlog 2112K
+    curl -sN --max-time 60 "http://127.0.0.1:$TA_OWN_PORT/api/v1/events" > "$d/stream" &
+    echo $! > "$d/stream.client"
+    dk_wait 10 "the stream to open" grep -q '^retry:' "$d/stream" || fail "the stream did not open"
+    t=$(ta_admin_token)
+    for i in a b; do
+        ta_big_manifest 1048000 "$i" > "$d/$i.json"
+        curl -s --max-time 30 -o /dev/null -w '%{http_code}\n' -XPUT -H "Authorization: Bearer $t" \
+            -H 'Content-Type: application/json' --data-binary "@$d/$i.json" \
+            "$(api_url 1)/api/v1/apps/api-burst/$i" > "$d/$i.status" &
+    done
+    wait_for_writes() { [ -s "$d/a.status" ] && [ -s "$d/b.status" ]; }
+    dk_wait 40 "the two writes" wait_for_writes || fail "the writes did not finish"
+    for i in a b; do [[ "$(cat "$d/$i.status")" = 20[01] ]] || fail "writing $i: $(cat "$d/$i.status")"; done
+    last=$(ta_revision)
+    dk_wait 20 "the own builder to have revision $last" ta_own_revision_is_at_least "$last" || fail "the own builder lags"
+    both() { [ "$(ta_sse_events "$d/stream" | jq -s '[.[] | select(.event == "put" and ((.data.key? // "") | test("^/apps/api-burst/[ab]/manifest$")))] | length')" = 2 ]; }
+    dk_wait 20 "both manifests on the stream" both ||
+        fail "the stream did not get both manifests: $(ta_sse_events "$d/stream" | jq -c '{id, event, key: .data.key?}' | head)"
+    ! grep -q '^event: end' "$d/stream" || fail "a caught-up stream was ended: $(grep -A1 '^event: end' "$d/stream" | cut -c1-300)"
+    ta_own_streams_are 1 || fail "the stream is no longer open on the builder"
 }
