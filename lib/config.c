@@ -11,25 +11,26 @@
 /* Whole endpoints only: one that does not fit is dropped with all after it, never
  * kept cut ("http://10.0.0.1:23" would be a member that does not exist, and a
  * client would spend every failover on it). */
-int config_etcd_endpoints(char *buf, size_t size, const char *in)
+int config_etcd_endpoints(char *buf, size_t size, const char *in, const char *name, err_t *err)
 {
     size_t len = 0;
     int rc = 0;
     char *copy, *tok, *save;
     if (size == 0)
-        return -1;
+        return err_set(err, ERR_INVALID, "%s: no room for an endpoint", name);
     if (!in || !*in)
         in = CONFIG_ETCD_DEFAULT;
     copy = strdup(in);
     buf[0] = '\0';
     if (!copy)
-        return -1;
+        return err_set(err, ERR_SYS, "%s: out of memory", name);
     for (tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
         const char *scheme = strstr(tok, "://") ? "" : "http://";
         int n = snprintf(buf + len, size - len, "%s%s%s", len ? "," : "", scheme, tok);
         if (n < 0 || (size_t)n >= size - len) {
             buf[len] = '\0'; /* snprintf wrote what fitted of this one */
-            rc = -1;
+            rc = err_set(err, ERR_INVALID, "%s: the endpoint list is longer than %zu bytes; "
+                         "name fewer members", name, size - 1);
             break;
         }
         len += (size_t)n;

@@ -273,14 +273,19 @@ static int ambassador_options_parse(ambassador *a, ambassador_options *o, int ar
     const char *cluster = NULL;
     err_t err = {0};
     int opt;
-    config_etcd_endpoints(o->endpoints, sizeof o->endpoints, getenv("ETCD_ADDR"));
+    err_t env_err = {0}; /* ETCD_ADDR's, unless --etcd replaces it */
+    bool env_bad = config_etcd_endpoints(o->endpoints, sizeof o->endpoints, getenv("ETCD_ADDR"),
+                                         "ETCD_ADDR", &env_err) < 0;
     o->docker_host = getenv("DOCKER_HOST");
     o->metrics_port = AMBASSADOR_METRICS_PORT;
     o->idle_timeout = PROXY_IDLE_DEFAULT_S;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int bad = 0;
         switch (opt) {
-        case 'e': config_etcd_endpoints(o->endpoints, sizeof o->endpoints, optarg); break;
+        case 'e':
+            env_bad = false;
+            bad = config_etcd_endpoints(o->endpoints, sizeof o->endpoints, optarg, "--etcd", &err) < 0;
+            break;
         case 'd': o->docker_host = optarg; break;
         case 'l': o->listen = optarg; break;
         case 'c': cluster = optarg; break;
@@ -296,6 +301,10 @@ static int ambassador_options_parse(ambassador *a, ambassador_options *o, int ar
         }
         if (bad)
             goto usage;
+    }
+    if (env_bad) {
+        err = env_err;
+        goto usage;
     }
     /* the conductor's default and check: its containers carry this name */
     if (config_cluster(cluster, o->cluster, sizeof o->cluster, &err) < 0)

@@ -380,7 +380,6 @@ static void builder_defaults(builder *b)
     gethostname(hostname, sizeof hostname - 1);
     snprintf(b->host_id, sizeof b->host_id, "%s", id && *id ? id : hostname);
     snprintf(b->docker_host, sizeof b->docker_host, "%s", docker ? docker : "");
-    config_etcd_endpoints(b->etcd_endpoints, sizeof b->etcd_endpoints, getenv("ETCD_ADDR"));
     b->port = 4001;
     b->max_conns = BUILDER_MAX_CONNS;
     b->max_conns_per_ip = BUILDER_MAX_CONNS_PER_IP;
@@ -408,11 +407,20 @@ static int builder_options(builder *b, int argc, char **argv)
         {0, 0, 0, 0}};
     const char *trust = getenv("DOKKAA_TRUST");
     bool trust_given = false;
-    err_t err;
+    err_t err, env_err; /* env_err: ETCD_ADDR's, unless --etcd replaces it */
+    bool env_bad = config_etcd_endpoints(b->etcd_endpoints, sizeof b->etcd_endpoints,
+                                         getenv("ETCD_ADDR"), "ETCD_ADDR", &env_err) < 0;
     int opt;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
-        case 'e': config_etcd_endpoints(b->etcd_endpoints, sizeof b->etcd_endpoints, optarg); break;
+        case 'e':
+            env_bad = false;
+            if (config_etcd_endpoints(b->etcd_endpoints, sizeof b->etcd_endpoints, optarg,
+                                      "--etcd", &err) < 0) {
+                fprintf(stderr, "%s\n", err.msg);
+                return 2;
+            }
+            break;
         case 'p':
             if (config_int("--port", optarg, 1, 65535, &b->port, &err) < 0) {
                 fprintf(stderr, "%s\n", err.msg);
@@ -451,6 +459,10 @@ static int builder_options(builder *b, int argc, char **argv)
         case 'h': builder_usage(stdout); return 0;
         default: builder_usage(stderr); return 2;
         }
+    }
+    if (env_bad) {
+        fprintf(stderr, "%s\n", env_err.msg);
+        return 2;
     }
     if (!trust_given && trust && *trust && builder_add_trust(b, trust) < 0)
         return 2;

@@ -68,7 +68,9 @@ static int conductor_parse(conductor *c, int argc, char **argv)
     int opt, rc = 0;
 
     gethostname(hostname, sizeof hostname - 1);
-    config_etcd_endpoints(c->etcd_endpoints, sizeof c->etcd_endpoints, getenv("ETCD_ADDR"));
+    err_t env_err = {0}; /* ETCD_ADDR's, unless --etcd replaces it */
+    bool env_bad = config_etcd_endpoints(c->etcd_endpoints, sizeof c->etcd_endpoints,
+                                         getenv("ETCD_ADDR"), "ETCD_ADDR", &env_err) < 0;
     c->docker_host = getenv("DOCKER_HOST");
     c->lease_ttl = 5;
     c->resync_seconds = 10;
@@ -78,7 +80,11 @@ static int conductor_parse(conductor *c, int argc, char **argv)
         switch (opt) {
         case 'i': host_id = optarg; break;
         case 'a': host_ip = optarg; break;
-        case 'e': config_etcd_endpoints(c->etcd_endpoints, sizeof c->etcd_endpoints, optarg); break;
+        case 'e':
+            env_bad = false;
+            rc = config_etcd_endpoints(c->etcd_endpoints, sizeof c->etcd_endpoints, optarg,
+                                       "--etcd", &err);
+            break;
         case 'd': c->docker_host = optarg; break;
         case 't': rc = config_int("--lease-ttl", optarg, 2, 3600, &c->lease_ttl, &err); break;
         case 'r': rc = config_int("--resync", optarg, 1, 3600, &c->resync_seconds, &err); break;
@@ -95,6 +101,8 @@ static int conductor_parse(conductor *c, int argc, char **argv)
     /* Checked before it is used in a key: an id with '/' or '@' would make
      * /hosts/<id> and /services/...@<id> keys that parse as something else, and a
      * longer one than fits would be cut to another host's id. */
+    if (rc == 0 && env_bad)
+        err = env_err, rc = -1;
     if (rc == 0)
         rc = keys_check_host(host_id, &err);
     if (rc == 0)

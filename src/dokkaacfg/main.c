@@ -120,12 +120,14 @@ int main(int argc, char **argv)
     cfg_global g = {.etcd_given = getenv("ETCD_ADDR") && *getenv("ETCD_ADDR")};
     int opt;
 
-    config_etcd_endpoints(g.etcd, sizeof g.etcd, getenv("ETCD_ADDR"));
+    err_t err = {0}; /* ETCD_ADDR's, unless --etcd replaces it */
+    bool etcd_bad = config_etcd_endpoints(g.etcd, sizeof g.etcd, getenv("ETCD_ADDR"), "ETCD_ADDR",
+                                          &err) < 0;
     cfg_reorder(argc, argv);
     while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
         switch (opt) {
         case 'e':
-            config_etcd_endpoints(g.etcd, sizeof g.etcd, optarg);
+            etcd_bad = config_etcd_endpoints(g.etcd, sizeof g.etcd, optarg, "--etcd", &err) < 0;
             g.etcd_given = true;
             break;
         case 'a': g.api = optarg; break;
@@ -134,6 +136,10 @@ int main(int argc, char **argv)
         case 'h': cfg_usage(stdout); return 0;
         default: cfg_usage(stderr); return 2;
         }
+    }
+    if (etcd_bad) {
+        fprintf(stderr, "dokkaacfg: %s\n", err.msg);
+        return 2;
     }
     if (optind == argc) {
         cfg_usage(stderr);

@@ -1484,6 +1484,8 @@ ta_own_start() {
 }
 ta_own_stop() { dk_stop "$1/builder.pid"; }
 # The clients a test started in DIR, each with its pid in DIR/*.client.
+# (each started as "python3 ... &", not through ta_net: $! is then the client itself,
+# which kill ends, not a subshell whose python3 would live on holding its streams)
 ta_clients_stop() { local f; for f in "$1"/*.client; do [ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null; rm -f "$f"; done; return 0; }
 ta_own_pid() { cat "$1/builder.pid"; }
 ta_rss_mb() { awk '/^VmRSS:/ { printf "%d\n", $2 / 1024 }' "/proc/$1/status"; } # PID
@@ -1541,9 +1543,9 @@ test_90_event_replays_and_slow_clients_keep_memory_bounded() {
     base=$(ta_rss_mb "$pid")
     # 20 clients resume from before all twelve (12 MB each), 20 from before the last
     # three (3 MB each), and none of them reads
-    ta_net hold 127.0.0.1 "$TA_OWN_PORT" 20 /api/v1/events "Last-Event-ID: $rev0" > "$d/hold1" &
+    python3 -c "$TA_NET_PY" hold 127.0.0.1 "$TA_OWN_PORT" 20 /api/v1/events "Last-Event-ID: $rev0" > "$d/hold1" &
     echo $! > "$d/hold1.client"
-    ta_net hold 127.0.0.1 "$TA_OWN_PORT" 20 /api/v1/events "Last-Event-ID: $rev9" > "$d/hold2" &
+    python3 -c "$TA_NET_PY" hold 127.0.0.1 "$TA_OWN_PORT" 20 /api/v1/events "Last-Event-ID: $rev9" > "$d/hold2" &
     echo $! > "$d/hold2.client"
     dk_wait 20 "40 open event streams" ta_own_streams_are 40 || fail "the replaying clients did not all connect"
     peak=$(ta_rss_peak "$pid" 4)
@@ -1564,7 +1566,7 @@ test_90_event_replays_and_slow_clients_keep_memory_bounded() {
     # a client that stops reading while the cluster changes falls behind, and is
     # ended with an event saying so, not kept on
     go=$d/go
-    ta_net sse-slow 127.0.0.1 "$TA_OWN_PORT" "$go" > "$d/slow" &
+    python3 -c "$TA_NET_PY" sse-slow 127.0.0.1 "$TA_OWN_PORT" "$go" > "$d/slow" &
     echo $! > "$d/slow.client"
     dk_wait 10 "the slow client's stream" grep -q ready "$d/slow" || fail "the slow client did not connect"
     ta_write_big api-replay web 12 1000000 >/dev/null
@@ -1631,7 +1633,7 @@ test_93_a_large_list_is_shared_not_copied_per_client() {
     size=$(curl -sf --max-time 5 "http://127.0.0.1:$TA_OWN_PORT/api/v1/apps" | wc -c)
     [ "$size" -gt 3000000 ] || fail "GET /api/v1/apps is $size bytes, expected the 3 large manifests"
     base=$(ta_rss_mb "$pid")
-    ta_net hold 127.0.0.1 "$TA_OWN_PORT" 60 /api/v1/apps > "$d/hold" &
+    python3 -c "$TA_NET_PY" hold 127.0.0.1 "$TA_OWN_PORT" 60 /api/v1/apps > "$d/hold" &
     echo $! > "$d/hold.client"
     dk_wait 20 "60 clients holding GET /api/v1/apps" grep -q 'held 60' "$d/hold" || fail "the clients did not connect"
     peak=$(ta_rss_peak "$pid" 3)

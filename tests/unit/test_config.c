@@ -16,11 +16,12 @@ static void test_endpoints_normalised(void **state)
 {
     (void)state;
     char buf[256];
-    assert_int_equal(config_etcd_endpoints(buf, sizeof buf, "10.0.0.1:4001, https://e:2379"), 0);
+    err_t err = {0};
+    assert_int_equal(config_etcd_endpoints(buf, sizeof buf, "10.0.0.1:4001, https://e:2379", "--etcd", &err), 0);
     assert_string_equal(buf, "http://10.0.0.1:4001,https://e:2379");
-    assert_int_equal(config_etcd_endpoints(buf, sizeof buf, NULL), 0);
+    assert_int_equal(config_etcd_endpoints(buf, sizeof buf, NULL, "--etcd", &err), 0);
     assert_string_equal(buf, CONFIG_ETCD_DEFAULT);
-    assert_int_equal(config_etcd_endpoints(buf, sizeof buf, ""), 0);
+    assert_int_equal(config_etcd_endpoints(buf, sizeof buf, "", "--etcd", &err), 0);
     assert_string_equal(buf, CONFIG_ETCD_DEFAULT);
 }
 
@@ -31,13 +32,17 @@ static void test_endpoints_too_long_dropped_whole(void **state)
     const char *in = "10.0.0.1:2379,10.0.0.2:2379";
     const char *want = "http://10.0.0.1:2379,http://10.0.0.2:2379";
     char buf[64];
-    assert_int_equal(config_etcd_endpoints(buf, strlen(want) + 1, in), 0);
+    err_t err = {0};
+    assert_int_equal(config_etcd_endpoints(buf, strlen(want) + 1, in, "--etcd", &err), 0);
     assert_string_equal(buf, want);
     memset(buf, 'x', sizeof buf);
-    assert_int_equal(config_etcd_endpoints(buf, strlen(want), in), -1);
+    assert_int_equal(config_etcd_endpoints(buf, strlen(want), in, "--etcd", &err), -1);
     assert_string_equal(buf, "http://10.0.0.1:2379");
+    /* the programs print this and refuse to start */
+    assert_string_equal(err.msg, "--etcd: the endpoint list is longer than 40 bytes; name fewer "
+                                 "members");
     memset(buf, 'x', sizeof buf);
-    assert_int_equal(config_etcd_endpoints(buf, 10, in), -1);
+    assert_int_equal(config_etcd_endpoints(buf, 10, in, "--etcd", &err), -1);
     assert_string_equal(buf, "");
 }
 

@@ -10,9 +10,11 @@
 
 /* Normalise an etcd endpoint list as the seed's ETCD_ADDR gives it ("10.0.0.1:4001",
  * comma-separated, with or without http://) into URLs; NULL or "" gives the default.
- * Only whole endpoints go into buf: -1 when one did not fit (it and those after it
- * are left out) or out of memory (buf is then ""), else 0. */
-int config_etcd_endpoints(char *buf, size_t size, const char *in);
+ * Only whole endpoints go into buf: -1 with err saying so (name: where the list came
+ * from, "--etcd" or "ETCD_ADDR") when one did not fit (it and those after it are
+ * left out) or out of memory (buf is then ""), else 0. A program refuses to start
+ * on -1 rather than run with fewer members than it was given. */
+int config_etcd_endpoints(char *buf, size_t size, const char *in, const char *name, err_t *err);
 
 /* The first of the environment variables name and seed_name that is set and not
  * empty, else NULL: $DOKKAA_HOST_ID (/etc/dokkaa/dokkaa.conf's) before the seed's
