@@ -184,8 +184,14 @@ static bool builder_framing_ok(builder_req *r, enum MHD_Result *ret)
     /* MHD has refused a length that is not a number before the handler is called */
     if ((f.encodings || (f.lengths && strtoumax(f.length, NULL, 10) > 0)) &&
         !builder_takes_body(r)) {
-        *ret = builder_refuse(r, 400, "%s %s takes no body; send it without one", r->method,
-                              r->url);
+        /* outside the API and v2 only reads are served: a write there is refused as
+         * the router would refuse it without a body, and a read with one is 400 */
+        if (!request_is_read(r))
+            *ret = builder_refuse(r, 405, "%s is not allowed on %s; allowed: GET", r->method,
+                                  r->url);
+        else
+            *ret = builder_refuse(r, 400, "%s %s takes no body; send it without one",
+                                  r->method, r->url);
         return false;
     }
     return true;
