@@ -1533,7 +1533,9 @@ ta_rss_peak() {
 test_90_event_replays_and_slow_clients_keep_memory_bounded() {
     local d pid base peak rev0 rev9 go t0
     d=$(mktemp -d /tmp/ta-replay.XXXXXX)
-    trap 'ta_clients_stop '"$d"'; ta_own_stop '"$d"'; ta_admin DELETE /api/v1/apps/api-replay >/dev/null; rm -rf '"$d" EXIT
+    # set +e: the cleanup runs whole even when a step of it fails (under the test's set
+    # -e, one failing kill left the own builder running on its port for the next tests)
+    trap 'set +e; ta_own_stop '"$d"'; ta_clients_stop '"$d"'; ta_admin DELETE /api/v1/apps/api-replay >/dev/null; rm -rf '"$d" EXIT
     ta_own_start "$d"
     pid=$(ta_own_pid "$d")
     rev0=$(ta_revision)
@@ -1589,7 +1591,7 @@ test_90_event_replays_and_slow_clients_keep_memory_bounded() {
 test_91_the_event_history_is_bounded_in_bytes() {
     local d pid base peak last
     d=$(mktemp -d /tmp/ta-history.XXXXXX)
-    trap 'ta_own_stop '"$d"'; ta_admin DELETE /api/v1/apps/api-history >/dev/null; rm -rf '"$d" EXIT
+    trap 'set +e; ta_own_stop '"$d"'; ta_admin DELETE /api/v1/apps/api-history >/dev/null; rm -rf '"$d" EXIT
     ta_own_start "$d"
     pid=$(ta_own_pid "$d")
     base=$(ta_rss_mb "$pid")
@@ -1605,7 +1607,7 @@ test_92_a_trickling_client_is_cut_at_the_header_deadline() {
     local d out fails=0 n=0 started
     d=$(mktemp -d /tmp/ta-slowloris.XXXXXX)
     TA_UNTRUSTED=198.51.100.$CL_NET
-    trap 'ta_untrusted_off; rm -rf '"$d" EXIT
+    trap 'set +e; ta_untrusted_off; rm -rf '"$d" EXIT
     ta_untrusted_on
     # 80 connections from one address, each sending a header line every 2 s (MHD's
     # idle timeout of 30 s never fires), for up to 20 s
@@ -1631,7 +1633,7 @@ test_92_a_trickling_client_is_cut_at_the_header_deadline() {
 test_93_a_large_list_is_shared_not_copied_per_client() {
     local d pid base peak size
     d=$(mktemp -d /tmp/ta-list.XXXXXX)
-    trap 'ta_clients_stop '"$d"'; ta_own_stop '"$d"'; ta_admin DELETE /api/v1/apps/api-list >/dev/null; rm -rf '"$d" EXIT
+    trap 'set +e; ta_clients_stop '"$d"'; ta_own_stop '"$d"'; ta_admin DELETE /api/v1/apps/api-list >/dev/null; rm -rf '"$d" EXIT
     ta_own_start "$d"
     pid=$(ta_own_pid "$d")
     ta_write_big api-list a 1 1000000 >/dev/null
@@ -1780,7 +1782,7 @@ test_98_v2_oversized_values_and_nul_in_keys() {
 test_99_the_limits_are_flags() {
     local d bin out
     d=$(mktemp -d /tmp/ta-flags.XXXXXX)
-    trap 'ta_own_stop '"$d"'; rm -rf '"$d" EXIT
+    trap 'set +e; ta_own_stop '"$d"'; rm -rf '"$d" EXIT
     bin=${DOKKAA_VALGRIND_BIN:-$CL_BIN}/dokkaa-builder
     out=$("$bin" --help)
     for f in --max-conns --max-conns-per-ip --header-timeout --max-body --stream-backlog --history-bytes; do
@@ -1812,7 +1814,7 @@ test_99_the_limits_are_flags() {
 test_990_a_body_where_none_is_taken_is_refused_and_a_slow_one_cut() {
     local d t0 ms out
     d=$(mktemp -d /tmp/ta-body.XXXXXX)
-    trap 'ta_own_stop '"$d"'; ta_admin DELETE /api/v1/apps/api-slowbody >/dev/null; rm -rf '"$d" EXIT
+    trap 'set +e; ta_own_stop '"$d"'; ta_admin DELETE /api/v1/apps/api-slowbody >/dev/null; rm -rf '"$d" EXIT
     ta_own_start "$d" --header-timeout 2
     ta_soft
     # a chunked GET whose chunks would come one a second: 400 at once
@@ -1855,7 +1857,7 @@ test_990_a_body_where_none_is_taken_is_refused_and_a_slow_one_cut() {
 test_991_a_caught_up_stream_survives_large_writes() {
     local d bin out t i last
     d=$(mktemp -d /tmp/ta-burst.XXXXXX)
-    trap 'ta_clients_stop '"$d"'; ta_own_stop '"$d"'; ta_admin DELETE /api/v1/apps/api-burst >/dev/null; rm -rf '"$d" EXIT
+    trap 'set +e; ta_clients_stop '"$d"'; ta_own_stop '"$d"'; ta_admin DELETE /api/v1/apps/api-burst >/dev/null; rm -rf '"$d" EXIT
     bin=${DOKKAA_VALGRIND_BIN:-$CL_BIN}/dokkaa-builder
     out=$("$bin" --stream-backlog 2M 2>&1) && fail "--stream-backlog 2M (under two manifests) was accepted"
     grep -q -- '--stream-backlog: must be a size of 2112KiB' <<<"$out" || fail "--stream-backlog 2M: $out"
