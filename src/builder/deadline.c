@@ -174,12 +174,18 @@ void deadline_notify(void *cls, struct MHD_Connection *conn, void **socket_conte
     }
 }
 
-/* waiting: the connection now waits for a request's head (again), from now on. */
-static void deadline_mark(deadline *d, struct MHD_Connection *conn, bool waiting)
+/* The watchdog's record of conn, or NULL (no watchdog, or a connection it never saw). */
+static deadline_conn *deadline_conn_of(deadline *d, struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *info =
         d ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT) : NULL;
-    deadline_conn *c = info ? info->socket_context : NULL;
+    return info ? info->socket_context : NULL;
+}
+
+/* waiting: the connection now waits for a request's head (again), from now on. */
+static void deadline_mark(deadline *d, struct MHD_Connection *conn, bool waiting)
+{
+    deadline_conn *c = deadline_conn_of(d, conn);
     if (!c)
         return;
     pthread_mutex_lock(&d->lock);
@@ -191,9 +197,7 @@ static void deadline_mark(deadline *d, struct MHD_Connection *conn, bool waiting
 
 void deadline_body(deadline *d, struct MHD_Connection *conn, uintmax_t bytes)
 {
-    const union MHD_ConnectionInfo *info =
-        d ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT) : NULL;
-    deadline_conn *c = info ? info->socket_context : NULL;
+    deadline_conn *c = deadline_conn_of(d, conn);
     if (!c)
         return;
     pthread_mutex_lock(&d->lock);
