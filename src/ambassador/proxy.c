@@ -1142,12 +1142,19 @@ static proxy_conn *proxy_conn_new(proxy_worker *w, proxy_listener *l, int fd,
     return c;
 }
 
-/* Over the connection limit of the host: the client is closed at once, and the
- * limit is said in the log (at most once per PROXY_LOG_MS). */
+/* Over the connection limit of the host: the client is closed at once, counted as
+ * refused on its link (as a client over any other limit is), and the limit is said
+ * in the log (at most once per PROXY_LOG_MS). */
 static void proxy_over_limit(proxy_worker *w, proxy_listener *l, int fd, size_t max)
 {
+    proxy *p = w->p;
     int64_t now = proxy_now();
     close(fd);
+    pthread_mutex_lock(&p->mu);
+    const proxy_route *r = proxy_route_of(p, l->port);
+    if (r && r->counters)
+        atomic_fetch_add(&r->counters->refused, 1);
+    pthread_mutex_unlock(&p->mu);
     if (now - w->limit_logged >= PROXY_LOG_MS) {
         log_warn("link port %d: connection limit reached (%zu on this host): "
                  "refusing new connections until some end", l->port, max);

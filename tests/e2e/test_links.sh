@@ -208,3 +208,58 @@ test_36_link_port_only_for_an_offered_service_and_freed_when_named_no_more() {
         || fail "/links/lp/web still holds $(lp_port)"
     e2e_delete_app lp
 }
+
+# README (dokkaa-ambassador, Limits; issue 12, defect 23): --max-conns caps the
+# connections the ambassador holds on its host. Under the cap a client is served;
+# a client past it is closed at once (not left hanging), counted as refused in
+# /metrics, and the log says which limit; once a connection ends, the next client
+# is served again. An ambassador of the test's own, on 127.0.0.2 with loopback
+# allowed, and the per-link and per-source caps set above it, so that the cap
+# met is the host's.
+mc_metric() { # NAME: the value for link mc/web on the test's ambassador
+    curl -s --max-time 2 http://127.0.0.1:24002/metrics | grep "^$1{.*app=\"mc\",service=\"web\"" | awk '{print $2}'
+}
+mc_try() { # curl's exit status and the milliseconds it took, of one GET through the link
+    local start rc
+    start=$(date +%s%N)
+    curl -s -o /dev/null --max-time 5 "http://127.0.0.2:$MC_PORT/" && rc=0 || rc=$?
+    echo "$rc $(( ($(date +%s%N) - start) / 1000000 ))"
+}
+mc_active_is() { [ "$(mc_metric dokkaa_link_active_connections)" = "$1" ]; }
+test_37_max_conns_closes_clients_past_it_at_once_and_serves_under_it() {
+    local d rc ms held1 held2
+    e2e_set mc web '{"image": "dockerfile/nginx", "services": {"web": 80}}'
+    acl_client mc client '["web"]' # names the link: its port is allocated
+    e2e_wait_converged mc web 1 web
+    e2e_wait_converged mc client 1
+    MC_PORT=$(e2e_etcdctl get --print-value-only /links/mc/web | sed 's/[^0-9]//g')
+    [ -n "$MC_PORT" ] || fail "no port for link mc/web"
+    d=$(mktemp -d /tmp/dokkaa-mc.XXXXXX)
+    trap "set +e; dk_stop $d/ambassador.pid; rm -rf $d; e2e_delete_app mc" EXIT
+    dk_start "$d/ambassador.pid" "$d/ambassador.log" "$E2E_BIN/dokkaa-ambassador" --etcd "$E2E_ETCD" \
+        --cluster "$E2E_CLUSTER" --listen 127.0.0.2 --allow 127.0.0.0/8 --metrics-port 24002 \
+        --max-conns 2 --max-conns-per-link 100 --max-conns-per-source 100
+    dk_wait 20 "the test's ambassador to serve mc/web on 127.0.0.2:$MC_PORT" \
+        curl -sf --max-time 2 "http://127.0.0.2:$MC_PORT/" || fail "not served under the cap: $(tail -5 "$d/ambassador.log")"
+    grep -q "up to 2 connections" "$d/ambassador.log" || fail "the log does not give the cap in force: $(cat "$d/ambassador.log")"
+    # two connections held open: the cap is reached
+    exec {held1}<>"/dev/tcp/127.0.0.2/$MC_PORT" {held2}<>"/dev/tcp/127.0.0.2/$MC_PORT"
+    dk_wait 10 "2 connections open on mc/web" mc_active_is 2 || fail "open: $(mc_metric dokkaa_link_active_connections)"
+    read -r rc ms < <(mc_try)
+    echo "a third client, past --max-conns 2: curl exit status $rc after $ms ms"
+    case $rc in 52|56) ;; *) fail "a client past the cap got curl exit status $rc (52/56: closed), after $ms ms" ;; esac
+    [ "$ms" -lt 2000 ] || fail "a client past the cap was closed only after $ms ms"
+    dk_wait 5 "the log to say the host's limit was reached" \
+        grep -q "link port $MC_PORT: connection limit reached (2 on this host)" "$d/ambassador.log" ||
+        fail "the log does not name the limit: $(tail -5 "$d/ambassador.log")"
+    [ "$(mc_metric dokkaa_link_refused_total)" -ge 1 ] ||
+        fail "the refused client is not counted: dokkaa_link_refused_total $(mc_metric dokkaa_link_refused_total)"
+    # one ends: under the cap again, the next client is served
+    exec {held1}>&-
+    dk_wait 10 "1 connection open on mc/web" mc_active_is 1 || fail "open: $(mc_metric dokkaa_link_active_connections)"
+    read -r rc ms < <(mc_try)
+    assert_eq 0 "$rc" "curl exit status of a client under the cap again"
+    exec {held2}>&-
+    dk_stop "$d/ambassador.pid"
+    e2e_delete_app mc
+}
