@@ -19,6 +19,23 @@ size_t names_utf8_cut(const char *s, size_t n)
     return n;
 }
 
+void names_utf8_scrub(const char *s, char *buf, size_t size)
+{
+    static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+    size_t n = strlen(s), o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t seq = names_utf8_len((const unsigned char *)s + i, n - i);
+        const char *from = seq ? s + i : replacement;
+        size_t len = seq ? seq : sizeof replacement - 1;
+        if (o + len >= size)
+            break;
+        memcpy(buf + o, from, len);
+        o += len;
+        i += seq ? seq : 1;
+    }
+    buf[o] = '\0';
+}
+
 /* The length of the valid UTF-8 sequence at s (at most n bytes), 0 if none starts
  * there: no overlong forms, no surrogates, nothing past U+10FFFF (RFC 3629), which
  * is what jansson accepts in a string. */

@@ -46,6 +46,7 @@ fuzz_dicts() {
         table) echo json records manifest keys ;;
         etcd_*) echo json etcd ;;
         docker_events) echo json ;;
+        builder) echo http json manifest keys ;;
     esac
 }
 

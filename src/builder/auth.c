@@ -217,7 +217,7 @@ bool auth_admit(builder_req *r, enum MHD_Result *ret)
     auth_identify(r);
     if (!auth_transport_allowed(r, ret))
         return false;
-    if (strncmp(r->url, "/v2/keys", 8) == 0)
+    if (request_is_v2(r))
         return auth_allow_v2(r, write, ret);
     if (strncmp(r->url, "/api/v1/", 8) == 0 && strcmp(r->url, "/api/v1/openapi.json") != 0)
         return auth_allow(r, write, ret);

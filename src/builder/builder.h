@@ -1,6 +1,7 @@
 /* builder.h - what the builder's request handlers share.
  *
- * main.c   options, the HTTP daemon, routing by path (nobody calls back into it)
+ * main.c   the program: options, signals, start and stop (nobody calls into it)
+ * serve.c  the HTTP daemons: framing, admission, the body, routing by path
  * request.c a request's own state: its etcd client, whether it only reads, the
  *          revision its writes are visible at
  * reply.c  the answers every handler queues: JSON, text, the API's error, a write's
@@ -64,7 +65,12 @@ typedef struct builder {
      * HTTP is for loopback and trusted networks only, and a client presenting a
      * certificate of the cluster's CA (another host's builder) is trusted. */
     char tls_cert[256], tls_key[256], tls_ca[256];
+    /* serve.c's: the daemons, and what they must outlive (MHD keeps pointers to the
+     * PEM text: cert, key, CA) */
+    struct MHD_Daemon *plain_daemon;
     struct MHD_Daemon *tls_daemon; /* NULL without TLS */
+    builder_listener *listener;    /* NULL without TLS: plain_daemon listens */
+    char *pem[3];
     /* limits, from the flags */
     unsigned max_conns;        /* connections at once (per daemon) */
     unsigned max_conns_per_ip; /* of them from one address; more are closed at once */
@@ -100,6 +106,15 @@ typedef struct builder_req {
     etcd *etcd;          /* this request's client, made on first use (request_etcd) */
 } builder_req;
 
+/* serve.c: the HTTP daemons and routing. serve_start starts the header deadline
+ * and the daemons as b's options say (b->store set); serve_stop stops what was
+ * started, also after a failed start. serve_daemon makes one daemon of flags on
+ * port serving b (b->deadline set): serve_start's, and the fuzz harness's, which
+ * hands it connections itself (MHD_USE_NO_LISTEN_SOCKET, MHD_add_connection). */
+int serve_start(builder *b, err_t *err);
+void serve_stop(builder *b);
+struct MHD_Daemon *serve_daemon(builder *b, unsigned flags, uint16_t port, bool tls);
+
 /* deadline.c: the header deadline. deadline_notify is MHD_OPTION_NOTIFY_CONNECTION's
  * callback (cls: the deadline); main.c says how long a body the request has (its
  * deadline grows by it), when its head and body are complete and when its request
@@ -123,6 +138,10 @@ void listen_stop(builder_listener *l);
 etcd *request_etcd(builder_req *r, err_t *err);
 /* Whether the method only reads (GET, HEAD). */
 bool request_is_read(const builder_req *r);
+/* Whether the path is the etcd v2 keys API, "/v2/keys" itself or under it: the
+ * one test of it, for admission, routing, which paths take a body, and the shape
+ * of a refusal ("/v2/keysX" is none of it). */
+bool request_is_v2(const builder_req *r);
 /* Free r and what it holds. */
 void request_free(builder_req *r);
 /* The revision a write to key is visible at, read back after a txn (etcd_txn does

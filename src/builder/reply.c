@@ -9,6 +9,7 @@
 
 #include "builder.h"
 #include "dokkaa/log.h"
+#include "dokkaa/names.h"
 
 /* How long a write waits for this builder's copy to catch up before answering
  * anyway; the write itself is done either way. */
@@ -107,11 +108,12 @@ enum MHD_Result reply_error(builder_req *r, unsigned status, const char *fmt, ..
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    json_t *body = json_pack("{s:s,s:s}", "code", reply_error_code(status), "error", msg);
-    if (!body) /* not UTF-8: a name from the URL; say it without the name */
-        body = json_pack("{s:s,s:s}", "code", reply_error_code(status), "error",
-                         "the request names something that is not UTF-8 text");
-    return reply_json(r, status, body, 0);
+    /* a path or a name from the request may be any bytes: what is not UTF-8 shows
+     * as U+FFFD, so that the answer is still the precise one, in JSON */
+    char clean[sizeof msg * 3];
+    names_utf8_scrub(msg, clean, sizeof clean);
+    return reply_json(r, status,
+                      json_pack("{s:s,s:s}", "code", reply_error_code(status), "error", clean), 0);
 }
 
 enum MHD_Result reply_written(builder_req *r, unsigned status, json_t *body, int64_t revision)

@@ -14,6 +14,11 @@ etcd *request_etcd(builder_req *r, err_t *err)
     return r->etcd;
 }
 
+bool request_is_v2(const builder_req *r)
+{
+    return strncmp(r->url, "/v2/keys", 8) == 0 && (r->url[8] == '\0' || r->url[8] == '/');
+}
+
 bool request_is_read(const builder_req *r)
 {
     return strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;

@@ -109,7 +109,8 @@ static void store_on_change(void *ud, const etcd_kvs *kvs, const etcd_event *eve
     store_release(old);
 }
 
-store *store_start(const char *endpoints, size_t history_bytes, err_t *err)
+/* The store without its feed: empty, not ready. */
+static store *store_make(size_t history_bytes, err_t *err)
 {
     static const etcd_kvs empty = {0};
     store *s = calloc(1, sizeof *s);
@@ -124,14 +125,36 @@ store *store_start(const char *endpoints, size_t history_bytes, err_t *err)
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&s->changed, &attr);
     pthread_condattr_destroy(&attr);
-    if (!(s->snap = store_snap_make(&empty)) ||
-        !(s->mirror = mirror_start(endpoints, "/", store_on_change, s, err))) {
-        if (!s->snap)
-            err_set(err, ERR_SYS, "store: out of memory");
+    if (!(s->snap = store_snap_make(&empty))) {
+        err_set(err, ERR_SYS, "store: out of memory");
         store_stop(s);
         return NULL;
     }
     return s;
+}
+
+store *store_start(const char *endpoints, size_t history_bytes, err_t *err)
+{
+    store *s = store_make(history_bytes, err);
+    if (s && !(s->mirror = mirror_start(endpoints, "/", store_on_change, s, err))) {
+        store_stop(s);
+        return NULL;
+    }
+    return s;
+}
+
+store *store_start_fed(size_t history_bytes, err_t *err)
+{
+    static const etcd_kvs empty = {0};
+    store *s = store_make(history_bytes, err);
+    if (s)
+        store_feed(s, &empty);
+    return s;
+}
+
+void store_feed(store *s, const etcd_kvs *kvs)
+{
+    store_on_change(s, kvs, NULL, 0);
 }
 
 void store_shutdown(store *s)

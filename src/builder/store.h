@@ -38,6 +38,11 @@ typedef struct store_event {
 
 store *store_start(const char *endpoints, size_t history_bytes, err_t *err);
 void store_stop(store *s);
+/* A store fed by its caller rather than by etcd (the fuzz harness of the
+ * handlers): ready at once and empty; store_feed gives it kvs as a fresh read of
+ * etcd would. */
+store *store_start_fed(size_t history_bytes, err_t *err);
+void store_feed(store *s, const etcd_kvs *kvs);
 
 /* Whether the copy has been read once and the watch is on. */
 bool store_ready(store *s);

@@ -57,13 +57,16 @@ static bool v2_utf8(const char *s)
 }
 
 /* An error in etcd v2's shape. A cause that is not UTF-8 (a key from a URL like
- * %FF) is left out rather than losing the whole answer. */
+ * %FF) is left out; a message that is not (one quoting the URL) shows what is not
+ * as U+FFFD: either way the answer is still the precise one. */
 static enum MHD_Result v2_error(builder_req *r, unsigned status, int code, const char *message,
                                 const char *cause, int64_t index)
 {
+    char clean[3600];
     if (cause && !v2_utf8(cause))
         cause = NULL;
-    json_t *body = json_pack("{s:i,s:s,s:s,s:I}", "errorCode", code, "message", message, "cause",
+    names_utf8_scrub(message, clean, sizeof clean);
+    json_t *body = json_pack("{s:i,s:s,s:s,s:I}", "errorCode", code, "message", clean, "cause",
                              cause ? cause : "", "index", (json_int_t)index);
     return reply_json(r, status, body, index);
 }
@@ -99,14 +102,44 @@ static char *v2_form_value(builder_req *r, const char *name)
     return value;
 }
 
+/* etcd v2 reads its flags with Go's strconv.ParseBool: these are true, these
+ * false, an empty value is false, and anything else is refused (v2_bad_flag). */
+static const char *const v2_true[] = {"1", "t", "T", "TRUE", "true", "True"};
+static const char *const v2_false[] = {"0", "f", "F", "FALSE", "false", "False", ""};
+
+static bool v2_is_one_of(const char *v, const char *const *set, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v, set[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The flag name= of the query string (absent: false). v2_bad_flag has refused a
+ * value that is neither true nor false before any flag is read. */
 static bool v2_flag(builder_req *r, const char *name)
 {
     const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-    return v && strcmp(v, "true") == 0;
+    return v && v2_is_one_of(v, v2_true, sizeof v2_true / sizeof *v2_true);
+}
+
+/* The first flag of the query whose value is neither true nor false in
+ * ParseBool's spelling, NULL when none: "wait=yes" must not read as no wait. */
+static const char *v2_bad_flag(builder_req *r)
+{
+    static const char *const flags[] = {"recursive", "dir", "wait", "stream", "sorted", "quorum"};
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++) {
+        const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, flags[i]);
+        if (v && !v2_is_one_of(v, v2_true, sizeof v2_true / sizeof *v2_true) &&
+            !v2_is_one_of(v, v2_false, sizeof v2_false / sizeof *v2_false))
+            return flags[i];
+    }
+    return NULL;
 }
 
 /* A parameter this endpoint does not honour, asked for: ttl (a key that expires,
- * or refresh of one) or wait (a long poll for the next change); NULL when none.
+ * or refresh of one), wait or stream (a long poll for the next change, or a
+ * stream of them); NULL when none.
  * Ignoring them would leave a ttl key that never expires and a watch loop that
  * spins on immediate answers. wait=false and an empty ttl (etcd v2: no expiry)
  * ask for nothing this endpoint does not do. */
@@ -116,6 +149,7 @@ static const char *v2_unsupported_param(builder_req *r, bool write)
     const char *which = ttl && *ttl                                    ? "ttl"
                         : refresh && strcmp(refresh, "false") != 0     ? "refresh"
                         : v2_flag(r, "wait")                           ? "wait"
+                        : v2_flag(r, "stream")                         ? "stream"
                                                                        : NULL;
     free(ttl);
     free(refresh);
@@ -481,10 +515,16 @@ enum MHD_Result v2_handle(builder_req *r)
                  r->b->max_body);
         return v2_error(r, 413, V2_INVALID_FORM, message, clean, 0);
     }
+    if ((cond = v2_bad_flag(r))) {
+        char message[160];
+        snprintf(message, sizeof message, "invalid value for %s (true, false, 1, 0, t, f); "
+                 "nothing was done", cond);
+        return v2_error(r, 400, V2_INVALID_FIELD, message, clean, 0);
+    }
     if ((cond = v2_unsupported_param(r, !request_is_read(r)))) {
         char message[300];
         snprintf(message, sizeof message, "%s is not supported: %s; nothing was done", cond,
-                 strcmp(cond, "wait") == 0
+                 strcmp(cond, "wait") == 0 || strcmp(cond, "stream") == 0
                      ? "Dokkaa's v2 endpoint has no watch (wait, waitIndex); follow "
                        "GET /api/v1/events (Server-Sent Events) for changes"
                      : "keys written here never expire (ttl, refresh)");

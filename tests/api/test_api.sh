@@ -1742,11 +1742,31 @@ test_97_v2_ttl_and_wait_are_refused_not_ignored() {
     ta_body_is '.errorCode == 209 and (.message | contains("wait")) and (.message | contains("/api/v1/events"))'
     ta_req GET '/v2/keys/apps/dummy?wait=true&waitIndex=1&recursive=true'
     ta_expect 400 "wait=true with waitIndex"
+    # etcd v2 reads flags as Go's ParseBool does: each of these is a watch too
+    local spelling
+    for spelling in 1 t T TRUE True; do
+        ta_req GET "/v2/keys/apps?wait=$spelling"
+        ta_expect 400 "wait=$spelling"
+        ta_body_is '.errorCode == 209 and (.message | contains("wait"))'
+    done
+    ta_req GET '/v2/keys/apps?stream=true&wait=true'
+    ta_expect 400 "stream=true"
+    # and a value that is neither true nor false is refused, not read as false
+    ta_req GET '/v2/keys/apps?wait=yes'
+    ta_expect 400 "wait=yes"
+    ta_body_is '.errorCode == 209 and (.message | contains("invalid value for wait"))'
+    ta_req DELETE '/v2/keys/apps/api-ttl?dir=yes&recursive=true'
+    ta_expect 400 "dir=yes"
     ta_expect_state "$before" "ttl and wait"
     TA_GUARD=
     # what asks for nothing unsupported still works
     ta_req GET '/v2/keys/apps?wait=false'
     ta_expect 200 "wait=false"
+    ta_req GET '/v2/keys/apps?wait=0&recursive=1'
+    ta_expect 200 "wait=0&recursive=1"
+    ta_body_is '.node.dir == true'
+    ta_req GET '/v2/keys/apps?wait='
+    ta_expect 200 "an empty wait (false)"
     ta_req PUT '/v2/keys/apps/api-ttl/web/manifest?ttl=' --data-urlencode 'value={"image": "dockerfile/nginx", "scale": 0}'
     [[ "$TA_STATUS" = 20[01] ]] || ta_fail "an empty ttl (no expiry): $TA_STATUS $TA_BODY"
     ta_admin DELETE /api/v1/apps/api-ttl
@@ -1775,6 +1795,15 @@ test_98_v2_oversized_values_and_nul_in_keys() {
     ta_expect 400 "PUT with %00 in the key"
     ta_req DELETE '/v2/keys/apps%00?recursive=true'
     ta_expect 400 "DELETE /v2/keys/apps%00"
+    # a path that is not UTF-8 is quoted in the refusal, its bad byte as U+FFFD: it was
+    # a 500 "could not be encoded as JSON" (found by fuzz/fuzz_builder); and
+    # "/v2/keys" followed by anything but "/" is not the v2 API, so not its shape
+    ta_req PUT '/v2/keys%AFapps/api-nul/web/manifest' --data-urlencode "value=$TA_NGINX"
+    ta_expect 405 "PUT /v2/keys%AFapps"
+    ta_body_is '.code == "method_not_allowed" and (.error | contains("/v2/keys\ufffdapps"))'
+    ta_req GET '/no-such-page%FF'
+    ta_expect 404 "GET /no-such-page%FF"
+    ta_body_is '.error | contains("/no-such-page\ufffd")'
     ta_expect_state "$before" "oversized values and NULs"
     ta_soft_end
 }

@@ -103,6 +103,31 @@ static void test_manifest_message(void **state)
     assert_non_null(strstr(err.msg, "valid fields"));
 }
 
+/* names_utf8_scrub: the text of an error that quotes a client's path. Found by
+ * fuzz/fuzz_builder (regression input fuzz/corpus/builder/
+ * regression_v2_prefix_not_utf8): "PUT /v2/keys\xafapps/..." was refused with a
+ * message quoting the path, which JSON could not carry, and the answer became a
+ * 500 "could not be encoded". */
+static void test_scrub(void **state)
+{
+    (void)state;
+    char buf[64];
+    names_utf8_scrub("/v2/keys\xaf" "apps", buf, sizeof buf);
+    assert_string_equal(buf, "/v2/keys\xef\xbf\xbd" "apps");
+    names_utf8_scrub("caf\xc3\xa9 \xed\xa0\x80 \xc0\xaf \xf4\x90\x80\x80", buf, sizeof buf);
+    assert_true(is_utf8(buf)); /* a surrogate, an overlong '/', past U+10FFFF */
+    assert_memory_equal(buf, "caf\xc3\xa9 \xef\xbf\xbd", 9);
+    names_utf8_scrub("plain", buf, sizeof buf);
+    assert_string_equal(buf, "plain");
+    /* a small buffer: whole characters only */
+    for (size_t size = 4; size < 12; size++) {
+        char small[12];
+        names_utf8_scrub("a\xff\xff\xe2\x82\xac\xff", small, size);
+        if (!is_utf8(small) || strlen(small) >= size)
+            fail_msg("size %zu: %s", size, small);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -111,6 +136,7 @@ int main(void)
         cmocka_unit_test(test_short_values_unchanged),
         cmocka_unit_test(test_manifest_message),
         cmocka_unit_test(test_invalid_bytes_are_escaped),
+        cmocka_unit_test(test_scrub),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,5 +50,10 @@ void names_quote(const char *s, size_t len, char *buf, size_t size);
 size_t names_utf8_len(const unsigned char *s, size_t n);
 /* How many of s's first n bytes to keep so that a cut never splits a UTF-8 sequence. */
 size_t names_utf8_cut(const char *s, size_t n);
+/* s as valid UTF-8 into buf (size >= 4): each byte that starts no valid sequence
+ * becomes U+FFFD, the replacement character, and what does not fit is cut, never
+ * inside a character. For text that must reach JSON whatever a client sent (a
+ * path in an error message). */
+void names_utf8_scrub(const char *s, char *buf, size_t size);
 
 #endif
