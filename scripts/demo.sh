@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 scripts/up.sh
+bin=${DOKKAA_BIN:-build/src}
 
 if [ -n "${HOSTS:-}" ]; then
     address=10.88.0.11 etcd=http://10.88.0.11:2379
@@ -31,10 +32,10 @@ set +x
 echo
 dk_wait 180 "the crawler to fetch nginx's page" fetched
 cd ../..
-build/src/dokkaacfg --etcd "$etcd" status
+"$bin/dokkaacfg" --etcd "$etcd" status
 echo; echo '$ docker logs dummy---crawler | head -8'
 crawler_log | grep -v '^ *[%0-9]\|Dload' | head -8
 echo; echo '$ build/src/dokkaacfg ps'
-build/src/dokkaacfg ps
+"$bin/dokkaacfg" ps
 echo; dk_log "the crawler reaches nginx; \`make down\` removes it all"
 dk_log "console: http://$address:4001/ (its admin token: jq -r .token ~/.config/dokkaa/config.json)"
