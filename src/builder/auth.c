@@ -55,18 +55,23 @@ static bool auth_client_v4(struct MHD_Connection *conn, uint32_t *addr, bool *v6
     return false;
 }
 
-static bool auth_trusted(const builder *b, struct MHD_Connection *conn)
+bool auth_trusted_v4(const builder *b, uint32_t addr)
 {
-    uint32_t addr;
-    bool v6_loopback;
-    if (!auth_client_v4(conn, &addr, &v6_loopback))
-        return v6_loopback;
     if ((addr >> 24) == 127)
         return true;
     for (int i = 0; i < b->ntrusted; i++)
         if (net_cidr_contains(&b->trusted[i], addr))
             return true;
     return false;
+}
+
+static bool auth_trusted(const builder *b, struct MHD_Connection *conn)
+{
+    uint32_t addr;
+    bool v6_loopback;
+    if (!auth_client_v4(conn, &addr, &v6_loopback))
+        return v6_loopback;
+    return auth_trusted_v4(b, addr);
 }
 
 /* The role of a well-formed token, from its record in the store. A record that

@@ -17,6 +17,7 @@
  * assets.c the console and openapi.json, compiled in
  * listen.c one port for HTTP and HTTPS, when the builder has a certificate
  * deadline.c the header deadline: connections that trickle a request's head are cut
+ * peers.c  connections per client address, loopback and trusted networks exempt
  * history.c the recent changes for the event stream, bounded in bytes (store.c's)
  * v2.c     the etcd v2 keys API of the seed's curl commands */
 #ifndef DOKKAA_BUILDER_H
@@ -53,6 +54,7 @@
 
 typedef struct builder_listener builder_listener;
 typedef struct deadline deadline;
+typedef struct peers peers;
 
 typedef struct builder {
     char etcd_endpoints[1024];
@@ -79,6 +81,7 @@ typedef struct builder {
     size_t stream_backlog;     /* bytes an event stream may fall behind (events.c) */
     size_t history_bytes;      /* bytes of changes kept for the streams (history.c) */
     deadline *deadline;
+    peers *peers;              /* NULL: no limit per address */
     store *store;
     atomic_bool stopping;
 } builder;
@@ -126,6 +129,15 @@ void deadline_notify(void *cls, struct MHD_Connection *conn, void **socket_conte
 void deadline_body(deadline *d, struct MHD_Connection *conn, uintmax_t bytes);
 void deadline_head_done(deadline *d, struct MHD_Connection *conn);
 void deadline_request_done(deadline *d, struct MHD_Connection *conn);
+
+/* peers.c: connections per client address. peers_start counts for b (its trusted
+ * networks are exempt) up to limit; peers_admit is MHD's accept policy callback
+ * (cls: the peers), refusing an address that has limit open; peers_notify takes
+ * MHD's STARTED and CLOSED notices (p may be NULL). */
+peers *peers_start(const builder *b, unsigned limit);
+void peers_stop(peers *p);
+enum MHD_Result peers_admit(void *cls, const struct sockaddr *addr, socklen_t addrlen);
+void peers_notify(peers *p, struct MHD_Connection *conn, enum MHD_ConnectionNotificationCode code);
 
 /* listen.c: accept on port, hand each connection to plain or tls by its first
  * byte. Neither daemon listens itself (MHD_USE_NO_LISTEN_SOCKET). */
@@ -183,6 +195,8 @@ bool auth_allow(builder_req *r, bool write, enum MHD_Result *ret);
 /* /api/v1/tokens: listing tokens tells who may do what, so it is for admins only,
  * like creating and revoking them. */
 bool auth_allow_tokens(builder_req *r, enum MHD_Result *ret);
+/* Whether an IPv4 address (host order) is trusted: loopback, or a --trust network. */
+bool auth_trusted_v4(const builder *b, uint32_t addr);
 
 /* v2.c: the etcd v2 keys API for /v2/keys/apps/... (auth.c says who may read and
  * write), and a refusal made before the body is read (401, 403, 400, 413), in

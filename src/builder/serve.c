@@ -266,18 +266,26 @@ static char *serve_read_pem(const char *path, err_t *err)
 
 /* A thread per connection: the limits keep a flood of connections, from one
  * address or many, from taking every thread and descriptor the process has (each
- * daemon counts its own). Without a certificate MHD listens itself, for plain
+ * daemon counts its own in all; peers.c counts per address across both). Without a certificate MHD listens itself, for plain
  * HTTP; with one, two daemons (plain and TLS) take the connections listen.c
  * accepts on the one port. MHD's own timeout (30 s) ends idle connections; the
  * header deadline (deadline.c) the ones that trickle. */
+/* A connection's start and end, for the header deadline and the count per address. */
+static void serve_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                         enum MHD_ConnectionNotificationCode code)
+{
+    builder *b = cls;
+    deadline_notify(b->deadline, conn, socket_context, code);
+    peers_notify(b->peers, conn, code);
+}
+
 struct MHD_Daemon *serve_daemon(builder *b, unsigned flags, uint16_t port, bool tls)
 {
     return MHD_start_daemon(
-        flags, port, NULL, NULL, serve_handle, b, MHD_OPTION_NOTIFY_COMPLETED,
-        serve_completed, b, MHD_OPTION_URI_LOG_CALLBACK, serve_uri_log, NULL,
-        MHD_OPTION_NOTIFY_CONNECTION, deadline_notify, b->deadline,
+        flags, port, b->peers ? peers_admit : NULL, b->peers, serve_handle, b,
+        MHD_OPTION_NOTIFY_COMPLETED, serve_completed, b, MHD_OPTION_URI_LOG_CALLBACK,
+        serve_uri_log, NULL, MHD_OPTION_NOTIFY_CONNECTION, serve_notify, b,
         MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT, b->max_conns,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, b->max_conns_per_ip,
         tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, b->pem[0],
         MHD_OPTION_HTTPS_MEM_KEY, b->pem[1],
         b->pem[2] ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, b->pem[2],
@@ -289,6 +297,8 @@ int serve_start(builder *b, err_t *err)
     const unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
     if (!(b->deadline = deadline_start(b->header_timeout, err)))
         return -1;
+    if (b->max_conns_per_ip && !(b->peers = peers_start(b, b->max_conns_per_ip)))
+        return err_set(err, ERR_SYS, "out of memory");
     if (!b->tls_cert[0]) {
         b->plain_daemon = serve_daemon(b, flags | MHD_USE_DUAL_STACK, (uint16_t)b->port, false);
         return b->plain_daemon ? 0 : err_set(err, ERR_SYS, "cannot listen on port %d", b->port);
@@ -312,6 +322,8 @@ void serve_stop(builder *b)
     MHD_stop_daemon(b->plain_daemon);
     MHD_stop_daemon(b->tls_daemon);
     deadline_stop(b->deadline);
+    peers_stop(b->peers);
+    b->peers = NULL;
     for (int i = 0; i < 3; i++)
         free(b->pem[i]);
     b->listener = NULL;

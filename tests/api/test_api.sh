@@ -1811,7 +1811,8 @@ test_98_v2_oversized_values_and_nul_in_keys() {
 test_99_the_limits_are_flags() {
     local d bin out
     d=$(mktemp -d /tmp/ta-flags.XXXXXX)
-    trap 'set +e; ta_own_stop '"$d"'; rm -rf '"$d" EXIT
+    TA_UNTRUSTED=198.51.100.$CL_NET
+    trap 'set +e; ta_own_stop '"$d"'; ta_untrusted_off; rm -rf '"$d" EXIT
     bin=${DOKKAA_VALGRIND_BIN:-$CL_BIN}/dokkaa-builder
     out=$("$bin" --help)
     for f in --max-conns --max-conns-per-ip --header-timeout --max-body --stream-backlog --history-bytes; do
@@ -1829,10 +1830,21 @@ test_99_the_limits_are_flags() {
     assert_eq 413 "$(tail -1 "$d/out")" "a 3000-byte body with --max-body 2K"
     grep -q '2048' "$d/out" || fail "the 413 does not name the limit: $(cat "$d/out")"
     # 3 per address, cut after 2 s
-    out=$(ta_net trickle 127.0.0.1 127.0.0.1 "$TA_OWN_PORT" 5 0.5 8)
-    echo "  --max-conns-per-ip 3 --header-timeout 2: $out"
+    ta_untrusted_on || fail "cannot add the untrusted address $TA_UNTRUSTED"
+    out=$(ta_net trickle "$TA_UNTRUSTED" "$TA_UNTRUSTED" "$TA_OWN_PORT" 5 0.5 8)
+    echo "  --max-conns-per-ip 3 --header-timeout 2, from $TA_UNTRUSTED: $out"
     jq -e '.refused == 2 and .open == 0 and (.cut | length) == 3 and all(.cut[]; . >= 1.5 and . <= 4)' <<<"$out" >/dev/null ||
         fail "with --max-conns-per-ip 3 --header-timeout 2: $out"
+    # loopback is not counted (a reverse proxy on the machine is every client at
+    # once): all 5 are served, and cut by the header deadline alone
+    out=$(ta_net trickle 127.0.0.1 127.0.0.1 "$TA_OWN_PORT" 5 0.5 8)
+    echo "  the same from 127.0.0.1: $out"
+    jq -e '.refused == 0 and .open == 0 and (.cut | length) == 5 and all(.cut[]; . >= 1.5 and . <= 4)' <<<"$out" >/dev/null ||
+        fail "loopback was limited per address: $out"
+    # and the count of the untrusted address came back down: 3 again, not 0
+    out=$(ta_net trickle "$TA_UNTRUSTED" "$TA_UNTRUSTED" "$TA_OWN_PORT" 4 0.5 8)
+    jq -e '.refused == 1 and (.cut | length) == 3' <<<"$out" >/dev/null ||
+        fail "the untrusted address's connections were not given back when they closed: $out"
 }
 
 # A body is read only where a route takes one, and only for as long as its length
