@@ -36,7 +36,7 @@ fuzz:              ## the libFuzzer harnesses of fuzz/ (clang, ASan+UBSan, in bu
 CHAOS_FAULTS ?= 100
 CHAOS_SEED ?=
 .PHONY: chaos
-chaos:             ## the fault campaign on a local cluster of 3 hosts and its checker (tests/chaos)
+chaos: all         ## the fault campaign on a local cluster of 3 hosts and its checker (tests/chaos)
 	CHAOS_FAULTS=$(CHAOS_FAULTS) CHAOS_SEED=$(CHAOS_SEED) DOKKAA_BIN=$${DOKKAA_BIN:-$(abspath $(BUILD))/src} \
 	    tests/chaos/run.sh
 
