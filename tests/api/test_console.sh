@@ -265,3 +265,160 @@ console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
 JS
 }
+
+# A read-only token in the console (README, The web console: "without an admin token
+# the write controls are disabled and say why"; issue 12, defect 23): the badge says
+# read-only; the apps list and the app view show the app, its manifest and its
+# running instance; every control that changes something (scale − / + / typed,
+# Delete, Delete app, and Create / Save / Validate in the editor) is disabled and
+# says an admin token is needed; and a write forced through anyway (the Delete app
+# button re-enabled in the page, as devtools would) is refused by the builder, the
+# console shows why, and the app is still there. test_70 covers the console without
+# a token, test_71 a read-only token's History (no rollback control).
+tw_ro_cleanup() { # (EXIT trap) the app goes, also when node was cut short
+    set +e
+    curl -s -o /dev/null --max-time 10 -X DELETE -H "Authorization: Bearer $(api_token)" \
+        "$(api_url 1)/api/v1/apps/$TW_RO_APP"
+    dk_wait 60 "$TW_RO_APP to go" ta_app_gone "$TW_RO_APP"
+    return 0
+}
+test_72_console_read_only_token_sees_the_apps_and_cannot_change_them() {
+    tw_need
+    TW_RO_APP=readonly-$BASHPID
+    trap tw_ro_cleanup EXIT
+    (cd "$TW_DIR" && DOKKAA_API=$(api_url 1) DOKKAA_TOKEN=$(api_token) TW_RO_APP=$TW_RO_APP \
+        DOKKAA_ARTIFACTS=${DOKKAA_ARTIFACTS:-$CL_ROOT/build/artifacts/console} \
+        timeout 300 node --input-type=module -) <<'JS'
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const API = process.env.DOKKAA_API.replace(/\/+$/, '');
+const TOKEN = process.env.DOKKAA_TOKEN;
+const OUT = path.resolve(process.env.DOKKAA_ARTIFACTS);
+const WAIT = Number(process.env.DOKKAA_WAIT || 90) * 1000;
+const APP = process.env.TW_RO_APP;
+fs.mkdirSync(OUT, { recursive: true });
+for (const f of fs.readdirSync(OUT)) if (/^read-only-\d\d-[A-Za-z0-9-]+\.png$/.test(f)) fs.rmSync(path.join(OUT, f));
+
+async function api(method, p, body, token = TOKEN) {
+  const res = await fetch(`${API}/api/v1${p}`, {
+    method, signal: AbortSignal.timeout(10000),
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  try { return { status: res.status, body: text ? JSON.parse(text) : null }; } catch { return { status: res.status, body: text }; }
+}
+const must = async (want, what, r) => {
+  r = await r;
+  if (r.status !== want) throw new Error(`${what}: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+};
+
+let passed = 0, failed = 0, shots = 0, ro;
+const steps = [];
+const step = (name, fn) => steps.push({ name, fn });
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'], timeout: 30000 });
+const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+page.setDefaultTimeout(15000);
+const scriptErrors = [];
+page.on('pageerror', (e) => scriptErrors.push(e.message));
+page.on('dialog', (d) => d.accept()); // "Delete the app ...?"
+const shot = (name) => page.screenshot({ path: path.join(OUT, `read-only-${String(++shots).padStart(2, '0')}-${name}.png`), fullPage: true });
+const busy = () => page.waitForSelector('main[aria-busy="false"]');
+const go = async (hash) => { await page.evaluate((h) => { location.hash = h; }, hash); await busy(); };
+// Each control named is there, disabled, and says an admin token is needed.
+async function disabled(loc, what) {
+  if (!(await loc.count())) throw new Error(`no ${what} shown`);
+  for (const c of await loc.all()) {
+    if (!(await c.isDisabled())) throw new Error(`${what} is enabled for a read-only token`);
+    if (!/admin token/.test((await c.getAttribute('title')) || '')) throw new Error(`${what} does not say an admin token is needed`);
+  }
+}
+
+step('a read-only token: the badge says so', async () => {
+  ro = await must(201, 'token', api('POST', '/tokens', { name: `console-ro72-${process.pid}`, role: 'read-only' }));
+  await must(201, 'create', api('PUT', `/apps/${APP}/web`, { image: 'dockerfile/nginx', scale: 1, services: { web: 80 } }));
+  await page.goto(`${API}/`);
+  await page.evaluate((t) => localStorage.setItem('dokkaa.token', t), ro.token);
+  await page.reload();
+  await busy();
+  await page.waitForFunction(() => document.querySelector('#role').textContent === 'read-only');
+});
+
+step('the apps list and the app view show the app and its running instance', async () => {
+  await go('#/apps');
+  await page.getByRole('link', { name: APP, exact: true }).click();
+  await busy();
+  await page.locator('tr[data-key="web"]').waitFor();
+  await page.waitForFunction(() => document.querySelector('tr[data-key="web/0"]')?.cells[1].textContent.trim() === 'running',
+    null, { timeout: WAIT, polling: 250 }).catch(async () => {
+    throw new Error(`web/0 not shown running: ${await page.locator('table.instances tbody').innerText().catch(() => 'no instances')}`);
+  });
+  await shot('app');
+  return (await page.locator('tr[data-key="web/0"]').innerText()).replace(/\s+/g, ' ').trim();
+});
+
+step('every write control of the app view is disabled and says why', async () => {
+  const row = page.locator('tr[data-key="web"]');
+  await disabled(row.getByRole('button', { name: 'Scale web down' }), 'Scale down');
+  await disabled(row.getByRole('button', { name: 'Scale web up' }), 'Scale up');
+  await disabled(row.locator('input[name="scale"]'), 'the scale field');
+  await disabled(row.getByRole('button', { name: 'Delete', exact: true }), "the manifest's Delete");
+  await disabled(page.getByRole('button', { name: 'Delete app' }), 'Delete app');
+  const note = await page.locator('.note').innerText();
+  if (!/read-only.*admin token/is.test(note)) throw new Error(`the note says: ${note}`);
+  return note.replace(/\s+/g, ' ');
+});
+
+step('the editor: Validate and Save disabled; New manifest: Create disabled', async () => {
+  await page.locator('tr[data-key="web"]').getByRole('link', { name: 'Edit' }).click();
+  await page.waitForSelector('form[data-submit="save"]');
+  await busy();
+  await disabled(page.getByRole('button', { name: 'Save' }), 'Save');
+  await disabled(page.getByRole('button', { name: 'Validate' }), 'Validate');
+  await go('#/new');
+  await disabled(page.getByRole('button', { name: 'Create' }), 'Create');
+  await shot('editor');
+});
+
+step('a delete forced through the page is refused, said, and the app stays', async () => {
+  await go(`#/apps/${APP}`);
+  await page.locator('tr[data-key="web"]').waitFor();
+  await page.evaluate(() => { const b = [...document.querySelectorAll('button')].find((x) => x.textContent === 'Delete app'); b.disabled = false; b.click(); });
+  await page.waitForFunction(() => [...document.querySelectorAll('[role="alert"]')].some((e) => /read-only/.test(e.textContent)),
+    null, { timeout: 15000 }).catch(async () => {
+    throw new Error(`no refusal shown: ${await page.locator('main').innerText()}`);
+  });
+  const said = [...await page.locator('[role="alert"]').allInnerTexts()].join(' | ');
+  const m = await must(200, 'the app after the forced delete', api('GET', `/apps/${APP}/web`));
+  if (m.manifest.image !== 'dockerfile/nginx') throw new Error(`the manifest changed: ${JSON.stringify(m.manifest)}`);
+  await shot('refused');
+  return said;
+});
+
+step('no script errors', async () => {
+  if (scriptErrors.length) throw new Error(`script errors: ${scriptErrors.join(' | ')}`);
+});
+
+for (const s of steps) {
+  if (failed) { console.log(`skip - ${s.name}`); continue; }
+  const t0 = Date.now();
+  try {
+    const note = await s.fn();
+    passed++;
+    console.log(`ok - ${s.name} (${((Date.now() - t0) / 1000).toFixed(1)}s)${note ? `: ${note}` : ''}`);
+  } catch (e) {
+    failed++;
+    console.log(`not ok - ${s.name} (${((Date.now() - t0) / 1000).toFixed(1)}s)\n    ${String(e.message).split('\n').slice(0, 6).join('\n    ')}`);
+    await shot('FAILED').catch(() => {});
+  }
+}
+await api('DELETE', `/apps/${APP}`).catch(() => {});
+if (ro) await api('DELETE', `/tokens/${ro.id}`).catch(() => {});
+await browser.close();
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
+JS
+}

@@ -199,6 +199,7 @@ function AppView(app) {
       const ago = (Date.now() - this.at) / 1000;
       const err = (k) => this.errs[k] && html`<div class="err" role="alert">${this.errs[k]}</div>`;
       const sub = (l, n) => l && html`<tr class="sub" data-key="rollout:${n}"><td colspan="6">${l}</td></tr>`;
+      // (the scale field's writeAttrs() comes before its own title: of two, the first counts)
       const manifests = this.manifests.map((m) => html`<tr data-key="${m.name}">
         <td><span class="mono strong">${m.name}</span>${m.error ? html`<div class="err">${m.error}</div>` : ''}</td>
         <td class="mono">${m.manifest?.image}</td>
@@ -207,8 +208,8 @@ function AppView(app) {
         <td><form class="scale" data-submit="scale" data-name="${m.name}">
           <button type="button" data-click="step" data-name="${m.name}" data-d="-1"
             aria-label="Scale ${m.name} down"${writeAttrs()}>−</button><input name="scale" type="number"
-            min="0" max="1000" value="${m.manifest?.scale ?? 1}" aria-label="Scale of ${m.name}"
-            title="Type a scale and press Enter"${writeAttrs()}><button type="button" data-click="step"
+            min="0" max="1000" value="${m.manifest?.scale ?? 1}" aria-label="Scale of ${m.name}"${writeAttrs()}
+            title="Type a scale and press Enter"><button type="button" data-click="step"
             data-name="${m.name}" data-d="1" aria-label="Scale ${m.name} up"${writeAttrs()}>+</button>
         </form>${err(`scale:${m.name}`)}</td>
         <td class="num">${m.running}/${m.desired}</td>
