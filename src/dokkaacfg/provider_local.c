@@ -16,13 +16,15 @@
  * provider_local_expand. dockerd runs without its userland proxy: services are
  * reached at the host's address (never its loopback), which iptables alone
  * forwards, and a docker-proxy process per published port would cost each
- * container start a fork and each host memory. */
+ * container start a fork and each host memory. It runs with --live-restore, as on
+ * real machines: containers go on running while their engine is down (killed, or
+ * restarted for an upgrade), and the engine takes them back when it returns. */
 const provider_local_daemon provider_local_daemons[PL_NDAEMONS] = {
     [PL_DOCKERD] = {"dockerd", true, true, "{state}/dockerd.log", "{run}/dockerd.pid",
         {"dockerd", "--data-root", "{state}/docker", "--exec-root", "{run}/exec",
          "--pidfile", "{run}/dockerd.pid", "-H", "unix://{run}/docker.sock",
          "--bip", "172.30.{i}.1/24", "--cgroup-parent", "{ns}", "--insecure-registry", "{registry}",
-         "--userland-proxy=false"}},
+         "--userland-proxy=false", "--live-restore"}},
     [PL_ETCD] = {"etcd", true, false, "{state}/etcd.log", "{run}/etcd.pid",
         {"etcd", "--name", "{id}", "--data-dir", "{state}/etcd",
          "--listen-client-urls", "http://{ip}:2379,http://127.0.0.1:2379",

@@ -112,6 +112,33 @@ static int provider_local_host_net(provider_local *pl, int i, err_t *err)
     return 0;
 }
 
+/* A daemon that writes its own pid file (dockerd) refuses to start while the file
+ * names a process that exists, and so does dockerd's containerd, whose pid file
+ * dockerd keeps in its exec root: a killed dockerd, and the containerd that dies
+ * with it, linger a moment as zombies until whoever adopted them reaps them, and
+ * a dockerd restarted by `up` right after a kill -9 failed ("pid file found",
+ * "timeout waiting for containerd to start"). The caller has found the daemon not
+ * running (a zombie is not); a containerd that still runs keeps its file (with
+ * live-restore the new dockerd takes it and its containers back). */
+static int provider_local_clear_pidfiles(provider_local *pl, int i,
+                                         enum provider_local_daemon_id d, const char *pidfile,
+                                         err_t *err)
+{
+    char containerd[PATH_MAX];
+    if (!provider_local_daemons[d].own_pidfile)
+        return 0;
+    if (unlink(pidfile) < 0 && errno != ENOENT)
+        return err_sys(err, "%s", pidfile);
+    if (d != PL_DOCKERD)
+        return 0;
+    if (provider_local_expand(pl, i, "{run}/exec/containerd/containerd.pid", containerd,
+                              sizeof containerd, err) < 0)
+        return -1;
+    if (!cfg_pid_alive(containerd, "containerd") && unlink(containerd) < 0 && errno != ENOENT)
+        return err_sys(err, "%s", containerd);
+    return 0;
+}
+
 /* Start daemon d on host i unless it runs. */
 static int provider_local_start(provider_local *pl, int i, enum provider_local_daemon_id d, err_t *err)
 {
@@ -127,6 +154,7 @@ static int provider_local_start(provider_local *pl, int i, enum provider_local_d
         return err_set(err, ERR_SYS, "out of memory");
     if (provider_local_expand(pl, i, dm->log, log, sizeof log, err) == 0 &&
         provider_local_expand(pl, i, dm->pidfile, pidfile, sizeof pidfile, err) == 0 &&
+        provider_local_clear_pidfiles(pl, i, d, pidfile, err) == 0 &&
         provider_local_daemon_argv(pl, i, d, a, err) == 0 &&
         cfg_spawn_daemon(a->argv, log, dm->own_pidfile ? NULL : pidfile, &pl->spawned[i][d], err) == 0) {
         provider_local_say(pl, i, dm->name, "started");

@@ -379,8 +379,10 @@ static bool provider_ssh_etcd_conf(const ssh_cluster *c, const ssh_host *h, cons
  * certificates). Docker wants them in certs.d/<host:port>/ as ca.crt,
  * client.cert and client.key. An engine without a daemon.json of its own gets one
  * that makes the registry its mirror of Docker Hub, so `docker pull NAME` on a
- * host finds what `dokkaacfg push` put there; one the operator wrote is left
- * alone (the conductor pulls from the registry by its own name either way). */
+ * host finds what `dokkaacfg push` put there, and turns on live-restore, so that
+ * containers go on running while the engine restarts (a docker upgrade, a crash);
+ * one the operator wrote is left alone (the conductor pulls from the registry by
+ * its own name either way). Both settings take effect on a reload. */
 static bool provider_ssh_registry_files(const ssh_cluster *c, const ssh_host *h,
                                         provider_ssh_buf *b, const char *ca, const char *cert,
                                         const char *key)
@@ -388,7 +390,8 @@ static bool provider_ssh_registry_files(const ssh_cluster *c, const ssh_host *h,
     const char *reg = c->hosts[0].addr;
     char dir[128], path[192], mirror[192];
     snprintf(dir, sizeof dir, "/etc/docker/certs.d/%s:5000", reg);
-    snprintf(mirror, sizeof mirror, "{\"registry-mirrors\": [\"https://%s:5000\"]}\n", reg);
+    snprintf(mirror, sizeof mirror,
+             "{\"registry-mirrors\": [\"https://%s:5000\"], \"live-restore\": true}\n", reg);
     bool ok = provider_ssh_add(b, "mkdir -p %s\n", dir);
     snprintf(path, sizeof path, "%s/ca.crt", dir);
     ok = ok && provider_ssh_put(b, path, "0644", ca);

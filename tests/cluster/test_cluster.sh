@@ -172,6 +172,36 @@ test_06_one_etcd_member_down_changes_nothing_for_users() {
     dk_wait 60 "member and keep to go" eval 'running_is member web 0 && running_is keep web 0'
 }
 
+engine_down() { ! cl_docker "$1" version >/dev/null 2>&1; }
+# The address of APP/SERVICE's instance on host i, from its announcement.
+announced_on() { # APP SERVICE I
+    cl_etcdctl get --prefix "/services/$1/$2/" | grep -A1 "@h$3\$" | tail -1 | jq -r '"\(.addr):\(.port)"'
+}
+
+# A killed engine (a crash; on real machines also a docker upgrade's restart)
+# leaves its containers running, and takes them back when it returns: the engines
+# run with live-restore. Without it the engine came back and restarted every
+# container of its host (the fault campaign's dockerd kills), failing their requests.
+test_066_killed_engine_leaves_its_containers_running() {
+    local before addr
+    cl_set engine web '{"image": "dockerfile/nginx", "scale": 3, "services": {"web": 80}}'
+    cl_wait_converged engine web 3 web
+    before=$(containers_of engine) || fail "cannot list engine's containers"
+    grep -q "^h2 " <<<"$before" || fail "no instance on h2: $before"
+    addr=$(announced_on engine web 2)
+    kill -9 "$(cat "/run/$CL_NAME/h2/dockerd.pid")"
+    dk_wait 20 "h2's engine to stop" engine_down 2
+    curl -sf --max-time 5 "http://$addr/" | grep -q "Welcome to nginx" ||
+        fail "h2's instance at $addr does not answer while its engine is down"
+    cl_heal
+    cl_wait_converged engine web 3 web
+    assert_eq "$before" "$(containers_of engine)" "engine's containers (id, start time) after h2's engine came back"
+    curl -sf --max-time 5 "http://$addr/" | grep -q "Welcome to nginx" ||
+        fail "h2's instance at $addr does not answer after its engine came back"
+    cl_delete_app engine
+    dk_wait 60 "engine to go" running_is engine web 0
+}
+
 test_065_lost_quorum_leaves_containers_running_and_converges_after() {
     local before after
     cl_set quorum web '{"image": "dockerfile/nginx", "scale": 3, "services": {"web": 80}}'
