@@ -289,7 +289,8 @@ static int fuzz_check_answers(const char *input, size_t input_len, const char *r
             body_len = 0, end = body;
         else if (chunked || !has_length) /* the rest of the connection */
             body_len = (size_t)(end - body);
-        FUZZ_CHECK(body_len <= (size_t)(end - body));
+        else if (body_len > (size_t)(end - body)) /* a later pipelined HEAD's: stop here */
+            body_len = 0, end = body;
         if (status == 500)
             FUZZ_CHECK(memmem(body, body_len, "127.0.0.1:1", 11) != NULL);
         if (json && body_len > 0 && !chunked) {
