@@ -578,8 +578,9 @@ ta_load_agrees() {
     local hosts i placed running
     hosts=$(curl -sf "$(api_url 1)/api/v1/hosts") || return 1
     for i in 1 2; do
-        placed=$(cl_etcdctl get --prefix --print-value-only /apps/ | grep -c "\"host\":\"h$i\"" || true)
-        running=$(cl_docker "$i" ps -q --filter "label=dokkaa.cluster=$CL_NAME" --filter status=running | grep -c . || true)
+        placed=$(dk_count "\"host\":\"h$i\"" cl_etcdctl get --prefix --print-value-only /apps/) || return 1
+        running=$(dk_count . cl_docker "$i" ps -q --filter "label=dokkaa.cluster=$CL_NAME" --filter status=running) ||
+            return 1
         jq -e ".hosts[] | select(.id == \"h$i\") | .instances == $placed and .running == $running" <<<"$hosts" >/dev/null || {
             echo "h$i: placed $placed, running $running; API: $(jq -c ".hosts[] | select(.id == \"h$i\")" <<<"$hosts")"; return 1; }
     done
@@ -1303,8 +1304,9 @@ test_41_builders_alive_and_answering_after_all_of_it() {
         TA_H=$h ta_req GET /api/v1/apps
         ta_expect 200 "h$h still serves the API"
     done
-    assert_eq "" "$(cl_etcdctl get --prefix --keys-only /apps/ | grep -E '^/apps/(api-|oa)' || true)" "test apps left in etcd"
-    assert_eq "" "$(cl_etcdctl get --prefix --keys-only /revisions/ | grep -E '^/revisions/(api-|oa)' || true)" \
+    # counted, not grepped: an etcd that cannot be read fails here rather than look empty
+    assert_eq 0 "$(dk_count '^/apps/(api-|oa)' cl_etcdctl get --prefix --keys-only /apps/)" "test apps left in etcd"
+    assert_eq 0 "$(dk_count '^/revisions/(api-|oa)' cl_etcdctl get --prefix --keys-only /revisions/)" \
         "revisions of test apps left in etcd"
 }
 
