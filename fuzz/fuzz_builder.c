@@ -6,8 +6,8 @@
  *   from <L|T|U>          optional: the client is loopback, on a --trust network,
  *                         or untrusted (the default)
  *   <key> <value>         keys of the store (the value runs to the end of the line)
- *   ==                    then the raw bytes sent on the connection, in which $A
- *                         stands for an admin token and $R for a read-only one
+ *   ==                    then the raw bytes sent on the connection, in which
+ *                         "Bearer $A" gives an admin token, "Bearer $R" a read-only one
  *
  * Without a "==" line the whole input is the raw bytes. Each input gets a
  * connection of its own (a socketpair handed to the daemon with MHD_add_connection,
@@ -163,14 +163,17 @@ static void fuzz_store(const char *text, size_t len, char *from)
         free(own[i]);
 }
 
-/* raw with $A and $R replaced by the tokens. */
+/* raw with "Bearer $A" and "Bearer $R" given the tokens: a secret goes only where
+ * a client sends one (in a path or a body it would be the client's own data, which
+ * an answer may well quote back). */
 static char *fuzz_request(const uint8_t *raw, size_t len, size_t *out_len)
 {
     char *req = malloc(len * (sizeof fuzz_admin) + 1);
     size_t o = 0;
     FUZZ_CHECK(req);
     for (size_t i = 0; i < len; i++) {
-        if (raw[i] == '$' && i + 1 < len && (raw[i + 1] == 'A' || raw[i + 1] == 'R')) {
+        if (raw[i] == '$' && i + 1 < len && (raw[i + 1] == 'A' || raw[i + 1] == 'R') &&
+            o >= 7 && memcmp(req + o - 7, "Bearer ", 7) == 0) {
             const char *t = raw[i + 1] == 'A' ? fuzz_admin : fuzz_read;
             memcpy(req + o, t, sizeof fuzz_admin - 1);
             o += sizeof fuzz_admin - 1;
