@@ -1,67 +1,38 @@
 /* test_docker_paths.c - what the Docker client (lib/docker.c) puts into a request's
- * path, checked against a fake engine on a unix socket of this test's own that
- * records every request line and answers 404. Issue 12, defect 13: a container
- * name read from /status went into the path as it was, so whoever could write etcd
- * could point `logs` (or an inspect, a stop ...) at another Engine endpoint. Names
- * that are not Docker's ([a-zA-Z0-9][a-zA-Z0-9_.-]*) now fail with ERR_INVALID, and
- * no request reaches the engine. */
-#include <errno.h>
+ * path, checked against a fake engine on a unix socket of this test's own
+ * (fake_http.h) that records every request line and answers 404. Issue 12,
+ * defect 13: a container name read from /status went into the path as it was, so
+ * whoever could write etcd could point `logs` (or an inspect, a stop ...) at
+ * another Engine endpoint. Names that are not Docker's ([a-zA-Z0-9][a-zA-Z0-9_.-]*)
+ * now fail with ERR_INVALID, and no request reaches the engine. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "dokkaa/docker.h"
+#include "fake_http.h"
 
 #define MAX_SEEN 64
 
+static fake_http srv = FAKE_HTTP_INIT;
+
 static struct {
-    int fd;
-    char dir[64];
-    char path[96];
-    pthread_t thread;
     pthread_mutex_t lock;
     char seen[MAX_SEEN][512]; /* "GET /v1.41/containers/x/json" */
     int nseen;
-} eng = {.fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER};
+} eng = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-/* Read one request (headers, then Content-Length bytes of body, so that closing
- * does not reset a connection curl still writes to), record its first line, answer
- * 404 as the engine does for a missing container. */
-static void engine_serve(int c)
+/* Records the request's first line, answers 404 as the engine does for a missing
+ * container. */
+static const char *engine_answer(void *ud, const char *req, long *status)
 {
-    char req[16384];
-    size_t len = 0;
-    char *end = NULL;
-    while (len < sizeof req - 1 && !end) {
-        ssize_t n = read(c, req + len, sizeof req - 1 - len);
-        if (n <= 0)
-            return;
-        len += (size_t)n;
-        req[len] = '\0';
-        end = strstr(req, "\r\n\r\n");
-    }
-    if (!end)
-        return;
-    const char *cl = strcasestr(req, "\r\nContent-Length:");
-    size_t body = cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
-    size_t have = len - (size_t)(end + 4 - req);
-    char sink[4096];
-    while (have < body) {
-        ssize_t n = read(c, sink, sizeof sink);
-        if (n <= 0)
-            break;
-        have += (size_t)n;
-    }
+    (void)ud;
     pthread_mutex_lock(&eng.lock);
     if (eng.nseen < MAX_SEEN) {
         size_t line = strcspn(req, " ");
@@ -69,52 +40,20 @@ static void engine_serve(int c)
         snprintf(eng.seen[eng.nseen++], sizeof eng.seen[0], "%.*s", (int)line, req);
     }
     pthread_mutex_unlock(&eng.lock);
-    static const char answer[] = "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
-                                 "Content-Length: 27\r\nConnection: close\r\n\r\n"
-                                 "{\"message\":\"no such thing\"}";
-    if (write(c, answer, sizeof answer - 1) < 0)
-        return;
-}
-
-static void *engine_run(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        int c = accept(eng.fd, NULL, NULL);
-        if (c < 0) {
-            if (errno == EINTR)
-                continue;
-            return NULL; /* shut down */
-        }
-        engine_serve(c);
-        close(c);
-    }
+    *status = 404;
+    return "{\"message\":\"no such thing\"}";
 }
 
 static int engine_start(void **state)
 {
     (void)state;
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(eng.dir, sizeof eng.dir, "/tmp/dokkaa-test-docker.XXXXXX");
-    if (!mkdtemp(eng.dir))
-        return -1;
-    snprintf(eng.path, sizeof eng.path, "%s/docker.sock", eng.dir);
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", eng.path);
-    eng.fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (eng.fd < 0 || bind(eng.fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
-        listen(eng.fd, 16) < 0 || pthread_create(&eng.thread, NULL, engine_run, NULL) != 0)
-        return -1;
-    return 0;
+    return fake_http_start_unix(&srv, "dokkaa-test-docker", engine_answer, NULL);
 }
 
 static int engine_stop(void **state)
 {
     (void)state;
-    shutdown(eng.fd, SHUT_RDWR); /* wakes the accept */
-    pthread_join(eng.thread, NULL);
-    close(eng.fd);
-    unlink(eng.path);
-    rmdir(eng.dir);
+    fake_http_stop(&srv);
     return 0;
 }
 
@@ -130,7 +69,7 @@ static docker *client(void)
 {
     char host[128];
     err_t err = {0};
-    snprintf(host, sizeof host, "unix://%s", eng.path);
+    snprintf(host, sizeof host, "unix://%s", srv.path);
     docker *d = docker_new(host, &err);
     if (!d)
         fail_msg("docker_new: %s", err.msg);

@@ -2,13 +2,9 @@
  * stay valid UTF-8 (lib/etcd.c, lib/docker.c). They cut the remote's text at a byte
  * count ("%.300s"), which could fall inside a multi-byte character; the builder,
  * which answers errors in JSON, then failed (as in issue 12, defect 5). Now the cut
- * falls where a character ends. A fake server of this test's own answers each
- * request with a text built so that the old cut fell inside "é". */
-#include <arpa/inet.h>
-#include <errno.h>
+ * falls where a character ends. A fake server (fake_http.h) answers each request
+ * with a text built so that the old cut fell inside "é". */
 #include <jansson.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,109 +12,46 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "dokkaa/docker.h"
 #include "dokkaa/etcd.h"
+#include "fake_http.h"
 
-/* The fake server: GET answers get_status/get_body, anything else post_status/post_body. */
+/* The fake server (fake_http.h), on TCP for etcd and on a unix socket for the
+ * engine: GET answers get_status/get_body, anything else post_status/post_body. */
+static fake_http tcp = FAKE_HTTP_INIT, unx = FAKE_HTTP_INIT;
 static struct {
-    int tcp, unx;
-    int port;
-    char dir[64], path[96];
-    pthread_t tcp_thread, unix_thread;
     long get_status, post_status;
     char get_body[4096], post_body[4096];
-} srv = {.tcp = -1, .unx = -1};
+} srv;
 
-static void serve(int c)
+static const char *answer(void *ud, const char *req, long *status)
 {
-    char req[16384], sink[4096], head[8192];
-    size_t len = 0;
-    char *end = NULL;
-    while (len < sizeof req - 1 && !end) {
-        ssize_t n = read(c, req + len, sizeof req - 1 - len);
-        if (n <= 0)
-            return;
-        len += (size_t)n;
-        req[len] = '\0';
-        end = strstr(req, "\r\n\r\n");
-    }
-    if (!end)
-        return;
-    const char *cl = strcasestr(req, "\r\nContent-Length:");
-    size_t body = cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
-    for (size_t have = len - (size_t)(end + 4 - req); have < body;) {
-        ssize_t n = read(c, sink, sizeof sink);
-        if (n <= 0)
-            break;
-        have += (size_t)n;
-    }
+    (void)ud;
     bool get = strncmp(req, "GET ", 4) == 0;
-    const char *text = get ? srv.get_body : srv.post_body;
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %ld X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\n\r\n%s",
-                     get ? srv.get_status : srv.post_status, strlen(text), text);
-    if (write(c, head, (size_t)n) < 0)
-        return;
-}
-
-static void *run(void *arg)
-{
-    int fd = *(int *)arg;
-    for (;;) {
-        int c = accept(fd, NULL, NULL);
-        if (c < 0) {
-            if (errno == EINTR)
-                continue;
-            return NULL;
-        }
-        serve(c);
-        close(c);
-    }
+    *status = get ? srv.get_status : srv.post_status;
+    return get ? srv.get_body : srv.post_body;
 }
 
 static int start(void **state)
 {
     (void)state;
-    struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    struct sockaddr_un un = {.sun_family = AF_UNIX};
-    socklen_t inlen = sizeof in;
-    snprintf(srv.dir, sizeof srv.dir, "/tmp/dokkaa-test-remote.XXXXXX");
-    if (!mkdtemp(srv.dir))
+    if (fake_http_start_tcp(&tcp, answer, NULL) < 0)
         return -1;
-    snprintf(srv.path, sizeof srv.path, "%s/docker.sock", srv.dir);
-    snprintf(un.sun_path, sizeof un.sun_path, "%s", srv.path);
-    srv.tcp = socket(AF_INET, SOCK_STREAM, 0);
-    srv.unx = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (srv.tcp < 0 || bind(srv.tcp, (struct sockaddr *)&in, sizeof in) < 0 ||
-        listen(srv.tcp, 16) < 0 || getsockname(srv.tcp, (struct sockaddr *)&in, &inlen) < 0 ||
-        srv.unx < 0 || bind(srv.unx, (struct sockaddr *)&un, sizeof un) < 0 ||
-        listen(srv.unx, 16) < 0)
+    if (fake_http_start_unix(&unx, "dokkaa-test-remote", answer, NULL) < 0) {
+        fake_http_stop(&tcp);
         return -1;
-    srv.port = ntohs(in.sin_port);
-    if (pthread_create(&srv.tcp_thread, NULL, run, &srv.tcp) != 0 ||
-        pthread_create(&srv.unix_thread, NULL, run, &srv.unx) != 0)
-        return -1;
+    }
     return 0;
 }
 
 static int stop(void **state)
 {
     (void)state;
-    shutdown(srv.tcp, SHUT_RDWR);
-    shutdown(srv.unx, SHUT_RDWR);
-    pthread_join(srv.tcp_thread, NULL);
-    pthread_join(srv.unix_thread, NULL);
-    close(srv.tcp);
-    close(srv.unx);
-    unlink(srv.path);
-    rmdir(srv.dir);
+    fake_http_stop(&tcp);
+    fake_http_stop(&unx);
     return 0;
 }
 
@@ -148,7 +81,7 @@ static etcd *etcd_client(void)
 {
     char url[64];
     err_t err = {0};
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", srv.port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", tcp.port);
     etcd *e = etcd_new(url, &err);
     if (!e)
         fail_msg("etcd_new: %s", err.msg);
@@ -205,7 +138,7 @@ static docker *docker_client(void)
 {
     char host[128];
     err_t err = {0};
-    snprintf(host, sizeof host, "unix://%s", srv.path);
+    snprintf(host, sizeof host, "unix://%s", unx.path);
     docker *d = docker_new(host, &err);
     if (!d)
         fail_msg("docker_new: %s", err.msg);
