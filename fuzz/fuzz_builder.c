@@ -7,7 +7,8 @@
  *                         or untrusted (the default)
  *   <key> <value>         keys of the store (the value runs to the end of the line)
  *   ==                    then the raw bytes sent on the connection, in which
- *                         "Bearer $A" gives an admin token, "Bearer $R" a read-only one
+ *                         "Bearer $A" gives an admin token, "Bearer $R" a read-only
+ *                         one, in an Authorization header
  *
  * Without a "==" line the whole input is the raw bytes. Each input gets a
  * connection of its own (a socketpair handed to the daemon with MHD_add_connection,
@@ -29,10 +30,11 @@
  *     a 4xx or 5xx;
  *   - a 500 is etcd's failure (the body names the endpoint that failed), never ours;
  *   - a JSON answer is JSON (and so UTF-8);
- *   - a request from an untrusted address, without the admin token, that is not a
- *     read (GET, HEAD) and that the builder answers is refused with a 4xx: it never
- *     reaches etcd;
  * and of all the bytes that come back:
+ *   - from an untrusted address without a token, nothing reached etcd (writes and
+ *     v2 reads need a token from there; a call to etcd fails naming its endpoint),
+ *     and no manifest was read: every store holds a canary manifest with a secret
+ *     in its env, which must not come back;
  *   - no token's secret is among them (one the input spells out may come back);
  *   - they end: the daemon closes the connection (it never hangs on an input). */
 #include <arpa/inet.h>
@@ -50,7 +52,8 @@
 #include "dokkaa/token.h"
 #include "fuzz.h"
 
-#define FUZZ_ETCD "http://127.0.0.1:1"
+#define FUZZ_ETCD_ADDR "127.0.0.1:1" /* refuses at once: nothing listens on port 1 */
+#define FUZZ_ETCD "http://" FUZZ_ETCD_ADDR
 #define FUZZ_MAX_KEYS 64
 #define FUZZ_READ_LIMIT (16 * 1024 * 1024)
 #define FUZZ_WAIT_MS 20000
@@ -59,8 +62,15 @@
 static const char fuzz_admin[] = "dk_0123456789abcdef0123456789abcdef0123456789abcdef";
 static const char fuzz_read[] = "dk_fedcba9876543210fedcba9876543210fedcba9876543210";
 
+/* A manifest in every store holding a secret in its env: what the API and v2 show
+ * only to the trusted and to token holders. */
+#define FUZZ_CANARY "fuzz-canary-5f1e9c"
+static const char fuzz_canary_key[] = "/apps/zz-canary/x/manifest";
+static const char fuzz_canary_value[] =
+    "{\"image\": \"dockerfile/nginx\", \"env\": {\"SECRET\": \"" FUZZ_CANARY "\"}}";
+
 static builder fuzz_b;
-static etcd_kv fuzz_token_kvs[2];
+static etcd_kv fuzz_token_kvs[3]; /* the two tokens' records and the canary */
 
 static void fuzz_token_record(etcd_kv *kv, const char *token, enum keys_role role,
                               const char *name)
@@ -106,6 +116,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     FUZZ_CHECK(b->plain_daemon);
     fuzz_token_record(&fuzz_token_kvs[0], fuzz_admin, KEYS_ROLE_ADMIN, "fuzz-admin");
     fuzz_token_record(&fuzz_token_kvs[1], fuzz_read, KEYS_ROLE_READ_ONLY, "fuzz-reader");
+    fuzz_token_kvs[2] = (etcd_kv){.key = (char *)fuzz_canary_key,
+                                  .value = (char *)fuzz_canary_value,
+                                  .value_len = sizeof fuzz_canary_value - 1,
+                                  .mod_revision = 1, .create_revision = 1};
     return 0;
 }
 
@@ -118,13 +132,14 @@ static int fuzz_cmp_kv(const void *a, const void *b)
  * kept sorted and unique (the last of equal keys wins), as etcd gives them. */
 static void fuzz_store(const char *text, size_t len, char *from)
 {
-    etcd_kv kv[FUZZ_MAX_KEYS + 2];
+    etcd_kv kv[FUZZ_MAX_KEYS + 3];
     size_t n = 0;
     kv[n++] = fuzz_token_kvs[0];
     kv[n++] = fuzz_token_kvs[1];
+    kv[n++] = fuzz_token_kvs[2];
     char *own[FUZZ_MAX_KEYS * 2];
     size_t nown = 0;
-    for (size_t at = 0; at < len && n < FUZZ_MAX_KEYS + 2;) {
+    for (size_t at = 0; at < len && n < FUZZ_MAX_KEYS + 3;) {
         const char *line = text + at, *nl = memchr(line, '\n', len - at);
         size_t llen = nl ? (size_t)(nl - line) : len - at;
         at += llen + 1;
@@ -166,7 +181,22 @@ static void fuzz_store(const char *text, size_t len, char *from)
         free(own[i]);
 }
 
-/* raw with "Bearer $A" and "Bearer $R" given the tokens: a secret goes only where
+/* Whether the o bytes of req written so far end in a header line that is exactly
+ * "Authorization: Bearer ": one that follows another line of the same request (the
+ * first line of a request, or one that only begins so, is a request line whose
+ * path an answer may quote). */
+static bool fuzz_in_authorization(const char *req, size_t o)
+{
+    static const char header[] = "Authorization: Bearer ";
+    size_t n = sizeof header - 1;
+    if (o < n + 3 || memcmp(req + o - n, header, n) != 0 || req[o - n - 1] != '\n')
+        return false;
+    size_t prev = o - n - 1; /* the '\n' that ends the line before */
+    bool prev_empty = req[prev - 1] == '\n' || (req[prev - 1] == '\r' && req[prev - 2] == '\n');
+    return !prev_empty;
+}
+
+/* raw with "Bearer $A" and "Bearer $R" of an Authorization header given the tokens: a secret goes only where
  * a client sends one (in a path or a body it would be the client's own data, which
  * an answer may well quote back). */
 static char *fuzz_request(const uint8_t *raw, size_t len, size_t *out_len)
@@ -176,7 +206,7 @@ static char *fuzz_request(const uint8_t *raw, size_t len, size_t *out_len)
     FUZZ_CHECK(req);
     for (size_t i = 0; i < len; i++) {
         if (raw[i] == '$' && i + 1 < len && (raw[i + 1] == 'A' || raw[i + 1] == 'R') &&
-            o >= 7 && memcmp(req + o - 7, "Bearer ", 7) == 0) {
+            fuzz_in_authorization(req, o)) {
             const char *t = raw[i + 1] == 'A' ? fuzz_admin : fuzz_read;
             memcpy(req + o, t, sizeof fuzz_admin - 1);
             o += sizeof fuzz_admin - 1;
@@ -238,13 +268,11 @@ static char *fuzz_exchange(int fd, const char *req, size_t len, size_t *got)
     return resp;
 }
 
-/* The first answer in resp, checked (and what comes before it: 100 Continue).
- * Returns 1 when the builder made it, 0 when there is none or libmicrohttpd did
- * (its refusal of what it could not parse), with its status in *first. */
-static int fuzz_check_answer(const char *input, size_t input_len, const char *resp,
-                              size_t len, bool head, unsigned *first)
+/* The first answer in resp, checked (and what comes before it: 100 Continue), and
+ * the secrets in all of resp. */
+static void fuzz_check_answer(const char *input, size_t input_len, const char *resp,
+                              size_t len, bool head)
 {
-    int count = 0;
     const char *at = resp, *end = resp + len;
     /* a secret is never told, not even to whoever sent it ($A, $R), but the input's
      * own bytes may come back (a path in a 404, a value of the store): only a secret
@@ -287,16 +315,17 @@ static int fuzz_check_answer(const char *input, size_t input_len, const char *re
             FUZZ_CHECK(status >= 400);
             break;
         }
-        if (count++ == 0)
-            *first = status;
         const char *body = head_end + 4;
-        if (head) /* its answer has the length of a GET's and no body */
-            body_len = 0;
-        else if (chunked || !has_length) /* the rest of the connection */
+        if (chunked || !has_length) /* the rest of the connection */
             body_len = (size_t)(end - body);
-        FUZZ_CHECK(body_len <= (size_t)(end - body));
+        /* a HEAD's answer has a length and no body: known from the request, or, when
+         * libmicrohttpd read the request otherwise than the harness (bytes it skipped
+         * first), from what follows: not enough bytes, or the next answer */
+        if (head || body_len > (size_t)(end - body) ||
+            ((size_t)(end - body) >= 7 && memcmp(body, "HTTP/1.", 7) == 0))
+            body_len = 0;
         if (status == 500)
-            FUZZ_CHECK(memmem(body, body_len, "127.0.0.1:1", 11) != NULL);
+            FUZZ_CHECK(memmem(body, body_len, FUZZ_ETCD_ADDR, sizeof FUZZ_ETCD_ADDR - 1) != NULL);
         if (json && body_len > 0 && !chunked) {
             json_error_t jerr;
             json_t *j = json_loadb(body, body_len, 0, &jerr);
@@ -311,7 +340,6 @@ static int fuzz_check_answer(const char *input, size_t input_len, const char *re
          * read as its body. Only the first is checked. */
         break;
     }
-    return count;
 }
 
 /* Whether the input, percent-decoded, names the event stream, which would wait on
@@ -373,15 +401,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (getenv("FUZZ_BUILDER_PRINT")) /* to see what an input gets */
         fprintf(stderr, "--- %zu bytes sent, %zu back:\n%.*s\n", len, got, (int)got, resp);
-    unsigned status = 0;
-    bool head = len >= 5 && memcmp(req, "HEAD ", 5) == 0;
-    int ours = fuzz_check_answer((const char *)data, size, resp, got, head, &status);
-    /* one request, not a read, from an untrusted client without the admin token */
-    bool read = head || (len >= 4 && memcmp(req, "GET ", 4) == 0);
-    if (ours && from == 'U' && !read && !memmem(req, len, fuzz_admin, sizeof fuzz_admin - 1) &&
-        !(status >= 400 && status < 500)) {
-        fprintf(stderr, "fuzz_builder: an untrusted write was answered %u\n", status);
-        FUZZ_CHECK(!"an untrusted write without the admin token got past admission");
+    /* the method as libmicrohttpd gives it: after any empty lines (RFC 9112, 2.2),
+     * up to the first space, and as a C string, so up to a NUL in it too
+     * ("GET\0x GET /metrics" is a GET) */
+    const char *method = req;
+    while (method < req + len && (*method == '\r' || *method == '\n'))
+        method++;
+    size_t left = len - (size_t)(method - req);
+    const char *sp = memchr(method, ' ', left);
+    size_t mlen = strnlen(method, sp ? (size_t)(sp - method) : left);
+    bool head = mlen == 4 && memcmp(method, "HEAD", 4) == 0;
+    fuzz_check_answer((const char *)data, size, resp, got, head);
+    /* an untrusted client without a token reaches nothing behind admission: every
+     * endpoint that calls etcd (writes, v2 reads) needs a token from there, and a
+     * call to etcd here fails naming its endpoint; nor does it read a manifest (the
+     * canary's secret) from the store. The input's own bytes may come back quoted. */
+    if (from == 'U' && !memmem(req, len, fuzz_admin, sizeof fuzz_admin - 1) &&
+        !memmem(req, len, fuzz_read, sizeof fuzz_read - 1)) {
+        if (memmem(resp, got, FUZZ_ETCD_ADDR, sizeof FUZZ_ETCD_ADDR - 1) &&
+            !memmem(data, size, FUZZ_ETCD_ADDR, sizeof FUZZ_ETCD_ADDR - 1))
+            FUZZ_CHECK(!"an untrusted request without a token reached etcd");
+        if (memmem(resp, got, FUZZ_CANARY, sizeof FUZZ_CANARY - 1) &&
+            !memmem(data, size, FUZZ_CANARY, sizeof FUZZ_CANARY - 1))
+            FUZZ_CHECK(!"an untrusted request without a token read a manifest");
     }
     free(resp);
     free(req);
