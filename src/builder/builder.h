@@ -119,7 +119,7 @@ void serve_stop(builder *b);
 struct MHD_Daemon *serve_daemon(builder *b, unsigned flags, uint16_t port, bool tls);
 
 /* deadline.c: the header deadline. deadline_notify is MHD_OPTION_NOTIFY_CONNECTION's
- * callback (cls: the deadline); main.c says how long a body the request has (its
+ * callback (cls: the deadline); serve.c says how long a body the request has (its
  * deadline grows by it), when its head and body are complete and when its request
  * is done (it then waits for the next head). */
 deadline *deadline_start(unsigned seconds, err_t *err);

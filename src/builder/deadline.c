@@ -5,7 +5,7 @@
  *
  * libmicrohttpd's own timeout counts idle time, so a client sending a header
  * line every 20 s keeps a thread and a slot forever (Slowloris). Here every
- * connection is known from MHD_OPTION_NOTIFY_CONNECTION; main.c says how long a
+ * connection is known from MHD_OPTION_NOTIFY_CONNECTION; serve.c says how long a
  * body the request has (deadline_body), when its head and body are complete (just
  * before it is routed) and when its request is done; a watchdog thread shuts
  * down, four times a second, the sockets that are past their deadline while

@@ -11,7 +11,6 @@
 #include <inttypes.h>
 #include <malloc.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,7 +120,8 @@ static void builder_usage(FILE *out)
           "                   HTTP and of HTTPS each); more wait in the kernel's queue,\n"
           "                   or with --tls-cert are closed at once\n"
           "  --max-conns-per-ip N  of them from one address (default 64; 0: no limit);\n"
-          "                   more are closed at once\n"
+          "                   more are closed at once; loopback and --trust networks\n"
+          "                   are not counted, an IPv6 address counts by its /64\n"
           "  --header-timeout SEC  a request's head (request line and headers) must\n"
           "                   arrive within SEC s of the connection opening or of its\n"
           "                   previous answer, however it trickles (default 10); a\n"

@@ -11,15 +11,21 @@
  * Invariant: a connection is counted from MHD's STARTED notice to its CLOSED
  * notice, which MHD pairs on every path (also when a connection's thread cannot
  * start), so a count never leaks and an address is never locked out by
- * connections long gone. The check itself is made earlier, when the connection is
- * accepted (MHD's accept policy callback), so that a refused one costs no thread:
- * closed at once, before a byte is read. Between the two, with TLS, listen.c
- * hands connections to the daemon's queue: a burst can pass the limit by the few
- * connections in that queue, never by more. */
+ * connections long gone; and no address has more than the limit open past its
+ * STARTED notice. Two checks keep it:
+ *  - when a connection is accepted (MHD's accept policy callback), so that a
+ *    refused one costs no thread: closed at once, before a byte is read. Without
+ *    TLS, MHD accepts and gives STARTED in one thread, and this check is exact;
+ *  - at STARTED, under the count's lock: with TLS, listen.c hands connections to
+ *    the daemons from its own thread, which MHD checks there but starts later in
+ *    the daemon's, so a burst of sockets that all turn ready at once passes the
+ *    first check together. One over the limit is shut down here; its thread then
+ *    sees the socket closed, and its CLOSED notice gives the count back. */
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "builder.h"
@@ -155,11 +161,12 @@ void peers_notify(peers *p, struct MHD_Connection *conn, enum MHD_ConnectionNoti
     unsigned char key[16];
     if (!p || !info || !peers_key(p, info->client_addr, key))
         return;
+    bool over = false;
     pthread_mutex_lock(&p->lock);
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         peers_entry *e = peers_find(p, key, true);
         if (e) /* out of memory: this one goes uncounted rather than refused */
-            e->open++;
+            over = ++e->open > p->limit;
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         peers_entry **slot = &p->bucket[peers_hash(key)];
         for (peers_entry *e; (e = *slot); slot = &e->next)
@@ -172,4 +179,10 @@ void peers_notify(peers *p, struct MHD_Connection *conn, enum MHD_ConnectionNoti
             }
     }
     pthread_mutex_unlock(&p->lock);
+    if (over) {
+        const union MHD_ConnectionInfo *fd =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (fd)
+            shutdown(fd->connect_fd, SHUT_RDWR);
+    }
 }

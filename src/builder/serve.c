@@ -264,12 +264,6 @@ static char *serve_read_pem(const char *path, err_t *err)
     return text;
 }
 
-/* A thread per connection: the limits keep a flood of connections, from one
- * address or many, from taking every thread and descriptor the process has (each
- * daemon counts its own in all; peers.c counts per address across both). Without a certificate MHD listens itself, for plain
- * HTTP; with one, two daemons (plain and TLS) take the connections listen.c
- * accepts on the one port. MHD's own timeout (30 s) ends idle connections; the
- * header deadline (deadline.c) the ones that trickle. */
 /* A connection's start and end, for the header deadline and the count per address. */
 static void serve_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
                          enum MHD_ConnectionNotificationCode code)
@@ -279,6 +273,13 @@ static void serve_notify(void *cls, struct MHD_Connection *conn, void **socket_c
     peers_notify(b->peers, conn, code);
 }
 
+/* A thread per connection: the limits keep a flood of connections, from one
+ * address or many, from taking every thread and descriptor the process has (each
+ * daemon counts its own in all; peers.c counts per address across both, so
+ * b->peers is set before the daemons start). Without a certificate MHD listens
+ * itself, for plain HTTP; with one, two daemons (plain and TLS) take the
+ * connections listen.c accepts on the one port. MHD's own timeout (30 s) ends idle
+ * connections; the header deadline (deadline.c) the ones that trickle. */
 struct MHD_Daemon *serve_daemon(builder *b, unsigned flags, uint16_t port, bool tls)
 {
     return MHD_start_daemon(

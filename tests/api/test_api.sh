@@ -1392,6 +1392,31 @@ elif cmd == "trickle":  # SRC HOST PORT N EVERY SECONDS: header lines every EVER
         else:
             out["cut"].append(round(c["closed"] - c["opened"], 1))
     print(json.dumps(out))
+elif cmd == "burst":  # SRC HOST PORT N WAIT: N silent connections, then a request's first line on all at once; how many the server closed within WAIT s
+    src, host, port, n, wait = args[0], args[1], args[2], int(args[3]), float(args[4])
+    socks = []
+    for i in range(n):
+        try:
+            socks.append(connect(host, port, src=src))
+        except OSError:
+            pass
+    time.sleep(0.5)  # every one accepted, none of them ready
+    for s in socks:
+        try:
+            s.send(b"GET /healthz HTTP/1.1\r\n")  # the head never completes
+        except OSError:
+            pass
+    live, end = list(socks), time.monotonic() + wait
+    while live and time.monotonic() < end:
+        r, _, _ = select.select(live, [], [], 0.1)
+        for s in r:
+            try:
+                data = s.recv(4096)
+            except OSError:
+                data = b""
+            if not data:
+                live.remove(s)
+    print(json.dumps({"connected": len(socks), "open": len(live), "closed": len(socks) - len(live)}))
 elif cmd == "raw":  # HOST PORT SECONDS: stdin sent as it is; the answer, and "<timeout>"
     host, port, seconds = args[0], args[1], float(args[2])
     s = connect(host, port)
@@ -1847,6 +1872,17 @@ test_99_the_limits_are_flags() {
     out=$(ta_net trickle "$TA_UNTRUSTED" "$TA_UNTRUSTED" "$TA_OWN_PORT" 4 0.5 8)
     jq -e '.refused == 1 and (.cut | length) == 3' <<<"$out" >/dev/null ||
         fail "the untrusted address's connections were not given back when they closed: $out"
+    # With TLS the port's connections are handed to the daemons from listen.c's
+    # thread, a batch at a time: 20 sockets that turn ready at once all passed the
+    # check at accept, whose count only grows when each starts; 3 stay open, not 20
+    ta_own_stop "$d"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/key.pem" -out "$d/cert.pem" -days 1 \
+        -subj /CN=own 2>/dev/null || fail "openssl could not make a certificate"
+    ta_own_start "$d" --max-conns-per-ip 3 --header-timeout 4 --tls-cert "$d/cert.pem" --tls-key "$d/key.pem"
+    out=$(ta_net burst "$TA_UNTRUSTED" "$TA_UNTRUSTED" "$TA_OWN_PORT" 20 1.5)
+    echo "  with TLS, 20 connections from $TA_UNTRUSTED ready at once: $out"
+    jq -e '.connected == 20 and .open == 3' <<<"$out" >/dev/null ||
+        fail "with TLS, --max-conns-per-ip 3 let a burst hold more: $out"
 }
 
 # A body is read only where a route takes one, and only for as long as its length
