@@ -103,9 +103,9 @@ static char *v2_form_value(builder_req *r, const char *name)
 }
 
 /* etcd v2 reads its flags with Go's strconv.ParseBool: these are true, these
- * false, an empty value is false, and anything else is refused (v2_bad_flag). */
+ * false, and anything else, the empty value too, is refused (v2_bad_flag). */
 static const char *const v2_true[] = {"1", "t", "T", "TRUE", "true", "True"};
-static const char *const v2_false[] = {"0", "f", "F", "FALSE", "false", "False", ""};
+static const char *const v2_false[] = {"0", "f", "F", "FALSE", "false", "False"};
 
 static bool v2_is_one_of(const char *v, const char *const *set, size_t n)
 {
@@ -127,7 +127,8 @@ static bool v2_flag(builder_req *r, const char *name)
  * ParseBool's spelling, NULL when none: "wait=yes" must not read as no wait. */
 static const char *v2_bad_flag(builder_req *r)
 {
-    static const char *const flags[] = {"recursive", "dir", "wait", "stream", "sorted", "quorum"};
+    static const char *const flags[] = {"recursive", "dir", "wait", "stream", "sorted", "quorum",
+                                        "refresh"};
     for (size_t i = 0; i < sizeof flags / sizeof *flags; i++) {
         const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, flags[i]);
         if (v && !v2_is_one_of(v, v2_true, sizeof v2_true / sizeof *v2_true) &&
@@ -141,13 +142,14 @@ static const char *v2_bad_flag(builder_req *r)
  * or refresh of one), wait or stream (a long poll for the next change, or a
  * stream of them); NULL when none.
  * Ignoring them would leave a ttl key that never expires and a watch loop that
- * spins on immediate answers. wait=false and an empty ttl (etcd v2: no expiry)
- * ask for nothing this endpoint does not do. */
+ * spins on immediate answers. wait=false, refresh=false (or 0, f...) and an empty
+ * ttl (etcd v2: no expiry) ask for nothing this endpoint does not do. */
 static const char *v2_unsupported_param(builder_req *r, bool write)
 {
     char *ttl = write ? v2_form_value(r, "ttl") : NULL, *refresh = write ? v2_form_value(r, "refresh") : NULL;
     const char *which = ttl && *ttl                                    ? "ttl"
-                        : refresh && strcmp(refresh, "false") != 0     ? "refresh"
+                        : refresh && !v2_is_one_of(refresh, v2_false, sizeof v2_false / sizeof *v2_false)
+                                                                       ? "refresh"
                         : v2_flag(r, "wait")                           ? "wait"
                         : v2_flag(r, "stream")                         ? "stream"
                                                                        : NULL;

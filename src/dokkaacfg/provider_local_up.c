@@ -127,7 +127,9 @@ static int provider_local_clear_pidfiles(provider_local *pl, int i,
     char containerd[PATH_MAX];
     if (!provider_local_daemons[d].own_pidfile)
         return 0;
-    if (unlink(pidfile) < 0 && errno != ENOENT)
+    /* read again just before: a daemon another `up` started meanwhile keeps its file */
+    if (!cfg_pid_alive(pidfile, provider_local_daemons[d].name) && unlink(pidfile) < 0 &&
+        errno != ENOENT)
         return err_sys(err, "%s", pidfile);
     if (d != PL_DOCKERD)
         return 0;

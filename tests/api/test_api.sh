@@ -1792,8 +1792,10 @@ test_97_v2_ttl_and_wait_are_refused_not_ignored() {
     ta_req GET '/v2/keys/apps?wait=0&recursive=1'
     ta_expect 200 "wait=0&recursive=1"
     ta_body_is '.node.dir == true'
-    ta_req GET '/v2/keys/apps?wait='
-    ta_expect 200 "an empty wait (false)"
+    # an empty flag is no value at all to etcd v2 (ParseBool("") fails): refused
+    ta_req GET '/v2/keys/apps?recursive='
+    ta_expect 400 "an empty recursive="
+    ta_body_is '.errorCode == 209 and (.message | contains("invalid value for recursive"))'
     ta_req PUT '/v2/keys/apps/api-ttl/web/manifest?ttl=' --data-urlencode 'value={"image": "dockerfile/nginx", "scale": 0}'
     [[ "$TA_STATUS" = 20[01] ]] || ta_fail "an empty ttl (no expiry): $TA_STATUS $TA_BODY"
     ta_admin DELETE /api/v1/apps/api-ttl
