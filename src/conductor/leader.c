@@ -287,7 +287,7 @@ static size_t leader_forget(reconciler *r, const reconcile_view *v, int64_t leas
 /* One rollout step for every manifest that needs one; returns the writes made. */
 static size_t leader_rollouts(reconciler *r, const reconcile_view *v, int64_t lease, err_t *err)
 {
-    bool due = false, rolling = false;
+    bool due = false;
     size_t written = 0, n = 0;
     long now = (long)time(NULL);
     for (size_t s = 0; s < v->nspecs && !due; s++)
@@ -305,7 +305,6 @@ static size_t leader_rollouts(reconciler *r, const reconcile_view *v, int64_t le
             continue;
         if (deploy_apply(r->e, lease, &v->specs[s], &v->meta[s], &step, now) == 0) {
             written += step.write;
-            rolling |= step.rec.state == KEYS_OUTCOME_ROLLING;
             for (size_t i = 0; i < step.nchanges && n < v->nplacements; i++)
                 changes[n++] = step.changes[i];
         }
