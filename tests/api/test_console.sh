@@ -5,7 +5,8 @@
 # see its instances run, read logs (also of an instance on the other host), a bad
 # manifest's inline error with nothing stored, the live event feed, hosts, delete.
 # One line per step; a screenshot of each in $DOKKAA_ARTIFACTS (default
-# build/artifacts/console/), and of the page where a step failed.
+# build/artifacts/console/), and of the page where a step failed. The three tests
+# here share tests/console/steps.mjs: the API client, the browser, the step runner.
 #
 # Helpers are prefixed tw_ (every tests/api/test_*.sh is sourced into one shell).
 
@@ -37,42 +38,22 @@ test_70_console_in_headless_chromium() {
 # HTML tag), rolls back to the last healthy and to a chosen revision and shows the
 # builder's answer; a failing revision's end and reason show as the API says them;
 # a read-only token sees no rollback control. The script is here, not a file of its
-# own; node runs it from tests/console/ so that playwright-core resolves.
+# own; node runs it from tests/console/ so that playwright-core and ./steps.mjs resolve.
 # Screenshots: $DOKKAA_ARTIFACTS/rollouts-NN-*.png.
 test_71_console_rollouts_in_headless_chromium() {
     tw_need
     (cd "$TW_DIR" && DOKKAA_API=$(api_url 1) DOKKAA_TOKEN=$(api_token) \
         DOKKAA_ARTIFACTS=${DOKKAA_ARTIFACTS:-$CL_ROOT/build/artifacts/console} \
         timeout 900 node --input-type=module -) <<'JS'
-import fs from 'node:fs';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { apiClient, launch, makeRunner, settings } from './steps.mjs';
 
-const API = process.env.DOKKAA_API.replace(/\/+$/, '');
-const TOKEN = process.env.DOKKAA_TOKEN;
-const OUT = path.resolve(process.env.DOKKAA_ARTIFACTS);
-const WAIT = Number(process.env.DOKKAA_WAIT || 90) * 1000;
+const { API, TOKEN, OUT, WAIT } = settings();
 const APP = `rollout-${process.pid}`;
 const XSS = '<i>who</i><img/src=x/onerror=window.__xss=1>'; // a token name: printable, no spaces
 const WEB = (more = {}) => ({ image: 'dockerfile/nginx', scale: 2, services: { web: 80 },
   health: { http: '/', interval: 1, retries: 2 }, update: { parallel: 1, deadline: 30 }, ...more });
-fs.mkdirSync(OUT, { recursive: true });
-for (const f of fs.readdirSync(OUT)) if (/^rollouts-\d\d-[A-Za-z0-9-]+\.png$/.test(f)) fs.rmSync(path.join(OUT, f));
 
-async function api(method, p, body, token = TOKEN) {
-  const res = await fetch(`${API}/api/v1${p}`, {
-    method, signal: AbortSignal.timeout(10000),
-    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  try { return { status: res.status, body: text ? JSON.parse(text) : null }; } catch { return { status: res.status, body: text }; }
-}
-const must = async (want, what, r) => {
-  r = await r;
-  if (r.status !== want) throw new Error(`${what}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
-};
+const { api, must } = apiClient(API, TOKEN);
 const history = () => must(200, 'revisions', api('GET', `/apps/${APP}/web/revisions`));
 // Poll the API until ok(value) (bounded by WAIT); the last value in the error.
 async function until(what, get, ok) {
@@ -86,16 +67,9 @@ async function until(what, get, ok) {
 const rolledOut = (n) => until(`revision ${n} rolled out`, history,
   (h) => h.rollout?.revision === n && h.rollout.state === 'rolled-out');
 
-let passed = 0, failed = 0, shots = 0;
-const steps = [];
-const step = (name, fn) => steps.push({ name, fn });
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'], timeout: 30000 });
-const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
-page.setDefaultTimeout(15000);
-const scriptErrors = [];
-page.on('pageerror', (e) => scriptErrors.push(e.message));
+const { page } = await launch();
+const { step, shot, scriptErrors, run } = makeRunner({ page, out: OUT, prefix: 'rollouts-' });
 page.on('dialog', (d) => d.accept()); // the console's "Roll ... back to ...?"
-const shot = (name) => page.screenshot({ path: path.join(OUT, `rollouts-${String(++shots).padStart(2, '0')}-${name}.png`), fullPage: true });
 const busy = () => page.waitForSelector('main[aria-busy="false"]');
 const go = async (hash) => { await page.evaluate((h) => { location.hash = h; }, hash); await busy(); };
 // The web instances as the app view shows them: [state, health, revision] each.
@@ -245,24 +219,10 @@ step('no script errors', async () => {
   if (scriptErrors.length) throw new Error(`script errors: ${scriptErrors.join(' | ')}`);
 });
 
-for (const s of steps) {
-  if (failed) { console.log(`skip - ${s.name}`); continue; }
-  const t0 = Date.now();
-  try {
-    const note = await s.fn();
-    passed++;
-    console.log(`ok - ${s.name} (${((Date.now() - t0) / 1000).toFixed(1)}s)${note ? `: ${note}` : ''}`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok - ${s.name} (${((Date.now() - t0) / 1000).toFixed(1)}s)\n    ${String(e.message).split('\n').slice(0, 6).join('\n    ')}`);
-    await shot('FAILED').catch(() => {});
-  }
-}
-await api('DELETE', `/apps/${APP}`).catch(() => {});
-for (const t of [xss, ro]) if (t) await api('DELETE', `/tokens/${t.id}`).catch(() => {});
-await browser.close();
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+await run(async () => {
+  await api('DELETE', `/apps/${APP}`).catch(() => {});
+  for (const t of [xss, ro]) if (t) await api('DELETE', `/tokens/${t.id}`).catch(() => {});
+});
 JS
 }
 
@@ -289,43 +249,17 @@ test_72_console_read_only_token_sees_the_apps_and_cannot_change_them() {
     (cd "$TW_DIR" && DOKKAA_API=$(api_url 1) DOKKAA_TOKEN=$(api_token) TW_RO_APP=$TW_RO_APP \
         DOKKAA_ARTIFACTS=${DOKKAA_ARTIFACTS:-$CL_ROOT/build/artifacts/console} \
         timeout 300 node --input-type=module -) <<'JS'
-import fs from 'node:fs';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { apiClient, launch, makeRunner, settings } from './steps.mjs';
 
-const API = process.env.DOKKAA_API.replace(/\/+$/, '');
-const TOKEN = process.env.DOKKAA_TOKEN;
-const OUT = path.resolve(process.env.DOKKAA_ARTIFACTS);
-const WAIT = Number(process.env.DOKKAA_WAIT || 90) * 1000;
+const { API, TOKEN, OUT, WAIT } = settings();
 const APP = process.env.TW_RO_APP;
-fs.mkdirSync(OUT, { recursive: true });
-for (const f of fs.readdirSync(OUT)) if (/^read-only-\d\d-[A-Za-z0-9-]+\.png$/.test(f)) fs.rmSync(path.join(OUT, f));
 
-async function api(method, p, body, token = TOKEN) {
-  const res = await fetch(`${API}/api/v1${p}`, {
-    method, signal: AbortSignal.timeout(10000),
-    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  try { return { status: res.status, body: text ? JSON.parse(text) : null }; } catch { return { status: res.status, body: text }; }
-}
-const must = async (want, what, r) => {
-  r = await r;
-  if (r.status !== want) throw new Error(`${what}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
-};
+const { api, must } = apiClient(API, TOKEN);
 
-let passed = 0, failed = 0, shots = 0, ro;
-const steps = [];
-const step = (name, fn) => steps.push({ name, fn });
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'], timeout: 30000 });
-const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
-page.setDefaultTimeout(15000);
-const scriptErrors = [];
-page.on('pageerror', (e) => scriptErrors.push(e.message));
+let ro;
+const { page } = await launch();
+const { step, shot, scriptErrors, run } = makeRunner({ page, out: OUT, prefix: 'read-only-' });
 page.on('dialog', (d) => d.accept()); // "Delete the app ...?"
-const shot = (name) => page.screenshot({ path: path.join(OUT, `read-only-${String(++shots).padStart(2, '0')}-${name}.png`), fullPage: true });
 const busy = () => page.waitForSelector('main[aria-busy="false"]');
 const go = async (hash) => { await page.evaluate((h) => { location.hash = h; }, hash); await busy(); };
 // Each control named is there, disabled, and says an admin token is needed.
@@ -402,23 +336,9 @@ step('no script errors', async () => {
   if (scriptErrors.length) throw new Error(`script errors: ${scriptErrors.join(' | ')}`);
 });
 
-for (const s of steps) {
-  if (failed) { console.log(`skip - ${s.name}`); continue; }
-  const t0 = Date.now();
-  try {
-    const note = await s.fn();
-    passed++;
-    console.log(`ok - ${s.name} (${((Date.now() - t0) / 1000).toFixed(1)}s)${note ? `: ${note}` : ''}`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok - ${s.name} (${((Date.now() - t0) / 1000).toFixed(1)}s)\n    ${String(e.message).split('\n').slice(0, 6).join('\n    ')}`);
-    await shot('FAILED').catch(() => {});
-  }
-}
-await api('DELETE', `/apps/${APP}`).catch(() => {});
-if (ro) await api('DELETE', `/tokens/${ro.id}`).catch(() => {});
-await browser.close();
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+await run(async () => {
+  await api('DELETE', `/apps/${APP}`).catch(() => {});
+  if (ro) await api('DELETE', `/tokens/${ro.id}`).catch(() => {});
+});
 JS
 }

@@ -12,16 +12,9 @@
 // CHROMIUM: the browser (default /usr/bin/chromium).
 // Prints one line per step and ends with "N passed, N failed"; exits non-zero on a
 // failure. Every wait is bounded; the app it makes is deleted also on failure.
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { apiClient, launch, makeRunner, settings } from './steps.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const API = (process.env.DOKKAA_API || '').replace(/\/+$/, '');
-const TOKEN = process.env.DOKKAA_TOKEN || '';
-const OUT = path.resolve(process.env.DOKKAA_ARTIFACTS || path.join(here, '../../build/artifacts/console'));
-const WAIT = Number(process.env.DOKKAA_WAIT || 90) * 1000;
+const { API, TOKEN, OUT, WAIT } = settings(); // usage and exit 2 without API or TOKEN
 const BUDGET = 100 * 1024; // the first load, every response counted
 const APP = `console-${process.pid}`;
 const NGINX = { image: 'dockerfile/nginx', scale: 1, services: { web: 80 } };
@@ -30,56 +23,19 @@ const TALKER = {
   command: ['/bin/bash', '-c', 'i=0; while true; do i=$((i+1)); echo "talker line $i"; sleep 1; done'],
 };
 
-if (!API || !TOKEN) {
-  console.error('usage: DOKKAA_API=http://<builder>:4001 DOKKAA_TOKEN=<admin token> node console.test.mjs');
-  process.exit(2);
-}
-fs.mkdirSync(OUT, { recursive: true });
-for (const f of fs.readdirSync(OUT)) if (/^\d\d-[A-Za-z0-9-]+\.png$/.test(f)) fs.rmSync(path.join(OUT, f)); // the last run's
-
 // The API straight from here, for what the test checks behind the console's back.
-async function api(method, p, body) {
-  const res = await fetch(API + '/api/v1' + p, {
-    method, signal: AbortSignal.timeout(10000),
-    headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  try { return { status: res.status, body: text ? JSON.parse(text) : null }; } catch { return { status: res.status, body: text }; }
-}
+const { api } = apiClient(API, TOKEN);
 
 // ---- the steps ----
 
-let passed = 0;
-let failed = 0;
-let shots = 0;
-const steps = [];
-const step = (name, fn) => steps.push({ name, fn });
-
-let browser;
-try {
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'], timeout: 30000 });
-} catch (e) {
-  console.log(`not ok - start chromium: ${e.message.split('\n')[0]}`);
-  console.log('0 passed, 1 failed');
-  process.exit(1);
-}
-const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-const page = await context.newPage();
-page.setDefaultTimeout(15000);
+const { context, page } = await launch();
 page.setDefaultNavigationTimeout(15000);
+const { step, shot, scriptErrors, run } = makeRunner({ page, out: OUT }); // screenshots NN-name.png
 const origin = new URL(API).origin;
 const offsite = [];
-const scriptErrors = [];
 page.on('request', (r) => { if (!r.url().startsWith('data:') && new URL(r.url()).origin !== origin) offsite.push(r.url()); });
-page.on('pageerror', (e) => scriptErrors.push(e.message));
 page.on('dialog', (d) => d.accept()); // the console's "Delete ...?" confirmations
 
-async function shot(name) {
-  const file = path.join(OUT, `${String(++shots).padStart(2, '0')}-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  return file;
-}
 const busy = () => page.waitForSelector('main[aria-busy="false"]');
 const go = async (hash) => { await page.evaluate((h) => { location.hash = h; }, hash); await busy(); };
 const text = (sel) => page.locator(sel).innerText();
@@ -272,27 +228,9 @@ step('no script errors, no request to anywhere else', async () => {
 
 // ---- run ----
 
-for (const s of steps) {
-  if (failed) { console.log(`skip - ${s.name}`); continue; }
-  const t0 = Date.now();
-  const secs = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
-  try {
-    const note = await s.fn();
-    passed++;
-    console.log(`ok - ${s.name} (${secs()})${note ? `: ${note}` : ''}`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok - ${s.name} (${secs()})`);
-    console.log(`    ${String(e.message).split('\n').slice(0, 6).join('\n    ')}`);
-    if (scriptErrors.length) console.log(`    script errors in the page: ${scriptErrors.join(' | ')}`);
-    const file = await shot('FAILED').catch(() => '');
-    if (file) console.log(`    screenshot: ${file}`);
-  }
-}
-// The app goes whatever happened.
-const left = await api('GET', `/apps/${APP}`).catch(() => ({ status: 0 }));
-if (left.status === 200) await api('DELETE', `/apps/${APP}`).catch(() => {});
-await browser.close();
-console.log(`screenshots in ${OUT}`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+await run(async () => {
+  // The app goes whatever happened.
+  const left = await api('GET', `/apps/${APP}`).catch(() => ({ status: 0 }));
+  if (left.status === 200) await api('DELETE', `/apps/${APP}`).catch(() => {});
+  console.log(`screenshots in ${OUT}`);
+});
