@@ -166,10 +166,17 @@ int main(int argc, char **argv)
     }
     do {
         /* Passes repeat while they change things, but a bounded number of times:
-         * a container that keeps failing must not keep this loop from waiting. */
+         * a container that keeps failing must not keep this loop from waiting.
+         * While a rollout runs, and while the engine does not answer, a pass comes
+         * every second: an engine back from a restart must be seen well within the
+         * lease TTL, or host.c gives the lease up and the cluster moves this host's
+         * instances, which (live-restore) still run. */
         for (int pass = 0; pass < 5 && !atomic_load(&c.stop) && reconciler_pass(r); pass++)
             ;
-    } while (conductor_wait(&c, time(NULL) + (atomic_load(&c.rolling) ? 1 : c.resync_seconds)));
+    } while (conductor_wait(&c, time(NULL) + (atomic_load(&c.rolling) ||
+                                                      atomic_load(&c.engine_down_since)
+                                                  ? 1
+                                                  : c.resync_seconds)));
 
     log_info("stopping: containers keep running; a conductor started within %ds takes over",
              c.lease_ttl);

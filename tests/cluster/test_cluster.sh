@@ -183,17 +183,27 @@ announced_on() { # APP SERVICE I
 # run with live-restore. Without it the engine came back and restarted every
 # container of its host (the fault campaign's dockerd kills), failing their requests.
 test_066_killed_engine_leaves_its_containers_running() {
-    local before addr
+    local before addr lease t0
     cl_set engine web '{"image": "dockerfile/nginx", "scale": 3, "services": {"web": 80}}'
     cl_wait_converged engine web 3 web
     before=$(containers_of engine) || fail "cannot list engine's containers"
     grep -q "^h2 " <<<"$before" || fail "no instance on h2: $before"
     addr=$(announced_on engine web 2)
+    lease=$(host_lease 2)
+    t0=$(date +%s)
     kill -9 "$(cat "/run/$CL_NAME/h2/dockerd.pid")"
     dk_wait 20 "h2's engine to stop" engine_down 2
     curl -sf --max-time 5 "http://$addr/" | grep -q "Welcome to nginx" ||
         fail "h2's instance at $addr does not answer while its engine is down"
+    # the engine stays down a second more (the fault, not a wait for a condition),
+    # as a crash that a supervisor repairs: back within the lease TTL (5 s), h2 must
+    # keep its lease. Its conductor saw the engine back only at its next pass, up to
+    # 10 s later, and gave the lease up: the cluster moved h2's instance, and h2
+    # removed its own copy, which was still running.
+    sleep 1
     cl_heal
+    dk_wait 30 "h2 to hold its lease 10 s past the kill" lease_outlived 2 "$lease" "$((t0 + 10))" 0 ||
+        fail "h2 gave its lease up while its engine was restarted"
     cl_wait_converged engine web 3 web
     assert_eq "$before" "$(containers_of engine)" "engine's containers (id, start time) after h2's engine came back"
     curl -sf --max-time 5 "http://$addr/" | grep -q "Welcome to nginx" ||
