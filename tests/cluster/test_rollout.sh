@@ -9,8 +9,9 @@ CLR_CLIENT='{"image": "dockerfile/ubuntu", "links": ["web"], "stop_grace": 0, "c
 clr_at() { # APP NAME REV STATE
     [ "$(cl_etcdctl get --print-value-only "/apps/$1/$2/rollout" | jq -r '"\(.revision) \(.state)"')" = "$3 $4" ]
 }
-clr_updated_at_least() {
-    [ "$(cl_etcdctl get --print-value-only "/apps/$1/$2/rollout" | jq -r '.updated')" -ge "$3" ]
+clr_updated_at_least() { # APP NAME REV N: revision REV's rollout has updated N or more
+    [ "$(cl_etcdctl get --print-value-only "/apps/$1/$2/rollout" |
+        jq -r --argjson rev "$3" 'if .revision == $rev then .updated else -1 end')" -ge "$4" ]
 }
 # The client's lines from its first "ok" on (before, the service may not run yet).
 clr_client_log() { cl_docker "$(cl_host_of "$1" client 0)" logs "$1---client" 2>&1 | sed -n '/^ok/,$p'; }
@@ -82,9 +83,9 @@ clr_sample() { # APP DEAD OUT
 clr_kill_mid_rollout() { # LEADER: change the manifest, kill the scheduler halfway
     local leader=$1
     cl_set mid web "$(printf "$CLR_WEB" 6 ', "env": {"GREETING": "two"}')" || return 1
-    dk_wait 60 "the rollout to be halfway" clr_updated_at_least mid web 2 || return 1
+    dk_wait 60 "the rollout to be halfway" clr_updated_at_least mid web 2 2 || return 1
     echo "killing h$leader, the scheduler, at $(date +%T) with $(cl_etcdctl get --print-value-only /apps/mid/web/rollout)"
-    cl_kill_host "$leader"
+    cl_kill_host "$leader" || return 1
     dk_wait 60 "another leader" leader_is_not "$leader" ||
         fail "leader: $(cl_etcdctl get --print-value-only /cluster/leader 2>&1)" || return 1
     dk_wait 120 "revision 2 to roll out under the new leader" clr_at mid web 2 rolled-out
