@@ -256,7 +256,7 @@ inject() { # ID: draw a fault, do it, hold it, repair it
     local until=$(echo "$EPOCHREALTIME + ${hold:-0}" | bc)
     case $KIND in
     conductor|ambassador|builder|dockerd|etcd) kill9 "$KIND" "$H" ;;
-    power) cl_kill_host "$H" ;;
+    power) cl_kill_host "$H" || say "  the kill of h$H failed" ;;
     partition) block "$H" "$H2"; block "$H2" "$H" ;;
     oneway) block "$H" "$H2"; TARGET="h$H does not hear h$H2" ;;
     isolate) local j; for j in 1 2 3; do [ "$j" = "$H" ] || { block "$H" "$j"; block "$j" "$H"; }; done ;;
