@@ -40,7 +40,8 @@ chaos: all         ## the fault campaign on a local cluster of 3 hosts and its c
 	CHAOS_FAULTS=$(CHAOS_FAULTS) CHAOS_SEED=$(CHAOS_SEED) DOKKAA_BIN=$${DOKKAA_BIN:-$(abspath $(BUILD))/src} \
 	    tests/chaos/run.sh
 
-bench:             ## benchmarks: ratios against raw `docker run`, Docker Swarm, etcd's own reads (API), HAProxy (links)
+bench: all         ## benchmarks: ratios against raw `docker run`, Docker Swarm, etcd's own reads (API), HAProxy (links)
+	$(BUILD)/bench/table_rebuild
 	bench/converge.sh
 	bench/cluster.sh
 	bench/api.sh

@@ -479,6 +479,54 @@ static void test_many_containers_are_found_by_binary_search(void **state)
     free(cs);
 }
 
+/* Services "b" and "b-c" of one app: key order puts "/services/a/b-c/..." before
+ * "/services/a/b/..." ('-' sorts before '/') and "/links/a/b" before "/links/a/b-c",
+ * so a rebuild that found a link's instances by a merge in key order, or its name
+ * by a prefix, would hand one link the other's instances or grants. Each link gets
+ * its own instances, in key order, and a manifest linking "b-c" is granted "b-c"
+ * only. */
+static void test_services_whose_names_share_a_prefix_are_kept_apart(void **state)
+{
+    (void)state;
+    static etcd_kv links[] = {
+        KV("/links/a/b", "{\"port\": 20000}"),
+        KV("/links/a/b-c", "{\"port\": 20001}"),
+        KV("/links/a-b/c", "{\"port\": 20002}"),
+    };
+    static etcd_kv services[] = {
+        KV("/services/a-b/c/a-b---c@h1", "{\"addr\": \"10.0.0.5\", \"port\": 5}"),
+        KV("/services/a/b-c/a---bc---1@h1", "{\"addr\": \"10.0.0.3\", \"port\": 3}"),
+        KV("/services/a/b-c/a---bc@h2", "{\"addr\": \"10.0.0.4\", \"port\": 4}"),
+        KV("/services/a/b/a---b---1@h2", "{\"addr\": \"10.0.0.2\", \"port\": 2}"),
+        KV("/services/a/b/a---b@h1", "{\"addr\": \"10.0.0.1\", \"port\": 1}"),
+    };
+    static etcd_kv apps[] = {
+        KV("/apps/a/client/manifest", "{\"image\": \"x\", \"links\": [\"b-c\"]}"),
+    };
+    etcd_kvs l = KVS(links), sv = KVS(services), ap = KVS(apps);
+    table_container cs[] = {{.addr = ip("172.17.0.9"), .app = "a", .name = "client"}};
+    table_sources src = {.links = &l, .services = &sv, .apps = &ap, .containers = cs,
+                         .ncontainers = ARRAY_LEN(cs)};
+    table t;
+    warnings = 0;
+    assert_int_equal(table_build(&t, &src, count_warning), 0);
+    assert_int_equal(warnings, 0);
+    const table_link *b = link_of(&t, "a", "b"), *bc = link_of(&t, "a", "b-c"),
+                     *abc = link_of(&t, "a-b", "c");
+    assert_int_equal(b->nbackends, 2);
+    assert_backend(&b->backends[0], "10.0.0.2", 2);
+    assert_backend(&b->backends[1], "10.0.0.1", 1);
+    assert_int_equal(bc->nbackends, 2);
+    assert_backend(&bc->backends[0], "10.0.0.3", 3);
+    assert_backend(&bc->backends[1], "10.0.0.4", 4);
+    assert_int_equal(abc->nbackends, 1);
+    assert_backend(&abc->backends[0], "10.0.0.5", 5);
+    assert_true(table_allows(bc, ip("172.17.0.9")));
+    assert_false(table_allows(b, ip("172.17.0.9")));
+    assert_false(table_allows(abc, ip("172.17.0.9")));
+    table_free(&t);
+}
+
 /* --allow takes net.h's networks: what it accepts and refuses. */
 static void test_networks_parse(void **state)
 {
@@ -545,6 +593,7 @@ int main(void)
         cmocka_unit_test(test_a_link_without_a_port_yet_grants_nothing),
         cmocka_unit_test(test_the_same_address_twice_is_listed_once),
         cmocka_unit_test(test_many_containers_are_found_by_binary_search),
+        cmocka_unit_test(test_services_whose_names_share_a_prefix_are_kept_apart),
         cmocka_unit_test(test_networks_parse),
         cmocka_unit_test(test_addresses_parse_in_host_order),
     };
