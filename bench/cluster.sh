@@ -108,37 +108,10 @@ kill_host() {
     echo "$t"
 }
 
-# The local provider runs every dockerd with --live-restore (since ccead9f), which
-# swarm mode refuses ("incompatible with swarm mode"). So that both sides run on the
-# same engines, each is restarted once without it before anything is measured, and
-# a killed host's engine is started so again before `dokkaacfg up` heals the rest of
-# the host (a dockerd that runs, it leaves be). No figure here depends on it: (b)
-# kills the whole host, containers included, and (c) compares an engine with itself.
-engine_dead() { # PID -> gone, or a zombie not yet reaped
-    local s
-    s=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) || return 0
-    [ "$s" = Z ]
-}
-engine_start() { # N: host N's dockerd as the provider starts it, less --live-restore
-    local i=$1 args c
-    dock "$i" version >/dev/null 2>&1 && return 0 # not killed after all
-    mapfile -t args <"$LOG/dockerd-h$i.args" || return 1
-    c=$(cat "/run/$NAME/h$i/exec/containerd/containerd.pid" 2>/dev/null) && engine_dead "$c" &&
-        rm -f "/run/$NAME/h$i/exec/containerd/containerd.pid" # as `dokkaacfg up` does
-    dk_start "$LOG/dockerd-h$i.pid" "/var/lib/$NAME/h$i/dockerd.log" \
-        nsenter --net="/run/netns/$NAME-h$i" "${args[@]}"
-    dk_wait 60 "h$i's engine" dock "$i" version
-}
-engine_restart() { # N
-    local i=$1 pid c
-    pid=$(cat "/run/$NAME/h$i/dockerd.pid") && [ -r "/proc/$pid/cmdline" ] || return 1
-    c=$(cat "/run/$NAME/h$i/exec/containerd/containerd.pid" 2>/dev/null)
-    tr '\0' '\n' <"/proc/$pid/cmdline" | grep -vx -- --live-restore >"$LOG/dockerd-h$i.args"
-    kill -TERM "$pid"
-    dk_wait 30 "h$i's engine to stop" engine_dead "$pid" || return 1
-    [ -z "$c" ] || dk_wait 15 "h$i's containerd to stop" engine_dead "$c" || true
-    engine_start "$i"
-}
+# Both sides on the same engines, restarted without --live-restore (bench/engines.sh).
+# No figure here depends on it: (b) kills the whole host, containers included, and
+# (c) compares an engine with itself.
+. bench/engines.sh
 
 heal() { # N: the killed host, 0 for none
     [ "$1" = 0 ] || engine_start "$1" || return 1
@@ -146,7 +119,6 @@ heal() { # N: the killed host, 0 for none
         || { tail -20 "$LOG/heal.log" >&2; return 1; }
 }
 
-engines_answer() { local i; for i in 1 2 3; do dock "$i" version >/dev/null || return 1; done; }
 
 no_containers() { # LABEL -> no such container on any engine
     local i
