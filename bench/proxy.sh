@@ -35,7 +35,7 @@
 # proxies on the last core, clients and backends on the others),
 # PROXY_BENCH_PORT (25200: ports BASE+1..BASE+100), PROXY_BENCH_ETCD (25379; the
 # peer port is the next one). The lengths are IPERF_SECS=5 WRK_SECS=10;
-# the defaults keep the whole run near six minutes (five ways).
+# the defaults keep the whole run near four and a half minutes (five ways).
 #
 # Everything it starts (etcd, ambassador, the HAProxy, nginx, iperf3 server) is
 # stopped by pid on exit, also on failure, and its temporary directory is removed.
