@@ -50,8 +50,9 @@ static int table_cmp_announce(const void *a, const void *b)
     return c ? c : (x->order > y->order) - (x->order < y->order);
 }
 
-/* The well-formed announcements, in key order, each key and value decoded once per
- * rebuild; every malformed one is reported, linked or not. NULL when out of memory. */
+/* The well-formed announcements, sorted by table_cmp_announce, each key and value
+ * decoded once per rebuild; every malformed one is reported, linked or not. NULL
+ * when out of memory. */
 static table_announce *table_announces(const etcd_kvs *services, size_t *n, table_warn_fn warn)
 {
     table_announce *as = calloc(services->n + 1, sizeof *as);
