@@ -14,7 +14,6 @@
  * few addresses plus the operator's few networks. */
 #include "table.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,14 +38,20 @@ typedef struct table_announce {
     size_t order; /* its place in key order: a link's backends keep that order */
 } table_announce;
 
+/* The order of (app, service) names, which announcements and links are looked up by. */
+static int table_cmp_names(const char *app1, const char *service1, const char *app2,
+                           const char *service2)
+{
+    int c = strcmp(app1, app2);
+    return c ? c : strcmp(service1, service2);
+}
+
 /* By (app, service), then key order. Not by key: "/services/a/b-c/..." sorts before
  * "/services/a/b/..." ('-' before '/') while service "b" sorts before "b-c". */
 static int table_cmp_announce(const void *a, const void *b)
 {
     const table_announce *x = a, *y = b;
-    int c = strcmp(x->app, y->app);
-    if (!c)
-        c = strcmp(x->service, y->service);
+    int c = table_cmp_names(x->app, x->service, y->app, y->service);
     return c ? c : (x->order > y->order) - (x->order < y->order);
 }
 
@@ -90,10 +95,7 @@ static size_t table_first_announce(const table_link *l, const table_announce *as
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(as[mid].app, l->app);
-        if (!c)
-            c = strcmp(as[mid].service, l->service);
-        if (c < 0)
+        if (table_cmp_names(as[mid].app, as[mid].service, l->app, l->service) < 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -105,7 +107,7 @@ static size_t table_first_announce(const table_link *l, const table_announce *as
 static int table_add_backends(table_link *l, const table_announce *as, size_t n)
 {
     size_t first = table_first_announce(l, as, n), end = first;
-    while (end < n && strcmp(as[end].app, l->app) == 0 && strcmp(as[end].service, l->service) == 0)
+    while (end < n && table_cmp_names(as[end].app, as[end].service, l->app, l->service) == 0)
         end++;
     if (!(l->backends = calloc(end - first + 1, sizeof *l->backends)))
         return -1;
@@ -189,8 +191,7 @@ static int table_cmp_key(const void *key, const void *kv)
 static int table_cmp_link_ptr(const void *a, const void *b)
 {
     const table_link *x = *(const table_link *const *)a, *y = *(const table_link *const *)b;
-    int c = strcmp(x->app, y->app);
-    return c ? c : strcmp(x->service, y->service);
+    return table_cmp_names(x->app, x->service, y->app, y->service);
 }
 
 /* The links sorted by (app, service) (keys are unique: so are the pairs), for
@@ -205,17 +206,23 @@ static const table_link **table_links_by_name(const table *t)
     return by;
 }
 
+typedef struct table_name {
+    const char *app, *service;
+} table_name;
+
+static int table_cmp_name_link(const void *key, const void *elem)
+{
+    const table_name *k = key;
+    const table_link *l = *(const table_link *const *)elem;
+    return table_cmp_names(k->app, k->service, l->app, l->service);
+}
+
 /* The index in t->links of the link app/service, or -1: a binary search of by. */
 static long table_link_index(const table *t, const table_link **by, const char *app,
                              const char *service)
 {
-    table_link want;
-    const table_link *key = &want;
-    if (strlen(app) >= sizeof want.app || strlen(service) >= sizeof want.service)
-        return -1; /* longer than any link's name: no link (never a cut name's) */
-    snprintf(want.app, sizeof want.app, "%s", app);
-    snprintf(want.service, sizeof want.service, "%s", service);
-    const table_link **hit = t->n ? bsearch(&key, by, t->n, sizeof *by, table_cmp_link_ptr) : NULL;
+    table_name key = {app, service};
+    const table_link **hit = t->n ? bsearch(&key, by, t->n, sizeof *by, table_cmp_name_link) : NULL;
     return hit ? *hit - t->links : -1;
 }
 
