@@ -924,9 +924,16 @@ static int proxy_pipe_get(proxy_worker *w, proxy_flow *f)
     return pipe2(f->pipe, O_NONBLOCK | O_CLOEXEC);
 }
 
-/* Close both sides now; free later, as more events of this batch may name c. */
+/* Close both sides now; free later, as more events of this batch may name c.
+ * The instance and the link stop counting c before its sockets close: a client
+ * that has seen its connection end and connects again must find the instance
+ * as idle as it now is, or least-connections would pick by a stale count. */
 static void proxy_close(proxy_worker *w, proxy_conn *c)
 {
+    proxy_release(c, false);
+    if (c->counters)
+        atomic_fetch_sub(&c->counters->active, 1);
+    c->counters = NULL;
     if (c->cfd >= 0)
         close(c->cfd); /* closing removes the fd from the epoll set */
     if (c->bfd >= 0)
@@ -934,10 +941,6 @@ static void proxy_close(proxy_worker *w, proxy_conn *c)
     proxy_pipe_put(w, &c->up);
     proxy_pipe_put(w, &c->down);
     proxy_set_connecting(w, c, false);
-    proxy_release(c, false);
-    if (c->counters)
-        atomic_fetch_sub(&c->counters->active, 1);
-    c->counters = NULL;
     if (c->counted)
         proxy_source_give(w->p, c->source);
     c->counted = false;
