@@ -20,6 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     err_t err = {0};
     int64_t v = -1;
     etcd_kvs keys;
+    etcd_keepalive ka;
     if (!resp)
         return 0;
     switch (kind) {
@@ -28,8 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(v > 0);
         break;
     case 1:
-        if (etcd_lease_keepalive_decode(resp, 77, &v, &err) == 0)
-            FUZZ_CHECK(v >= 0);
+        if (etcd_lease_keepalive_decode(resp, 77, &ka, &err) == 0)
+            FUZZ_CHECK(ka.ttl >= 0 && ka.term >= 0);
         else
             FUZZ_CHECK(fuzz_utf8(err.msg) || !json_is_object(resp));
         break;

@@ -17,6 +17,7 @@ static const char *fuzz_rebuild(const keys_key *k, char *key)
     case KEYS_MANIFEST: return keys_manifest_key(key, k->app, k->name);
     case KEYS_INSTANCE: return keys_instance_key(key, k->app, k->name, k->instance);
     case KEYS_HOST: return keys_host_key(key, k->host);
+    case KEYS_ALIVE: return keys_alive_key(key, k->host);
     case KEYS_STATUS: return keys_status_key(key, k->app, k->name, k->instance);
     case KEYS_SERVICE: return keys_service_key(key, k->app, k->service, k->container, k->host);
     case KEYS_LINK: return keys_link_key(key, k->app, k->service);
@@ -41,7 +42,7 @@ static void fuzz_key(const char *text)
         FUZZ_CHECK(err.code == ERR_INVALID);
         if (fuzz_utf8(text))
             FUZZ_CHECK(fuzz_utf8(err.msg));
-        for (int kind = KEYS_MANIFEST; kind <= KEYS_REVISION; kind++)
+        for (int kind = KEYS_MANIFEST; kind <= KEYS_ALIVE; kind++) /* the last kind */
             FUZZ_CHECK(!keys_is(text, (enum keys_kind)kind, &again));
         return;
     }

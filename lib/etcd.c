@@ -700,23 +700,27 @@ int etcd_lease_grant_decode(const json_t *resp, int64_t *lease, err_t *err)
 
 /* The gateway serves keepalive as a stream; one request in gives one
  * {"result": {...}} (or {"error": {...}}) out, then the stream ends. */
-int etcd_lease_keepalive(etcd *e, int64_t lease, int64_t *ttl, err_t *err)
+int etcd_lease_keepalive(etcd *e, int64_t lease, etcd_keepalive *ka, err_t *err)
 {
     json_t *resp = NULL;
     if (etcd_call_int(e, "/v3/lease/keepalive", "ID", lease, &resp, err) < 0)
         return err_prefix(err, "etcd lease keepalive %lld", (long long)lease);
-    int rc = etcd_lease_keepalive_decode(resp, lease, ttl, err);
+    int rc = etcd_lease_keepalive_decode(resp, lease, ka, err);
     json_decref(resp);
     return rc;
 }
 
-int etcd_lease_keepalive_decode(const json_t *resp, int64_t lease, int64_t *ttl, err_t *err)
+int etcd_lease_keepalive_decode(const json_t *resp, int64_t lease, etcd_keepalive *ka, err_t *err)
 {
     const json_t *result = json_object_get(resp, "result");
+    memset(ka, 0, sizeof *ka);
     if (json_is_object(result)) {
-        *ttl = etcd_json_int(result, "TTL"); /* absent (0) when the lease is gone */
-        if (*ttl < 0)
-            *ttl = 0;
+        ka->ttl = etcd_json_int(result, "TTL"); /* absent (0) when the lease is gone */
+        if (ka->ttl < 0)
+            ka->ttl = 0;
+        ka->term = etcd_json_int(json_object_get(result, "header"), "raft_term");
+        if (ka->term < 0)
+            ka->term = 0;
         return 0;
     }
     const char *msg = json_string_value(json_object_get(json_object_get(resp, "error"), "message"));

@@ -21,7 +21,7 @@ int etcd_kvs_decode(const json_t *resp, const char *field, etcd_kvs *out, err_t 
 
 /* /v3/lease/grant, /v3/lease/keepalive and /v3/lease/timetolive (with keys). */
 int etcd_lease_grant_decode(const json_t *resp, int64_t *lease, err_t *err);
-int etcd_lease_keepalive_decode(const json_t *resp, int64_t lease, int64_t *ttl, err_t *err);
+int etcd_lease_keepalive_decode(const json_t *resp, int64_t lease, etcd_keepalive *ka, err_t *err);
 int etcd_lease_keys_decode(const json_t *resp, int64_t lease, etcd_kvs *keys, err_t *err);
 
 /* A count-only range's header.revision + 1: where a watch "from now on" starts. */

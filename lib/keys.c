@@ -50,6 +50,11 @@ const char *keys_host_key(char *key, const char *host)
     return keys_format(key, KEYS_HOSTS "%s", host);
 }
 
+const char *keys_alive_key(char *key, const char *host)
+{
+    return keys_format(key, KEYS_ALIVES "%s", host);
+}
+
 const char *keys_status_key(char *key, const char *app, const char *name, int instance)
 {
     return keys_format(key, KEYS_STATUSES "%s/%s/%d", app, name, instance);
@@ -379,6 +384,9 @@ int keys_parse(const char *key, keys_key *k, err_t *err)
     else if (keys_skip(&w, KEYS_HOSTS))
         rc = keys_host_segment(&w, k->host) < 0 || keys_end(&w, "expected /hosts/<host>") < 0
                  ? -1 : (k->kind = KEYS_HOST, 0);
+    else if (keys_skip(&w, KEYS_ALIVES))
+        rc = keys_host_segment(&w, k->host) < 0 || keys_end(&w, "expected /alive/<host>") < 0
+                 ? -1 : (k->kind = KEYS_ALIVE, 0);
     else if (keys_skip(&w, KEYS_STATUSES))
         rc = keys_parse_status(&w, k);
     else if (keys_skip(&w, KEYS_SERVICES))
@@ -394,7 +402,7 @@ int keys_parse(const char *key, keys_key *k, err_t *err)
     else if (strcmp(key, KEYS_REBALANCE_KEY) == 0)
         rc = 0, k->kind = KEYS_REBALANCE;
     else
-        rc = keys_bad(&w, "not a key of Dokkaa's (/apps/, /hosts/, /status/, /services/, "
+        rc = keys_bad(&w, "not a key of Dokkaa's (/apps/, /hosts/, /alive/, /status/, /services/, "
                           "/links/, /cluster/, /tokens/, /revisions/)");
     if (rc < 0) {
         memset(k, 0, sizeof *k);
@@ -601,6 +609,9 @@ static const keys_field keys_host_fields[] = {
 };
 static const keys_field keys_link_fields[] = {
     KEYS_NUM(keys_link, port, KEYS_REQUIRED, 1, 65535),
+};
+static const keys_field keys_alive_fields[] = {
+    KEYS_NUM(keys_alive, term, KEYS_REQUIRED, 1, INT64_MAX),
 };
 static const keys_field keys_leader_fields[] = {
     KEYS_FIELD(keys_leader, host, KEYS_T_HOST, KEYS_REQUIRED),
@@ -879,6 +890,7 @@ KEYS_CODEC(status, "status")
 KEYS_CODEC(service, "service")
 KEYS_CODEC(host, "host")
 KEYS_CODEC(link, "link")
+KEYS_CODEC(alive, "alive")
 KEYS_CODEC(leader, "leader")
 KEYS_CODEC(token, "token")
 KEYS_CODEC(rollout, "rollout")

@@ -111,7 +111,8 @@ dk_count() {
 # prints "ok"/"not ok" per test, and for a failure its output's tail and what
 # ON_FAIL prints. TEARDOWN runs last (also on INT/TERM) and counts as a test: it
 # fails when the suite left anything behind, and says what. Ends with
-# "N passed, N failed"; returns non-zero on a failure.
+# "N passed, N failed"; returns non-zero on a failure. With DK_SHOW set, a passing
+# test's output is shown too (the figures some tests print).
 dk_run_suite() {
     local setup=$1 teardown=$2 on_fail=$3 pattern=$4 passed=0 failed=0 t out start rc tests
     tests=$(declare -F | awk '{print $3}' | grep '^test_' | grep -- "$pattern")
@@ -134,6 +135,7 @@ dk_run_suite() {
         rc=$?
         if [ "$rc" = 0 ]; then
             passed=$((passed + 1)); echo "ok - $t ($(( $(date +%s) - start ))s)"
+            [ -z "${DK_SHOW:-}" ] || sed 's/^/    /' "$out" # what a passing test printed too
         else
             failed=$((failed + 1)); echo "not ok - $t ($(( $(date +%s) - start ))s)"
             sed 's/^/    /' "$out" | tail -40

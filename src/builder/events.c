@@ -48,8 +48,9 @@ typedef struct events_stream {
 } events_stream;
 
 /* The kind the stream names a key by, as the console filters on it; NULL for keys
- * not to be sent: tokens (who may do what is no one's event) and keys that are no
- * key of the table. */
+ * not to be sent: tokens (who may do what is no one's event), the conductors'
+ * marks of etcd's terms (their bookkeeping, not the cluster's news) and keys that
+ * are no key of the table. */
 static const char *events_kind(enum keys_kind kind)
 {
     switch (kind) {
@@ -63,7 +64,7 @@ static const char *events_kind(enum keys_kind kind)
     case KEYS_ROLLOUT: return "rollout";
     case KEYS_AUTHOR: return "author";
     case KEYS_REVISION: return "revision";
-    case KEYS_TOKEN: case KEYS_OTHER: return NULL;
+    case KEYS_TOKEN: case KEYS_ALIVE: case KEYS_OTHER: return NULL;
     }
     return NULL;
 }

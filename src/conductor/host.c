@@ -6,7 +6,11 @@
  * so that one restarted within the TTL takes it over and nothing moves. While etcd
  * cannot be reached the thread keeps trying; when it finds the lease expired it
  * takes a new one and bumps lease_epoch, which makes the main loop write every
- * announcement again under the new lease. */
+ * announcement again under the new lease.
+ *
+ * The thread also marks, in /alive/<id>, the etcd term in which it renewed, and
+ * after an etcd election audits its neighbours in /hosts/ (audit.h): a host that
+ * died with etcd's leader moves without the second TTL the election gave it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "conductor.h"
 #include "dokkaa/etcd.h"
 #include "dokkaa/keys.h"
@@ -27,11 +32,12 @@
 static int64_t host_adopt(conductor *c, etcd *e, const char *key)
 {
     etcd_kvs kvs;
-    int64_t lease = 0, ttl = 0;
+    etcd_keepalive ka;
+    int64_t lease = 0;
     if (etcd_get(e, key, &kvs, NULL) < 0)
         return 0;
     if (kvs.n == 1 && kvs.kvs[0].lease &&
-        etcd_lease_keepalive(e, kvs.kvs[0].lease, &ttl, NULL) == 0 && ttl > 0) {
+        etcd_lease_keepalive(e, kvs.kvs[0].lease, &ka, NULL) == 0 && ka.ttl > 0) {
         lease = kvs.kvs[0].lease;
         log_info("took over the lease of this host's previous run (%s)", c->host_id);
     }
@@ -94,6 +100,31 @@ static bool host_engine_lost(conductor *c)
     return lost;
 }
 
+static int64_t host_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* /alive/<id> says the term of etcd in which this host last renewed its lease
+ * (audit.h): written once per term and lease. A write that fails is tried again
+ * at the next renewal. */
+static void host_mark(conductor *c, etcd *e, int64_t lease, int64_t term, int64_t *marked_term,
+                      int64_t *marked_lease)
+{
+    char key[KEYS_SIZE];
+    keys_alive a = {.term = term};
+    if (term <= 0 || (term == *marked_term && lease == *marked_lease))
+        return;
+    char *value = keys_alive_encode(&a);
+    if (value && etcd_put(e, keys_alive_key(key, c->host_id), value, lease, NULL, NULL) == 0) {
+        *marked_term = term;
+        *marked_lease = lease;
+    }
+    free(value);
+}
+
 void *host_thread(void *arg)
 {
     conductor *c = arg;
@@ -105,16 +136,29 @@ void *host_thread(void *arg)
     }
     etcd_set_timeout(e, c->lease_ttl * 1000L / 4);
     bool complained = false;
+    audit audit = {0};
+    int64_t marked_term = 0, marked_lease = 0;
+    long renew_ms = (c->lease_ttl / 3 > 0 ? c->lease_ttl / 3 : 1) * 1000L;
     while (!atomic_load(&c->stop)) {
+        audit_run(&audit, e, c->host_id, host_now_ms());
         if (host_engine_lost(c)) {
             sleep_ms(1000, &c->stop);
             continue;
         }
-        int64_t ttl = 0, lease = atomic_load(&c->lease);
-        int rc = lease ? etcd_lease_keepalive(e, lease, &ttl, &err) : -1;
-        if (rc == 0 && ttl > 0) {
+        etcd_keepalive ka = {0};
+        int64_t lease = atomic_load(&c->lease);
+        int rc = lease ? etcd_lease_keepalive(e, lease, &ka, &err) : -1;
+        if (rc == 0 && ka.ttl > 0) {
             complained = false;
-            sleep_ms((c->lease_ttl / 3 > 0 ? c->lease_ttl / 3 : 1) * 1000L, &c->stop);
+            host_mark(c, e, lease, ka.term, &marked_term, &marked_lease);
+            int64_t now = host_now_ms();
+            int64_t was = audit.term;
+            if (audit_saw_term(&audit, ka.term, now, c->lease_ttl))
+                log_info("etcd elected a new leader (term %lld, was %lld): in %lld ms, the hosts "
+                         "after this one in /hosts/ that have not renewed since are found dead",
+                         (long long)ka.term, (long long)was, (long long)audit_wait_ms(&audit, now));
+            int64_t due = audit_wait_ms(&audit, now);
+            sleep_ms(due >= 0 && due < renew_ms ? (long)due : renew_ms, &c->stop);
             continue;
         }
         if (rc == 0 || !lease) { /* expired, or never had one */
@@ -125,8 +169,11 @@ void *host_thread(void *arg)
             log_warn("host lease: %s (retrying)", err.msg);
             complained = true;
         }
+        /* While the lease may still be alive, ask again soon: etcd may be electing
+         * a leader, and the sooner this host renews in the new term, the sooner
+         * the others know it lives (audit.h). */
         if (rc < 0)
-            sleep_ms(1000, &c->stop);
+            sleep_ms(lease ? 250 : 1000, &c->stop);
     }
     etcd_free(e);
     return NULL;

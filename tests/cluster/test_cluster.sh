@@ -119,6 +119,76 @@ test_03_killed_host_nginx_runs_elsewhere_and_crawler_is_served() {
     dk_wait 60 "dummy to go" eval 'running_is dummy nginx 0 && running_is dummy crawler 0'
 }
 
+# Does host i's etcd member lead? (asked of that member alone, briefly)
+etcd_leads() {
+    ETCDCTL_API=3 etcdctl --dial-timeout=1s --command-timeout=2s --endpoints="http://$(cl_addr "$1"):2379" \
+        endpoint status -w json 2>/dev/null | jq -e '.[0].Status.header.member_id == .[0].Status.leader' >/dev/null
+}
+etcd_leader_host() { local i; for i in 1 2 3; do etcd_leads "$i" && { echo "$i"; return 0; }; done; return 1; }
+leader_elsewhere() { local i; for i in 1 2 3; do [ "$i" = "$1" ] || ! etcd_leads "$i" || return 0; done; return 1; }
+host_gone() { local out; out=$(cl_etcdctl get --keys-only "/hosts/h$1") && [ -z "$out" ]; }
+# How many times the live conductors' audits (audit.h) logged revoking h$1's lease.
+audit_revocations() { # HOST
+    local i n sum=0
+    for i in 1 2 3; do
+        [ "$i" != "$1" ] || continue
+        n=$(dk_count "host h$1: no renewal of its lease since etcd elected a new leader" \
+            cat "/var/lib/$CL_NAME/h$i/conductor.log") || return 1
+        sum=$((sum + n))
+    done
+    echo "$sum"
+}
+
+# etcd's new leader restarts every lease's TTL; the host that died with the old
+# leader must not be given a second one. A live conductor's audit (audit.h) finds
+# it unrenewed in the new term and revokes its lease, which moves its instance.
+test_045_etcd_leaders_host_killed_is_found_dead_without_a_second_ttl() {
+    local l t0 n
+    cl_set lead web '{"image": "dockerfile/nginx", "scale": 3, "services": {"web": 80}}'
+    cl_wait_converged lead web 3 web
+    l=$(etcd_leader_host) || fail "no etcd member leads"
+    n=$(audit_revocations "$l")
+    t0=$(date +%s.%N)
+    cl_kill_host "$l" || fail "could not kill h$l"
+    dk_wait 60 "h$l's /hosts/ entry to go" host_gone "$l"
+    echo "h$l (etcd's leader) gone from /hosts/ $(echo "$(date +%s.%N) - $t0" | bc) s after the kill"
+    [ "$(audit_revocations "$l")" -gt "$n" ] ||
+        fail "no conductor's audit revoked h$l's lease: it waited for the TTL etcd restarted"
+    dk_wait 60 "lead/web's instance to run elsewhere" nothing_placed_on lead web "$l"
+    grep -h "etcd elected a new leader\|host lease:\|lease revoked" /var/lib/"$CL_NAME"/h*/conductor.log | tail -6
+    cl_heal
+    cl_wait_converged lead web 3 web
+    cl_delete_app lead
+}
+
+# A blip of the etcd leader's host, long enough for the others to elect a new
+# leader but shorter than the lease TTL, moves and restarts nothing: the host
+# renews in the new term before any audit is due.
+test_046_etcd_leaders_host_cut_off_shorter_than_the_ttl_moves_nothing() {
+    local l lease ttl before t0 t1 n rc
+    cl_set blip web '{"image": "dockerfile/nginx", "scale": 3, "services": {"web": 80}}'
+    cl_wait_converged blip web 3 web
+    before=$(containers_of blip) || fail "could not list blip's containers"
+    l=$(etcd_leader_host) || fail "no etcd member leads"
+    lease=$(host_lease "$l") && ttl=$(lease_ttl "$lease") || fail "no lease for h$l"
+    n=$(audit_revocations "$l")
+    t0=$(date +%s)
+    ip link set "$CL_NAME-h$l" down
+    rc=0
+    dk_wait 4 "another member to lead" leader_elsewhere "$l" || rc=$?
+    ip link set "$CL_NAME-h$l" up
+    t1=$(date +%s)
+    [ "$rc" = 0 ] || fail "no new etcd leader within 4 s of cutting h$l off"
+    echo "h$l cut off for about $((t1 - t0)) s; a new etcd leader was elected meanwhile"
+    dk_wait $((ttl * 2 + 20)) "h$l to keep lease $lease $((ttl * 2)) s past the blip" \
+        lease_outlived "$l" "$lease" "$t1" "$((ttl * 2))"
+    assert_eq "$n" "$(audit_revocations "$l")" "audits that revoked h$l's lease after a blip shorter than the TTL"
+    assert_eq "$before" "$(containers_of blip)" "blip's containers after h$l's blip"
+    cl_converged blip web 3 web || fail "blip is no longer 3 running and announced instances"
+    cl_delete_app blip
+    dk_wait 60 "blip to go" running_is blip web 0
+}
+
 test_04_cut_off_host_then_heal_gives_exactly_scale() {
     local h
     cl_set cut web '{"image": "dockerfile/nginx", "scale": 3, "services": {"web": 80}}'

@@ -428,7 +428,8 @@ static void test_lease(void **state)
     etcd *e = *state;
     err_t err = {0};
     etcd_kvs kvs;
-    int64_t lease = 0, ttl = -1;
+    int64_t lease = 0;
+    etcd_keepalive ka;
 
     CHECK(etcd_lease_grant(e, 30, &lease, &err));
     assert_true(lease != 0);
@@ -438,15 +439,16 @@ static void test_lease(void **state)
     assert_int_equal(kvs.kvs[0].lease, lease);
     etcd_kvs_free(&kvs);
 
-    CHECK(etcd_lease_keepalive(e, lease, &ttl, &err));
-    assert_true(ttl > 0 && ttl <= 30);
+    CHECK(etcd_lease_keepalive(e, lease, &ka, &err));
+    assert_true(ka.ttl > 0 && ka.ttl <= 30);
+    assert_true(ka.term >= 1); /* a cluster that elected a leader says its term */
 
     CHECK(etcd_lease_revoke(e, lease, &err));
     CHECK(etcd_get(e, "/t/lease/k", &kvs, &err));
     assert_int_equal(kvs.n, 0);
     etcd_kvs_free(&kvs);
-    CHECK(etcd_lease_keepalive(e, lease, &ttl, &err));
-    assert_int_equal(ttl, 0);
+    CHECK(etcd_lease_keepalive(e, lease, &ka, &err));
+    assert_int_equal(ka.ttl, 0);
 
     assert_int_equal(etcd_lease_revoke(e, lease, &err), -1);
     assert_int_equal(err.code, ERR_REMOTE);

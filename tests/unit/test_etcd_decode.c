@@ -160,11 +160,13 @@ static void test_leases(void **state)
     (void)state;
     err_t err = {0};
     int64_t v;
+    etcd_keepalive ka;
     etcd_kvs keys;
     json_t *grant = load("{\"ID\":\"7587862072907254810\",\"TTL\":\"5\"}");
     json_t *denied = load("{\"error\":\"etcdserver: too many requests\"}");
     json_t *bad = load("{\"ID\":\"-2\"}");
-    json_t *alive = load("{\"result\":{\"ID\":\"1\",\"TTL\":\"4\"}}");
+    json_t *alive = load("{\"result\":{\"header\":{\"revision\":\"9\",\"raft_term\":\"7\"},"
+                         "\"ID\":\"1\",\"TTL\":\"4\"}}");
     json_t *gone = load("{\"result\":{\"ID\":\"1\"}}");
     json_t *ttl = load("{\"header\":{\"revision\":\"3\"},\"keys\":[\"" KEY_B64 "\",\"%%%\",7]}");
     assert_int_equal(etcd_lease_grant_decode(grant, &v, &err), 0);
@@ -172,11 +174,13 @@ static void test_leases(void **state)
     assert_int_equal(etcd_lease_grant_decode(denied, &v, &err), -1);
     assert_non_null(strstr(err.msg, "too many requests"));
     assert_int_equal(etcd_lease_grant_decode(bad, &v, &err), -1);
-    assert_int_equal(etcd_lease_keepalive_decode(alive, 1, &v, &err), 0);
-    assert_int_equal(v, 4);
-    assert_int_equal(etcd_lease_keepalive_decode(gone, 1, &v, &err), 0);
-    assert_int_equal(v, 0);
-    assert_int_equal(etcd_lease_keepalive_decode(denied, 1, &v, &err), -1);
+    assert_int_equal(etcd_lease_keepalive_decode(alive, 1, &ka, &err), 0);
+    assert_int_equal(ka.ttl, 4);
+    assert_int_equal(ka.term, 7);
+    assert_int_equal(etcd_lease_keepalive_decode(gone, 1, &ka, &err), 0);
+    assert_int_equal(ka.ttl, 0);
+    assert_int_equal(ka.term, 0); /* not said */
+    assert_int_equal(etcd_lease_keepalive_decode(denied, 1, &ka, &err), -1);
     assert_int_equal(etcd_lease_keys_decode(ttl, 1, &keys, &err), 0);
     assert_int_equal(keys.n, 1); /* the undecodable two are left out */
     assert_string_equal(keys.kvs[0].key, "/apps/a/b/manifest");

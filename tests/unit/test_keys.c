@@ -74,6 +74,10 @@ static void test_round_trip_keys(void **state)
     parse_ok(keys_host_key(key, "web-1.example.com"), KEYS_HOST, &k);
     assert_string_equal(k.host, "web-1.example.com");
 
+    parse_ok(keys_alive_key(key, "h2"), KEYS_ALIVE, &k);
+    assert_string_equal(key, "/alive/h2");
+    assert_string_equal(k.host, "h2");
+
     parse_ok(keys_service_key(key, "dummy", "nginx", "dummy---web", "h1"), KEYS_SERVICE, &k);
     parse_ok(keys_service_key(key, "dummy", "nginx", "dummy---nginx---999", "h1"), KEYS_SERVICE, &k);
     parse_ok(keys_service_key(key, "dummy", "nginx", "dummy---nginx---2", "h1"), KEYS_SERVICE, &k);
@@ -136,7 +140,7 @@ static void test_round_trip_keys(void **state)
     parse_ok(keys_instance_key(key, "a", "b", 3), KEYS_INSTANCE, &k);
     assert_int_equal(k.revision, 0);
 #undef parse_ok
-    for (int kind = KEYS_MANIFEST; kind <= KEYS_REVISION; kind++)
+    for (int kind = KEYS_MANIFEST; kind <= KEYS_ALIVE; kind++) /* the last kind */
         if (!(seen & (1u << kind)))
             fail_msg("kind %d not built and parsed back", kind);
 }
@@ -319,6 +323,8 @@ static void test_malformed_keys(void **state)
     parse_bad("/tokens/abc", "sha256");
     parse_bad("/tokens/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "sha256");
     parse_bad("/cluster/leader/x", "not a key");
+    parse_bad("/alive/h1/x", "expected /alive/<host>");
+    parse_bad("/alive/-h1", "host");
     parse_bad("/cluster/other", "not a key");
     parse_bad("/apps/x/y/manifest\n", "not a manifest key");
 }
@@ -365,6 +371,7 @@ static int decode_as(const char *record, const char *json, err_t *err, unsigned 
     DECODE_AS(host, (void)0)
     DECODE_AS(link, (void)0)
     DECODE_AS(leader, (void)0)
+    DECODE_AS(alive, (void)0)
     DECODE_AS(token, (void)0)
     DECODE_AS(rollout, (void)0)
     DECODE_AS(author, (void)0)
@@ -382,6 +389,7 @@ union any_record {
     keys_host host;
     keys_link link;
     keys_leader leader;
+    keys_alive alive;
     keys_token token;
     keys_rollout rollout;
     keys_author author;
@@ -441,6 +449,9 @@ static const struct {
                  "\"reason\":\"instance 0: exited 1\",\"manifest\":\"image: nginx\\n\"}"},
     {"revision", "{\"revision\":9,\"hash\":\"fedcba9876543210\",\"by\":\"ci\",\"at\":\"\","
                  "\"outcome\":\"failed\",\"manifest\":\"\"}"},
+    /* after the others: the tests above name records by their index */
+    {"alive", "{\"term\":2}"},
+    {"alive", "{\"term\":9223372036854775807}"},
 };
 
 static void test_round_trip_records(void **state)
@@ -502,6 +513,9 @@ static const struct {
     {"link", "{\"port\":true}", "got true"},
     {"link", "20000", "must be a JSON object"},
     {"leader", "{\"host\":[]}", "host"},
+    {"alive", "{}", "term"},
+    {"alive", "{\"term\":0}", "term"},
+    {"alive", "{\"term\":\"5\"}", "term"},
     {"token", "{\"id\":\"0123456789ab\",\"name\":\"ci\",\"role\":\"root\"}", "role"},
     {"token", "{\"id\":\"0123456789ab\",\"name\":\"ci\",\"role\":\"anonymous\"}", "role"},
     {"token", "{\"name\":\"ci\",\"role\":\"admin\"}", "id"},

@@ -105,8 +105,15 @@ int etcd_txn(etcd *e, const etcd_cmp *cmps, size_t ncmps, const etcd_op *success
              const etcd_op *failure, size_t nfailure, bool *succeeded, err_t *err);
 
 int etcd_lease_grant(etcd *e, int64_t ttl_seconds, int64_t *lease, err_t *err);
-/* Refresh a lease once; *ttl gets the seconds left, 0 when the lease has expired. */
-int etcd_lease_keepalive(etcd *e, int64_t lease, int64_t *ttl, err_t *err);
+/* What one lease refresh says: the seconds left (0 when the lease has expired) and
+ * the raft term of the cluster that answered (0 when it did not say): a new term is
+ * a new etcd leader, which restarted every lease's TTL. */
+typedef struct etcd_keepalive {
+    int64_t ttl;
+    int64_t term;
+} etcd_keepalive;
+/* Refresh a lease once. */
+int etcd_lease_keepalive(etcd *e, int64_t lease, etcd_keepalive *ka, err_t *err);
 int etcd_lease_revoke(etcd *e, int64_t lease, err_t *err);
 /* The keys bound to a lease (values empty: etcd does not say them). */
 int etcd_lease_keys(etcd *e, int64_t lease, etcd_kvs *keys, err_t *err);

@@ -13,6 +13,7 @@
  *   /apps/<app>/<name>/author                        keys_author    builder (beside the manifest)
  *   /revisions/<app>/<name>/<n>                      keys_revision  the elected scheduler
  *   /hosts/<host>                                    keys_host      the host's conductor
+ *   /alive/<host>                                    keys_alive     the host's conductor
  *   /status/<app>/<name>/<i>                         keys_status    the conductor running it
  *   /services/<app>/<service>/<container>@<host>     keys_service   the conductor running it
  *   /links/<app>/<service>                           keys_link      the link's first user
@@ -57,6 +58,7 @@
 /* The prefixes, for ranges and watches. */
 #define KEYS_APPS "/apps/"
 #define KEYS_HOSTS "/hosts/"
+#define KEYS_ALIVES "/alive/"
 #define KEYS_STATUSES "/status/"
 #define KEYS_SERVICES "/services/"
 #define KEYS_LINKS "/links/"
@@ -82,6 +84,7 @@ enum keys_kind {
     KEYS_ROLLOUT,   /* app, name */
     KEYS_AUTHOR,    /* app, name */
     KEYS_REVISION,  /* app, name, revision */
+    KEYS_ALIVE,     /* host; the last kind (the tests walk them all) */
 };
 
 /* A key taken apart; the fields its kind does not have are "" (instance -1). */
@@ -117,6 +120,7 @@ int keys_check_host(const char *id, err_t *err);
 const char *keys_manifest_key(char *key, const char *app, const char *name);
 const char *keys_instance_key(char *key, const char *app, const char *name, int instance);
 const char *keys_host_key(char *key, const char *host);
+const char *keys_alive_key(char *key, const char *host);
 const char *keys_status_key(char *key, const char *app, const char *name, int instance);
 const char *keys_service_key(char *key, const char *app, const char *service,
                              const char *container, const char *host);
@@ -222,6 +226,16 @@ typedef struct keys_link {
 } keys_link;
 char *keys_link_encode(const keys_link *l);
 int keys_link_decode(const char *json, size_t len, keys_link *l, err_t *err);
+
+/* /alive/<host>: the last etcd term (raft_term) in which the host's conductor
+ * renewed its lease, under that lease. A host that has one but has not renewed
+ * since etcd elected a new leader is one the others may declare dead without the
+ * TTL the election restarted (the conductor's audit.c). */
+typedef struct keys_alive {
+    long long term;
+} keys_alive;
+char *keys_alive_encode(const keys_alive *a);
+int keys_alive_decode(const char *json, size_t len, keys_alive *a, err_t *err);
 
 /* /cluster/leader: the conductor that schedules. */
 typedef struct keys_leader {
