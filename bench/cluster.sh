@@ -223,7 +223,7 @@ dokkaa_timeline() { # KILL_EPOCH ETCD_LEADER_WAS_VICTIM SCHED_LEADER LEASE_GONE_
     first=$(awk -v t="$(stamp)" 'substr($1,1,19) >= t && /schedule: / {print $1}' "${logs[@]}" | sort | head -1)
     last=$(awk -v t="$(stamp)" -v p="/services/$NAME/web/" 'substr($1,1,19) >= t && index($0, p) {print $1}' "${logs[@]}" | sort | tail -1)
     rel() { [ -n "$1" ] && echo "+$(( $(date -d "$1" +%s) - ${k%.*} ))s" || echo "?"; }
-    dk_log "dokkaa (b): h$VICTIM was etcd leader: $2; scheduler leader: $3; /hosts/h$VICTIM gone (lease expired) at +$(printf '%.1f' "$4")s;" \
+    dk_log "dokkaa (b): h$VICTIM was etcd leader: $2; scheduler leader: $3; /hosts/h$VICTIM gone (lease expired, or revoked by an audit) at +$(printf '%.1f' "$4")s;" \
         "rescheduled at $(rel "$first"), last announced at $(rel "$last") (conductor logs, 1 s resolution)"
 }
 

@@ -173,7 +173,7 @@ void *host_thread(void *arg)
          * a leader, and the sooner this host renews in the new term, the sooner
          * the others know it lives (audit.h). */
         if (rc < 0)
-            sleep_ms(lease ? 250 : 1000, &c->stop);
+            sleep_ms(atomic_load(&c->lease) ? 250 : 1000, &c->stop);
     }
     etcd_free(e);
     return NULL;
