@@ -6,14 +6,19 @@
 #include "audit.h"
 #include "dokkaa/log.h"
 
-bool audit_saw_term(audit *a, int64_t term, int64_t now_ms, int lease_ttl)
+bool audit_saw_term(audit *a, int64_t term, int64_t now_ms, int lease_ttl, long renew_ms)
 {
     bool scheduled = false;
     if (term <= a->term)
         return false;
     if (a->term) { /* a new leader: not the first answer of this conductor's life */
+        /* a TTL after the last renewal the others can have made (audit.h), and
+         * never before a live host has had two renewals to mark the new term */
+        int64_t after = lease_ttl * 1000LL - AUDIT_ELECTION_MS + 2 * AUDIT_HEARTBEAT_MS;
+        if (after < 2LL * renew_ms + AUDIT_SLACK_MS)
+            after = 2LL * renew_ms + AUDIT_SLACK_MS;
         a->due_term = term;
-        a->due_ms = now_ms + lease_ttl * 1000LL - AUDIT_ELECTION_MS + 2 * AUDIT_HEARTBEAT_MS;
+        a->due_ms = now_ms + after;
         a->give_up_ms = a->due_ms + lease_ttl * 1000LL;
         scheduled = true;
     }
@@ -45,8 +50,11 @@ size_t audit_pick(const etcd_kvs *hosts, const etcd_kvs *alive, const char *self
         if (!keys_is(h->key, KEYS_HOST, &k) || !h->lease)
             continue;
         const etcd_kv *m = etcd_kvs_get(alive, keys_alive_key(key, k.host));
-        /* no mark, or one of another lease: nothing to judge by */
-        if (!m || m->lease != h->lease || keys_alive_decode(m->value, m->value_len, &mark, NULL) < 0)
+        /* Nothing to judge by: no mark; one of another lease; one older than the
+         * host's registration (a conductor that writes no marks took over the
+         * lease of one that did: registering rewrites /hosts/, a mark follows). */
+        if (!m || m->lease != h->lease || m->mod_revision < h->mod_revision ||
+            keys_alive_decode(m->value, m->value_len, &mark, NULL) < 0)
             continue;
         if (mark.term >= term)
             continue;
@@ -58,22 +66,27 @@ size_t audit_pick(const etcd_kvs *hosts, const etcd_kvs *alive, const char *self
     return ndead;
 }
 
-void audit_run(audit *a, etcd *e, const char *self, int64_t now_ms)
+void audit_run(audit *a, etcd *e, const char *self, int64_t self_marked, int64_t now_ms)
 {
     etcd_kvs hosts = {0}, alive = {0};
     audit_dead dead[AUDIT_PEERS];
     err_t err;
     if (!a->due_term || now_ms < a->due_ms)
         return;
-    if (etcd_get_prefix(e, KEYS_HOSTS, &hosts, &err) < 0 ||
-        etcd_get_prefix(e, KEYS_ALIVES, &alive, &err) < 0) {
-        if (now_ms >= a->give_up_ms) {
-            log_warn("audit after etcd's election (term %lld): %s; given up",
-                     (long long)a->due_term, err.msg);
-            a->due_term = 0;
-        }
-        goto out;
+    if (now_ms >= a->give_up_ms) {
+        log_warn("etcd term %lld: no audit of the other hosts (%s); their leases expire by "
+                 "themselves", (long long)a->due_term,
+                 self_marked < a->due_term ? "this host could not mark the term" : "etcd unread");
+        a->due_term = 0;
+        return;
     }
+    /* Marks that could not be written prove nothing: unless this host's own went
+     * through (etcd takes writes), the others' are not judged. */
+    if (self_marked < a->due_term)
+        return;
+    if (etcd_get_prefix(e, KEYS_HOSTS, &hosts, &err) < 0 ||
+        etcd_get_prefix(e, KEYS_ALIVES, &alive, &err) < 0)
+        goto out; /* tried again after the next renewal */
     size_t n = audit_pick(&hosts, &alive, self, a->due_term, dead);
     for (size_t i = 0; i < n; i++) {
         if (etcd_lease_revoke(e, dead[i].lease, &err) < 0) {

@@ -109,38 +109,49 @@ static int64_t host_now_ms(void)
 
 /* /alive/<id> says the term of etcd in which this host last renewed its lease
  * (audit.h): written once per term and lease. A write that fails is tried again
- * at the next renewal. */
+ * at the next renewal, and said once. */
 static void host_mark(conductor *c, etcd *e, int64_t lease, int64_t term, int64_t *marked_term,
                       int64_t *marked_lease)
 {
+    static bool complained;
     char key[KEYS_SIZE];
     keys_alive a = {.term = term};
+    err_t err;
     if (term <= 0 || (term == *marked_term && lease == *marked_lease))
         return;
     char *value = keys_alive_encode(&a);
-    if (value && etcd_put(e, keys_alive_key(key, c->host_id), value, lease, NULL, NULL) == 0) {
+    int rc = value ? etcd_put(e, keys_alive_key(key, c->host_id), value, lease, NULL, &err)
+                   : err_set(&err, ERR_SYS, "out of memory");
+    free(value);
+    if (rc == 0) {
         *marked_term = term;
         *marked_lease = lease;
+    } else if (!complained) {
+        log_warn("%s: %s (retrying at the next renewal)", key, err.msg);
     }
-    free(value);
+    complained = rc < 0;
 }
 
 void *host_thread(void *arg)
 {
     conductor *c = arg;
     err_t err;
-    etcd *e = etcd_new(c->etcd_endpoints, &err);
-    if (!e) {
+    etcd *e = etcd_new(c->etcd_endpoints, &err), *ea = e ? etcd_new(c->etcd_endpoints, &err) : NULL;
+    if (!ea) {
         log_error("%s", err.msg);
+        etcd_free(e);
         return NULL;
     }
     etcd_set_timeout(e, c->lease_ttl * 1000L / 4);
+    etcd_set_timeout(ea, c->lease_ttl * 1000L / 10);
     bool complained = false;
     audit audit = {0};
     int64_t marked_term = 0, marked_lease = 0;
-    long renew_ms = (c->lease_ttl / 3 > 0 ? c->lease_ttl / 3 : 1) * 1000L;
+    /* Five renewals per TTL: a blip shorter than the TTL less one of them loses
+     * nothing, and after an election a live host marks the new term well before
+     * any audit (audit.h). */
+    long renew_ms = c->lease_ttl * 1000L / 5;
     while (!atomic_load(&c->stop)) {
-        audit_run(&audit, e, c->host_id, host_now_ms());
         if (host_engine_lost(c)) {
             sleep_ms(1000, &c->stop);
             continue;
@@ -151,12 +162,21 @@ void *host_thread(void *arg)
         if (rc == 0 && ka.ttl > 0) {
             complained = false;
             host_mark(c, e, lease, ka.term, &marked_term, &marked_lease);
-            int64_t now = host_now_ms();
-            int64_t was = audit.term;
-            if (audit_saw_term(&audit, ka.term, now, c->lease_ttl))
+            int64_t now = host_now_ms(), was = audit.term;
+            if (audit_saw_term(&audit, ka.term, now, c->lease_ttl, renew_ms))
                 log_info("etcd elected a new leader (term %lld, was %lld): in %lld ms, the hosts "
                          "after this one in /hosts/ that have not renewed since are found dead",
                          (long long)ka.term, (long long)was, (long long)audit_wait_ms(&audit, now));
+            if (audit_wait_ms(&audit, now) == 0) {
+                /* Right after a renewal, on a client of its own whose calls are
+                 * bounded to a tenth of the TTL (four at most: 0.4 TTL); renewed
+                 * again at once when it is done, else after the usual interval. */
+                audit_run(&audit, ea, c->host_id, lease == marked_lease ? marked_term : 0, now);
+                if (!audit.due_term)
+                    continue;
+                sleep_ms(renew_ms, &c->stop);
+                continue;
+            }
             int64_t due = audit_wait_ms(&audit, now);
             sleep_ms(due >= 0 && due < renew_ms ? (long)due : renew_ms, &c->stop);
             continue;
@@ -173,8 +193,9 @@ void *host_thread(void *arg)
          * a leader, and the sooner this host renews in the new term, the sooner
          * the others know it lives (audit.h). */
         if (rc < 0)
-            sleep_ms(atomic_load(&c->lease) ? 250 : 1000, &c->stop);
+            sleep_ms(atomic_load(&c->lease) ? 500 : 1000, &c->stop);
     }
+    etcd_free(ea);
     etcd_free(e);
     return NULL;
 }

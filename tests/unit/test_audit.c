@@ -1,7 +1,7 @@
 /* test_audit.c - unit tests for the conductor's audit after an etcd election
  * (src/conductor/audit.c): when it is due, and which hosts it finds dead. The
  * revocation itself, against real etcd members whose leader's host is killed, is
- * cluster test_23. */
+ * cluster test_045; a blip of that host that must move nothing, test_046. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,7 +20,7 @@ static void test_the_first_term_seen_schedules_nothing(void **state)
 {
     (void)state;
     audit a = {0};
-    audit_saw_term(&a, 4, 1000, 5);
+    audit_saw_term(&a, 4, 1000, 5, 1000);
     assert_int_equal(a.term, 4);
     assert_int_equal(audit_wait_ms(&a, 1000), -1);
 }
@@ -31,17 +31,28 @@ static void test_a_new_term_schedules_an_audit_a_ttl_less_the_election(void **st
 {
     (void)state;
     audit a = {0};
-    audit_saw_term(&a, 4, 1000, 5);
-    audit_saw_term(&a, 4, 2000, 5); /* the same term again: nothing */
+    audit_saw_term(&a, 4, 1000, 5, 1000);
+    assert_false(audit_saw_term(&a, 4, 2000, 5, 1000)); /* the same term again: nothing */
     assert_int_equal(audit_wait_ms(&a, 2000), -1);
-    audit_saw_term(&a, 5, 10000, 5);
+    assert_true(audit_saw_term(&a, 5, 10000, 5, 1000));
     assert_int_equal(a.due_term, 5);
     int64_t wait = 5000 - AUDIT_ELECTION_MS + 2 * AUDIT_HEARTBEAT_MS;
     assert_int_equal(audit_wait_ms(&a, 10000), wait);
     assert_int_equal(audit_wait_ms(&a, 10000 + wait + 5), 0);
-    audit_saw_term(&a, 3, 11000, 5); /* an older term (a lagging member): ignored */
+    assert_false(audit_saw_term(&a, 3, 11000, 5, 1000)); /* an older term (a lagging member) */
     assert_int_equal(a.term, 5);
     assert_int_equal(audit_wait_ms(&a, 10000), wait);
+}
+
+/* A short TTL still leaves every live host two renewals to mark the new term. */
+static void test_a_short_ttl_waits_two_renewals(void **state)
+{
+    (void)state;
+    audit a = {0};
+    audit_saw_term(&a, 1, 0, 2, 400);
+    audit_saw_term(&a, 2, 1000, 2, 400);
+    /* 1300 ms, not the 1200 that a 2 s TTL less the election would give */
+    assert_int_equal(audit_wait_ms(&a, 1000), 2 * 400 + AUDIT_SLACK_MS);
 }
 
 /* ---- whom ----------------------------------------------------------------------- */
@@ -57,6 +68,7 @@ typedef struct fixture {
 static void add_host(fixture *f, const char *id, int64_t lease)
 {
     etcd_kv *kv = &f->hosts[f->h.n];
+    kv->mod_revision = 10; /* registered before any mark: see add_mark */
     kv->key = (char *)keys_host_key(f->keys[f->h.n], id);
     kv->value = "{\"addr\":\"10.0.0.1\"}";
     kv->value_len = strlen(kv->value);
@@ -73,6 +85,7 @@ static void add_mark(fixture *f, const char *id, int64_t lease, const char *valu
     kv->value = f->values[f->a.n];
     kv->value_len = strlen(kv->value);
     kv->lease = lease;
+    kv->mod_revision = 20;
     f->a.kvs = f->alive;
     f->a.n++;
 }
@@ -145,14 +158,53 @@ static void test_each_audits_its_successors_only(void **state)
     assert_int_equal(audit_pick(&f.h, &f.a, "h1", 3, dead), 0);
 }
 
+/* Two hosts: each audits the other, never itself, whatever its own mark says. */
+static void test_two_hosts_audit_each_other_and_never_themselves(void **state)
+{
+    (void)state;
+    static fixture f;
+    audit_dead dead[AUDIT_PEERS];
+    memset(&f, 0, sizeof f);
+    add_host(&f, "a", 11);
+    add_host(&f, "b", 12);
+    add_mark(&f, "a", 11, "{\"term\":2}");
+    add_mark(&f, "b", 12, "{\"term\":2}");
+    assert_int_equal(audit_pick(&f.h, &f.a, "a", 3, dead), 1);
+    assert_string_equal(dead[0].host, "b");
+    assert_int_equal(audit_pick(&f.h, &f.a, "b", 3, dead), 1);
+    assert_string_equal(dead[0].host, "a");
+}
+
+/* A mark older than the host's /hosts/ entry was left by an earlier run: the one
+ * that registered since (a conductor of a version that writes no marks, having
+ * taken over the lease) has said nothing, so it is not judged. */
+static void test_a_mark_older_than_the_registration_is_no_verdict(void **state)
+{
+    (void)state;
+    static fixture f;
+    audit_dead dead[AUDIT_PEERS];
+    memset(&f, 0, sizeof f);
+    add_host(&f, "h1", 11);
+    add_host(&f, "h2", 12);
+    add_mark(&f, "h1", 11, "{\"term\":2}");
+    add_mark(&f, "h2", 12, "{\"term\":2}");
+    f.hosts[1].mod_revision = 30; /* h2 registered again after its mark */
+    assert_int_equal(audit_pick(&f.h, &f.a, "h1", 3, dead), 0);
+    f.hosts[1].mod_revision = 20; /* the same revision: a mark of this registration's */
+    assert_int_equal(audit_pick(&f.h, &f.a, "h1", 3, dead), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_the_first_term_seen_schedules_nothing),
         cmocka_unit_test(test_a_new_term_schedules_an_audit_a_ttl_less_the_election),
+        cmocka_unit_test(test_a_short_ttl_waits_two_renewals),
         cmocka_unit_test(test_the_host_that_did_not_renew_in_the_new_term_is_dead),
         cmocka_unit_test(test_no_mark_no_verdict),
         cmocka_unit_test(test_each_audits_its_successors_only),
+        cmocka_unit_test(test_two_hosts_audit_each_other_and_never_themselves),
+        cmocka_unit_test(test_a_mark_older_than_the_registration_is_no_verdict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
