@@ -42,6 +42,7 @@ chaos: all         ## the fault campaign on a local cluster of 3 hosts and its c
 
 bench: all         ## benchmarks: ratios against raw `docker run`, Docker Swarm, etcd's own reads (API), HAProxy (links)
 	$(BUILD)/bench/table_rebuild
+	$(BUILD)/bench/mirror_merge
 	bench/converge.sh
 	bench/cluster.sh
 	bench/api.sh
