@@ -146,7 +146,7 @@ void *host_thread(void *arg)
     etcd_set_timeout(ea, c->lease_ttl * 1000L / 10);
     bool complained = false;
     audit audit = {0};
-    int64_t marked_term = 0, marked_lease = 0;
+    int64_t marked_term = 0, marked_lease = 0, failing_since = 0;
     /* Five renewals per TTL: a blip shorter than the TTL less one of them loses
      * nothing, and after an election a live host marks the new term well before
      * any audit (audit.h). */
@@ -161,6 +161,7 @@ void *host_thread(void *arg)
         int rc = lease ? etcd_lease_keepalive(e, lease, &ka, &err) : -1;
         if (rc == 0 && ka.ttl > 0) {
             complained = false;
+            failing_since = 0;
             host_mark(c, e, lease, ka.term, &marked_term, &marked_lease);
             int64_t now = host_now_ms(), was = audit.term;
             if (audit_saw_term(&audit, ka.term, now, c->lease_ttl, renew_ms))
@@ -189,11 +190,16 @@ void *host_thread(void *arg)
             log_warn("host lease: %s (retrying)", err.msg);
             complained = true;
         }
-        /* While the lease may still be alive, ask again soon: etcd may be electing
-         * a leader, and the sooner this host renews in the new term, the sooner
-         * the others know it lives (audit.h). */
+        /* For a TTL after the first failure, while the lease may still be alive,
+         * ask again soon: etcd may be electing a leader, and the sooner this host
+         * renews in the new term, the sooner it learns of the term (an audit is
+         * timed from then) and the others learn that it lives (audit.h). Past
+         * that, once a second, not to press an etcd that is down. */
+        if (rc < 0 && !failing_since)
+            failing_since = host_now_ms();
         if (rc < 0)
-            sleep_ms(atomic_load(&c->lease) ? 500 : 1000, &c->stop);
+            sleep_ms(atomic_load(&c->lease) && host_now_ms() - failing_since < c->lease_ttl * 1000L
+                         ? 250 : 1000, &c->stop);
     }
     etcd_free(ea);
     etcd_free(e);
