@@ -147,9 +147,9 @@ void *host_thread(void *arg)
     bool complained = false;
     audit audit = {0};
     int64_t marked_term = 0, marked_lease = 0, failing_since = 0;
-    /* Five renewals per TTL: a blip shorter than the TTL less one of them loses
-     * nothing, and after an election a live host marks the new term well before
-     * any audit (audit.h). */
+    /* Five renewals per TTL: a host cut off keeps its lease for four fifths of
+     * the TTL after its last renewal, and after an election a live host marks the
+     * new term well before any audit (audit.h). */
     long renew_ms = c->lease_ttl * 1000L / 5;
     while (!atomic_load(&c->stop)) {
         if (host_engine_lost(c)) {
@@ -170,8 +170,9 @@ void *host_thread(void *arg)
                          (long long)ka.term, (long long)was, (long long)audit_wait_ms(&audit, now));
             if (audit_wait_ms(&audit, now) == 0) {
                 /* Right after a renewal, on a client of its own whose calls are
-                 * bounded to a tenth of the TTL (four at most: 0.4 TTL); renewed
-                 * again at once when it is done, else after the usual interval. */
+                 * bounded to a tenth of the TTL per member tried (a read that
+                 * fails ends the try); renewed again at once when it is done, else
+                 * after the usual interval. */
                 audit_run(&audit, ea, c->host_id, lease == marked_lease ? marked_term : 0, now);
                 if (!audit.due_term)
                     continue;
