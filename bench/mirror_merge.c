@@ -30,7 +30,7 @@ static double bench_run(size_t keys, size_t burst, size_t batch)
     etcd_kvs kvs = {0};
     size_t total = keys + burst;
     etcd_event *ev = calloc(total, sizeof *ev);
-    char (*names)[32] = calloc(total, sizeof *names);
+    char (*names)[48] = calloc(total, sizeof *names);
     if (!ev || !names) {
         perror("calloc");
         exit(1);

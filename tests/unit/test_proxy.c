@@ -1212,9 +1212,14 @@ static void test_1000_connections_leak_no_descriptor(void **state)
     server_stop(&hd.s);
     print_message("fds: %d before, %d after 1000 connections, %d after 2000\n", before, after1,
                   after2);
-    /* what stays are the workers' spare pipes (PROXY_POOL each), and nothing grows */
-    assert_int_equal(after2, after1);
-    assert_true(after1 - before <= 2 * 64 * (int)sysconf(_SC_NPROCESSORS_ONLN));
+    /* What stays are the workers' spare pipes, two fds each, at most PROXY_POOL per
+     * worker (a worker per core), after 1000 connections as after 2000: a leak of
+     * one fd in eight connections would pass that bound. Not "after2 == after1": a
+     * worker that took few of the first 1000 connections (a busy machine) fills
+     * its pool in the second round (CI saw 270 then 276). */
+    int bound = 2 * 64 * (int)sysconf(_SC_NPROCESSORS_ONLN); /* proxy.c: PROXY_POOL 64 */
+    assert_true(after1 - before <= bound);
+    assert_true(after2 - before <= bound);
 }
 
 /* ---- (j) limits per link and per source, the idle timeout, every instance tried,
