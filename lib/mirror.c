@@ -50,18 +50,14 @@ static int mirror_change_cmp(const void *a, const void *b)
     return c ? c : (x->order > y->order) - (x->order < y->order);
 }
 
-/* The first index in [lo, kvs->n) whose key is not below key. */
+/* The first index in [lo, kvs->n) whose key is not below key: etcd_kvs_search on
+ * the rest of the array. */
 static size_t mirror_lower(const etcd_kvs *kvs, size_t lo, const char *key)
 {
-    size_t hi = kvs->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (strcmp(kvs->kvs[mid].key, key) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    if (lo >= kvs->n) /* nothing left (kvs->kvs may be NULL) */
+        return lo;
+    etcd_kvs rest = {.kvs = kvs->kvs + lo, .n = kvs->n - lo};
+    return lo + etcd_kvs_search(&rest, key, NULL);
 }
 
 /* One event in place: a binary search and a memmove. */
