@@ -7,6 +7,9 @@
 #   SIM_BIN     where the programs are (default build-h5: src/ and bench/ under it)
 #   SIM_ETCD_PORT  etcd's client port (default 27379; the peer port is the next)
 #   SIM_CLUSTER    the cluster name the conductors label containers with
+#   SIM_ENGINE     the simengine binary (default $SIM_BIN/bench/dokkaa-simengine; an
+#                  ASan build, say), SIM_ENGINE_WRAP a command to run it under
+#                  ("valgrind --leak-check=full --error-exitcode=99", word-split)
 
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 
@@ -14,6 +17,8 @@ SIM_BIN=${SIM_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build-h5}
 SIM_ETCD_PORT=${SIM_ETCD_PORT:-27379}
 SIM_ETCD=http://127.0.0.1:$SIM_ETCD_PORT
 SIM_CLUSTER=${SIM_CLUSTER:-simbench}
+SIM_ENGINE=${SIM_ENGINE:-$SIM_BIN/bench/dokkaa-simengine}
+SIM_ENGINE_WRAP=${SIM_ENGINE_WRAP:-}
 SIM_ROOT=
 
 sim_etcdctl() { ETCDCTL_API=3 etcdctl --endpoints="$SIM_ETCD" "$@"; }
@@ -21,7 +26,7 @@ sim_etcdctl() { ETCDCTL_API=3 etcdctl --endpoints="$SIM_ETCD" "$@"; }
 # sim_setup: the root directory and etcd.
 sim_setup() {
     SIM_ROOT=$(mktemp -d /tmp/dokkaa-sim.XXXXXX) || return 1
-    [ -x "$SIM_BIN/bench/dokkaa-simengine" ] && [ -x "$SIM_BIN/src/dokkaa-conductor" ] ||
+    [ -x "$SIM_ENGINE" ] && [ -x "$SIM_BIN/src/dokkaa-conductor" ] ||
         { dk_log "build first: cmake --build ${SIM_BIN#$PWD/} (no dokkaa-simengine or dokkaa-conductor)"; return 1; }
     dk_start_etcd "$SIM_ROOT/etcd" "$SIM_ETCD_PORT" $((SIM_ETCD_PORT + 1))
 }
@@ -31,7 +36,7 @@ sim_setup() {
 sim_start_host() {
     local d=$SIM_ROOT/s$1
     mkdir -p "$d"
-    dk_start "$d/simengine.pid" "$d/simengine.log" "$SIM_BIN/bench/dokkaa-simengine" --socket "$d/docker.sock"
+    dk_start "$d/simengine.pid" "$d/simengine.log" $SIM_ENGINE_WRAP "$SIM_ENGINE" --socket "$d/docker.sock"
     dk_wait 10 "simengine s$1" test -S "$d/docker.sock" || return 1
     dk_start "$d/conductor.pid" "$d/conductor.log" "$SIM_BIN/src/dokkaa-conductor" --host-id "s$1" \
         --host-ip 127.0.0.1 --etcd "$SIM_ETCD" --docker "unix://$d/docker.sock" \
