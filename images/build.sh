@@ -2,6 +2,8 @@
 # Build the seed example's images locally, never pulling them:
 #   dockerfile/nginx  - Debian with nginx, serving its default page on :80
 #   dockerfile/ubuntu - Debian with bash and curl
+#   dokkaa/bench      - Debian with iperf3, wrk and nginx, for bench/links.sh
+#                       (not built unless named)
 # Each is a debootstrap of Debian (minbase) imported with `docker import`.
 # The root file systems are cached as tarballs, so a second run takes seconds.
 # Usage: images/build.sh [-H unix:///path/docker.sock] [image...]
@@ -20,6 +22,7 @@ packages_of() {
     case "$1" in
         dockerfile/nginx)  echo nginx-light ;;
         dockerfile/ubuntu) echo bash,curl,ca-certificates ;;
+        dokkaa/bench)      echo iperf3,wrk,nginx-light,iproute2 ;;
         *) echo "images/build.sh: unknown image $1" >&2; return 1 ;;
     esac
 }
@@ -29,6 +32,8 @@ changes_of() {
             printf '%s\n' 'EXPOSE 80' 'CMD ["nginx", "-g", "daemon off;"]' ;;
         dockerfile/ubuntu)
             printf '%s\n' 'CMD ["/bin/bash"]' ;;
+        dokkaa/bench)
+            printf '%s\n' 'CMD ["/bin/sh"]' ;;
     esac
 }
 
