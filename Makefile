@@ -47,6 +47,7 @@ bench: all         ## benchmarks: ratios against raw `docker run`, Docker Swarm,
 	bench/cluster.sh
 	bench/api.sh
 	bench/proxy.sh
+	bench/links.sh
 	bench/rollout.sh
 
 # The programs are built anew in $(BUILD)/deb, with Debian's hardening flags
