@@ -26,9 +26,13 @@
 #     a live host, and S instances announced by live hosts. It includes the lease
 #     TTL (5 s) after which the cluster knows the hosts are dead.
 #   - then the app is deleted and the cluster stopped.
-# One loop polls etcd every POLL seconds (the placements' and announcements' keys,
-# through etcdctl), so each figure is late by up to POLL plus one poll (a listing of
-# 10,000 keys takes a while: the poll's own time is printed). Prints each round,
+# One loop polls etcd every POLL seconds (the placements, with etcdctl, until all
+# are placed; then the count of announcements), so each figure is late by up to
+# POLL plus one poll (a listing of 10,000 placements takes a while, longer while
+# etcd is busy: the longest poll is printed). Each round also prints the size of
+# /apps/ (which every conductor's pass reads whole), the conductors' largest RSS,
+# and how often their passes were skipped (an etcd read timed out) and their host
+# lease keepalives failed: the signs of an etcd that cannot keep up. Prints each round,
 # then each figure's range over the rounds that did not fail; a failed round (a
 # TIMEOUT passed) is printed and kept out, and the script exits non-zero.
 set -uo pipefail
@@ -76,9 +80,17 @@ count_placed() {
         key ~ /\/instances\/[0-9]+$/ && $0 !~ dead { n++ }
         END { print n + 0 }'
 }
-# Instances announced by a live host.
+# Instances announced, polled once all are placed on live hosts: the dead hosts'
+# leases have expired by then (the scheduler moves nothing before), and their
+# announcements, bound to those leases, with them. So the count (etcd's count_only,
+# a light poll) is taken, and only when it is S the keys are listed to make sure.
 count_announced() {
-    sim_etcdctl get --prefix --keys-only /services/scale/ | grep -vE "@($DEAD)\$" | grep -c . || :
+    local n
+    n=$(sim_count /services/scale/) || return 1
+    if [ "$n" = "$S" ] && [ "$DEAD" != '^$' ]; then
+        n=$(sim_etcdctl get --prefix --keys-only /services/scale/ | grep -vE "@($DEAD)\$" | grep -c .)
+    fi
+    echo "$n"
 }
 
 # watch T0 -> "PLACED ANNOUNCED POLL" seconds after T0: the first poll that saw S of
@@ -88,8 +100,8 @@ watch() {
     while :; do
         start=$EPOCHREALTIME
         [ -n "$placed" ] || { p=$(count_placed) && [ "$p" = "$S" ] && placed=$(echo "$EPOCHREALTIME - $t0" | bc); }
-        a=$(count_announced) && [ "$a" = "$S" ] && [ -n "$placed" ] &&
-            announced=$(echo "$EPOCHREALTIME - $t0" | bc)
+        [ -z "$placed" ] || { a=$(count_announced) && [ "$a" = "$S" ] &&
+            announced=$(echo "$EPOCHREALTIME - $t0" | bc); }
         took=$(echo "$EPOCHREALTIME - $start" | bc)
         slowest=$(echo "if ($took > $slowest) $took else $slowest" | bc)
         [ -z "$announced" ] || { echo "$placed $announced $slowest"; return 0; }
@@ -99,11 +111,18 @@ watch() {
     done
 }
 
+# What the conductors' logs say so far: passes skipped, lease keepalives failed.
+warnings() {
+    printf '%s passes skipped, %s lease keepalives failed' \
+        "$(cat "$SIM_ROOT"/s*/conductor.log | grep -c 'pass skipped')" \
+        "$(cat "$SIM_ROOT"/s*/conductor.log | grep -c 'lease keepalive')"
+}
+
 # ---- one round ---------------------------------------------------------------------
 
 # round -> ROUND="place converge replace reannounce poll", or fails.
 round() {
-    local t0 first second leader victims=() i rss
+    local t0 first second leader victims=() i rss apps
     ROUND='' DEAD='^$'
     sim_setup || return 1
     for i in $(seq 1 "$HOSTS"); do sim_start_host "$i" || return 1; done
@@ -114,7 +133,8 @@ round() {
     put_manifests || { dk_log "the manifests' transaction failed"; return 1; }
     first=$(watch "$t0") || return 1
     rss=$(ps -o rss= -p "$(cat "$SIM_ROOT"/s*/conductor.pid | paste -sd,)" | sort -n | tail -1)
-    dk_log "placed and announced: $first (conductor RSS max ${rss} kB)"
+    apps=$(curl -sf -XPOST "$SIM_ETCD/v3/kv/range" -d "{\"key\":\"$(printf /apps/ | base64)\",\"range_end\":\"$(printf /apps0 | base64)\"}" | wc -c)
+    dk_log "placed and announced: $first; /apps/ is $((apps / 1024)) kB as JSON; conductor RSS max ${rss} kB; $(warnings)"
 
     leader=$(sim_etcdctl get --print-value-only /cluster/leader | jq -r .host)
     for ((i = HOSTS; i >= 1 && ${#victims[@]} < KILL; i--)); do
@@ -124,7 +144,7 @@ round() {
     t0=$EPOCHREALTIME
     for i in "${victims[@]}"; do sim_kill_host "$i"; done
     second=$(watch "$t0") || return 1
-    dk_log "killed $DEAD (scheduler $leader kept): $second"
+    dk_log "killed $DEAD (scheduler $leader kept): $second; $(warnings)"
 
     sim_etcdctl del --prefix /apps/scale/ >/dev/null
     dk_wait "$TIMEOUT" "the app's instances to go" sim_has /services/scale/ 0 || return 1
