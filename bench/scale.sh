@@ -31,7 +31,7 @@
 # POLL plus one poll (a listing of 10,000 placements takes a while, longer while
 # etcd is busy: the longest poll is printed). Each round also prints the size of
 # /apps/ (which every conductor's pass reads whole), the conductors' largest RSS,
-# and how often their passes were skipped (an etcd read timed out) and their host
+# the placements the scheduler wrote, and how often their passes were skipped (an etcd read timed out) and their host
 # lease keepalives failed: the signs of an etcd that cannot keep up. Prints each round,
 # then each figure's range over the rounds that did not fail; a failed round (a
 # TIMEOUT passed) is printed and kept out, and the script exits non-zero.
@@ -111,9 +111,12 @@ watch() {
     done
 }
 
-# What the conductors' logs say so far: passes skipped, lease keepalives failed.
+# What the conductors' logs say so far: placements written by the scheduler (S,
+# then one per moved instance: more means hosts were taken for dead that were not),
+# passes skipped, lease keepalives failed.
 warnings() {
-    printf '%s passes skipped, %s lease keepalives failed' \
+    printf '%s placements written, %s passes skipped, %s lease keepalives failed' \
+        "$(cat "$SIM_ROOT"/s*/conductor.log | grep -c 'info: schedule: ')" \
         "$(cat "$SIM_ROOT"/s*/conductor.log | grep -c 'pass skipped')" \
         "$(cat "$SIM_ROOT"/s*/conductor.log | grep -c 'lease keepalive')"
 }
