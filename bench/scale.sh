@@ -32,7 +32,8 @@
 # etcd is busy: the longest poll is printed). Each round also prints the size of
 # /apps/ (which every conductor's pass reads whole), the conductors' largest RSS,
 # the placements the scheduler wrote, and how often their passes were skipped (an etcd read timed out) and their host
-# lease keepalives failed: the signs of an etcd that cannot keep up. Prints each round,
+# lease keepalives failed: the signs of an etcd that cannot keep up; last, the CPU
+# time etcd, the conductors and the simengines used (the simulation's own cost). Prints each round,
 # then each figure's range over the rounds that did not fail; a failed round (a
 # TIMEOUT passed) is printed and kept out, and the script exits non-zero.
 set -uo pipefail
@@ -121,6 +122,15 @@ warnings() {
         "$(cat "$SIM_ROOT"/s*/conductor.log | grep -c 'lease keepalive')"
 }
 
+# cpu PIDFILE... -> the CPU seconds (user + system) the live processes used so far.
+cpu() {
+    local f ticks=0 t
+    for f; do
+        [ -s "$f" ] && t=$(awk '{print $14 + $15}' "/proc/$(cat "$f")/stat" 2>/dev/null) && ticks=$((ticks + t))
+    done
+    echo "scale=1; $ticks / $(getconf CLK_TCK)" | bc
+}
+
 # ---- one round ---------------------------------------------------------------------
 
 # round -> ROUND="place converge replace reannounce poll", or fails.
@@ -149,6 +159,7 @@ round() {
     second=$(watch "$t0") || return 1
     dk_log "killed $DEAD (scheduler $leader kept): $second; $(warnings)"
 
+    dk_log "CPU so far: etcd $(cpu "$SIM_ROOT/etcd/etcd.pid") s, the conductors $(cpu "$SIM_ROOT"/s*/conductor.pid) s, the live simengines $(cpu "$SIM_ROOT"/s*/simengine.pid) s"
     sim_etcdctl del --prefix /apps/scale/ >/dev/null
     dk_wait "$TIMEOUT" "the app's instances to go" sim_has /services/scale/ 0 || return 1
     sim_teardown
