@@ -94,8 +94,10 @@ count_announced() {
     echo "$n"
 }
 
-# watch T0 -> "PLACED ANNOUNCED POLL" seconds after T0: the first poll that saw S of
-# each, and the longest poll; fails after TIMEOUT s.
+# watch T0 -> WATCHED="PLACED ANNOUNCED POLL" seconds after T0: the first poll that
+# saw S of each, and the longest poll; fails after TIMEOUT s. (A variable, not
+# output: run in this shell, not in a $(...) subshell, a TERM's cleanup does not
+# wait for the whole watch.)
 watch() {
     local t0=$1 placed='' announced='' p a start slowest=0 took
     while :; do
@@ -105,7 +107,7 @@ watch() {
             announced=$(echo "$EPOCHREALTIME - $t0" | bc); }
         took=$(echo "$EPOCHREALTIME - $start" | bc)
         slowest=$(echo "if ($took > $slowest) $took else $slowest" | bc)
-        [ -z "$announced" ] || { echo "$placed $announced $slowest"; return 0; }
+        [ -z "$announced" ] || { WATCHED="$placed $announced $slowest"; return 0; }
         [ "$(echo "$EPOCHREALTIME - $t0 < $TIMEOUT" | bc)" = 1 ] ||
             { dk_log "after ${TIMEOUT}s: ${p:-?} placed, ${a:-?} announced of $S"; return 1; }
         sleep "$POLL"
@@ -144,7 +146,8 @@ round() {
 
     t0=$EPOCHREALTIME
     put_manifests || { dk_log "the manifests' transaction failed"; return 1; }
-    first=$(watch "$t0") || return 1
+    watch "$t0" || return 1
+    first=$WATCHED
     rss=$(ps -o rss= -p "$(cat "$SIM_ROOT"/s*/conductor.pid | paste -sd,)" | sort -n | tail -1)
     apps=$(curl -sf -XPOST "$SIM_ETCD/v3/kv/range" -d "{\"key\":\"$(printf /apps/ | base64)\",\"range_end\":\"$(printf /apps0 | base64)\"}" | wc -c)
     dk_log "placed and announced: $first; /apps/ is $((apps / 1024)) kB as JSON; conductor RSS max ${rss} kB; $(warnings)"
@@ -156,7 +159,8 @@ round() {
     DEAD=$(printf 's%s|' "${victims[@]}") DEAD=${DEAD%|}
     t0=$EPOCHREALTIME
     for i in "${victims[@]}"; do sim_kill_host "$i"; done
-    second=$(watch "$t0") || return 1
+    watch "$t0" || return 1
+    second=$WATCHED
     dk_log "killed $DEAD (scheduler $leader kept): $second; $(warnings)"
 
     dk_log "CPU so far: etcd $(cpu "$SIM_ROOT/etcd/etcd.pid") s, the conductors $(cpu "$SIM_ROOT"/s*/conductor.pid) s, the live simengines $(cpu "$SIM_ROOT"/s*/simengine.pid) s"

@@ -25,7 +25,9 @@ step() { printf '%-58s %6.2f s\n' "$1" "$(echo "$EPOCHREALTIME - $T0" | bc)"; }
 fail() {
     echo "FAILED: $*"
     local d
-    for d in "$SIM_ROOT"/s*; do echo "--- $d/conductor.log (tail)"; tail -n 15 "$d/conductor.log"; done
+    for d in "$SIM_ROOT"/s*; do
+        [ -e "$d/conductor.log" ] && echo "--- $d/conductor.log (tail)" && tail -n 15 "$d/conductor.log"
+    done
     exit 1
 }
 # The containers engine s<I> holds (all, of this cluster), as the conductor lists them.
