@@ -28,14 +28,22 @@
  * closed: the live list is kept in order of last activity, so the check looks at
  * its tail only.
  *
- * Bytes move with splice(2) through a pipe per direction, socket to pipe to
- * socket, never copied to user space. Each side is read only while its pipe is
- * empty, and a side that reaches EOF is passed on as shutdown(SHUT_WR) once its
- * pipe is drained, so half-closed streams deliver every byte. A worker keeps the
- * empty pipes of closed connections for the next ones, so a connection costs its
- * own struct and nothing else after warm-up. An fd with nothing to wait for is
- * taken out of the epoll set, as epoll would otherwise report its errors and
- * hang-ups at every wait.
+ * Bulk bytes move with splice(2) through a pipe per direction, socket to pipe to
+ * socket, never copied to user space; small reads are copied. A splice of a
+ * request of a few hundred bytes costs more than copying it (the kernel builds a
+ * pipe buffer and then a socket buffer fragment around it: on the container
+ * path, keep-alive requests/s through the ambassador were 0.90x HAProxy's, which
+ * copies), so a flow reads with recv(2) into the worker's buffer (PIPE_BUF bytes)
+ * and sends at once, turns to splice when a read fills that buffer, and back to
+ * copying when a splice moves less (much as HAProxy's splice-auto decides).
+ * Whatever the socket would not take goes into the flow's pipe, so that pending
+ * bytes are always in the pipe, whichever way they were read. Each side is read
+ * only while its pipe is empty, and a side that reaches EOF is passed on as
+ * shutdown(SHUT_WR) once its pipe is drained, so half-closed streams deliver
+ * every byte. A worker keeps the empty pipes of closed connections for the next
+ * ones, so a connection costs its own struct and nothing else after warm-up. An
+ * fd with nothing to wait for is taken out of the epoll set, as epoll would
+ * otherwise report its errors and hang-ups at every wait.
  *
  * A link is an access list: a client whose address is not one of the local
  * containers whose manifest links the service (or an operator's --allow network)
@@ -52,6 +60,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stddef.h>
@@ -69,6 +78,8 @@
 
 #define PROXY_EVENTS 64
 #define PROXY_PIPE_BYTES (64 * 1024) /* Linux's default pipe size: 16 pages */
+#define PROXY_COPY_BYTES PIPE_BUF /* a read this big turns the flow to splice; a write
+                                    * this small to an empty pipe is whole (POSIX) */
 #define PROXY_POOL 64          /* spare pipes a worker keeps */
 #define PROXY_FDS_PER_CONN 6   /* client, backend, two pipes */
 #define PROXY_CONNECT_MS 2000 /* a backend silent this long is skipped, not waited on ~2 min */
@@ -101,6 +112,7 @@ typedef struct proxy_flow { /* one direction: bytes read from one side, not yet 
     size_t len;   /* bytes in the pipe */
     bool eof;     /* the reading side said EOF */
     bool shut;    /* ... and that was passed on */
+    bool bulk;    /* the last read filled the copy buffer: the next is spliced */
 } proxy_flow;
 
 /* What the proxy knows of one instance across table rebuilds and workers: the
@@ -184,6 +196,7 @@ typedef struct proxy_worker {
     int64_t limit_logged;
     int pool[PROXY_POOL][2];        /* empty pipes for the next connections */
     size_t npool;
+    char copy[PROXY_COPY_BYTES];    /* a small read, on its way from recv to send */
     pthread_t thread;
     const atomic_bool *stop;
     int rc;
@@ -1214,13 +1227,18 @@ static void proxy_accept(proxy_worker *w, proxy_listener *l)
     }
 }
 
-/* Move bytes from -> to through f's pipe until neither side can make progress;
- * *moved gets what reached to. A read that did not fill the pipe most likely
- * emptied the socket: rather than a splice that would only say EAGAIN, the pump
- * stops there, and level-triggered epoll says so if more came meanwhile. EOF is
- * passed on as shutdown(SHUT_WR), unless the other flow has ended too and the
- * connection is about to close. Returns -1 on a hard error of either socket. */
-static int proxy_pump(proxy_flow *f, const proxy_flow *other, int from, int to,
+/* Move bytes from -> to until neither side can make progress; *moved gets what
+ * reached to. Pending bytes are in f's pipe: they go first, and from is read only
+ * once they are gone. A read is a splice into the pipe while the flow is bulk,
+ * else a recv into w->copy that is sent at once, its rest (what the socket would
+ * not take) written to the empty pipe, which takes all of it (a write of at most
+ * PIPE_BUF bytes is whole). The flow is bulk after a read of PROXY_COPY_BYTES or
+ * more, whichever way it was read. A read that did not fill its room most likely
+ * emptied the socket: rather than a read that would only say EAGAIN, the pump
+ * stops there, and level-triggered epoll says so if more came meanwhile. EOF is passed on as
+ * shutdown(SHUT_WR), unless the other flow has ended too and the connection is
+ * about to close. Returns -1 on a hard error of either socket. */
+static int proxy_pump(proxy_worker *w, proxy_flow *f, const proxy_flow *other, int from, int to,
                       unsigned long long *moved)
 {
     bool drained = false;
@@ -1242,14 +1260,31 @@ static int proxy_pump(proxy_flow *f, const proxy_flow *other, int from, int to,
         }
         if (drained)
             return 0;
-        ssize_t n = splice(from, NULL, f->pipe[1], NULL, PROXY_PIPE_BYTES,
-                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-        if (n < 0)
-            return errno == EAGAIN ? 0 : -1;
+        ssize_t n;
+        if (f->bulk) {
+            n = splice(from, NULL, f->pipe[1], NULL, PROXY_PIPE_BYTES, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+            if (n < 0)
+                return errno == EAGAIN ? 0 : -1;
+            f->len = (size_t)n;
+            drained = n < PROXY_PIPE_BYTES;
+            f->bulk = n >= PROXY_COPY_BYTES;
+        } else {
+            n = recv(from, w->copy, sizeof w->copy, 0);
+            if (n < 0)
+                return errno == EAGAIN ? 0 : -1;
+            ssize_t sent = n > 0 ? send(to, w->copy, (size_t)n, MSG_NOSIGNAL) : 0;
+            if (sent < 0 && errno != EAGAIN)
+                return -1;
+            sent = sent < 0 ? 0 : sent;
+            *moved += (unsigned long long)sent;
+            if (sent < n && write(f->pipe[1], w->copy + sent, (size_t)(n - sent)) != n - sent)
+                return -1; /* cannot happen: the pipe is empty, the rest <= PIPE_BUF */
+            f->len = (size_t)(n - sent);
+            drained = n < (ssize_t)sizeof w->copy;
+            f->bulk = !drained;
+        }
         if (n == 0)
             f->eof = true;
-        f->len = (size_t)n;
-        drained = n < PROXY_PIPE_BYTES;
     }
 }
 
@@ -1366,9 +1401,9 @@ static void proxy_on_io(proxy_worker *w, proxy_conn *c, bool client, uint32_t ev
     proxy_flow *reads = client ? &c->up : &c->down, *writes = client ? &c->down : &c->up;
     unsigned long long *read_moved = client ? &in : &out, *write_moved = client ? &out : &in;
     if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP))
-        rc = proxy_pump(reads, writes, fd, peer, read_moved);
+        rc = proxy_pump(w, reads, writes, fd, peer, read_moved);
     if (rc == 0 && (events & EPOLLOUT))
-        rc = proxy_pump(writes, reads, peer, fd, write_moved);
+        rc = proxy_pump(w, writes, reads, peer, fd, write_moved);
     if (c->counters) {
         atomic_fetch_add(&c->counters->bytes_in, in);
         atomic_fetch_add(&c->counters->bytes_out, out);
