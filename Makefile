@@ -49,6 +49,7 @@ bench: all         ## benchmarks: ratios against raw `docker run`, Docker Swarm,
 	bench/proxy.sh
 	bench/links.sh
 	bench/rollout.sh
+	bench/scale.sh
 
 # The programs are built anew in $(BUILD)/deb, with Debian's hardening flags
 # (dpkg-buildflags: fortify, stack protector, relro and now; PIE is gcc's default),

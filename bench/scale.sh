@@ -6,7 +6,7 @@
 #   flock /tmp/dokkaa-suites.lock bench/scale.sh
 #
 # with the defaults HOSTS=100 S=10000 PER=100 KILL=10 ROUNDS=3 POLL=0.2 TIMEOUT=600
-# SIM_BIN=build-h5 (bench/sim.sh). Every figure it prints comes from that command.
+# SIM_BIN=build (bench/sim.sh). Every figure it prints comes from that command.
 #
 # The engines are SIMULATED: each host is a real dokkaa-conductor against its own
 # dokkaa-simengine (bench/simengine.c), a stand-in for the Docker Engine API that
@@ -31,10 +31,11 @@
 # POLL plus one poll (a listing of 10,000 placements takes a while, longer while
 # etcd is busy: the longest poll is printed). Each round also prints the size of
 # /apps/ (which every conductor's pass reads whole), the conductors' largest RSS,
-# the placements the scheduler wrote, and how often their passes were skipped (an etcd read timed out) and their host
-# lease keepalives failed: the signs of an etcd that cannot keep up; last, the CPU
-# time etcd, the conductors and the simengines used (the simulation's own cost). Prints each round,
-# then each figure's range over the rounds that did not fail; a failed round (a
+# the placements the scheduler wrote, and how often their passes were skipped (an
+# etcd read timed out) and their host lease keepalives failed: the signs of an etcd
+# that cannot keep up; last, the CPU time etcd, the conductors and the simengines
+# used (the simulation's own cost). Prints each round, then each figure's range
+# over the rounds that did not fail; a failed round (a
 # TIMEOUT passed) is printed and kept out, and the script exits non-zero.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1

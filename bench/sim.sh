@@ -4,7 +4,7 @@
 # real dokkaa-conductor pointed at it. Everything runs on 127.0.0.1; everything
 # started is recorded by pid under $SIM_ROOT and stopped by sim_teardown.
 #
-#   SIM_BIN     where the programs are (default build-h5: src/ and bench/ under it)
+#   SIM_BIN     where the programs are (default build, what `make` builds: src/ and bench/ under it)
 #   SIM_ETCD_PORT  etcd's client port (default 27379; the peer port is the next)
 #   SIM_CLUSTER    the cluster name the conductors label containers with
 #   SIM_ENGINE     the simengine binary (default $SIM_BIN/bench/dokkaa-simengine; an
@@ -13,7 +13,7 @@
 
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 
-SIM_BIN=${SIM_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build-h5}
+SIM_BIN=${SIM_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build}
 SIM_ETCD_PORT=${SIM_ETCD_PORT:-27379}
 SIM_ETCD=http://127.0.0.1:$SIM_ETCD_PORT
 SIM_CLUSTER=${SIM_CLUSTER:-simbench}

@@ -2,7 +2,7 @@
 # bench/simengine-check.sh - does the real dokkaa-conductor run a cluster on
 # dokkaa-simengine, the SIMULATED Docker Engine API of bench/scale.sh?
 #
-#   bench/simengine-check.sh        (HOSTS=3 SCALE=20 SIM_BIN=build-h5 by default)
+#   bench/simengine-check.sh        (HOSTS=3 SCALE=20 SIM_BIN=build by default)
 #
 # A private etcd on 127.0.0.1:27379, HOSTS simulated hosts (a simengine and a real
 # conductor each, bench/sim.sh), then: a manifest with scale SCALE and one service
