@@ -31,11 +31,12 @@
  * Bulk bytes move with splice(2) through a pipe per direction, socket to pipe to
  * socket, never copied to user space; small reads are copied. A splice of a
  * request of a few hundred bytes costs more than copying it (the kernel builds a
- * pipe buffer and then a socket buffer fragment around it; with copies, bench/
- * proxy.sh saw keep-alive requests/s go from 1.01-1.05x HAProxy's to 1.05-1.07x
- * and the CPU per request from 0.93-0.97x to 0.87-0.89x), so a flow reads with recv(2) into the worker's buffer (PIPE_BUF bytes)
- * and sends at once, turns to splice when a read fills that buffer, and back to
- * copying when a splice moves less (much as HAProxy's splice-auto decides).
+ * pipe buffer and then a socket buffer fragment around it; with copies,
+ * bench/proxy.sh saw keep-alive requests/s go from 1.01-1.05x HAProxy's to
+ * 1.05-1.07x and the CPU per request from 0.93-0.97x to 0.87-0.89x), so a flow
+ * reads with recv(2) into the worker's buffer (PIPE_BUF bytes) and sends at once,
+ * turns to splice when a read fills that buffer, and back to copying when a
+ * splice moves less (much as HAProxy's splice-auto decides).
  * Whatever the socket would not take goes into the flow's pipe, so that pending
  * bytes are always in the pipe, whichever way they were read. Each side is read
  * only while its pipe is empty, and a side that reaches EOF is passed on as
@@ -1262,7 +1263,8 @@ static int proxy_pump(proxy_worker *w, proxy_flow *f, const proxy_flow *other, i
             return 0;
         ssize_t n;
         if (f->bulk) {
-            n = splice(from, NULL, f->pipe[1], NULL, PROXY_PIPE_BYTES, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+            n = splice(from, NULL, f->pipe[1], NULL, PROXY_PIPE_BYTES,
+                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
             if (n < 0)
                 return errno == EAGAIN ? 0 : -1;
             f->len = (size_t)n;
@@ -1277,8 +1279,13 @@ static int proxy_pump(proxy_worker *w, proxy_flow *f, const proxy_flow *other, i
                 return -1;
             sent = sent < 0 ? 0 : sent;
             *moved += (unsigned long long)sent;
-            if (sent < n && write(f->pipe[1], w->copy + sent, (size_t)(n - sent)) != n - sent)
-                return -1; /* cannot happen: the pipe is empty, the rest <= PIPE_BUF */
+            if (sent < n) {
+                ssize_t put = write(f->pipe[1], w->copy + sent, (size_t)(n - sent));
+                if (put != n - sent) { /* cannot happen: an empty pipe, <= PIPE_BUF */
+                    f->len = put > 0 ? (size_t)put : 0; /* so the pipe is not pooled */
+                    return -1;
+                }
+            }
             f->len = (size_t)(n - sent);
             drained = n < (ssize_t)sizeof w->copy;
             f->bulk = !drained;
